@@ -1,0 +1,11 @@
+/* cmd_cost.c — placeholder until its issue lands; replaced by the real command. */
+#include "adapters/cli/cli.h"
+
+int
+tg_cmd_cost(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    tg_cli_error("cost", "this command is not built yet");
+    return 2;
+}

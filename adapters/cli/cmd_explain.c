@@ -1,0 +1,11 @@
+/* cmd_explain.c — placeholder until its issue lands; replaced by the real command. */
+#include "adapters/cli/cli.h"
+
+int
+tg_cmd_explain(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    tg_cli_error("explain", "this command is not built yet");
+    return 2;
+}

@@ -1,0 +1,11 @@
+/* cmd_serve.c — placeholder until its issue lands; replaced by the real command. */
+#include "adapters/cli/cli.h"
+
+int
+tg_cmd_serve(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    tg_cli_error("serve", "this command is not built yet");
+    return 2;
+}

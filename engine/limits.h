@@ -1,0 +1,55 @@
+/*
+ * limits.h — every cap in tollgate, each with the reason it exists
+ * (SQLite's sqliteLimit.h).  Adapters enforce the I/O ones; the engine the
+ * rest.  A cap that is hit is an error or a deny, never a silent truncation.
+ */
+#ifndef TG_LIMITS_H
+#define TG_LIMITS_H
+
+/* Request body accepted by the gateway (413 past it). Chat requests with a
+ * 128K-token context are ~512 KiB of text; 4 MiB leaves room for base64
+ * images while bounding memory per connection. Configurable downwards. */
+#define TG_MAX_BODY_BYTES          (4u * 1024u * 1024u)
+
+/* Messages in one chat request: far above any real conversation, bounds
+ * the per-request scan/estimate loops. */
+#define TG_MAX_MESSAGES            4096u
+
+/* Text parts (contents, names, tool arguments) collected for scanning. */
+#define TG_MAX_TEXT_PARTS          16384u
+
+/* JSON nesting accepted from clients and capture files; cJSON's own
+ * default (1000) would allow stack-heavy recursion in our walkers. */
+#define TG_MAX_JSON_DEPTH          64u
+
+/* PII findings kept per request; past it the request is treated as
+ * "could not scan" (fail closed) rather than silently dropping findings. */
+#define TG_MAX_FINDINGS            10000u
+
+/* PCRE2 limits: a match that hits one is "could not scan" -> deny. */
+#define TG_PCRE2_MATCH_LIMIT       100000u
+#define TG_PCRE2_DEPTH_LIMIT       10000u
+#define TG_PCRE2_HEAP_LIMIT_KIB    4096u
+
+/* Models, rules, tenants in one policy: keeps linear lookups cheap and
+ * catches runaway generated configs. */
+#define TG_MAX_MODELS              1024u
+#define TG_MAX_PROVIDERS           256u
+#define TG_MAX_RULES               1024u
+#define TG_MAX_TENANTS             65536u
+#define TG_MAX_CHAIN               16u    /* primary + fallbacks per rule */
+#define TG_MAX_EXPORT_TAGS         32u    /* tags on one request */
+
+/* Config file size: a policy is hand-written YAML; 8 MiB is generous. */
+#define TG_MAX_CONFIG_BYTES        (8u * 1024u * 1024u)
+
+/* Header values we read (category, feature, export tags). */
+#define TG_MAX_HEADER_VALUE        1024u
+
+/* Audit writer queue depth before producers block (backpressure). */
+#define TG_AUDIT_QUEUE_DEPTH       65536u
+
+/* One audit/capture line read by the verifier/readers. */
+#define TG_MAX_LINE_BYTES          (8u * 1024u * 1024u)
+
+#endif /* TG_LIMITS_H */

@@ -1,0 +1,81 @@
+/*
+ * request.h — an OpenAI chat completions request as the engine sees it.
+ *
+ * tg_request_parse() parses the body once (cJSON) and indexes every piece of
+ * text a provider would receive — each message's content (string or
+ * multi-part array), `name` fields, tool/function call arguments — as
+ * parts, so the PII scan, the export markings, token estimation and
+ * redaction all walk the same list.  base64 data URLs are counted, not
+ * decoded.
+ *
+ * The inbound adapter then fills the routing context (tenant, feature,
+ * category, header export tags) before calling tg_preflight_decide().
+ */
+#ifndef TG_REQUEST_H
+#define TG_REQUEST_H
+
+#include "engine/tg.h"
+#include "engine/arena.h"
+
+#include <cjson/cJSON.h>
+
+enum tg_part_kind {
+    TG_PART_CONTENT   = 0,  /* message content (or a text part of it) */
+    TG_PART_NAME      = 1,  /* message `name` */
+    TG_PART_TOOL_ARGS = 2,  /* tool_calls[].function.arguments / function_call.arguments */
+    TG_PART_OTHER     = 3,  /* e.g. tool call function names, prompt of legacy bodies */
+};
+
+struct tg_part {
+    const char *text;       /* NUL-terminated, owned by the cJSON node */
+    size_t      len;
+    uint32_t    message;    /* index in messages[] */
+    enum tg_part_kind kind;
+    cJSON      *node;       /* the string node (redaction replaces its value) */
+};
+
+struct tg_request {
+    cJSON      *body;       /* owned; freed by tg_request_dispose() */
+    size_t      body_len;
+    const char *model;      /* body.model, NULL if absent */
+    bool        stream;
+    int64_t     max_tokens; /* max_tokens / max_completion_tokens; -1 if absent */
+    struct tg_part *parts;  /* arena */
+    uint32_t    nparts;
+    uint32_t    nmessages;
+    uint32_t    data_urls;  /* base64 data URLs seen (not decoded) */
+    uint64_t    text_bytes; /* sum of part lengths */
+
+    /* body.metadata.{tenant,feature,category} (Batch API input), NULL if absent */
+    const char *meta_tenant;
+    const char *meta_feature;
+    const char *meta_category;
+
+    /* Routing context, set by the inbound adapter after parsing. */
+    const char  *tenant_id;
+    const char  *feature;
+    const char  *category;
+    const char **export_tags;   /* from the header or the capture record */
+    uint32_t     nexport_tags;
+};
+
+/*
+ * Parse a chat completions body.  Fails with TG_EINVAL and a message such
+ * as "messages must be a non-empty array" for anything that is not a valid
+ * chat request (the gateway answers 400); TG_ELIMIT past limits.h caps.
+ * On failure *out is left with body == NULL.
+ */
+int  tg_request_parse(const char *body, size_t len, struct tg_arena *a,
+                      struct tg_request *out, struct tg_err *err);
+/* Same, from an already-parsed body (capture readers); takes ownership of body. */
+int  tg_request_from_json(cJSON *body, size_t body_len, struct tg_arena *a,
+                          struct tg_request *out, struct tg_err *err);
+void tg_request_dispose(struct tg_request *r);
+
+/* Parse "itar, ear" (header syntax) into lower-case tags appended to r. */
+int  tg_request_add_tags(struct tg_request *r, const char *csv, struct tg_arena *a);
+
+/* Estimated prompt tokens (≈ bytes/4 per part + per-message overhead). */
+uint32_t tg_request_estimate_tokens(const struct tg_request *r);
+
+#endif /* TG_REQUEST_H */

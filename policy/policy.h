@@ -1,0 +1,242 @@
+/*
+ * policy.h — the loaded configuration (CONTRACT §2) as immutable structs.
+ *
+ * tg_policy_load() reads the YAML with libyaml, merges it over the registry
+ * shipped in rules/ (providers, models, regions, export markings, PII packs),
+ * validates it, compiles the PII packs and markings, and returns a
+ * const-after-load struct tg_policy that every thread may read without
+ * locks.  Everything inside lives in the policy's own arena and is freed at
+ * once by tg_policy_unref() when the last reference goes (hot reload swaps a
+ * new snapshot in; requests keep the one they started with).
+ *
+ * Indices, not pointers, link the tables (rule -> model -> provider), so a
+ * snapshot can be walked and compared cheaply.
+ */
+#ifndef TG_POLICY_H
+#define TG_POLICY_H
+
+#include "engine/tg.h"
+#include "engine/arena.h"
+
+#include <stdatomic.h>
+
+struct tg_pii_db;        /* engine/pii.h */
+struct tg_markings;      /* engine/markings.h */
+
+/* Where a value came from, for FILE:LINE:COL diagnostics (1-based). */
+struct tg_pos {
+    const char *file;
+    uint32_t    line, col;
+};
+
+enum tg_adapter_kind {
+    TG_ADAPTER_OPENAI    = 0,  /* any OpenAI-compatible chat completions API */
+    TG_ADAPTER_ANTHROPIC = 1,  /* Messages API, translated */
+    TG_ADAPTER_ECHO      = 2,  /* answers locally; demos and tests */
+};
+
+enum tg_mode      { TG_MODE_ENFORCE = 0, TG_MODE_AUDIT = 1 };
+enum tg_pii_action{ TG_PII_ACTION_DENY = 0, TG_PII_ACTION_REDACT = 1 };
+enum tg_fsync     { TG_FSYNC_BATCH = 0, TG_FSYNC_ALWAYS = 1, TG_FSYNC_NEVER = 2 };
+enum tg_sign_mode { TG_SIGN_SEAL = 0, TG_SIGN_EACH = 1 };
+
+struct tg_provider {
+    const char *id;
+    enum tg_adapter_kind adapter;
+    const char *base_url;       /* "" for echo */
+    const char *api_key;        /* after ${VAR} interpolation; "" if none. NEVER print or log. */
+    const char *region;         /* where data is processed/stored: "us", "eu", "cn", ... */
+    const char *jurisdiction;   /* ISO 3166-1 alpha-2 of the legal entity */
+    bool        pii_allowed;    /* a DPA allows personal data */
+    struct tg_pos pos;
+};
+
+struct tg_score {
+    const char *metric;         /* "humaneval", "mmlu", "ceval", ... */
+    double      value;
+};
+
+struct tg_model {
+    const char *id;             /* registry id, e.g. "deepseek-v4-flash" */
+    const char *upstream;       /* model name sent to the provider (key `upstream_model`, default id) */
+    uint32_t    provider;       /* index into tg_policy.providers */
+    uint32_t    max_context;    /* tokens; 0 = unknown */
+    bool        streaming;
+    bool        vision;
+    double      input_per_m;    /* USD per 1M input tokens; NAN = unknown */
+    double      output_per_m;   /* USD per 1M output tokens; NAN = unknown */
+    struct tg_score *scores;
+    uint32_t    nscores;
+    double      latency_ms;     /* NAN = unknown */
+    double      tokens_per_s;   /* NAN = unknown */
+    struct tg_pos pos;
+};
+
+/* A data_residency label and the provider regions it admits. */
+struct tg_region_set {
+    const char  *label;
+    const char **regions;
+    uint32_t     nregions;
+    struct tg_pos pos;
+};
+
+struct tg_export_tag {
+    const char  *name;          /* "itar", "ear", ... (lower case) */
+    bool         has_allow;     /* allow_jurisdictions given (possibly empty = nobody) */
+    const char **allow;
+    uint32_t     nallow;
+    const char **deny;
+    uint32_t     ndeny;
+    struct tg_pos pos;
+};
+
+struct tg_route_rule {
+    const char *category;       /* also the rule's id in reasons */
+    uint32_t   *chain;          /* model indices, primary first */
+    uint32_t    nchain;
+    double      quality_threshold;    /* NAN = none */
+    const char *quality_metric;       /* default "humaneval" */
+    double      max_cost_per_request; /* USD; INFINITY = none */
+    uint32_t    timeout_ms;           /* primary attempt timeout; fallbacks grow when progressive */
+    uint32_t    deadline_ms;          /* whole request; 0 = sum of attempt timeouts */
+    int32_t     residency;            /* index into regions */
+    bool        pii_allowed;
+    bool        export_controlled;
+    struct tg_pos pos;
+};
+
+struct tg_tenant {
+    const char  *id;
+    uint8_t      key_sha256[32];
+    bool         has_key;
+    int32_t      residency;           /* index into regions; -1 = no tenant restriction */
+    bool         pii_allowed;         /* default true: the tenant adds no restriction */
+    const char **export_tags;         /* always applied to this tenant's requests */
+    uint32_t     nexport_tags;
+    double       max_cost_per_request;/* INFINITY = none */
+    const char **categories;          /* categories this tenant may use; 0 = all */
+    uint32_t     ncategories;
+    uint32_t     requests_per_minute; /* 0 = unlimited; 429 past it */
+    struct tg_pos pos;
+};
+
+struct tg_breaker_cfg {
+    uint32_t failure_threshold;       /* consecutive failures that open the breaker */
+    uint32_t recovery_timeout_ms;     /* open -> half-open after this */
+    bool     progressive_timeout;     /* fallback i gets timeout_ms * (1 + i/2) */
+};
+
+struct tg_telemetry_cfg {
+    bool        enabled;
+    const char *endpoint;
+    uint32_t    batch_size;
+    uint32_t    flush_interval_ms;
+};
+
+struct tg_audit_cfg {
+    const char     *path;             /* NULL: no audit log (serve refuses: fail closed) */
+    const char     *signing_key;      /* PEM Ed25519 private key (generated if missing) */
+    enum tg_fsync   fsync;
+    enum tg_sign_mode sign;
+    uint32_t        seal_every;       /* entries per seal (sign: seal) */
+    uint32_t        seal_interval_ms; /* max delay before a seal */
+    uint64_t        rotate_bytes;     /* 0 = never rotate */
+    uint32_t        queue_depth;
+};
+
+struct tg_capture_cfg {
+    const char *path;                 /* NULL: capture off */
+    bool        redact;               /* default true */
+    double      sample;               /* 0..1 */
+};
+
+struct tg_server_cfg {
+    const char *listen;               /* "127.0.0.1:8080" */
+    uint32_t    threads;              /* 0 = one per core */
+    uint32_t    max_body_bytes;
+    uint32_t    header_timeout_ms;
+    uint32_t    idle_timeout_ms;
+};
+
+struct tg_policy {
+    atomic_int  refs;
+    struct tg_arena arena;            /* owns every string and array below */
+
+    const char *source;               /* config file path */
+    const char *version;              /* the config's `version:` ("2.1") */
+    char        policy_version[65];   /* hex SHA-256 of the effective configuration */
+    enum tg_mode mode;
+
+    struct tg_provider   *providers;  uint32_t nproviders;
+    struct tg_model      *models;     uint32_t nmodels;
+    struct tg_region_set *regions;    uint32_t nregions;
+    struct tg_route_rule *rules;      uint32_t nrules;
+    struct tg_tenant     *tenants;    uint32_t ntenants;
+    struct tg_export_tag *tags;       uint32_t ntags;
+
+    /* policy.pii */
+    struct tg_pii_db   *pii;          /* compiled packs; owned */
+    const char        **pii_packs;    uint32_t npii_packs;
+    double              pii_min_score;
+    enum tg_pii_action  pii_action;
+    bool                deny_secrets; /* secrets deny even where PII is allowed */
+
+    /* policy.export_control */
+    const char         *export_header;   /* default "X-Export-Control" */
+    struct tg_markings *markings;        /* content markings; owned */
+
+    uint32_t default_output_tokens;      /* cost estimate when max_tokens is absent (policy.default_output_tokens, 1024) */
+
+    struct tg_breaker_cfg   breaker;
+    struct tg_telemetry_cfg telemetry;
+    struct tg_audit_cfg     audit;
+    struct tg_capture_cfg   capture;
+    struct tg_server_cfg    server;
+};
+
+/* Diagnostics: called once per warning or error, in file order. */
+enum tg_diag_level { TG_DIAG_WARNING = 0, TG_DIAG_ERROR = 1 };
+typedef void (*tg_diag_fn)(void *ud, enum tg_diag_level level, const struct tg_pos *pos,
+                           const char *msg);
+
+struct tg_load_opts {
+    const char *registry_path;  /* NULL: <data dir>/rules/registry.yaml */
+    bool        no_registry;    /* tests: load the config alone */
+    tg_diag_fn  diag;           /* NULL: diagnostics dropped */
+    void       *diag_ud;
+};
+
+/*
+ * Load, validate and compile a policy.  On success *out holds a policy with
+ * one reference.  On failure *out is untouched, every problem was reported
+ * through opts->diag, and err says how many errors there were.
+ */
+int  tg_policy_load(const char *path, const struct tg_load_opts *opts,
+                    struct tg_policy **out, struct tg_err *err);
+/* Same, from a buffer (fuzzing, tests); `name` is used in positions. */
+int  tg_policy_load_buffer(const char *name, const char *buf, size_t len,
+                           const struct tg_load_opts *opts,
+                           struct tg_policy **out, struct tg_err *err);
+
+struct tg_policy *tg_policy_ref(struct tg_policy *p);
+void tg_policy_unref(struct tg_policy *p);
+
+/* Lookups; NULL / -1 when absent. */
+const struct tg_tenant     *tg_policy_tenant(const struct tg_policy *p, const char *id);
+const struct tg_tenant     *tg_policy_tenant_by_key(const struct tg_policy *p, const uint8_t sha256[32]);
+const struct tg_route_rule *tg_policy_rule(const struct tg_policy *p, const char *category);
+int32_t tg_policy_model_index(const struct tg_policy *p, const char *model_id);
+int32_t tg_policy_region_index(const struct tg_policy *p, const char *label);
+const struct tg_export_tag *tg_policy_export_tag(const struct tg_policy *p, const char *name);
+/* Does region label `set` admit provider region `region`? */
+bool tg_policy_region_admits(const struct tg_policy *p, int32_t set, const char *region);
+/* Score of model on metric, or NAN. */
+double tg_model_score(const struct tg_model *m, const char *metric);
+
+/* The data directory holding rules/ (TOLLGATE_HOME, else the build's source dir). */
+const char *tg_data_dir(void);
+/* Resolve a path given in config: absolute as is; else relative to the
+ * config file's directory, then to tg_data_dir().  Returns arena memory. */
+char *tg_policy_resolve_path(struct tg_arena *a, const char *config_path, const char *rel);
+
+#endif /* TG_POLICY_H */
