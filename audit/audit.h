@@ -89,4 +89,51 @@ int  tg_audit_close(struct tg_audit_log *log, struct tg_err *err);
 /* 128-bit random id as 32 hex chars + NUL. */
 void tg_audit_new_id(char out[33]);
 
+/* ---- additions (issue 4) ------------------------------------------------ */
+
+/*
+ * Rotate the signing key of an open log: the writer seals pending entries
+ * with the old key, writes a `rotation` entry (signed by the old key) naming
+ * the new key id, then signs with the new key.  new_key_path must hold a PEM
+ * Ed25519 private key.  Blocks until the rotation entry is written.
+ */
+int  tg_audit_rotate_key(struct tg_audit_log *log, const char *new_key_path, char new_key_id[33],
+                         struct tg_err *err);
+
+/* Generate PREFIX.key (PKCS#8 PEM, 0600) and PREFIX.pub; refuses to
+ * overwrite either (TG_EINVAL).  key_id gets the key's id. */
+int  tg_audit_keygen(const char *prefix, char key_id[33], struct tg_err *err);
+
+/*
+ * Verifier.  Feed each log file's bytes in chain order, then finish.
+ * Problems are reported through `report` as they are found:
+ *   kind "tampered"  — an integrity failure at seq (first bad entry first);
+ *   kind "unsealed"  — entries from seq on are not covered by any signature yet;
+ *   kind "recovered" — a torn write recorded by a recovery entry (not a failure).
+ */
+typedef void (*tg_audit_report_fn)(void *ud, const char *kind, uint64_t seq, const char *reason);
+
+struct tg_audit_verify_result {
+    uint64_t entries;        /* lines read (entries, including bad ones) */
+    uint64_t verified;       /* entries that passed every check and are covered by a valid signature */
+    uint64_t problems;       /* "tampered" reports */
+    uint64_t unsealed;       /* entries not yet covered by a signature */
+    uint64_t recoveries;
+    uint64_t first_bad_seq;  /* 0 if none */
+    uint64_t head_seq;       /* last entry read */
+    char     head[65];       /* its hash (hex) */
+};
+
+struct tg_audit_verifier;
+int  tg_audit_verifier_new(tg_audit_report_fn report, void *ud, struct tg_audit_verifier **out,
+                           struct tg_err *err);
+/* Add a trusted public key (PEM; a private key PEM is accepted too).  List keys oldest first. */
+int  tg_audit_verifier_add_key(struct tg_audit_verifier *v, const char *pem, size_t len,
+                               char key_id[33], struct tg_err *err);
+/* Require an entry with this hash (hex): detects a truncated tail. */
+int  tg_audit_verifier_expect_head(struct tg_audit_verifier *v, const char *hex, struct tg_err *err);
+void tg_audit_verifier_feed(struct tg_audit_verifier *v, const char *buf, size_t len);
+void tg_audit_verifier_finish(struct tg_audit_verifier *v, struct tg_audit_verify_result *res);
+void tg_audit_verifier_free(struct tg_audit_verifier *v);
+
 #endif /* TG_AUDIT_H */

@@ -1,7 +1,7 @@
 /*
  * pii.h — PII and secret detection (PCRE2 JIT + validators).
  *
- * Packs are data (rules/pii/*.yaml); policy/ reads them into
+ * Packs are data (rules/pii/<pack>.yaml); policy/ reads them into
  * struct tg_pii_detector_spec and tg_pii_db_build() compiles them once into
  * an immutable database shared read-only by every thread.  Each thread (or
  * CLI run) owns a struct tg_pii_scratch holding PCRE2 match data, as
@@ -34,7 +34,28 @@ struct tg_pii_detector_spec {
     bool         context_required;/* only a finding when a context word is near */
     const char  *file;            /* for error messages */
     uint32_t     line, col;
+
+    /* Additive: prefilter and precision knobs (zero = defaults).  The
+     * scanner only runs a detector's PCRE2 pattern on candidate windows
+     * whose cheap features admit it, which is what makes scanning fast. */
+    uint32_t     triggers;        /* TG_PII_TRIG_* bits; 0 = TG_PII_TRIG_DIGITS */
+    uint32_t     min_digits;      /* longest digit cluster in the window >= this */
+    uint32_t     max_digits;      /* ... and <= this (0 = no bound) */
+    const char **literals;        /* one must occur in the window (case-sensitive) */
+    uint32_t     nliterals;
+    const char **exclude;         /* whole words near the match that drop it */
+    uint32_t     nexclude;
+    uint32_t     group;           /* capture group giving the span (0 = whole match) */
 };
+
+/* Candidate-window triggers (bits of tg_pii_detector_spec.triggers). */
+#define TG_PII_TRIG_DIGITS   0x01u  /* a digit */
+#define TG_PII_TRIG_AT       0x02u  /* '@' */
+#define TG_PII_TRIG_HEXSEP   0x04u  /* ':' or '-' between hex digits, "::" (IPv6, MAC) */
+#define TG_PII_TRIG_LONG     0x08u  /* a token of >= 16 bytes without whitespace */
+#define TG_PII_TRIG_ASSIGN   0x10u  /* key-ish word followed by ':' or '=' (generic secrets) */
+#define TG_PII_TRIG_PEM      0x20u  /* "-----BEGIN" */
+#define TG_PII_TRIG_ALL      0x3fu
 
 struct tg_pii_db;
 struct tg_pii_scratch;
@@ -74,5 +95,28 @@ struct tg_findings {
 int  tg_pii_scan(const struct tg_pii_db *db, struct tg_pii_scratch *s,
                  const char *text, size_t len, uint32_t part, double min_score,
                  struct tg_arena *a, struct tg_findings *out, struct tg_err *err);
+
+/* Trigger name ("digits", "at", "hexsep", "long", "assign", "pem") -> bit, 0 if unknown. */
+uint32_t tg_pii_trigger_bit(const char *name);
+
+struct tg_request;   /* engine/request.h */
+
+/*
+ * Scan every text part of a parsed request (contents, names, tool
+ * arguments), tagging findings with part = index into req->parts.
+ * Same return contract as tg_pii_scan().
+ */
+int  tg_pii_scan_request(const struct tg_pii_db *db, struct tg_pii_scratch *s,
+                         const struct tg_request *req, double min_score,
+                         struct tg_arena *a, struct tg_findings *out, struct tg_err *err);
+
+/* Byte offset -> Unicode code point offset in text (invalid UTF-8 bytes
+ * count one each), for Presidio-style reports. */
+uint32_t tg_pii_codepoint_offset(const char *text, size_t len, size_t byte_off);
+
+/* Mask a matched value for display: keep the first character of each
+ * run of letters/digits and structure characters (@ . - space), star the
+ * rest ("j***@e******.com").  Writes at most cap-1 bytes + NUL. */
+void tg_pii_mask(const char *v, size_t len, char *out, size_t cap);
 
 #endif /* TG_PII_H */

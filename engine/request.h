@@ -57,6 +57,13 @@ struct tg_request {
     const char  *category;
     const char **export_tags;   /* from the header or the capture record */
     uint32_t     nexport_tags;
+
+    /* Replay of a redacted capture (dry-run): typed placeholders such as
+     * <EMAIL_ADDRESS_1> count as findings of their entity, so the replayed
+     * decision equals the one serve made on the original text.
+     * tg_preflight_decide() then calls tg_placeholder_scan() (engine/placeholder.h)
+     * on every part after the PII scan.  Zero-initialised: off. */
+    bool         placeholders_are_pii;
 };
 
 /*

@@ -202,6 +202,8 @@ typedef void (*tg_diag_fn)(void *ud, enum tg_diag_level level, const struct tg_p
 struct tg_load_opts {
     const char *registry_path;  /* NULL: <data dir>/rules/registry.yaml */
     bool        no_registry;    /* tests: load the config alone */
+    bool        skip_compile;   /* fuzzing/validation only: check pack and markings files
+                                   exist but do not compile them (pii, markings stay NULL) */
     tg_diag_fn  diag;           /* NULL: diagnostics dropped */
     void       *diag_ud;
 };

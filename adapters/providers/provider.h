@@ -1,0 +1,110 @@
+/*
+ * provider.h — outbound adapters (openai, anthropic, echo) as pure data
+ * transforms: build the upstream HTTP request for a chat completions body,
+ * and turn the provider's answer (whole or streamed) back into an OpenAI
+ * chat.completion / chat.completion.chunk stream.  No I/O here: the
+ * gateway's loop (adapters/http/server.c) moves the bytes with libcurl.
+ *
+ * Header injection: upstream headers are built here from configuration
+ * only; client headers are never copied.  A configured value containing CR
+ * or LF is refused.
+ */
+#ifndef TG_PROVIDER_H
+#define TG_PROVIDER_H
+
+#include "engine/tg.h"
+#include "engine/arena.h"
+#include "policy/policy.h"
+#include "adapters/providers/sse.h"
+
+/* Token usage reported by the provider; -1 = not reported. */
+struct tg_prov_usage {
+    int64_t prompt_tokens;
+    int64_t completion_tokens;
+};
+
+#define TG_PROV_MAX_HEADERS 6
+
+/* One upstream request, all strings in the caller's arena. */
+struct tg_prov_http {
+    const char *url;
+    const char *headers[TG_PROV_MAX_HEADERS];   /* "Name: value" */
+    uint32_t    nheaders;
+    const char *body;
+    size_t      body_len;
+    bool        stream;
+    bool        strip_usage;  /* we asked for a usage chunk the client did not: drop it when relaying */
+};
+
+/*
+ * Build the request for provider `prov` serving model `m` from a client
+ * chat completions body (the original or the redacted one): sets the
+ * upstream model name, drops `metadata` (tollgate routing hints), and for
+ * anthropic translates to the Messages API.  default_max_tokens fills
+ * anthropic's mandatory max_tokens.  Echo providers have no HTTP request
+ * (TG_EINVAL).  On failure *out is untouched.
+ */
+int tg_prov_build(const struct tg_provider *prov, const struct tg_model *m,
+                  const char *body, size_t len, uint32_t default_max_tokens,
+                  struct tg_arena *a, struct tg_prov_http *out, struct tg_err *err);
+
+/*
+ * A 2xx non-streamed upstream body -> the chat.completion for the client.
+ * *out = NULL means "relay body unchanged" (openai); else malloc'd JSON.
+ * model_id names the registry model (anthropic answers are relabelled with
+ * it); now_s fills `created` where the provider has none.  TG_EINVAL (with
+ * err) when the body is not a valid completion: the attempt failed.
+ */
+int tg_prov_response(enum tg_adapter_kind kind, const char *model_id, const char *body,
+                     size_t len, int64_t now_s, char **out, size_t *outlen,
+                     struct tg_prov_usage *u, struct tg_err *err);
+
+/* Receives complete client-side SSE events ("data: ...\n\n"). Non-zero aborts. */
+typedef int (*tg_prov_emit_fn)(void *ud, const char *buf, size_t len);
+
+struct tg_prov_stream {
+    enum tg_adapter_kind kind;
+    bool        strip_usage;
+    struct tg_sse sse;
+    tg_prov_emit_fn emit;
+    void       *ud;
+    struct tg_prov_usage usage;
+    bool        done;          /* [DONE] / message_stop seen */
+    bool        upstream_error;/* provider sent an error event */
+    uint32_t    events;        /* events relayed to the client */
+    int64_t     created;
+    char        id[128];
+    char        model[128];
+    char        finish[32];
+};
+
+/* Start translating/relaying one upstream stream. */
+void tg_prov_stream_init(struct tg_prov_stream *s, enum tg_adapter_kind kind, bool strip_usage,
+                         const char *model_id, int64_t now_s, tg_prov_emit_fn emit, void *ud);
+/* Feed upstream bytes. 0, or negative TG_E* (malformed stream, error event,
+ * emit refused). */
+int  tg_prov_stream_feed(struct tg_prov_stream *s, const char *buf, size_t len);
+void tg_prov_stream_free(struct tg_prov_stream *s);
+
+/*
+ * The echo provider: answers locally with a chat.completion (or, stream,
+ * the whole SSE text) whose content is "[echo] " + the last user message of
+ * body (the body it would have sent: the redacted one when redacting).
+ * Usage is estimated (bytes/4).  *out malloc'd.  TG_EINVAL on a body that
+ * is not a chat request.
+ */
+int tg_prov_echo(const char *model_id, const char *body, size_t len, bool stream,
+                 int64_t now_s, const char *id, char **out, size_t *outlen,
+                 struct tg_prov_usage *u, struct tg_err *err);
+
+/*
+ * Retry-After header value -> milliseconds from now: delta-seconds or an
+ * HTTP-date (IMF-fixdate).  -1 when absent or unparseable; capped at one
+ * hour so a hostile upstream cannot park a breaker forever.
+ */
+int64_t tg_prov_retry_after_ms(const char *value, int64_t now_s);
+
+/* Name of an adapter kind ("openai"|"anthropic"|"echo"). */
+const char *tg_prov_kind_name(enum tg_adapter_kind k);
+
+#endif /* TG_PROVIDER_H */

@@ -1,0 +1,1120 @@
+/*
+ * writer.c — the audit log writer: bounded queue, one writer thread, group
+ * commit, seals, file rotation, key rotation, and resume/recovery at open.
+ *
+ * Chain state (seq, prev, Merkle leaves, key) is touched by tg_audit_open
+ * before the thread starts and by the writer thread afterwards, never by
+ * producers: they only enqueue under the mutex.
+ */
+#include "audit/audit.h"
+#include "audit/audit_int.h"
+#include "engine/limits.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/hmac.h>
+
+#define DEFAULT_SEAL_EVERY       1000u
+#define DEFAULT_SEAL_INTERVAL_MS 1000u
+/* Items taken from the queue per group commit: bounds the time one batch
+ * holds its producers' done callbacks back. */
+#define MAX_BATCH                8192u
+
+enum item_kind { ITEM_ENTRY = 0, ITEM_ROTATE_KEY = 1 };
+
+struct item {
+    enum item_kind   kind;
+    cJSON           *entry;
+    EVP_PKEY        *newkey;       /* ITEM_ROTATE_KEY: ownership passes to the writer */
+    tg_audit_done_fn done;
+    void            *arg;
+};
+
+struct pending_done {
+    tg_audit_done_fn done;
+    void            *arg;
+    uint64_t         seq;
+};
+
+struct tg_audit_log {
+    struct tg_audit_cfg cfg;
+    char           *path;
+    char           *key_path;
+
+    int             fd;
+    uint64_t        file_bytes;      /* size of the active file */
+    uint64_t        file_first_seq;  /* first entry in the active file; 0 = empty */
+
+    /* chain state: writer thread only (open before it starts) */
+    uint64_t        seq;
+    uint8_t         prev[32];
+    uint8_t        *leaves;          /* hashes of entries since the last seal */
+    size_t          nleaves, capleaves;
+    uint64_t        leaves_first;    /* seq of leaves[0] */
+    int64_t         pending_since;   /* monotonic µs of the first unsealed entry */
+    uint8_t        *scratch;
+    EVP_PKEY       *key;
+    char            key_id[33];
+    EVP_MD_CTX     *md;
+    uint8_t         hmac_master[32];
+
+    /* the batch being formatted */
+    char           *buf;
+    size_t          len, cap;
+    struct pending_done *pd;
+    size_t          npd, cappd;
+
+    /* queue, under mu */
+    pthread_mutex_t mu;
+    pthread_cond_t  not_empty, not_full;
+    struct item    *q;
+    size_t          qcap, qhead, qlen;
+    bool            stopping;
+    bool            writer_waiting;
+    atomic_bool     failed;
+    bool            started;
+    pthread_t       thr;
+};
+
+static int64_t
+mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static bool
+buf_reserve(struct tg_audit_log *l, size_t more)
+{
+    if (l->cap - l->len >= more)
+        return true;
+    size_t ncap = l->cap ? l->cap : 65536;
+    while (ncap - l->len < more)
+        ncap *= 2;
+    char *nb = realloc(l->buf, ncap);
+    if (nb == NULL)
+        return false;
+    l->buf = nb;
+    l->cap = ncap;
+    return true;
+}
+
+static void
+buf_put(struct tg_audit_log *l, const char *s, size_t n)
+{
+    memcpy(l->buf + l->len, s, n);
+    l->len += n;
+}
+
+static bool
+leaf_push(struct tg_audit_log *l, uint64_t seq, const uint8_t h[32])
+{
+    if (l->nleaves == l->capleaves) {
+        size_t ncap = l->capleaves ? l->capleaves * 2 : 1024;
+        uint8_t *nl = realloc(l->leaves, ncap * 32);
+        uint8_t *ns;
+        if (nl == NULL)
+            return false;
+        l->leaves = nl;
+        ns = realloc(l->scratch, ncap * 32);
+        if (ns == NULL)
+            return false;
+        l->scratch = ns;
+        l->capleaves = ncap;
+    }
+    if (l->nleaves == 0) {
+        l->leaves_first = seq;
+        l->pending_since = mono_us();
+    }
+    memcpy(l->leaves + 32 * l->nleaves++, h, 32);
+    return true;
+}
+
+/*
+ * Append one entry line to the batch buffer and advance the chain.
+ * inner = the body's members without the surrounding braces (may be empty).
+ */
+static int
+emit(struct tg_audit_log *l, const char *event, const char *inner, size_t inner_len, bool sign,
+     uint64_t *seq_out)
+{
+    char hdr[256], prevhex[65], hex[129];
+    uint8_t h[32], sig[64];
+    uint64_t seq = l->seq + 1;
+    int n;
+    size_t start;
+
+    tg__audit_hex(l->prev, 32, prevhex);
+    n = snprintf(hdr, sizeof(hdr), "{\"seq\":%llu,\"prev\":\"%s\",\"key_id\":\"%s\",\"event\":\"%s\"",
+                 (unsigned long long)seq, prevhex, l->key_id, event);
+    if (n < 0 || (size_t)n >= sizeof(hdr))
+        return TG_EINVAL;
+    if (!buf_reserve(l, (size_t)n + 1 + inner_len + TG__AUDIT_SUFFIX_LONG + 1))
+        return TG_ENOMEM;
+    start = l->len;
+    buf_put(l, hdr, (size_t)n);
+    if (inner_len > 0) {
+        buf_put(l, ",", 1);
+        buf_put(l, inner, inner_len);
+    }
+    tg__audit_sha256(l->buf + start, l->len - start, h);
+    if (sign && tg__audit_sign(l->md, l->key, h, sig) != TG_OK) {
+        l->len = start;
+        return TG_ECRYPTO;
+    }
+    if (!leaf_push(l, seq, h)) {
+        l->len = start;
+        return TG_ENOMEM;
+    }
+    tg__audit_hex(h, 32, hex);
+    buf_put(l, ",\"hash\":\"", 9);
+    buf_put(l, hex, 64);
+    if (sign) {
+        tg__audit_hex(sig, 64, hex);
+        buf_put(l, "\",\"sig\":\"", 9);
+        buf_put(l, hex, 128);
+    }
+    buf_put(l, "\"}\n", 3);
+    l->seq = seq;
+    memcpy(l->prev, h, 32);
+    if (l->file_first_seq == 0)
+        l->file_first_seq = seq;
+    if (seq_out != NULL)
+        *seq_out = seq;
+    return TG_OK;
+}
+
+static int
+emit_json(struct tg_audit_log *l, const char *event, cJSON *body, bool sign, uint64_t *seq_out)
+{
+    char *s = cJSON_PrintUnformatted(body);
+    size_t n;
+    int rc;
+
+    if (s == NULL)
+        return TG_ENOMEM;
+    n = strlen(s);
+    /* "{...}" -> members only; "{}" -> nothing */
+    rc = emit(l, event, n > 2 ? s + 1 : "", n > 2 ? n - 2 : 0, sign, seq_out);
+    free(s);
+    return rc;
+}
+
+static int
+emit_seal(struct tg_audit_log *l)
+{
+    char inner[320], ts[32], root[32], roothex[65];
+    int n;
+
+    if (l->nleaves == 0)
+        return TG_OK;
+    tg__audit_merkle_root(l->leaves, l->nleaves, l->scratch, (uint8_t *)root);
+    tg__audit_hex((uint8_t *)root, 32, roothex);
+    tg__audit_fmt_ts(tg__audit_now_us(), ts);
+    n = snprintf(inner, sizeof(inner),
+                 "\"ts\":\"%s\",\"seal\":{\"first_seq\":%llu,\"last_seq\":%llu,\"count\":%zu,\"root\":\"%s\"}",
+                 ts, (unsigned long long)l->leaves_first,
+                 (unsigned long long)(l->leaves_first + l->nleaves - 1), l->nleaves, roothex);
+    if (n < 0 || (size_t)n >= sizeof(inner))
+        return TG_EINVAL;
+    /* A seal closes its range; the next range starts after it, so the
+     * seal's own hash is not a leaf of the next one. */
+    int rc = emit(l, "seal", inner, (size_t)n, true, NULL);
+    l->nleaves = 0;
+    return rc;
+}
+
+/* Write the batch buffer; fsync per mode. On failure the log is failed for good. */
+static int
+flush_buf(struct tg_audit_log *l)
+{
+    size_t off = 0;
+
+    while (off < l->len) {
+        ssize_t w = write(l->fd, l->buf + off, l->len - off);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            atomic_store(&l->failed, true);
+            return TG_EIO;
+        }
+        off += (size_t)w;
+    }
+    l->file_bytes += l->len;
+    l->len = 0;
+    if (l->cfg.fsync == TG_FSYNC_ALWAYS && fsync(l->fd) != 0) {
+        atomic_store(&l->failed, true);
+        return TG_EIO;
+    }
+    if (l->cfg.fsync == TG_FSYNC_BATCH && fdatasync(l->fd) != 0) {
+        atomic_store(&l->failed, true);
+        return TG_EIO;
+    }
+    return TG_OK;
+}
+
+static void
+run_dones(struct tg_audit_log *l, int status)
+{
+    for (size_t i = 0; i < l->npd; i++)
+        if (l->pd[i].done != NULL)
+            l->pd[i].done(l->pd[i].arg, status, l->pd[i].seq);
+    l->npd = 0;
+}
+
+static int
+flush(struct tg_audit_log *l)
+{
+    int rc = atomic_load(&l->failed) ? TG_EIO : flush_buf(l);
+    run_dones(l, rc == TG_OK ? TG_OK : TG_EIO);
+    return rc;
+}
+
+static char *
+rotated_name(const char *path, uint64_t first_seq)
+{
+    size_t n = strlen(path) + 32;
+    char *s = malloc(n);
+    if (s != NULL)
+        snprintf(s, n, "%s.%012llu", path, (unsigned long long)first_seq);
+    return s;
+}
+
+static void
+fsync_dir(const char *path)
+{
+    char *tmp = strdup(path);
+    if (tmp == NULL)
+        return;
+    int dfd = open(dirname(tmp), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        (void)fsync(dfd);
+        close(dfd);
+    }
+    free(tmp);
+}
+
+static int
+open_active(struct tg_audit_log *l)
+{
+    l->fd = open(l->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    return l->fd < 0 ? TG_EIO : TG_OK;
+}
+
+/* Size-based file rotation: seal, flush, rename PATH -> PATH.<first seq>, reopen. */
+static int
+rotate_file(struct tg_audit_log *l)
+{
+    char *to;
+    int rc;
+
+    if ((rc = emit_seal(l)) != TG_OK)
+        return rc;
+    if ((rc = flush(l)) != TG_OK)
+        return rc;
+    if (fsync(l->fd) != 0 || (to = rotated_name(l->path, l->file_first_seq)) == NULL) {
+        atomic_store(&l->failed, true);
+        return TG_EIO;
+    }
+    close(l->fd);
+    l->fd = -1;
+    rc = rename(l->path, to) == 0 ? TG_OK : TG_EIO;
+    free(to);
+    if (rc == TG_OK)
+        rc = open_active(l);
+    if (rc != TG_OK) {
+        atomic_store(&l->failed, true);
+        return TG_EIO;
+    }
+    fsync_dir(l->path);
+    l->file_bytes = 0;
+    l->file_first_seq = 0;
+    return TG_OK;
+}
+
+static bool
+valid_event(const char *s)
+{
+    size_t n = 0;
+    for (; s[n] != '\0'; n++)
+        if (!((s[n] >= 'a' && s[n] <= 'z') || s[n] == '_') || n >= TG__AUDIT_EVENT_MAX)
+            return false;
+    return n > 0;
+}
+
+/* The chain fields belong to the writer: drop any a producer put in. */
+static void
+strip_chain_fields(cJSON *e)
+{
+    static const char *const keys[] = { "seq", "prev", "key_id", "event", "hash", "sig" };
+    for (size_t i = 0; i < TG_ARRAY_LEN(keys); i++)
+        cJSON_DeleteItemFromObjectCaseSensitive(e, keys[i]);
+}
+
+static int
+write_entry(struct tg_audit_log *l, struct item *it)
+{
+    char event[TG__AUDIT_EVENT_MAX + 1] = "decision";
+    const cJSON *ev = cJSON_GetObjectItemCaseSensitive(it->entry, "event");
+    uint64_t seq = 0;
+    int rc;
+
+    if (cJSON_IsString(ev) && valid_event(ev->valuestring))
+        snprintf(event, sizeof(event), "%s", ev->valuestring);
+    strip_chain_fields(it->entry);
+    rc = emit_json(l, event, it->entry, l->cfg.sign == TG_SIGN_EACH, &seq);
+    if (rc == TG_OK && l->npd < l->cappd) {
+        l->pd[l->npd].done = it->done;
+        l->pd[l->npd].arg = it->arg;
+        l->pd[l->npd].seq = seq;
+        l->npd++;
+    }
+    return rc;
+}
+
+static int
+derive_hmac_master(struct tg_audit_log *l)
+{
+    uint8_t raw[32];
+    size_t n = sizeof(raw);
+    static const char label[] = "tollgate audit request hmac v1";
+
+    if (EVP_PKEY_get_raw_private_key(l->key, raw, &n) != 1 || n != 32) {
+        ERR_clear_error();
+        return TG_ECRYPTO;
+    }
+    /* HMAC(signing key, label): the request hash keys cannot be derived from
+     * anything in the log, and change with the signing key. */
+    if (HMAC(EVP_sha256(), raw, 32, (const unsigned char *)label, sizeof(label) - 1, l->hmac_master,
+             NULL) == NULL)
+        return TG_ECRYPTO;
+    return TG_OK;
+}
+
+static int
+write_rotation(struct tg_audit_log *l, EVP_PKEY *newkey)
+{
+    char inner[320], ts[32], newid[33], pubhex[65];
+    uint8_t raw[32];
+    size_t rawn = sizeof(raw);
+    int n, rc;
+
+    if (tg__audit_key_id(newkey, newid) != TG_OK ||
+        EVP_PKEY_get_raw_public_key(newkey, raw, &rawn) != 1 || rawn != 32)
+        return TG_ECRYPTO;
+    /* Entries so far are sealed by the old key, so no old entry can later be
+     * covered by a seal of the new one. */
+    if ((rc = emit_seal(l)) != TG_OK)
+        return rc;
+    tg__audit_hex(raw, 32, pubhex);
+    tg__audit_fmt_ts(tg__audit_now_us(), ts);
+    n = snprintf(inner, sizeof(inner), "\"ts\":\"%s\",\"rotation\":{\"new_key_id\":\"%s\",\"new_public_key\":\"%s\"}",
+                 ts, newid, pubhex);
+    if (n < 0 || (size_t)n >= sizeof(inner))
+        return TG_EINVAL;
+    if ((rc = emit(l, "rotation", inner, (size_t)n, true, NULL)) != TG_OK)
+        return rc;
+    l->nleaves = 0;   /* the rotation entry is signed by itself; the new key's first seal starts after it */
+    EVP_PKEY_free(l->key);
+    l->key = newkey;
+    memcpy(l->key_id, newid, sizeof(newid));
+    return derive_hmac_master(l);
+}
+
+static void
+fail_item(struct item *it)
+{
+    if (it->kind == ITEM_ROTATE_KEY)
+        EVP_PKEY_free(it->newkey);
+    cJSON_Delete(it->entry);
+    if (it->done != NULL)
+        it->done(it->arg, TG_EIO, 0);
+}
+
+static void *
+writer_main(void *arg)
+{
+    struct tg_audit_log *l = arg;
+    struct item *batch = malloc(sizeof(*batch) * MAX_BATCH);
+    uint32_t seal_every = l->cfg.seal_every ? l->cfg.seal_every : DEFAULT_SEAL_EVERY;
+    int64_t interval = (int64_t)(l->cfg.seal_interval_ms ? l->cfg.seal_interval_ms : DEFAULT_SEAL_INTERVAL_MS) * 1000;
+
+    if (batch == NULL)
+        atomic_store(&l->failed, true);
+    for (;;) {
+        size_t n = 0;
+        bool stop;
+
+        pthread_mutex_lock(&l->mu);
+        while (l->qlen == 0 && !l->stopping) {
+            if (l->nleaves > 0) {
+                int64_t wait = l->pending_since + interval - mono_us();
+                struct timespec ts;
+                if (wait <= 0)
+                    break;   /* heartbeat: seal what is pending */
+                clock_gettime(CLOCK_REALTIME, &ts);
+                ts.tv_sec += wait / 1000000;
+                ts.tv_nsec += (long)(wait % 1000000) * 1000;
+                if (ts.tv_nsec >= 1000000000L) {
+                    ts.tv_sec++;
+                    ts.tv_nsec -= 1000000000L;
+                }
+                l->writer_waiting = true;
+                pthread_cond_timedwait(&l->not_empty, &l->mu, &ts);
+                l->writer_waiting = false;
+            } else {
+                l->writer_waiting = true;
+                pthread_cond_wait(&l->not_empty, &l->mu);
+                l->writer_waiting = false;
+            }
+        }
+        while (batch != NULL && l->qlen > 0 && n < MAX_BATCH) {
+            batch[n++] = l->q[l->qhead];
+            l->qhead = (l->qhead + 1) % l->qcap;
+            l->qlen--;
+        }
+        stop = l->stopping && l->qlen == 0;
+        if (n > 0)
+            pthread_cond_broadcast(&l->not_full);
+        pthread_mutex_unlock(&l->mu);
+
+        for (size_t i = 0; i < n; i++) {
+            struct item *it = &batch[i];
+            int rc = TG_EIO;
+            if (atomic_load(&l->failed)) {
+                fail_item(it);
+                continue;
+            }
+            if (it->kind == ITEM_ROTATE_KEY) {
+                rc = write_rotation(l, it->newkey);
+                if (rc != TG_OK)
+                    EVP_PKEY_free(it->newkey);
+                it->newkey = NULL;
+                if (rc == TG_OK) {
+                    rc = flush(l);
+                    if (it->done)
+                        it->done(it->arg, rc, l->seq);
+                } else if (it->done) {
+                    it->done(it->arg, rc, 0);
+                }
+                continue;
+            }
+            rc = write_entry(l, it);
+            cJSON_Delete(it->entry);
+            if (rc != TG_OK) {
+                /* An entry we cannot format is an entry we cannot record: fail closed. */
+                atomic_store(&l->failed, true);
+                if (it->done)
+                    it->done(it->arg, TG_EIO, 0);
+                continue;
+            }
+            if (l->nleaves >= seal_every && emit_seal(l) != TG_OK)
+                atomic_store(&l->failed, true);
+            if (l->cfg.rotate_bytes > 0 && l->file_bytes + l->len >= l->cfg.rotate_bytes &&
+                !atomic_load(&l->failed))
+                (void)rotate_file(l);
+        }
+        if (!atomic_load(&l->failed) && l->nleaves > 0 &&
+            (stop || mono_us() - l->pending_since >= interval) && emit_seal(l) != TG_OK)
+            atomic_store(&l->failed, true);
+        if (l->len > 0 || l->npd > 0)
+            (void)flush(l);
+        if (stop)
+            break;
+    }
+    free(batch);
+    return NULL;
+}
+
+/* ---- open: resume the chain ------------------------------------------------ */
+
+struct scan {
+    uint64_t seq;
+    uint8_t  prev[32];
+    char     key_id[33];
+    uint64_t first_seq;       /* first entry in the scanned file */
+    uint64_t leaves_first;
+    uint8_t *leaves;
+    size_t   nleaves, cap;
+    /* torn tail: bytes after the last complete line */
+    uint64_t torn_off;
+    size_t   torn_len;
+    uint8_t  torn_sha[32];
+};
+
+static int
+read_all(const char *path, char **out, size_t *len, struct tg_err *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    char *b;
+    size_t off = 0;
+
+    if (fd < 0) {
+        if (errno == ENOENT) {
+            *out = NULL;
+            *len = 0;
+            return TG_OK;
+        }
+        return tg_err_set(err, TG_EIO, "%s: %s", path, strerror(errno));
+    }
+    if (fstat(fd, &st) != 0 || (b = malloc((size_t)st.st_size + 1)) == NULL) {
+        close(fd);
+        return tg_err_set(err, TG_EIO, "%s: cannot read", path);
+    }
+    while (off < (size_t)st.st_size) {
+        ssize_t r = read(fd, b + off, (size_t)st.st_size - off);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        off += (size_t)r;
+    }
+    close(fd);
+    *out = b;
+    *len = off;
+    return TG_OK;
+}
+
+static bool
+scan_leaf(struct scan *s, uint64_t seq, const uint8_t h[32])
+{
+    if (s->nleaves == s->cap) {
+        size_t ncap = s->cap ? s->cap * 2 : 1024;
+        uint8_t *nl = realloc(s->leaves, ncap * 32);
+        if (nl == NULL)
+            return false;
+        s->leaves = nl;
+        s->cap = ncap;
+    }
+    if (s->nleaves == 0)
+        s->leaves_first = seq;
+    memcpy(s->leaves + 32 * s->nleaves++, h, 32);
+    return true;
+}
+
+/* Walk one file, continuing the chain in s.  Complete lines must all be valid
+ * entries (or junk accepted by a following recovery entry); only a final
+ * partial line is a torn tail. */
+static int
+scan_file(const char *path, const char *b, size_t len, struct scan *s, struct tg_err *err)
+{
+    size_t pos = 0;
+
+    s->torn_len = 0;
+    while (pos < len) {
+        const char *nl = memchr(b + pos, '\n', len - pos);
+        struct tg__audit_line ln;
+        const char *why;
+        uint8_t h[32];
+
+        if (nl == NULL) {
+            s->torn_off = pos;
+            s->torn_len = len - pos;
+            tg__audit_sha256(b + pos, s->torn_len, s->torn_sha);
+            break;
+        }
+        size_t n = (size_t)(nl - b) - pos;
+        bool ok = tg__audit_parse_line(b + pos, n, &ln, &why) == TG_OK;
+        if (ok) {
+            tg__audit_sha256(b + pos, ln.prefix_len, h);
+            ok = memcmp(h, ln.hash, 32) == 0 && ln.seq == s->seq + 1 && memcmp(ln.prev, s->prev, 32) == 0;
+        }
+        if (!ok) {
+            /* Accept junk only when the next line is the recovery entry recording it. */
+            const char *nl2 = memchr(nl + 1, '\n', len - (size_t)(nl + 1 - b));
+            cJSON *j = NULL;
+            bool rec = false;
+            if (nl2 != NULL) {
+                size_t n2 = (size_t)(nl2 - nl - 1);
+                struct tg__audit_line l2;
+                if (tg__audit_parse_line(nl + 1, n2, &l2, &why) == TG_OK &&
+                    strcmp(l2.event, "recovery") == 0 && l2.seq == s->seq + 1 &&
+                    (j = cJSON_ParseWithLength(nl + 1, n2)) != NULL)
+                    rec = tg__audit_recovery_ok(j, s->seq, pos, b + pos, n);
+                cJSON_Delete(j);
+            }
+            if (!rec)
+                return tg_err_set(err, TG_ETAMPER,
+                                  "%s: entry at byte %zu (after seq %llu) is not valid and not a torn "
+                                  "tail; run `tollgate audit verify` and move the file aside",
+                                  path, pos, (unsigned long long)s->seq);
+            pos = (size_t)(nl - b) + 1;
+            continue;
+        }
+        if (s->first_seq == 0)
+            s->first_seq = ln.seq;
+        s->seq = ln.seq;
+        memcpy(s->prev, ln.hash, 32);
+        memcpy(s->key_id, ln.key_id, 33);
+        if (strcmp(ln.event, "seal") == 0) {
+            s->nleaves = 0;
+        } else if (strcmp(ln.event, "rotation") == 0) {
+            cJSON *j = cJSON_ParseWithLength(b + pos, n);
+            const cJSON *r = cJSON_GetObjectItemCaseSensitive(j, "rotation");
+            const cJSON *id = cJSON_GetObjectItemCaseSensitive(r, "new_key_id");
+            if (!cJSON_IsString(id) || strlen(id->valuestring) != 32) {
+                cJSON_Delete(j);
+                return tg_err_set(err, TG_ETAMPER, "%s: malformed rotation entry at seq %llu", path,
+                                  (unsigned long long)ln.seq);
+            }
+            memcpy(s->key_id, id->valuestring, 33);
+            cJSON_Delete(j);
+            s->nleaves = 0;
+        } else if (!scan_leaf(s, ln.seq, ln.hash)) {
+            return tg_err_set(err, TG_ENOMEM, "out of memory");
+        }
+        pos = (size_t)(nl - b) + 1;
+    }
+    return TG_OK;
+}
+
+/* Highest PATH.<n> rotated file, or NULL. */
+static char *
+last_rotated(const char *path)
+{
+    char *d = strdup(path), *b = strdup(path), *best = NULL;
+    unsigned long long bestn = 0;
+    DIR *dir;
+    struct dirent *de;
+
+    if (d == NULL || b == NULL)
+        goto out;
+    const char *dn = dirname(d), *bn = basename(b);
+    size_t bl = strlen(bn);
+    if ((dir = opendir(dn)) == NULL)
+        goto out;
+    while ((de = readdir(dir)) != NULL) {
+        char *end;
+        if (strncmp(de->d_name, bn, bl) != 0 || de->d_name[bl] != '.' || de->d_name[bl + 1] < '0' ||
+            de->d_name[bl + 1] > '9')
+            continue;
+        unsigned long long n = strtoull(de->d_name + bl + 1, &end, 10);
+        if (*end != '\0' || (best != NULL && n <= bestn))
+            continue;
+        free(best);
+        best = rotated_name(path, n);
+        bestn = n;
+    }
+    closedir(dir);
+out:
+    free(d);
+    free(b);
+    return best;
+}
+
+static char *
+pub_path_for(const char *key_path)
+{
+    size_t n = strlen(key_path);
+    char *s = malloc(n + 5);
+    if (s == NULL)
+        return NULL;
+    if (n > 4 && strcmp(key_path + n - 4, ".key") == 0)
+        snprintf(s, n + 5, "%.*s.pub", (int)(n - 4), key_path);
+    else
+        snprintf(s, n + 5, "%s.pub", key_path);
+    return s;
+}
+
+static int
+load_or_create_key(struct tg_audit_log *l, bool *generated, struct tg_err *err)
+{
+    int rc = tg__audit_load_key(l->key_path, &l->key, err);
+    char *pub;
+
+    *generated = false;
+    if (rc != TG_ENOTFOUND)
+        return rc;
+    if ((rc = tg__audit_gen_key(&l->key, err)) != TG_OK)
+        return rc;
+    if ((pub = pub_path_for(l->key_path)) == NULL)
+        return tg_err_set(err, TG_ENOMEM, "out of memory");
+    rc = tg__audit_write_keys(l->key, l->key_path, pub, err);
+    free(pub);
+    if (rc != TG_OK)
+        return tg_err_set(err, rc, "audit.signing_key: cannot create %s (%s)", l->key_path, err->msg);
+    *generated = true;
+    return TG_OK;
+}
+
+static void
+free_log(struct tg_audit_log *l)
+{
+    if (l == NULL)
+        return;
+    for (size_t i = 0; i < l->qlen; i++)
+        fail_item(&l->q[(l->qhead + i) % l->qcap]);
+    if (l->fd >= 0)
+        close(l->fd);
+    EVP_PKEY_free(l->key);
+    EVP_MD_CTX_free(l->md);
+    pthread_mutex_destroy(&l->mu);
+    pthread_cond_destroy(&l->not_empty);
+    pthread_cond_destroy(&l->not_full);
+    free(l->q);
+    free(l->pd);
+    free(l->buf);
+    free(l->leaves);
+    free(l->scratch);
+    free(l->path);
+    free(l->key_path);
+    OPENSSL_cleanse(l->hmac_master, sizeof(l->hmac_master));
+    free(l);
+}
+
+static const char *
+fsync_name(enum tg_fsync f)
+{
+    return f == TG_FSYNC_ALWAYS ? "always" : f == TG_FSYNC_NEVER ? "never" : "batch";
+}
+
+int
+tg_audit_open(const struct tg_audit_cfg *cfg, struct tg_audit_log **out, struct tg_err *err)
+{
+    struct tg_audit_log *l = NULL;
+    struct scan s;
+    char *data = NULL, *rot = NULL, *rdata = NULL;
+    size_t dlen = 0, rlen = 0;
+    bool generated = false;
+    int rc = TG_ENOMEM;
+
+    memset(&s, 0, sizeof(s));
+    if (cfg == NULL || cfg->path == NULL || cfg->signing_key == NULL)
+        return tg_err_set(err, TG_EINVAL, "audit: path and signing_key are required");
+    if ((l = calloc(1, sizeof(*l))) == NULL)
+        return tg_err_set(err, TG_ENOMEM, "out of memory");
+    l->fd = -1;
+    pthread_mutex_init(&l->mu, NULL);
+    pthread_cond_init(&l->not_empty, NULL);
+    pthread_cond_init(&l->not_full, NULL);
+    l->cfg = *cfg;
+    l->path = strdup(cfg->path);
+    l->key_path = strdup(cfg->signing_key);
+    l->cfg.path = l->path;
+    l->cfg.signing_key = l->key_path;
+    l->qcap = cfg->queue_depth ? cfg->queue_depth : TG_AUDIT_QUEUE_DEPTH;
+    l->q = calloc(l->qcap, sizeof(*l->q));
+    l->cappd = MAX_BATCH + 16;
+    l->pd = calloc(l->cappd, sizeof(*l->pd));
+    l->md = EVP_MD_CTX_new();
+    if (l->path == NULL || l->key_path == NULL || l->q == NULL || l->pd == NULL || l->md == NULL) {
+        rc = tg_err_set(err, TG_ENOMEM, "out of memory");
+        goto out;
+    }
+
+    /* Resume: the active file, or (right after a file rotation) the last rotated file. */
+    if ((rc = read_all(l->path, &data, &dlen, err)) != TG_OK)
+        goto out;
+    if (dlen == 0 && (rot = last_rotated(l->path)) != NULL) {
+        if ((rc = read_all(rot, &rdata, &rlen, err)) != TG_OK)
+            goto out;
+        /* A rotated file starts mid-chain: take its first entry's seq/prev as given. */
+        struct tg__audit_line first;
+        const char *why;
+        const char *nl = rdata ? memchr(rdata, '\n', rlen) : NULL;
+        if (nl == NULL || tg__audit_parse_line(rdata, (size_t)(nl - rdata), &first, &why) != TG_OK) {
+            rc = tg_err_set(err, TG_ETAMPER, "%s: cannot resume from rotated file", rot);
+            goto out;
+        }
+        s.seq = first.seq - 1;
+        memcpy(s.prev, first.prev, 32);
+        if ((rc = scan_file(rot, rdata, rlen, &s, err)) != TG_OK)
+            goto out;
+        if (s.torn_len > 0) {
+            rc = tg_err_set(err, TG_ETAMPER, "%s: rotated file has a torn tail", rot);
+            goto out;
+        }
+        s.first_seq = 0;
+    } else if (dlen > 0) {
+        struct tg__audit_line first;
+        const char *why;
+        const char *nl = memchr(data, '\n', dlen);
+        /* The active file may itself start mid-chain after a rotation. */
+        if (nl != NULL && tg__audit_parse_line(data, (size_t)(nl - data), &first, &why) == TG_OK &&
+            first.seq > 1) {
+            s.seq = first.seq - 1;
+            memcpy(s.prev, first.prev, 32);
+        }
+        if ((rc = scan_file(l->path, data, dlen, &s, err)) != TG_OK)
+            goto out;
+    }
+
+    if ((rc = load_or_create_key(l, &generated, err)) != TG_OK)
+        goto out;
+    if ((rc = tg__audit_key_id(l->key, l->key_id)) != TG_OK ||
+        (rc = derive_hmac_master(l)) != TG_OK) {
+        rc = tg_err_set(err, TG_ECRYPTO, "%s: unusable key", l->key_path);
+        goto out;
+    }
+    if (s.seq > 0 && strcmp(s.key_id, l->key_id) != 0) {
+        rc = tg_err_set(err, TG_ECRYPTO,
+                        "%s: log is signed by key %s but audit.signing_key is %s; rotate keys with "
+                        "`tollgate audit rotate-key` instead of swapping the file",
+                        l->path, s.key_id, l->key_id);
+        goto out;
+    }
+
+    l->seq = s.seq;
+    memcpy(l->prev, s.prev, 32);
+    l->file_bytes = dlen;
+    l->file_first_seq = s.first_seq;
+    for (size_t i = 0; i < s.nleaves; i++)
+        if (!leaf_push(l, s.leaves_first + i, s.leaves + 32 * i)) {
+            rc = tg_err_set(err, TG_ENOMEM, "out of memory");
+            goto out;
+        }
+
+    if (open_active(l) != TG_OK) {
+        rc = tg_err_set(err, TG_EIO, "%s: %s", l->path, strerror(errno));
+        goto out;
+    }
+    {
+        char inner[512], ts[32], hex[65];
+        int n;
+        tg__audit_fmt_ts(tg__audit_now_us(), ts);
+        if (s.torn_len > 0) {
+            /* Keep the torn bytes in place (evidence), end them with a newline,
+             * and record exactly what they were. */
+            tg__audit_hex(s.torn_sha, 32, hex);
+            n = snprintf(inner, sizeof(inner),
+                         "\"ts\":\"%s\",\"recovery\":{\"after_seq\":%llu,\"offset\":%llu,"
+                         "\"discarded_bytes\":%zu,\"discarded_sha256\":\"%s\"}",
+                         ts, (unsigned long long)s.seq, (unsigned long long)s.torn_off, s.torn_len, hex);
+            if (!buf_reserve(l, 1)) {
+                rc = tg_err_set(err, TG_ENOMEM, "out of memory");
+                goto out;
+            }
+            buf_put(l, "\n", 1);
+            if ((rc = emit(l, "recovery", inner, (size_t)n, true, NULL)) != TG_OK) {
+                rc = tg_err_set(err, rc, "cannot write recovery entry");
+                goto out;
+            }
+        }
+        n = snprintf(inner, sizeof(inner),
+                     "\"ts\":\"%s\",\"start\":{\"version\":\"tollgate 0.1.0\",\"resumed_after_seq\":%llu,"
+                     "\"key_generated\":%s,\"fsync\":\"%s\",\"sign\":\"%s\"}",
+                     ts, (unsigned long long)s.seq, generated ? "true" : "false", fsync_name(cfg->fsync),
+                     cfg->sign == TG_SIGN_EACH ? "each" : "seal");
+        if ((rc = emit(l, "start", inner, (size_t)n, true, NULL)) != TG_OK) {
+            rc = tg_err_set(err, rc, "cannot write start entry");
+            goto out;
+        }
+        /* The start entry is durable before any request is served. */
+        if (flush_buf(l) != TG_OK || fsync(l->fd) != 0) {
+            rc = tg_err_set(err, TG_EIO, "%s: write failed: %s", l->path, strerror(errno));
+            goto out;
+        }
+    }
+    if (pthread_create(&l->thr, NULL, writer_main, l) != 0) {
+        rc = tg_err_set(err, TG_EIO, "cannot start the audit writer thread");
+        goto out;
+    }
+    l->started = true;
+    *out = l;
+    l = NULL;
+    rc = TG_OK;
+out:
+    free(data);
+    free(rdata);
+    free(rot);
+    free(s.leaves);
+    free_log(l);
+    return rc;
+}
+
+int
+tg_audit_append(struct tg_audit_log *l, cJSON *entry, tg_audit_done_fn done, void *arg)
+{
+    int rc = TG_EIO;
+
+    if (l == NULL || entry == NULL) {
+        cJSON_Delete(entry);
+        return TG_EINVAL;
+    }
+    pthread_mutex_lock(&l->mu);
+    while (l->qlen == l->qcap && !l->stopping && !atomic_load(&l->failed))
+        pthread_cond_wait(&l->not_full, &l->mu);
+    if (!l->stopping && !atomic_load(&l->failed)) {
+        struct item *it = &l->q[(l->qhead + l->qlen) % l->qcap];
+        it->kind = ITEM_ENTRY;
+        it->entry = entry;
+        it->newkey = NULL;
+        it->done = done;
+        it->arg = arg;
+        l->qlen++;
+        entry = NULL;
+        /* Wake the writer only if it sleeps: under load it is busy and the
+         * producer's cost stays a lock round trip. */
+        if (l->writer_waiting)
+            pthread_cond_signal(&l->not_empty);
+        rc = TG_OK;
+    }
+    pthread_mutex_unlock(&l->mu);
+    cJSON_Delete(entry);
+    return rc;
+}
+
+struct rot_wait {
+    pthread_mutex_t mu;
+    pthread_cond_t  cv;
+    bool            done;
+    int             status;
+};
+
+static void
+rot_done(void *arg, int status, uint64_t seq)
+{
+    struct rot_wait *w = arg;
+    (void)seq;
+    pthread_mutex_lock(&w->mu);
+    w->done = true;
+    w->status = status;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+int
+tg_audit_rotate_key(struct tg_audit_log *l, const char *new_key_path, char new_key_id[33], struct tg_err *err)
+{
+    EVP_PKEY *k = NULL;
+    struct rot_wait w = { .done = false, .status = TG_EIO };
+    int rc = tg__audit_load_key(new_key_path, &k, err);
+    bool queued = false;
+
+    if (rc != TG_OK)
+        return rc;
+    if (tg__audit_key_id(k, new_key_id) != TG_OK) {
+        EVP_PKEY_free(k);
+        return tg_err_set(err, TG_ECRYPTO, "%s: unusable key", new_key_path);
+    }
+    pthread_mutex_init(&w.mu, NULL);
+    pthread_cond_init(&w.cv, NULL);
+    pthread_mutex_lock(&l->mu);
+    while (l->qlen == l->qcap && !l->stopping && !atomic_load(&l->failed))
+        pthread_cond_wait(&l->not_full, &l->mu);
+    if (!l->stopping && !atomic_load(&l->failed)) {
+        struct item *it = &l->q[(l->qhead + l->qlen) % l->qcap];
+        it->kind = ITEM_ROTATE_KEY;
+        it->entry = NULL;
+        it->newkey = k;
+        it->done = rot_done;
+        it->arg = &w;
+        l->qlen++;
+        queued = true;
+        pthread_cond_signal(&l->not_empty);
+    }
+    pthread_mutex_unlock(&l->mu);
+    if (!queued) {
+        EVP_PKEY_free(k);
+        rc = tg_err_set(err, TG_EIO, "audit log is closed or failed");
+        goto out;
+    }
+    pthread_mutex_lock(&w.mu);
+    while (!w.done)
+        pthread_cond_wait(&w.cv, &w.mu);
+    pthread_mutex_unlock(&w.mu);
+    rc = w.status == TG_OK ? TG_OK : tg_err_set(err, TG_EIO, "key rotation entry could not be written");
+out:
+    pthread_mutex_destroy(&w.mu);
+    pthread_cond_destroy(&w.cv);
+    return rc;
+}
+
+void
+tg_audit_request_hmac(const struct tg_audit_log *l, const char *tenant, const void *body, size_t len,
+                      uint8_t out[32])
+{
+    uint8_t tk[32];
+    const char *t = tenant != NULL ? tenant : "";
+
+    /* Per-tenant key = HMAC(master, tenant): equal prompts of two tenants do not collide. */
+    HMAC(EVP_sha256(), l->hmac_master, 32, (const unsigned char *)t, strlen(t), tk, NULL);
+    HMAC(EVP_sha256(), tk, 32, body != NULL ? body : "", len, out, NULL);
+    OPENSSL_cleanse(tk, sizeof(tk));
+}
+
+size_t
+tg_audit_queue_depth(const struct tg_audit_log *l)
+{
+    size_t n;
+    pthread_mutex_lock((pthread_mutex_t *)&l->mu);
+    n = l->qlen;
+    pthread_mutex_unlock((pthread_mutex_t *)&l->mu);
+    return n;
+}
+
+bool
+tg_audit_healthy(const struct tg_audit_log *l)
+{
+    return l != NULL && !atomic_load(&l->failed);
+}
+
+const char *
+tg_audit_key_id(const struct tg_audit_log *l)
+{
+    return l->key_id;
+}
+
+int
+tg_audit_close(struct tg_audit_log *l, struct tg_err *err)
+{
+    int rc = TG_OK;
+
+    if (l == NULL)
+        return TG_OK;
+    pthread_mutex_lock(&l->mu);
+    l->stopping = true;
+    pthread_cond_broadcast(&l->not_empty);
+    pthread_cond_broadcast(&l->not_full);
+    pthread_mutex_unlock(&l->mu);
+    if (l->started)
+        pthread_join(l->thr, NULL);
+    if (atomic_load(&l->failed))
+        rc = tg_err_set(err, TG_EIO, "%s: audit log write failed", l->path);
+    else if (l->fd >= 0 && fsync(l->fd) != 0)
+        rc = tg_err_set(err, TG_EIO, "%s: fsync: %s", l->path, strerror(errno));
+    free_log(l);
+    return rc;
+}
+
+int
+tg_audit_keygen(const char *prefix, char key_id[33], struct tg_err *err)
+{
+    size_t n = strlen(prefix) + 5;
+    char *kp = malloc(n), *pp = malloc(n);
+    EVP_PKEY *k = NULL;
+    int rc = TG_ENOMEM;
+
+    if (kp == NULL || pp == NULL) {
+        rc = tg_err_set(err, TG_ENOMEM, "out of memory");
+        goto out;
+    }
+    snprintf(kp, n, "%s.key", prefix);
+    snprintf(pp, n, "%s.pub", prefix);
+    if ((rc = tg__audit_gen_key(&k, err)) != TG_OK)
+        goto out;
+    if ((rc = tg__audit_key_id(k, key_id)) != TG_OK) {
+        rc = tg_err_set(err, rc, "key id failed");
+        goto out;
+    }
+    rc = tg__audit_write_keys(k, kp, pp, err);
+out:
+    EVP_PKEY_free(k);
+    free(kp);
+    free(pp);
+    return rc;
+}

@@ -1,0 +1,950 @@
+/*
+ * pii.c — the PII/secret scanner: detector database, per-thread scratch,
+ * normalisation with offset mapping, the prefilter and the scan itself.
+ *
+ * Why a prefilter: running ~30 PCRE2 patterns over every byte costs far
+ * more than the scan budget.  One pass splits the text into
+ * whitespace-separated tokens and ORs a byte-class table over each; only
+ * tokens carrying a trigger (a digit, '@', hex separators, a long token,
+ * "key=" style assignments, "-----BEGIN") open a candidate window of the
+ * token plus some neighbouring bytes.  Per window we compute cheap
+ * features (digit clusters, literals) and run only the detectors whose
+ * prefilter admits them, over that window alone.
+ */
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include "engine/pii.h"
+#include "engine/pii_int.h"
+#include "engine/limits.h"
+#include "engine/request.h"
+
+#include <pcre2.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Bytes of context looked at before / after a match for context words. */
+#define CTX_BEFORE 48u
+#define CTX_AFTER  16u
+/* Window extension around a trigger token. */
+#define WIN_BACK   32u
+#define WIN_FWD    48u
+#define WIN_SNAP   256u       /* max bytes to extend to a token boundary */
+#define PEM_MAX    65536u     /* a PEM block longer than this is cut off */
+#define CTX_BOOST  0.35
+
+struct det {
+    const char *id, *entity;
+    enum tg_pii_class cls;
+    pcre2_code *re;
+    bool jit;
+    tg__pii_validator_fn validate;
+    const char **ctx;      uint32_t nctx;     /* lower case */
+    const char **lits;     uint32_t nlits;
+    const char **excl;     uint32_t nexcl;    /* lower case */
+    double score;
+    bool ctx_req;
+    uint32_t triggers;
+    uint64_t digit_mask;   /* bit k: a digit cluster of length k admits this detector */
+    uint32_t group;
+};
+
+struct tg_pii_db {
+    struct tg_arena arena;   /* strings and arrays */
+    struct det *d;
+    size_t n;
+    uint32_t max_groups;
+};
+
+struct cand {
+    uint32_t s, e;      /* normalised offsets */
+    float score;
+    uint32_t det;
+};
+
+struct tg_pii_scratch {
+    pcre2_match_data    *md;
+    pcre2_match_context *mctx;
+    pcre2_jit_stack     *jstack;
+    uint32_t max_groups;
+    /* normalisation */
+    char     *nbuf;
+    uint32_t *nmap;      /* original start offset of each normalised byte */
+    uint8_t  *nlen;      /* original byte length of the char it came from */
+    size_t    ncap;
+    /* candidates */
+    struct cand *c;
+    size_t nc, ccap;
+    bool limit_hit;
+};
+
+/* ---- byte classes ---------------------------------------------------------- */
+
+enum {
+    C_WS = 0x01, C_DIGIT = 0x02, C_AT = 0x04, C_COLON = 0x08, C_DASH = 0x10, C_EQ = 0x20,
+};
+
+static const uint8_t bclass[256] = {
+    [' '] = C_WS, ['\t'] = C_WS, ['\n'] = C_WS, ['\r'] = C_WS, ['\v'] = C_WS, ['\f'] = C_WS,
+    ['0'] = C_DIGIT, ['1'] = C_DIGIT, ['2'] = C_DIGIT, ['3'] = C_DIGIT, ['4'] = C_DIGIT,
+    ['5'] = C_DIGIT, ['6'] = C_DIGIT, ['7'] = C_DIGIT, ['8'] = C_DIGIT, ['9'] = C_DIGIT,
+    ['@'] = C_AT, [':'] = C_COLON, ['-'] = C_DASH, ['='] = C_EQ,
+};
+
+static inline bool is_ws(unsigned char c) { return bclass[c] & C_WS; }
+static inline bool is_alnum(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+static inline bool is_hex(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+static inline unsigned char lc(unsigned char c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; }
+
+uint32_t
+tg_pii_trigger_bit(const char *name)
+{
+    static const struct { const char *n; uint32_t b; } t[] = {
+        { "digits", TG_PII_TRIG_DIGITS }, { "at", TG_PII_TRIG_AT }, { "hexsep", TG_PII_TRIG_HEXSEP },
+        { "long", TG_PII_TRIG_LONG }, { "assign", TG_PII_TRIG_ASSIGN }, { "pem", TG_PII_TRIG_PEM },
+    };
+    size_t i;
+    for (i = 0; name != NULL && i < TG_ARRAY_LEN(t); i++)
+        if (strcmp(t[i].n, name) == 0)
+            return t[i].b;
+    return 0;
+}
+
+/* ---- database -------------------------------------------------------------- */
+
+static const char **
+dup_list(struct tg_arena *a, const char **src, uint32_t n, bool lower)
+{
+    const char **v;
+    uint32_t i;
+
+    if (n == 0)
+        return NULL;
+    v = tg_arena_calloc(a, n, sizeof *v);
+    if (v == NULL)
+        return NULL;
+    for (i = 0; i < n; i++) {
+        char *s = tg_arena_strdup(a, src[i] != NULL ? src[i] : "");
+        if (s == NULL)
+            return NULL;
+        if (lower)
+            for (char *p = s; *p; p++)
+                *p = (char)lc((unsigned char)*p);
+        v[i] = s;
+    }
+    return v;
+}
+
+void
+tg_pii_db_free(struct tg_pii_db *db)
+{
+    size_t i;
+    if (db == NULL)
+        return;
+    for (i = 0; i < db->n; i++)
+        pcre2_code_free(db->d[i].re);
+    tg_arena_free(&db->arena);
+    free(db);
+}
+
+size_t
+tg_pii_db_count(const struct tg_pii_db *db)
+{
+    return db != NULL ? db->n : 0;
+}
+
+/*
+ * Compile every spec (PCRE2 + JIT) into a new db.  On failure *out is
+ * untouched and err names the detector and where its pack defined it.
+ */
+int
+tg_pii_db_build(const struct tg_pii_detector_spec *specs, size_t n,
+                struct tg_pii_db **out, struct tg_err *err)
+{
+    struct tg_pii_db *db = calloc(1, sizeof *db);
+    int rc = TG_ENOMEM;
+    size_t i;
+
+    if (db == NULL)
+        return tg_err_set(err, TG_ENOMEM, "out of memory building the PII database");
+    tg_arena_init(&db->arena, 16384);
+    db->d = n ? tg_arena_calloc(&db->arena, n, sizeof *db->d) : NULL;
+    if (n && db->d == NULL)
+        goto oom;
+    for (i = 0; i < n; i++) {
+        const struct tg_pii_detector_spec *s = &specs[i];
+        struct det *d = &db->d[i];
+        int ec;
+        PCRE2_SIZE eo;
+        uint32_t cap = 0, lo, hi, k;
+
+        if (s->id == NULL || s->entity == NULL || s->pattern == NULL) {
+            rc = tg_err_set(err, TG_EPOLICY, "%s:%u:%u: detector #%zu lacks id, entity or pattern",
+                            s->file ? s->file : "(pack)", s->line, s->col, i + 1);
+            goto fail;
+        }
+        if (s->validator != NULL && !tg_pii_validator_exists(s->validator)) {
+            rc = tg_err_set(err, TG_EPOLICY, "%s:%u:%u: detector %s: unknown validator \"%s\"",
+                            s->file ? s->file : "(pack)", s->line, s->col, s->id, s->validator);
+            goto fail;
+        }
+        d->re = pcre2_compile((PCRE2_SPTR)s->pattern, PCRE2_ZERO_TERMINATED, 0, &ec, &eo, NULL);
+        if (d->re == NULL) {
+            PCRE2_UCHAR msg[160];
+            pcre2_get_error_message(ec, msg, sizeof msg);
+            rc = tg_err_set(err, TG_EPOLICY, "%s:%u:%u: detector %s: bad pattern at offset %zu: %s",
+                            s->file ? s->file : "(pack)", s->line, s->col, s->id, (size_t)eo,
+                            (const char *)msg);
+            db->n = i;   /* free the ones compiled so far */
+            goto fail_nofree_cur;
+        }
+        db->n = i + 1;
+        d->jit = pcre2_jit_compile(d->re, PCRE2_JIT_COMPLETE) == 0;
+        pcre2_pattern_info(d->re, PCRE2_INFO_CAPTURECOUNT, &cap);
+        if (s->group > cap) {
+            rc = tg_err_set(err, TG_EPOLICY, "%s:%u:%u: detector %s: group %u but the pattern has %u",
+                            s->file ? s->file : "(pack)", s->line, s->col, s->id, s->group, cap);
+            goto fail;
+        }
+        if (cap + 1 > db->max_groups)
+            db->max_groups = cap + 1;
+        d->id = tg_arena_strdup(&db->arena, s->id);
+        d->entity = tg_arena_strdup(&db->arena, s->entity);
+        if (d->id == NULL || d->entity == NULL)
+            goto oom;
+        d->cls = s->cls;
+        d->validate = tg__pii_validator(s->validator);
+        d->ctx = dup_list(&db->arena, s->context, s->ncontext, true);
+        d->nctx = s->ncontext;
+        d->lits = dup_list(&db->arena, s->literals, s->nliterals, false);
+        d->nlits = s->nliterals;
+        d->excl = dup_list(&db->arena, s->exclude, s->nexclude, true);
+        d->nexcl = s->nexclude;
+        if ((d->nctx && !d->ctx) || (d->nlits && !d->lits) || (d->nexcl && !d->excl))
+            goto oom;
+        d->score = s->score < 0 ? 0 : s->score > 1 ? 1 : s->score;
+        d->ctx_req = s->context_required;
+        d->triggers = s->triggers ? s->triggers : TG_PII_TRIG_DIGITS;
+        d->group = s->group;
+        lo = s->min_digits > 63 ? 63 : s->min_digits;
+        hi = s->max_digits == 0 || s->max_digits > 63 ? 63 : s->max_digits;
+        d->digit_mask = 0;
+        for (k = lo; k <= hi; k++)
+            d->digit_mask |= (uint64_t)1 << k;
+    }
+    db->n = n;
+    if (db->max_groups == 0)
+        db->max_groups = 1;
+    *out = db;
+    return TG_OK;
+oom:
+    rc = tg_err_set(err, TG_ENOMEM, "out of memory building the PII database");
+fail:
+fail_nofree_cur:
+    tg_pii_db_free(db);
+    return rc;
+}
+
+/* ---- scratch ----------------------------------------------------------------- */
+
+void
+tg_pii_scratch_free(struct tg_pii_scratch *s)
+{
+    if (s == NULL)
+        return;
+    pcre2_match_data_free(s->md);
+    pcre2_match_context_free(s->mctx);
+    pcre2_jit_stack_free(s->jstack);
+    free(s->nbuf);
+    free(s->nmap);
+    free(s->nlen);
+    free(s->c);
+    free(s);
+}
+
+int
+tg_pii_scratch_new(const struct tg_pii_db *db, struct tg_pii_scratch **out)
+{
+    struct tg_pii_scratch *s = calloc(1, sizeof *s);
+
+    if (s == NULL)
+        return TG_ENOMEM;
+    /* Room for more groups than this db needs, so sibling dbs can share it. */
+    s->max_groups = (db != NULL && db->max_groups > 16) ? db->max_groups : 16;
+    s->md = pcre2_match_data_create(s->max_groups, NULL);
+    s->mctx = pcre2_match_context_create(NULL);
+    s->jstack = pcre2_jit_stack_create(32 * 1024, 512 * 1024, NULL);
+    if (s->md == NULL || s->mctx == NULL || s->jstack == NULL) {
+        tg_pii_scratch_free(s);
+        return TG_ENOMEM;
+    }
+    pcre2_set_match_limit(s->mctx, TG_PCRE2_MATCH_LIMIT);
+    pcre2_set_depth_limit(s->mctx, TG_PCRE2_DEPTH_LIMIT);
+    pcre2_set_heap_limit(s->mctx, TG_PCRE2_HEAP_LIMIT_KIB);
+    pcre2_jit_stack_assign(s->mctx, NULL, s->jstack);
+    *out = s;
+    return TG_OK;
+}
+
+/* ---- normalisation ------------------------------------------------------------ */
+
+/* Does text need folding?  Only a few multibyte sequences matter, and all
+ * start with 0xC2, 0xE2, 0xE3 or 0xEF: a word-at-a-time high-bit test
+ * skips pure ASCII quickly. */
+static bool
+needs_norm(const unsigned char *t, size_t n)
+{
+    size_t i = 0;
+    while (i + 8 <= n) {
+        uint64_t w;
+        memcpy(&w, t + i, 8);
+        if (w & 0x8080808080808080ull)
+            break;
+        i += 8;
+    }
+    for (; i + 1 < n; i++) {
+        unsigned char c = t[i];
+        if (c < 0x80)
+            continue;
+        if (c == 0xC2 && t[i + 1] == 0xAD)
+            return true;
+        if (i + 2 < n) {
+            if (c == 0xEF && ((t[i + 1] == 0xBC && t[i + 2] >= 0x81) ||
+                              (t[i + 1] == 0xBD && t[i + 2] <= 0x9E) ||
+                              (t[i + 1] == 0xBB && t[i + 2] == 0xBF)))
+                return true;
+            if (c == 0xE2 && ((t[i + 1] == 0x80 && t[i + 2] >= 0x8B && t[i + 2] <= 0x8D) ||
+                              (t[i + 1] == 0x81 && t[i + 2] == 0xA0)))
+                return true;
+            if (c == 0xE3 && t[i + 1] == 0x80 && t[i + 2] == 0x80)
+                return true;
+        }
+    }
+    return false;
+}
+
+static int
+grow_norm(struct tg_pii_scratch *s, size_t n)
+{
+    if (n + 1 <= s->ncap)
+        return TG_OK;
+    char *b = realloc(s->nbuf, n + 1);
+    if (b == NULL)
+        return TG_ENOMEM;
+    s->nbuf = b;
+    uint32_t *m = realloc(s->nmap, (n + 1) * sizeof *m);
+    if (m == NULL)
+        return TG_ENOMEM;
+    s->nmap = m;
+    uint8_t *l = realloc(s->nlen, n + 1);
+    if (l == NULL)
+        return TG_ENOMEM;
+    s->nlen = l;
+    s->ncap = n + 1;
+    return TG_OK;
+}
+
+/* Fold full-width forms U+FF01..FF5E and U+3000 to ASCII, drop zero-width
+ * characters (U+200B..200D, U+2060, U+FEFF) and soft hyphens (U+00AD);
+ * copy every other byte as is (invalid UTF-8 included).  Returns the
+ * normalised length; s->nmap/s->nlen map each output byte back. */
+static size_t
+normalise(struct tg_pii_scratch *s, const unsigned char *t, size_t n)
+{
+    size_t i = 0, o = 0;
+
+    while (i < n) {
+        unsigned char c = t[i];
+        if (c >= 0xC2 && i + 1 < n) {
+            if (c == 0xC2 && t[i + 1] == 0xAD) {
+                i += 2;
+                continue;
+            }
+            if (i + 2 < n) {
+                unsigned char c1 = t[i + 1], c2 = t[i + 2];
+                if (c == 0xEF && c1 == 0xBC && c2 >= 0x81 && c2 <= 0xBF) {
+                    s->nbuf[o] = (char)(0x21 + (c2 - 0x81));
+                    goto folded;
+                }
+                if (c == 0xEF && c1 == 0xBD && c2 >= 0x80 && c2 <= 0x9E) {
+                    s->nbuf[o] = (char)(0x60 + (c2 - 0x80));
+                    goto folded;
+                }
+                if (c == 0xE3 && c1 == 0x80 && c2 == 0x80) {
+                    s->nbuf[o] = ' ';
+                    goto folded;
+                }
+                if ((c == 0xEF && c1 == 0xBB && c2 == 0xBF) ||
+                    (c == 0xE2 && c1 == 0x80 && c2 >= 0x8B && c2 <= 0x8D) ||
+                    (c == 0xE2 && c1 == 0x81 && c2 == 0xA0)) {
+                    i += 3;
+                    continue;
+                }
+            }
+        }
+        s->nbuf[o] = (char)c;
+        s->nmap[o] = (uint32_t)i;
+        s->nlen[o] = 1;
+        o++;
+        i++;
+        continue;
+folded:
+        s->nmap[o] = (uint32_t)i;
+        s->nlen[o] = 3;
+        o++;
+        i += 3;
+    }
+    s->nbuf[o] = '\0';
+    return o;
+}
+
+/* ---- context words ----------------------------------------------------------- */
+
+/* Is one of words[] (lower case) present as a whole word in t[lo, hi)? */
+static bool
+has_word(const unsigned char *t, size_t lo, size_t hi, const char **words, uint32_t nw)
+{
+    uint32_t w;
+    for (w = 0; w < nw; w++) {
+        const unsigned char *wd = (const unsigned char *)words[w];
+        size_t wl = strlen(words[w]), i, j;
+        if (wl == 0 || hi - lo < wl)
+            continue;
+        for (i = lo; i + wl <= hi; i++) {
+            if (lc(t[i]) != wd[0])
+                continue;
+            for (j = 1; j < wl && lc(t[i + j]) == wd[j]; j++)
+                ;
+            if (j < wl)
+                continue;
+            if ((i > lo && is_alnum(t[i - 1])) || (i + wl < hi && is_alnum(t[i + wl])))
+                continue;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* ---- scanning ----------------------------------------------------------------- */
+
+struct scan {
+    const struct tg_pii_db *db;
+    struct tg_pii_scratch *s;
+    const unsigned char *t;
+    size_t n;
+    double min_score;
+};
+
+static int
+push_cand(struct tg_pii_scratch *s, uint32_t st, uint32_t e, double score, uint32_t det)
+{
+    if (s->nc == s->ccap) {
+        size_t nc = s->ccap ? s->ccap * 2 : 64;
+        struct cand *c;
+        if (nc > 4 * (size_t)TG_MAX_FINDINGS + 64)
+            nc = 4 * (size_t)TG_MAX_FINDINGS + 64;
+        if (s->nc == nc) {
+            s->limit_hit = true;
+            return TG_OK;
+        }
+        c = realloc(s->c, nc * sizeof *c);
+        if (c == NULL)
+            return TG_ENOMEM;
+        s->c = c;
+        s->ccap = nc;
+    }
+    s->c[s->nc++] = (struct cand){ st, e, (float)score, det };
+    return TG_OK;
+}
+
+static int
+run_detector(struct scan *sc, uint32_t di, size_t wl, size_t wr)
+{
+    const struct det *d = &sc->db->d[di];
+    struct tg_pii_scratch *s = sc->s;
+    size_t off = wl;
+
+    while (off < wr) {
+        int rc;
+        PCRE2_SIZE *ov;
+        size_t ms, me, fs, fe;
+        double score;
+
+        if (d->jit)
+            rc = pcre2_jit_match(d->re, sc->t, wr, off, 0, s->md, s->mctx);
+        else
+            rc = pcre2_match(d->re, sc->t, wr, off, 0, s->md, s->mctx);
+        if (rc == PCRE2_ERROR_NOMATCH)
+            break;
+        if (rc < 0) {
+            /* match/depth/heap/JIT-stack limit or anything else: fail closed */
+            s->limit_hit = true;
+            break;
+        }
+        ov = pcre2_get_ovector_pointer(s->md);
+        ms = ov[0];
+        me = ov[1];
+        off = me > ms ? me : ms + 1;
+        fs = ms;
+        fe = me;
+        if (d->group && (uint32_t)rc > d->group && ov[2 * d->group] != PCRE2_UNSET) {
+            fs = ov[2 * d->group];
+            fe = ov[2 * d->group + 1];
+        }
+        if (fe <= fs)
+            continue;
+        score = d->score;
+        if (d->validate != NULL) {
+            double v = d->validate((const char *)sc->t + fs, fe - fs);
+            if (v < 0)
+                continue;
+            if (v > 0)
+                score = v;
+        }
+        {
+            size_t lo = fs > CTX_BEFORE ? fs - CTX_BEFORE : 0;
+            size_t hi = fe + CTX_AFTER < sc->n ? fe + CTX_AFTER : sc->n;
+            if (d->nexcl && has_word(sc->t, lo, fs, d->excl, d->nexcl))
+                continue;
+            if (d->nctx && has_word(sc->t, lo, hi, d->ctx, d->nctx)) {
+                if (score < 1.0)
+                    score = score + CTX_BOOST > 1.0 ? 1.0 : score + CTX_BOOST;
+            } else if (d->ctx_req)
+                continue;
+        }
+        if (score < sc->min_score)
+            continue;
+        if (push_cand(s, (uint32_t)fs, (uint32_t)fe, score, di) != TG_OK)
+            return TG_ENOMEM;
+        if (s->limit_hit)
+            break;
+    }
+    return TG_OK;
+}
+
+/* Run the admitted detectors over window [wl, wr) opened by triggers trig. */
+static int
+flush_window(struct scan *sc, size_t wl, size_t wr, uint32_t trig)
+{
+    const unsigned char *t = sc->t;
+    uint64_t clusters = 0;
+    uint32_t cur = 0, gap = 0;
+    size_t i;
+    uint32_t di;
+
+    /* Digit clusters: digits joined by at most two separator bytes. */
+    if (trig & TG_PII_TRIG_DIGITS) {
+        for (i = wl; i < wr; i++) {
+            unsigned char c = t[i];
+            if (c >= '0' && c <= '9') {
+                cur++;
+                gap = 0;
+            } else if (cur && gap < 2 && (c == ' ' || c == '-' || c == '.' || c == '/' || c == '(' ||
+                                          c == ')' || c == '+')) {
+                gap++;
+            } else if (cur) {
+                clusters |= (uint64_t)1 << (cur > 63 ? 63 : cur);
+                cur = 0;
+                gap = 0;
+            }
+        }
+        if (cur)
+            clusters |= (uint64_t)1 << (cur > 63 ? 63 : cur);
+    }
+    for (di = 0; di < sc->db->n; di++) {
+        const struct det *d = &sc->db->d[di];
+        if (!(d->triggers & trig))
+            continue;
+        if ((d->triggers & trig) == TG_PII_TRIG_DIGITS && !(clusters & d->digit_mask))
+            continue;
+        if (d->nlits) {
+            uint32_t k;
+            for (k = 0; k < d->nlits; k++)
+                if (memmem(t + wl, wr - wl, d->lits[k], strlen(d->lits[k])) != NULL)
+                    break;
+            if (k == d->nlits)
+                continue;
+        }
+        if (d->ctx_req) {
+            size_t lo = wl > CTX_BEFORE ? wl - CTX_BEFORE : 0;
+            if (!has_word(t, lo, wr, d->ctx, d->nctx))
+                continue;
+        }
+        if (run_detector(sc, di, wl, wr) != TG_OK)
+            return TG_ENOMEM;
+        if (sc->s->limit_hit)
+            break;
+    }
+    return TG_OK;
+}
+
+static bool
+contains_ci(const unsigned char *t, size_t lo, size_t hi, const char *w)
+{
+    size_t wl = strlen(w), i, j;
+    for (i = lo; i + wl <= hi; i++) {
+        for (j = 0; j < wl && lc(t[i + j]) == (unsigned char)w[j]; j++)
+            ;
+        if (j == wl)
+            return true;
+    }
+    return false;
+}
+
+static bool
+keyish(const unsigned char *t, size_t lo, size_t hi)
+{
+    static const char *const kw[] = { "key", "secret", "token", "passw", "pwd", "auth", "credential" };
+    size_t k;
+    for (k = 0; k < TG_ARRAY_LEN(kw); k++)
+        if (contains_ci(t, lo, hi, kw[k]))
+            return true;
+    return false;
+}
+
+static int
+scan_text(struct scan *sc)
+{
+    const unsigned char *t = sc->t;
+    size_t n = sc->n, i = 0, pl = 0, pr = 0, prev_st = 0, prev_e = 0;
+    uint32_t pf = 0;
+    int rc;
+
+    while (i < n) {
+        size_t st, e, wl, wr;
+        unsigned f = 0;
+        uint32_t trig = 0;
+
+        while (i < n && is_ws(t[i]))
+            i++;
+        if (i == n)
+            break;
+        st = i;
+        while (i < n && !((f |= bclass[t[i]]) & C_WS))
+            i++;
+        e = i;
+        f &= ~(unsigned)C_WS;
+        if (f & C_DIGIT)
+            trig |= TG_PII_TRIG_DIGITS;
+        if (f & C_AT)
+            trig |= TG_PII_TRIG_AT;
+        if (e - st >= 16)
+            trig |= TG_PII_TRIG_LONG;
+        if (f & (C_COLON | C_DASH)) {
+            size_t k, dashes = 0;
+            for (k = st; k < e; k++) {
+                if (t[k] == '-')
+                    dashes++;
+                if (t[k] == ':' && ((k + 1 < e && t[k + 1] == ':') ||
+                                    (k > st && k + 1 < e && is_hex(t[k - 1]) && is_hex(t[k + 1])))) {
+                    trig |= TG_PII_TRIG_HEXSEP;
+                    break;
+                }
+            }
+            if (dashes >= 5) {
+                trig |= TG_PII_TRIG_HEXSEP;
+                if (e - st >= 10 && memmem(t + st, e - st, "-----BEGIN", 10) != NULL)
+                    trig |= TG_PII_TRIG_PEM;
+            }
+        }
+        if (f & (C_COLON | C_EQ)) {
+            /* "api_key=...", "password:" or a lone ":"/"=" after "token" */
+            size_t k = st;
+            while (k < e && t[k] != ':' && t[k] != '=')
+                k++;
+            if ((k > st && keyish(t, st, k)) || (k == st && prev_e > prev_st && keyish(t, prev_st, prev_e)))
+                trig |= TG_PII_TRIG_ASSIGN;
+        }
+        prev_st = st;
+        prev_e = e;
+        if (trig == 0)
+            continue;
+
+        /* Window: the token, WIN_BACK bytes before and WIN_FWD after, snapped
+         * to token boundaries so no pattern sees half a token. */
+        wl = st > WIN_BACK ? st - WIN_BACK : 0;
+        while (wl > 0 && wl < st && !is_ws(t[wl - 1]))
+            wl++;
+        if (trig & TG_PII_TRIG_PEM) {
+            const unsigned char *endm;
+            size_t lim = n - st > PEM_MAX ? st + PEM_MAX : n;
+            endm = memmem(t + st, lim - st, "-----END", 8);
+            wr = endm ? (size_t)(endm - t) + 8 : e;
+            while (wr < lim && t[wr] != '\n')
+                wr++;
+        } else {
+            size_t lim;
+            wr = e + WIN_FWD < n ? e + WIN_FWD : n;
+            lim = wr + WIN_SNAP < n ? wr + WIN_SNAP : n;
+            while (wr < lim && !is_ws(t[wr]))
+                wr++;
+            if (wr < n && !is_ws(t[wr])) {
+                /* a huge token follows: stop before it */
+                while (wr > e && !is_ws(t[wr - 1]))
+                    wr--;
+                if (wr < e)
+                    wr = e;
+            }
+        }
+        if (pf && wl <= pr) {
+            if (wr > pr)
+                pr = wr;
+            pf |= trig;
+        } else {
+            if (pf) {
+                rc = flush_window(sc, pl, pr, pf);
+                if (rc != TG_OK)
+                    return rc;
+                if (sc->s->limit_hit)
+                    return TG_OK;
+            }
+            pl = wl;
+            pr = wr;
+            pf = trig;
+        }
+    }
+    if (pf)
+        return flush_window(sc, pl, pr, pf);
+    return TG_OK;
+}
+
+static int
+cand_cmp_start(const void *a, const void *b)
+{
+    const struct cand *x = a, *y = b;
+    if (x->s != y->s)
+        return x->s < y->s ? -1 : 1;
+    if (x->e != y->e)
+        return x->e > y->e ? -1 : 1;
+    return x->det < y->det ? -1 : x->det > y->det;
+}
+
+/* Does candidate a beat b for an overlapping span? */
+static bool
+better(const struct cand *a, const struct cand *b)
+{
+    if (a->score != b->score)
+        return a->score > b->score;
+    if (a->e - a->s != b->e - b->s)
+        return a->e - a->s > b->e - b->s;
+    if (a->s != b->s)
+        return a->s < b->s;
+    return a->det < b->det;
+}
+
+/* Resolve overlaps in place: within each cluster of overlapping candidates
+ * keep, greedily, the best (score, then length) that overlaps nothing kept.
+ * Marks losers with det = UINT32_MAX. */
+static void
+resolve(struct cand *c, size_t n)
+{
+    size_t i = 0;
+
+    qsort(c, n, sizeof *c, cand_cmp_start);
+    while (i < n) {
+        size_t j = i + 1, k, m;
+        uint32_t end = c[i].e;
+        while (j < n && c[j].s < end) {
+            if (c[j].e > end)
+                end = c[j].e;
+            j++;
+        }
+        /* cluster [i, j): selection sort by preference, keep non-overlapping */
+        for (;;) {
+            size_t best = SIZE_MAX;
+            for (k = i; k < j; k++) {
+                if (c[k].det == UINT32_MAX || (c[k].det & 0x80000000u))
+                    continue;
+                if (best == SIZE_MAX || better(&c[k], &c[best]))
+                    best = k;
+            }
+            if (best == SIZE_MAX)
+                break;
+            c[best].det |= 0x80000000u;   /* kept */
+            for (m = i; m < j; m++)
+                if (m != best && !(c[m].det & 0x80000000u) && c[m].det != UINT32_MAX &&
+                    c[m].s < c[best].e && c[best].s < c[m].e)
+                    c[m].det = UINT32_MAX;
+        }
+        for (k = i; k < j; k++)
+            if (c[k].det != UINT32_MAX)
+                c[k].det &= ~0x80000000u;
+        i = j;
+    }
+}
+
+static int
+append_finding(struct tg_arena *a, struct tg_findings *out, const struct tg_finding *f)
+{
+    if (out->n == out->cap) {
+        uint32_t nc = out->cap ? out->cap * 2 : 16;
+        struct tg_finding *v = tg_arena_alloc(a, (size_t)nc * sizeof *v);
+        if (v == NULL)
+            return TG_ENOMEM;
+        if (out->n)
+            memcpy(v, out->v, (size_t)out->n * sizeof *v);
+        out->v = v;
+        out->cap = nc;
+    }
+    out->v[out->n++] = *f;
+    return TG_OK;
+}
+
+int
+tg_pii_scan(const struct tg_pii_db *db, struct tg_pii_scratch *s,
+            const char *text, size_t len, uint32_t part, double min_score,
+            struct tg_arena *a, struct tg_findings *out, struct tg_err *err)
+{
+    struct scan sc;
+    bool norm;
+    size_t i;
+    int rc;
+
+    if (db == NULL || s == NULL || out == NULL || (text == NULL && len > 0))
+        return tg_err_set(err, TG_EINVAL, "tg_pii_scan: missing argument");
+    if (len == 0 || db->n == 0)
+        return TG_OK;
+    if (len >= UINT32_MAX) {
+        out->unscannable = true;
+        return TG_OK;
+    }
+    if (db->max_groups > s->max_groups)
+        return tg_err_set(err, TG_EINVAL, "tg_pii_scan: scratch was made for another database");
+    s->nc = 0;
+    s->limit_hit = false;
+    norm = needs_norm((const unsigned char *)text, len);
+    sc.db = db;
+    sc.s = s;
+    sc.min_score = min_score;
+    if (norm) {
+        if (grow_norm(s, len) != TG_OK)
+            return tg_err_set(err, TG_ENOMEM, "out of memory normalising text for the PII scan");
+        sc.n = normalise(s, (const unsigned char *)text, len);
+        sc.t = (const unsigned char *)s->nbuf;
+    } else {
+        sc.t = (const unsigned char *)text;
+        sc.n = len;
+    }
+    rc = scan_text(&sc);
+    if (rc != TG_OK)
+        return tg_err_set(err, rc, "out of memory in the PII scan");
+    if (s->limit_hit)
+        out->unscannable = true;
+    if (s->nc == 0)
+        return TG_OK;
+    resolve(s->c, s->nc);
+    for (i = 0; i < s->nc; i++) {
+        const struct cand *c = &s->c[i];
+        const struct det *d;
+        struct tg_finding f;
+        if (c->det == UINT32_MAX)
+            continue;
+        if (out->n >= TG_MAX_FINDINGS) {
+            out->unscannable = true;
+            break;
+        }
+        d = &db->d[c->det];
+        f.part = part;
+        if (norm) {
+            f.start = s->nmap[c->s];
+            f.end = s->nmap[c->e - 1] + s->nlen[c->e - 1];
+        } else {
+            f.start = c->s;
+            f.end = c->e;
+        }
+        f.entity = d->entity;
+        f.detector = d->id;
+        f.cls = d->cls;
+        f.score = c->score;
+        if (append_finding(a, out, &f) != TG_OK)
+            return tg_err_set(err, TG_ENOMEM, "out of memory storing PII findings");
+    }
+    return TG_OK;
+}
+
+int
+tg_pii_scan_request(const struct tg_pii_db *db, struct tg_pii_scratch *s,
+                    const struct tg_request *req, double min_score,
+                    struct tg_arena *a, struct tg_findings *out, struct tg_err *err)
+{
+    uint32_t i;
+    int rc;
+
+    if (req == NULL)
+        return tg_err_set(err, TG_EINVAL, "tg_pii_scan_request: no request");
+    for (i = 0; i < req->nparts; i++) {
+        const struct tg_part *p = &req->parts[i];
+        rc = tg_pii_scan(db, s, p->text, p->len, i, min_score, a, out, err);
+        if (rc != TG_OK)
+            return rc;
+        if (out->unscannable && out->n >= TG_MAX_FINDINGS)
+            break;
+    }
+    return TG_OK;
+}
+
+/* ---- presentation helpers ------------------------------------------------------ */
+
+uint32_t
+tg_pii_codepoint_offset(const char *text, size_t len, size_t off)
+{
+    const unsigned char *t = (const unsigned char *)text;
+    size_t i = 0;
+    uint32_t cp = 0;
+
+    if (off > len)
+        off = len;
+    while (i < off) {
+        unsigned char c = t[i];
+        size_t need = c < 0x80 ? 0 : (c >= 0xC2 && c <= 0xDF) ? 1 : (c >= 0xE0 && c <= 0xEF) ? 2
+                    : (c >= 0xF0 && c <= 0xF4) ? 3 : 0;
+        size_t k = 1;
+        if (need > 0 && i + need < len)
+            for (k = 1; k <= need; k++)
+                if ((t[i + k] & 0xC0) != 0x80)
+                    break;
+        /* a valid sequence is one code point; each invalid byte is one too */
+        i += (need > 0 && i + need < len && k > need) ? need + 1 : 1;
+        cp++;
+    }
+    return cp;
+}
+
+void
+tg_pii_mask(const char *v, size_t len, char *out, size_t cap)
+{
+    size_t i, o = 0;
+    bool in_run = false;
+    size_t last_dot = SIZE_MAX;
+
+    if (cap == 0)
+        return;
+    for (i = 0; i < len; i++)
+        if (v[i] == '.')
+            last_dot = i;
+    /* keep an alphabetic top-level domain ("com") readable */
+    if (last_dot != SIZE_MAX && memchr(v, '@', len) != NULL) {
+        for (i = last_dot + 1; i < len && ((v[i] >= 'a' && v[i] <= 'z') || (v[i] >= 'A' && v[i] <= 'Z')); i++)
+            ;
+        if (i != len)
+            last_dot = SIZE_MAX;
+    } else
+        last_dot = SIZE_MAX;
+    for (i = 0; i < len && o + 1 < cap; i++) {
+        unsigned char c = (unsigned char)v[i];
+        if (last_dot != SIZE_MAX && i > last_dot) {
+            out[o++] = (char)c;
+        } else if (is_alnum(c) || c >= 0x80) {
+            out[o++] = in_run ? '*' : (c >= 0x80 ? '*' : (char)c);
+            in_run = true;
+        } else {
+            out[o++] = (c < 0x20 || c == 0x7f) ? ' ' : (char)c;
+            in_run = false;
+        }
+    }
+    out[o] = '\0';
+}

@@ -1,0 +1,289 @@
+// The official `openai` npm client against a real `tollgate serve`, whose
+// providers are the stub upstream: chat, streaming, the error classes the
+// client maps tollgate's statuses to, the anthropic provider path (the openai
+// client -> tollgate -> a stub speaking the Messages API), tenant isolation,
+// and at the end: exactly one audit entry per request and a log that
+// `tollgate audit verify` accepts after SIGTERM.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import OpenAI from 'openai';
+import {
+  startGateway, KEYS, PII_EMAIL, PII_TEXT, requestEntries, auditEntry, auditVerify, chat, userMsg, eventually,
+} from './harness.mjs';
+
+let gw;
+let sent = 0;                 // chat completion requests sent to tollgate
+const decisionIds = [];       // X-Tollgate-Decision-Id of every answer seen
+
+before(async () => { gw = await startGateway({ tag: 'openai' }); });
+after(async () => {
+  if (!gw) return;
+  await gw.stop();
+  gw.cleanup();
+});
+
+const client = (opts = {}) => new OpenAI({
+  apiKey: KEYS.acme, baseURL: gw.baseURL, maxRetries: 0, timeout: 10000,
+  defaultHeaders: { 'X-Task-Category': 'chat' }, ...opts,
+});
+
+function noteId(headers) {
+  const id = headers.get('x-tollgate-decision-id');
+  assert.ok(id && /^[0-9A-Za-z_-]{8,}$/.test(id), `X-Tollgate-Decision-Id present (${id})`);
+  decisionIds.push(id);
+  return id;
+}
+
+const tokens = (s) => Math.max(1, Math.ceil(Buffer.byteLength(s) / 4)); // the stub's estimate
+
+test('chat (non-stream): content, headers, usage, upstream request', async () => {
+  await gw.stub.clear();
+  const prompt = 'What is the capital of France?';
+  sent++;
+  const { data, response } = await client().chat.completions.create({
+    model: 'auto', messages: [{ role: 'user', content: prompt }],
+  }).withResponse();
+  assert.equal(response.status, 200);
+  const id = noteId(response.headers);
+  assert.equal(response.headers.get('x-tollgate-model'), 'stub-gpt');
+  assert.equal(data.object, 'chat.completion');
+  assert.equal(data.choices[0].message.role, 'assistant');
+  assert.equal(data.choices[0].message.content, `echo: ${prompt}`);
+  assert.equal(data.choices[0].finish_reason, 'stop');
+  assert.equal(data.usage.prompt_tokens, tokens(prompt));
+  assert.equal(data.usage.completion_tokens, tokens(`echo: ${prompt}`));
+
+  const log = await gw.stub.requests();
+  assert.equal(log.length, 1, 'exactly one upstream request');
+  assert.equal(log[0].path, '/us/v1/chat/completions', 'primary provider stub-us served');
+  assert.equal(log[0].body.model, 'gpt-4o-mini', 'upstream_model sent');
+  assert.equal(log[0].headers.authorization, '[redacted]', 'provider key sent');
+  assert.ok(!('x-task-category' in log[0].headers), 'client headers are not forwarded');
+
+  const e = await auditEntry(gw, id);
+  assert.equal(e.decision, 'allow');
+  assert.equal(e.model, 'stub-gpt');
+  assert.equal(e.provider, 'stub-us');
+  assert.equal(e.category, 'chat');
+  assert.equal(e.tenant, 'acme');
+  assert.match(e.policy_version, /^[0-9a-f]{64}$/);
+  assert.equal(e.usage.prompt_tokens, data.usage.prompt_tokens);
+  assert.equal(e.usage.completion_tokens, data.usage.completion_tokens);
+  const cost = (data.usage.prompt_tokens * 0.15 + data.usage.completion_tokens * 0.60) / 1e6;
+  assert.ok(Math.abs(e.cost_usd - cost) < 1e-9, `cost_usd ${e.cost_usd} = usage x price ${cost}`);
+  assert.ok(!JSON.stringify(e).includes(prompt), 'no prompt text in the audit entry');
+});
+
+test('chat (stream): async iterator gets every chunk, [DONE] ends it', async () => {
+  await gw.stub.clear();
+  const prompt = 'count one two three four five';
+  sent++;
+  const { data: stream, response } = await client().chat.completions.create({
+    model: 'auto', stream: true, messages: [{ role: 'user', content: prompt }],
+  }).withResponse();
+  assert.equal(response.status, 200);
+  assert.match(response.headers.get('content-type'), /text\/event-stream/);
+  noteId(response.headers);
+  assert.equal(response.headers.get('x-tollgate-model'), 'stub-gpt');
+  let text = '';
+  let chunks = 0;
+  let finish = null;
+  for await (const c of stream) {
+    chunks++;
+    assert.equal(c.object, 'chat.completion.chunk');
+    for (const ch of c.choices) {
+      text += ch.delta?.content || '';
+      if (ch.finish_reason) finish = ch.finish_reason;
+    }
+  }
+  assert.equal(text, `echo: ${prompt}`);
+  assert.ok(chunks >= 8, `all chunks relayed (${chunks})`);
+  assert.equal(finish, 'stop');
+  const [up] = await gw.stub.requests();
+  assert.equal(up.stream, true, 'upstream asked to stream');
+});
+
+test('chat (stream, raw SSE): ends with data: [DONE], usage chunk when asked', async () => {
+  sent++;
+  const r = await chat(gw, userMsg('raw sse please', { stream: true, stream_options: { include_usage: true } }));
+  assert.equal(r.status, 200);
+  noteId(r.headers);
+  const events = r.text.split('\n\n').map((s) => s.trim()).filter(Boolean);
+  assert.equal(events.at(-1), 'data: [DONE]');
+  const jsons = events.slice(0, -1).map((e) => JSON.parse(e.replace(/^data: /, '')));
+  const usage = jsons.find((j) => j.usage)?.usage;
+  assert.ok(usage && usage.prompt_tokens === tokens('raw sse please'), 'usage chunk relayed');
+});
+
+test('401 unknown key -> AuthenticationError, OpenAI error body', async () => {
+  sent++;
+  await assert.rejects(client({ apiKey: 'sk-not-a-tenant' }).chat.completions.create(userMsg('hi')),
+    (e) => {
+      assert.ok(e instanceof OpenAI.AuthenticationError, `got ${e.constructor.name} ${e.status}`);
+      assert.equal(e.status, 401);
+      assert.ok(typeof e.error?.message === 'string' && e.error.message.length > 0);
+      assert.ok(e.type, 'error.type set');
+      noteId(e.headers);
+      return true;
+    });
+  sent++;
+  const r = await chat(gw, userMsg('hi'), { key: null });
+  assert.equal(r.status, 401, 'missing Authorization -> 401');
+  noteId(r.headers);
+});
+
+test('403 policy_denied for PII: PermissionDeniedError, rule ids, never the PII', async () => {
+  await gw.stub.clear();
+  sent++;
+  await assert.rejects(client().chat.completions.create(userMsg(PII_TEXT)), (e) => {
+    assert.ok(e instanceof OpenAI.PermissionDeniedError, `got ${e.constructor.name} ${e.status}`);
+    assert.equal(e.code, 'policy_denied');
+    noteId(e.headers);
+    return true;
+  });
+  sent++;
+  const r = await chat(gw, userMsg(PII_TEXT));
+  assert.equal(r.status, 403);
+  const id = noteId(r.headers);
+  assert.equal(r.json.error.code, 'policy_denied');
+  assert.ok(!r.text.includes(PII_EMAIL) && !r.text.includes('jane.roe'), 'the matched PII is never echoed');
+  assert.match(r.text, /EMAIL_ADDRESS|pii/i, 'names the PII rule');
+  assert.match(r.text, /chat/, 'names the routing rule (category) that excluded the candidates');
+  assert.equal((await gw.stub.requests()).length, 0, 'no provider was contacted');
+  const e = await auditEntry(gw, id);
+  assert.equal(e.decision, 'deny');
+  assert.ok(!JSON.stringify(e).includes(PII_EMAIL));
+  assert.deepEqual(e.pii?.map((p) => p.entity), ['EMAIL_ADDRESS']);
+});
+
+test('400 malformed requests -> BadRequestError', async () => {
+  sent++;
+  await assert.rejects(client().chat.completions.create({ model: 'auto', messages: 'not-an-array' }), (e) => {
+    assert.ok(e instanceof OpenAI.BadRequestError, `got ${e.constructor.name} ${e.status}`);
+    noteId(e.headers);
+    return true;
+  });
+  for (const raw of ['{"model": "auto", "messages": [', 'null', '[]', '{"model":"auto"}']) {
+    sent++;
+    const r = await chat(gw, null, { raw });
+    assert.equal(r.status, 400, `400 for ${raw}`);
+    assert.equal(typeof r.json?.error?.message, 'string', 'OpenAI error body');
+    noteId(r.headers);
+  }
+});
+
+test('413 oversized body', async () => {
+  sent++;
+  const big = 'x'.repeat(Number(gw.vars.MAX_BODY) + 1024);
+  await assert.rejects(client().chat.completions.create(userMsg(big)), (e) => {
+    assert.equal(e.status, 413, `got ${e.status}`);
+    noteId(e.headers);
+    return true;
+  });
+});
+
+test('404 unknown route -> NotFoundError', async () => {
+  await assert.rejects(client().post('/no/such/route', { body: {} }), (e) => {
+    assert.ok(e instanceof OpenAI.NotFoundError, `got ${e.constructor.name} ${e.status}`);
+    assert.ok(e.headers.get('x-tollgate-decision-id'), 'decision id on every response');
+    return true;
+  });
+});
+
+test('GET /v1/models lists only what the tenant may reach', async () => {
+  const acme = (await client().models.list()).data.map((m) => m.id);
+  for (const id of ['stub-gpt', 'stub-eu-model', 'stub-claude']) assert.ok(acme.includes(id), `acme sees ${id}`);
+  const globex = (await client({ apiKey: KEYS.globex }).models.list()).data.map((m) => m.id);
+  assert.deepEqual(globex, ['stub-claude'], 'globex is limited to the claude route');
+});
+
+test('tenant isolation: a tenant cannot use another route', async () => {
+  await gw.stub.clear();
+  sent++;
+  await assert.rejects(client({ apiKey: KEYS.globex }).chat.completions.create(userMsg('hello')), (e) => {
+    assert.ok(e.status === 403 || e.status === 404, `denied (${e.status})`);
+    noteId(e.headers);
+    return true;
+  });
+  assert.equal((await gw.stub.requests()).length, 0);
+});
+
+test('anthropic provider (non-stream): openai client -> tollgate -> Messages API', async () => {
+  await gw.stub.clear();
+  sent++;
+  const c = client({ defaultHeaders: { 'X-Task-Category': 'claude' } });
+  const { data, response } = await c.chat.completions.create({
+    model: 'auto', max_tokens: 100,
+    messages: [{ role: 'system', content: 'You are terse.' }, { role: 'user', content: 'Name a prime.' }],
+  }).withResponse();
+  noteId(response.headers);
+  assert.equal(response.headers.get('x-tollgate-model'), 'stub-claude');
+  assert.equal(data.object, 'chat.completion');
+  assert.equal(data.choices[0].message.role, 'assistant');
+  assert.equal(data.choices[0].message.content, 'echo: Name a prime.');
+  assert.equal(data.choices[0].finish_reason, 'stop', 'end_turn -> stop');
+  assert.equal(data.usage.prompt_tokens, tokens('You are terse.Name a prime.'));
+  assert.equal(data.usage.completion_tokens, tokens('echo: Name a prime.'));
+  const log = await gw.stub.requests();
+  assert.equal(log.length, 1);
+  const up = log[0];
+  assert.equal(up.path, '/anthropic/v1/messages');
+  assert.equal(up.flavor, 'anthropic');
+  assert.equal(up.body.model, 'claude-sonnet-4-5');
+  assert.equal(up.body.max_tokens, 100);
+  assert.ok(up.headers['anthropic-version'], 'anthropic-version sent');
+  assert.equal(up.headers['x-api-key'], '[redacted]', 'x-api-key sent');
+  const sys = typeof up.body.system === 'string' ? up.body.system : up.body.system.map((b) => b.text).join('');
+  assert.equal(sys, 'You are terse.', 'system message moved to the top-level field');
+  assert.ok(up.body.messages.every((m) => m.role !== 'system'));
+});
+
+test('anthropic provider (stream): Messages events -> chat.completion.chunk', async () => {
+  await gw.stub.clear();
+  sent++;
+  const c = client({ defaultHeaders: { 'X-Task-Category': 'claude' } });
+  const stream = await c.chat.completions.create({
+    model: 'auto', stream: true, messages: [{ role: 'user', content: 'alpha beta gamma delta' }],
+  });
+  let text = '';
+  let chunks = 0;
+  let finish = null;
+  for await (const ch of stream) {
+    chunks++;
+    assert.equal(ch.object, 'chat.completion.chunk');
+    for (const x of ch.choices) { text += x.delta?.content || ''; if (x.finish_reason) finish = x.finish_reason; }
+  }
+  assert.equal(text, 'echo: alpha beta gamma delta');
+  assert.ok(chunks >= 5, `several chunks (${chunks})`);
+  assert.equal(finish, 'stop');
+  const [up] = await gw.stub.requests();
+  assert.equal(up.flavor, 'anthropic');
+  assert.equal(up.body.stream, true);
+  assert.equal(typeof up.body.max_tokens, 'number', 'mandatory max_tokens filled in');
+});
+
+test('healthz, readyz, metrics', async () => {
+  assert.equal((await fetch(gw.base + '/healthz')).status, 200);
+  assert.equal((await fetch(gw.base + '/readyz')).status, 200);
+  const m = await fetch(gw.base + '/metrics');
+  assert.equal(m.status, 200);
+  const text = await m.text();
+  assert.match(text, /^# (HELP|TYPE) /m, 'Prometheus text format');
+  assert.ok(!text.includes(KEYS.acme) && !text.includes(PII_EMAIL), 'no secrets or PII in metrics');
+});
+
+test('every request has exactly one audit entry; audit verify passes after SIGTERM', async () => {
+  assert.ok(sent >= 15, `requests were sent (${sent})`);
+  const r = await gw.stop();
+  assert.equal(r.code, 0, `serve exits 0 on SIGTERM (got ${r.code}/${r.signal})\n${gw.output().slice(-2000)}`);
+  const entries = await eventually(() => requestEntries(gw.auditPath), 1000, 'audit entries');
+  const ids = entries.map((e) => e.decision_id);
+  assert.equal(entries.length, sent, `${entries.length} entries for ${sent} requests`);
+  for (const id of decisionIds) assert.equal(ids.filter((x) => x === id).length, 1, `decision ${id} logged once`);
+  const raw = JSON.stringify(entries);
+  assert.ok(!raw.includes(PII_EMAIL) && !raw.includes(KEYS.acme) && !raw.includes('sk-stub-us-key'),
+    'no PII or keys in the audit log');
+  const v = auditVerify(gw);
+  assert.equal(v.status, 0, `audit verify: ${v.stdout}${v.stderr}`);
+  assert.ok(!gw.output().includes(PII_EMAIL), 'the server never logs PII');
+});

@@ -1,0 +1,156 @@
+// The stub upstream itself, checked with the official SDKs: if `openai` and
+// `@anthropic-ai/sdk` accept its answers (JSON and streams), the stub speaks
+// the real wire formats, and the gateway tests that rely on it mean something.
+// Also checks the misbehaviour switches the fault tests depend on.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import OpenAI from 'openai';
+import Anthropic from '@anthropic-ai/sdk';
+import { startStub } from './harness.mjs';
+
+let stub;
+before(async () => { stub = await startStub(); });
+after(async () => { await stub.stop(); });
+
+const oa = () => new OpenAI({ apiKey: 'sk-direct', baseURL: `${stub.url}/direct/v1`, maxRetries: 0, timeout: 5000 });
+const an = () => new Anthropic({ apiKey: 'sk-ant-direct', baseURL: `${stub.url}/direct-ant`, maxRetries: 0, timeout: 5000 });
+
+test('stub: openai client, non-stream completion with usage', async () => {
+  await stub.clear();
+  const { data, response } = await oa().chat.completions.create({
+    model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hello there' }],
+  }).withResponse();
+  assert.equal(response.status, 200);
+  assert.equal(data.object, 'chat.completion');
+  assert.equal(data.choices[0].message.content, 'echo: hello there');
+  assert.ok(data.usage.prompt_tokens > 0 && data.usage.completion_tokens > 0);
+  const log = await stub.requests('/direct/v1');
+  assert.equal(log.length, 1);
+  assert.equal(log[0].path, '/direct/v1/chat/completions');
+  assert.equal(log[0].flavor, 'openai');
+  assert.equal(log[0].headers.authorization, '[redacted]', 'credential values are never recorded');
+  assert.ok(!JSON.stringify(log).includes('sk-direct'));
+});
+
+test('stub: openai client, stream with usage chunk and [DONE]', async () => {
+  const stream = await oa().chat.completions.create({
+    model: 'gpt-4o-mini', stream: true, stream_options: { include_usage: true },
+    messages: [{ role: 'user', content: 'one two three four' }],
+  });
+  let text = '';
+  let chunks = 0;
+  let usage = null;
+  let finish = null;
+  for await (const c of stream) {
+    chunks++;
+    if (c.usage) usage = c.usage;
+    for (const ch of c.choices) {
+      text += ch.delta.content || '';
+      if (ch.finish_reason) finish = ch.finish_reason;
+    }
+  }
+  assert.equal(text, 'echo: one two three four');
+  assert.ok(chunks >= 5, `several chunks (${chunks})`);
+  assert.equal(finish, 'stop');
+  assert.ok(usage && usage.completion_tokens > 0);
+});
+
+test('stub: anthropic SDK, messages.create non-stream', async () => {
+  await stub.clear();
+  const msg = await an().messages.create({
+    model: 'claude-sonnet-4-5', max_tokens: 64, system: 'be brief',
+    messages: [{ role: 'user', content: 'hi claude' }],
+  });
+  assert.equal(msg.type, 'message');
+  assert.equal(msg.content[0].type, 'text');
+  assert.equal(msg.content[0].text, 'echo: hi claude');
+  assert.equal(msg.stop_reason, 'end_turn');
+  assert.ok(msg.usage.input_tokens > 0 && msg.usage.output_tokens > 0);
+  const [r] = await stub.requests('/direct-ant');
+  assert.equal(r.path, '/direct-ant/v1/messages');
+  assert.equal(r.flavor, 'anthropic');
+  assert.ok(r.headers['anthropic-version'], 'the SDK sends anthropic-version');
+  assert.equal(r.headers['x-api-key'], '[redacted]');
+});
+
+test('stub: anthropic SDK, streaming events assemble into the final message', async () => {
+  const stream = an().messages.stream({
+    model: 'claude-sonnet-4-5', max_tokens: 64, messages: [{ role: 'user', content: 'stream me please' }],
+  });
+  const deltas = [];
+  stream.on('text', (t) => deltas.push(t));
+  const final = await stream.finalMessage();
+  assert.ok(deltas.length >= 3, `several text deltas (${deltas.length})`);
+  assert.equal(deltas.join(''), 'echo: stream me please');
+  assert.equal(final.content[0].text, 'echo: stream me please');
+  assert.equal(final.stop_reason, 'end_turn');
+  assert.ok(final.usage.output_tokens > 1);
+});
+
+test('stub: anthropic wire rules are enforced (max_tokens, anthropic-version)', async () => {
+  const noMax = await fetch(`${stub.url}/x/v1/messages`, { method: 'POST',
+    headers: { 'x-api-key': 'k', 'anthropic-version': '2023-06-01', 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'x' }] }) });
+  assert.equal(noMax.status, 400);
+  assert.equal((await noMax.json()).error.type, 'invalid_request_error');
+  const noVer = await fetch(`${stub.url}/x/v1/messages`, { method: 'POST',
+    headers: { 'x-api-key': 'k', 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'm', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }) });
+  assert.equal(noVer.status, 400);
+});
+
+test('stub: status + Retry-After via route rule, limited by times', async () => {
+  await stub.calm();
+  await stub.behave({ match: '/limited/', status: 429, retry_after: 7, times: 1 });
+  const c = new OpenAI({ apiKey: 'k', baseURL: `${stub.url}/limited/v1`, maxRetries: 0 });
+  await assert.rejects(c.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'a' }] }),
+    (e) => e instanceof OpenAI.RateLimitError && e.headers.get('retry-after') === '7');
+  const ok = await c.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'b' }] });
+  assert.equal(ok.choices[0].message.content, 'echo: b', 'rule used up after `times`');
+  await stub.calm();
+});
+
+test('stub: 500 via directive in the message, anthropic error shape', async () => {
+  await assert.rejects(an().messages.create({ model: 'm', max_tokens: 5,
+    messages: [{ role: 'user', content: 'boom [[stub:{"status":529}]]' }] }),
+  (e) => e.status === 529 && e.error.error.type === 'overloaded_error');
+});
+
+test('stub: delay before headers trips a client timeout', async () => {
+  const c = new OpenAI({ apiKey: 'k', baseURL: `${stub.url}/slow/v1`, maxRetries: 0, timeout: 300 });
+  const t0 = Date.now();
+  await assert.rejects(c.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'x' }] },
+    { headers: { 'X-Stub-Behavior': '{"delay_ms":3000}' } }), OpenAI.APIConnectionTimeoutError);
+  assert.ok(Date.now() - t0 < 2500);
+});
+
+test('stub: reset, invalid JSON, error body in a 200, wrong content type', async () => {
+  const post = (b) => fetch(`${stub.url}/f/v1/chat/completions`, { method: 'POST',
+    headers: { authorization: 'Bearer k', 'content-type': 'application/json', 'x-stub-behavior': JSON.stringify(b) },
+    body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'x' }] }) });
+  await assert.rejects(post({ reset: true }));
+  const bad = await post({ invalid_json: true });
+  assert.equal(bad.status, 200);
+  await assert.rejects(bad.json());
+  const err200 = await post({ error_200: true });
+  assert.equal(err200.status, 200);
+  assert.ok((await err200.json()).error);
+  const html = await post({ raw_body: '<html>oops</html>' });
+  assert.match(html.headers.get('content-type'), /text\/html/);
+});
+
+test('stub: stall mid-stream then resume; reset mid-stream', async () => {
+  const c = oa();
+  const t0 = Date.now();
+  const s = await c.chat.completions.create({ model: 'm', stream: true,
+    messages: [{ role: 'user', content: 'a b c d' }] }, { headers: { 'X-Stub-Behavior': '{"stall_after":2,"stall_ms":400}' } });
+  let text = '';
+  for await (const ch of s) text += ch.choices[0]?.delta?.content || '';
+  assert.equal(text, 'echo: a b c d');
+  assert.ok(Date.now() - t0 >= 380, 'stalled');
+  const s2 = await c.chat.completions.create({ model: 'm', stream: true,
+    messages: [{ role: 'user', content: 'a b c d' }] }, { headers: { 'X-Stub-Behavior': '{"reset_after":2}' } });
+  await assert.rejects((async () => { for await (const ch of s2) void ch; })());
+  const log = await stub.requests();
+  assert.ok(log.some((e) => e.outcome === 'reset-mid-stream'));
+});

@@ -1,0 +1,451 @@
+/* test_gateway_providers.c — the outbound adapters' pure transforms:
+ * request building (model names, header injection), the Anthropic
+ * translation both ways (whole and streamed), the OpenAI stream relay, the
+ * echo provider, Retry-After, and the server's small parsers. */
+#include <criterion/criterion.h>
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+#include "adapters/http/gateway.h"
+#include "adapters/http/metrics.h"
+#include "adapters/providers/provider.h"
+
+static struct tg_provider
+prov(enum tg_adapter_kind k, const char *base, const char *key)
+{
+    struct tg_provider p = { .id = "p", .adapter = k, .base_url = base, .api_key = key,
+                             .region = "us", .jurisdiction = "US", .pii_allowed = true };
+    return p;
+}
+
+static struct tg_model
+model(const char *id, const char *upstream)
+{
+    struct tg_model m = { .id = id, .upstream = upstream, .provider = 0,
+                          .input_per_m = NAN, .output_per_m = NAN };
+    return m;
+}
+
+static bool
+has_header(const struct tg_prov_http *h, const char *line)
+{
+    for (uint32_t i = 0; i < h->nheaders; i++)
+        if (strcmp(h->headers[i], line) == 0)
+            return true;
+    return false;
+}
+
+static const char CHAT[] =
+    "{\"model\":\"whatever\",\"metadata\":{\"category\":\"qa\"},\"messages\":["
+    "{\"role\":\"system\",\"content\":\"Be brief.\"},"
+    "{\"role\":\"user\",\"content\":\"Hello\"},"
+    "{\"role\":\"assistant\",\"content\":\"Hi\"},"
+    "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"Second\"},"
+    "{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:image/png;base64,AAAA\"}}]}],"
+    "\"temperature\":0.5,\"stop\":\"END\",\"max_tokens\":77}";
+
+Test(openai, build_sets_upstream_model_and_drops_metadata)
+{
+    struct tg_arena a;
+    struct tg_provider p = prov(TG_ADAPTER_OPENAI, "http://h:1/v1/", "sk-1");
+    struct tg_model m = model("gpt-x", "gpt-4o-mini");
+    struct tg_prov_http h;
+    struct tg_err err;
+    cJSON *j;
+
+    tg_arena_init(&a, 0);
+    cr_assert_eq(tg_prov_build(&p, &m, CHAT, strlen(CHAT), 1024, &a, &h, &err), TG_OK, "%s", err.msg);
+    cr_assert_str_eq(h.url, "http://h:1/v1/chat/completions");
+    cr_assert(has_header(&h, "Authorization: Bearer sk-1"));
+    cr_assert(has_header(&h, "Content-Type: application/json"));
+    cr_assert_not(h.stream);
+    j = cJSON_ParseWithLength(h.body, h.body_len);
+    cr_assert_not_null(j);
+    cr_assert_str_eq(cJSON_GetObjectItem(j, "model")->valuestring, "gpt-4o-mini");
+    cr_assert_null(cJSON_GetObjectItem(j, "metadata"));
+    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(j, "messages")), 4);
+    cJSON_Delete(j);
+    tg_arena_free(&a);
+}
+
+Test(openai, stream_asks_for_usage_and_marks_it_for_stripping)
+{
+    static const char body[] = "{\"model\":\"m\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}";
+    static const char body2[] = "{\"model\":\"m\",\"stream\":true,\"stream_options\":{\"include_usage\":true},"
+                                "\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}";
+    struct tg_arena a;
+    struct tg_provider p = prov(TG_ADAPTER_OPENAI, "http://h", "");
+    struct tg_model m = model("m", NULL);
+    struct tg_prov_http h;
+    struct tg_err err;
+    cJSON *j;
+
+    tg_arena_init(&a, 0);
+    cr_assert_eq(tg_prov_build(&p, &m, body, strlen(body), 0, &a, &h, &err), TG_OK);
+    cr_assert(h.stream);
+    cr_assert(h.strip_usage);
+    cr_assert(has_header(&h, "Accept: text/event-stream"));
+    for (uint32_t i = 0; i < h.nheaders; i++)
+        cr_assert_null(strstr(h.headers[i], "Authorization"), "no key configured, no header");
+    j = cJSON_Parse(h.body);
+    cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "stream_options"), "include_usage")));
+    cr_assert_str_eq(cJSON_GetObjectItem(j, "model")->valuestring, "m", "upstream defaults to the id");
+    cJSON_Delete(j);
+    cr_assert_eq(tg_prov_build(&p, &m, body2, strlen(body2), 0, &a, &h, &err), TG_OK);
+    cr_assert_not(h.strip_usage, "the client asked for usage: relay it");
+    tg_arena_free(&a);
+}
+
+Test(openai, header_injection_in_config_is_refused)
+{
+    struct tg_arena a;
+    struct tg_provider p = prov(TG_ADAPTER_OPENAI, "http://h", "sk-1\r\nX-Evil: 1");
+    struct tg_model m = model("m", NULL);
+    struct tg_prov_http h;
+    struct tg_err err;
+
+    tg_arena_init(&a, 0);
+    h.url = "untouched";
+    cr_assert_eq(tg_prov_build(&p, &m, CHAT, strlen(CHAT), 0, &a, &h, &err), TG_EINVAL);
+    cr_assert_str_eq(h.url, "untouched");
+    cr_assert_null(strstr(err.msg, "sk-1"), "the key never appears in errors");
+    tg_arena_free(&a);
+}
+
+Test(openai, bad_bodies_are_refused)
+{
+    struct tg_arena a;
+    struct tg_provider p = prov(TG_ADAPTER_OPENAI, "http://h", "");
+    struct tg_provider e = prov(TG_ADAPTER_ECHO, "", "");
+    struct tg_model m = model("m", NULL);
+    struct tg_prov_http h;
+    struct tg_err err;
+
+    tg_arena_init(&a, 0);
+    cr_assert_eq(tg_prov_build(&p, &m, "[1]", 3, 0, &a, &h, &err), TG_EINVAL);
+    cr_assert_eq(tg_prov_build(&p, &m, "{", 1, 0, &a, &h, &err), TG_EINVAL);
+    cr_assert_eq(tg_prov_build(&e, &m, CHAT, strlen(CHAT), 0, &a, &h, &err), TG_EINVAL, "echo has no upstream");
+    tg_arena_free(&a);
+}
+
+Test(openai, response_usage_and_validation)
+{
+    static const char ok[] = "{\"id\":\"c\",\"choices\":[{\"message\":{\"content\":\"hi\"}}],"
+                             "\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":3}}";
+    struct tg_prov_usage u;
+    struct tg_err err;
+    char *out;
+    size_t n;
+
+    cr_assert_eq(tg_prov_response(TG_ADAPTER_OPENAI, "m", ok, strlen(ok), 0, &out, &n, &u, &err), TG_OK);
+    cr_assert_null(out, "openai answers are relayed unchanged");
+    cr_assert_eq(u.prompt_tokens, 12);
+    cr_assert_eq(u.completion_tokens, 3);
+    cr_assert_eq(tg_prov_response(TG_ADAPTER_OPENAI, "m", "{\"x\":1}", 7, 0, &out, &n, &u, &err), TG_EINVAL);
+    cr_assert_eq(tg_prov_response(TG_ADAPTER_OPENAI, "m", "<html>", 6, 0, &out, &n, &u, &err), TG_EINVAL);
+}
+
+struct sink {
+    char buf[8192];
+    size_t len;
+};
+
+static int
+sink_emit(void *ud, const char *b, size_t n)
+{
+    struct sink *s = ud;
+    cr_assert_lt(s->len + n, sizeof(s->buf));
+    memcpy(s->buf + s->len, b, n);
+    s->len += n;
+    s->buf[s->len] = '\0';
+    return 0;
+}
+
+Test(openai, stream_relay_strips_the_usage_chunk_we_added)
+{
+    static const char up[] =
+        "data: {\"choices\":[{\"delta\":{\"content\":\"He\"}}]}\n\n"
+        "data: {\"choices\":[{\"delta\":{\"content\":\"llo\"}}]}\n\n"
+        "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":2}}\n\n"
+        "data: [DONE]\n\n";
+    struct tg_prov_stream s;
+    struct sink k = { .len = 0 };
+
+    tg_prov_stream_init(&s, TG_ADAPTER_OPENAI, true, "m", 0, sink_emit, &k);
+    cr_assert_eq(tg_prov_stream_feed(&s, up, strlen(up)), 0);
+    cr_assert(s.done);
+    cr_assert_eq(s.usage.prompt_tokens, 5);
+    cr_assert_eq(s.usage.completion_tokens, 2);
+    cr_assert_null(strstr(k.buf, "usage"), "usage chunk dropped: %s", k.buf);
+    cr_assert_not_null(strstr(k.buf, "\"He\""));
+    cr_assert_not_null(strstr(k.buf, "data: [DONE]\n\n"));
+    tg_prov_stream_free(&s);
+
+    k.len = 0;
+    tg_prov_stream_init(&s, TG_ADAPTER_OPENAI, false, "m", 0, sink_emit, &k);
+    cr_assert_eq(tg_prov_stream_feed(&s, up, strlen(up)), 0);
+    cr_assert_not_null(strstr(k.buf, "usage"), "client asked for it: kept");
+    tg_prov_stream_free(&s);
+}
+
+Test(openai, stream_error_and_garbage_fail_the_stream)
+{
+    struct tg_prov_stream s;
+    struct sink k = { .len = 0 };
+    static const char err_ev[] = "data: {\"error\":{\"message\":\"overloaded\"}}\n\n";
+
+    tg_prov_stream_init(&s, TG_ADAPTER_OPENAI, false, "m", 0, sink_emit, &k);
+    cr_assert_lt(tg_prov_stream_feed(&s, err_ev, strlen(err_ev)), 0);
+    cr_assert(s.upstream_error);
+    cr_assert_eq(k.len, 0, "nothing relayed, so the gateway may still fall back");
+    tg_prov_stream_free(&s);
+
+    tg_prov_stream_init(&s, TG_ADAPTER_OPENAI, false, "m", 0, sink_emit, &k);
+    cr_assert_lt(tg_prov_stream_feed(&s, "data: {nope\n\n", 13), 0);
+    tg_prov_stream_free(&s);
+}
+
+Test(anthropic, request_translation)
+{
+    struct tg_arena a;
+    struct tg_provider p = prov(TG_ADAPTER_ANTHROPIC, "https://api.anthropic.com", "sk-ant");
+    struct tg_model m = model("claude", "claude-sonnet-4-5");
+    struct tg_prov_http h;
+    struct tg_err err;
+    cJSON *j, *msgs, *last, *img;
+
+    tg_arena_init(&a, 0);
+    cr_assert_eq(tg_prov_build(&p, &m, CHAT, strlen(CHAT), 1024, &a, &h, &err), TG_OK, "%s", err.msg);
+    cr_assert_str_eq(h.url, "https://api.anthropic.com/v1/messages");
+    cr_assert(has_header(&h, "x-api-key: sk-ant"));
+    cr_assert(has_header(&h, "anthropic-version: 2023-06-01"));
+    j = cJSON_ParseWithLength(h.body, h.body_len);
+    cr_assert_not_null(j);
+    cr_assert_str_eq(cJSON_GetObjectItem(j, "model")->valuestring, "claude-sonnet-4-5");
+    cr_assert_str_eq(cJSON_GetObjectItem(j, "system")->valuestring, "Be brief.");
+    cr_assert_eq(cJSON_GetObjectItem(j, "max_tokens")->valueint, 77);
+    cr_assert_null(cJSON_GetObjectItem(j, "metadata"));
+    cr_assert_str_eq(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "stop_sequences"), 0)->valuestring, "END");
+    msgs = cJSON_GetObjectItem(j, "messages");
+    cr_assert_eq(cJSON_GetArraySize(msgs), 3, "system moved out");
+    cr_assert_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(msgs, 1), "role")->valuestring, "assistant");
+    last = cJSON_GetObjectItem(cJSON_GetArrayItem(msgs, 2), "content");
+    cr_assert_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(last, 0), "text")->valuestring, "Second");
+    img = cJSON_GetObjectItem(cJSON_GetArrayItem(last, 1), "source");
+    cr_assert_str_eq(cJSON_GetObjectItem(img, "type")->valuestring, "base64");
+    cr_assert_str_eq(cJSON_GetObjectItem(img, "media_type")->valuestring, "image/png");
+    cr_assert_str_eq(cJSON_GetObjectItem(img, "data")->valuestring, "AAAA");
+    cJSON_Delete(j);
+
+    /* registry style base_url ending in /v1; default max_tokens */
+    p.base_url = "https://api.anthropic.com/v1/";
+    {
+        static const char b[] = "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"stream\":true}";
+        cr_assert_eq(tg_prov_build(&p, &m, b, strlen(b), 333, &a, &h, &err), TG_OK);
+        cr_assert_str_eq(h.url, "https://api.anthropic.com/v1/messages");
+        cr_assert(h.stream);
+        j = cJSON_Parse(h.body);
+        cr_assert_eq(cJSON_GetObjectItem(j, "max_tokens")->valueint, 333);
+        cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(j, "stream")));
+        cJSON_Delete(j);
+    }
+    tg_arena_free(&a);
+}
+
+Test(anthropic, response_translation)
+{
+    static const char up[] =
+        "{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\","
+        "\"content\":[{\"type\":\"text\",\"text\":\"Hello \"},{\"type\":\"text\",\"text\":\"there\"}],"
+        "\"stop_reason\":\"max_tokens\",\"usage\":{\"input_tokens\":10,\"output_tokens\":4}}";
+    struct tg_prov_usage u;
+    struct tg_err err;
+    char *out = NULL;
+    size_t n;
+    cJSON *j, *ch;
+
+    cr_assert_eq(tg_prov_response(TG_ADAPTER_ANTHROPIC, "claude", up, strlen(up), 1700000000, &out, &n,
+                                  &u, &err), TG_OK, "%s", err.msg);
+    cr_assert_not_null(out);
+    j = cJSON_ParseWithLength(out, n);
+    cr_assert_str_eq(cJSON_GetObjectItem(j, "object")->valuestring, "chat.completion");
+    cr_assert_str_eq(cJSON_GetObjectItem(j, "model")->valuestring, "claude");
+    ch = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "choices"), 0);
+    cr_assert_str_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(ch, "message"), "content")->valuestring,
+                     "Hello there");
+    cr_assert_str_eq(cJSON_GetObjectItem(ch, "finish_reason")->valuestring, "length");
+    cr_assert_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "usage"), "total_tokens")->valueint, 14);
+    cr_assert_eq(u.prompt_tokens, 10);
+    cr_assert_eq(u.completion_tokens, 4);
+    cJSON_Delete(j);
+    free(out);
+    out = NULL;
+    cr_assert_eq(tg_prov_response(TG_ADAPTER_ANTHROPIC, "c", "{\"type\":\"error\"}", 16, 0, &out, &n, &u,
+                                  &err), TG_EINVAL);
+}
+
+Test(anthropic, stream_translation)
+{
+    static const char up[] =
+        "event: message_start\n"
+        "data: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_9\",\"usage\":{\"input_tokens\":21,\"output_tokens\":1}}}\n\n"
+        "event: content_block_start\n"
+        "data: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n"
+        "event: ping\ndata: {\"type\":\"ping\"}\n\n"
+        "event: content_block_delta\n"
+        "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"Hi\"}}\n\n"
+        "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n"
+        "event: message_delta\n"
+        "data: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":6}}\n\n"
+        "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
+    struct tg_prov_stream s;
+    struct sink k = { .len = 0 };
+    int chunks = 0;
+
+    tg_prov_stream_init(&s, TG_ADAPTER_ANTHROPIC, false, "claude", 5, sink_emit, &k);
+    cr_assert_eq(tg_prov_stream_feed(&s, up, strlen(up)), 0);
+    cr_assert(s.done);
+    cr_assert_eq(s.usage.prompt_tokens, 21);
+    cr_assert_eq(s.usage.completion_tokens, 6);
+    for (const char *c = k.buf; (c = strstr(c, "chat.completion.chunk")) != NULL; c++)
+        chunks++;
+    cr_assert_eq(chunks, 3, "role, content, finish: %s", k.buf);
+    cr_assert_not_null(strstr(k.buf, "\"content\":\"Hi\""));
+    cr_assert_not_null(strstr(k.buf, "\"finish_reason\":\"stop\""));
+    cr_assert_not_null(strstr(k.buf, "\"id\":\"msg_9\""));
+    cr_assert_eq(strcmp(k.buf + k.len - 14, "data: [DONE]\n\n"), 0);
+    tg_prov_stream_free(&s);
+
+    k.len = 0;
+    tg_prov_stream_init(&s, TG_ADAPTER_ANTHROPIC, false, "claude", 5, sink_emit, &k);
+    cr_assert_lt(tg_prov_stream_feed(&s, "event: error\ndata: {\"type\":\"error\",\"error\":{}}\n\n", 49), 0);
+    cr_assert(s.upstream_error);
+    tg_prov_stream_free(&s);
+}
+
+Test(echo, answers_with_the_last_user_message)
+{
+    struct tg_prov_usage u;
+    struct tg_err err;
+    char *out = NULL;
+    size_t n;
+    cJSON *j, *msg;
+
+    cr_assert_eq(tg_prov_echo("echo-m", CHAT, strlen(CHAT), false, 1, "abc", &out, &n, &u, &err), TG_OK);
+    j = cJSON_ParseWithLength(out, n);
+    msg = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "choices"), 0), "message");
+    cr_assert_str_eq(cJSON_GetObjectItem(msg, "content")->valuestring, "[echo] Second");
+    cr_assert_str_eq(cJSON_GetObjectItem(j, "model")->valuestring, "echo-m");
+    cr_assert_gt(u.prompt_tokens, 0);
+    cr_assert_eq(u.completion_tokens, (int64_t)((strlen("[echo] Second") + 3) / 4));
+    cJSON_Delete(j);
+    free(out);
+}
+
+Test(echo, stream_is_valid_sse_with_done)
+{
+    static const char b[] = "{\"stream\":true,\"stream_options\":{\"include_usage\":true},"
+                            "\"messages\":[{\"role\":\"user\",\"content\":\"one two three\"}]}";
+    struct tg_prov_usage u;
+    struct tg_err err;
+    char *out = NULL;
+    size_t n;
+    struct tg_prov_stream s;
+    struct sink k = { .len = 0 };
+
+    cr_assert_eq(tg_prov_echo("e", b, strlen(b), true, 1, "id", &out, &n, &u, &err), TG_OK);
+    /* Our own relay must accept what echo produces, and keep the text. */
+    tg_prov_stream_init(&s, TG_ADAPTER_OPENAI, false, "e", 0, sink_emit, &k);
+    cr_assert_eq(tg_prov_stream_feed(&s, out, n), 0);
+    cr_assert(s.done);
+    cr_assert_eq(s.usage.completion_tokens, u.completion_tokens);
+    cr_assert_not_null(strstr(out, "\"[echo]\""));
+    cr_assert_not_null(strstr(out, "\" three\""));
+    tg_prov_stream_free(&s);
+    free(out);
+    cr_assert_eq(tg_prov_echo("e", "{}", 2, false, 1, "id", &out, &n, &u, &err), TG_EINVAL);
+}
+
+Test(retry_after, seconds_dates_and_garbage)
+{
+    int64_t now = 784111777;   /* Sun, 06 Nov 1994 08:49:37 GMT */
+    cr_assert_eq(tg_prov_retry_after_ms("120", now), 120000);
+    cr_assert_eq(tg_prov_retry_after_ms(" 0 ", now), 0);
+    cr_assert_eq(tg_prov_retry_after_ms("99999999999", now), 3600000, "capped at an hour");
+    cr_assert_eq(tg_prov_retry_after_ms("Sun, 06 Nov 1994 08:50:07 GMT", now), 30000);
+    cr_assert_eq(tg_prov_retry_after_ms("Sun, 06 Nov 1994 08:00:00 GMT", now), 0, "past date");
+    cr_assert_eq(tg_prov_retry_after_ms("soon", now), -1);
+    cr_assert_eq(tg_prov_retry_after_ms("12abc", now), -1);
+    cr_assert_eq(tg_prov_retry_after_ms("Sun, 06 Foo 1994 08:50:07 GMT", now), -1);
+    cr_assert_eq(tg_prov_retry_after_ms(NULL, now), -1);
+}
+
+Test(server, listen_addresses)
+{
+    char h[64];
+    uint16_t port;
+    cr_assert_eq(tg_gw_parse_listen("127.0.0.1:8080", h, sizeof(h), &port), TG_OK);
+    cr_assert_str_eq(h, "127.0.0.1");
+    cr_assert_eq(port, 8080);
+    cr_assert_eq(tg_gw_parse_listen("[::1]:9", h, sizeof(h), &port), TG_OK);
+    cr_assert_str_eq(h, "::1");
+    cr_assert_eq(tg_gw_parse_listen("localhost:1", h, sizeof(h), &port), TG_OK);
+    cr_assert_str_eq(h, "127.0.0.1");
+    cr_assert_eq(tg_gw_parse_listen(":80", h, sizeof(h), &port), TG_OK);
+    cr_assert_str_eq(h, "0.0.0.0");
+    cr_assert_eq(tg_gw_parse_listen("127.0.0.1", h, sizeof(h), &port), TG_EINVAL);
+    cr_assert_eq(tg_gw_parse_listen("h:70000", h, sizeof(h), &port), TG_EINVAL);
+    cr_assert_eq(tg_gw_parse_listen("h:", h, sizeof(h), &port), TG_EINVAL);
+    cr_assert_eq(tg_gw_parse_listen("[::1:80", h, sizeof(h), &port), TG_EINVAL);
+}
+
+Test(server, bearer_tokens)
+{
+    const char *t;
+    size_t n;
+    cr_assert(tg_gw_bearer("Bearer abc", &t, &n));
+    cr_assert_eq(n, 3);
+    cr_assert_eq(strncmp(t, "abc", 3), 0);
+    cr_assert(tg_gw_bearer("  bearer   k-1  ", &t, &n));
+    cr_assert_eq(n, 3);
+    cr_assert_not(tg_gw_bearer("Basic abc", &t, &n));
+    cr_assert_not(tg_gw_bearer("Bearer ", &t, &n));
+    cr_assert_not(tg_gw_bearer("Bearerabc", &t, &n));
+    cr_assert_not(tg_gw_bearer(NULL, &t, &n));
+}
+
+Test(metrics, summed_across_threads_in_prometheus_text)
+{
+    struct tg_gw_metrics a, b;
+    struct tg_gw_metrics *ms[2] = { &a, &b };
+    struct tg_gw_buf out = { 0 };
+
+    tg_gw_metrics_init(&a);
+    tg_gw_metrics_init(&b);
+    tg_gw_metrics_code(&a, 200);
+    tg_gw_metrics_code(&b, 200);
+    tg_gw_metrics_code(&b, 403);
+    tg_gw_metrics_rule(&a, "pii.rule");
+    tg_gw_metrics_rule(&b, "pii.rule");
+    tg_gw_metrics_rule(&b, "pii.rule");
+    tg_gw_metrics_attempt(&a, "m\"x", "ok");
+    tg_gw_metrics_latency(&a, 0.0002);
+    tg_gw_metrics_latency(&b, 2.0);
+    tg_gw_metrics_render(ms, 2, &out);
+    cr_assert_not(out.oom);
+    cr_assert_not_null(strstr(out.p, "tollgate_requests_total{code=\"200\"} 2\n"));
+    cr_assert_not_null(strstr(out.p, "tollgate_requests_total{code=\"403\"} 1\n"));
+    cr_assert_not_null(strstr(out.p, "tollgate_rule_hits_total{rule=\"pii.rule\"} 3\n"));
+    cr_assert_not_null(strstr(out.p, "tollgate_upstream_attempts_total{model=\"m\\\"x\",outcome=\"ok\"} 1\n"));
+    cr_assert_not_null(strstr(out.p, "tollgate_request_duration_seconds_bucket{le=\"0.00025\"} 1\n"));
+    cr_assert_not_null(strstr(out.p, "tollgate_request_duration_seconds_bucket{le=\"+Inf\"} 2\n"));
+    cr_assert_not_null(strstr(out.p, "tollgate_request_duration_seconds_count 2\n"));
+    tg_gw_buf_free(&out);
+    tg_gw_metrics_destroy(&a);
+    tg_gw_metrics_destroy(&b);
+}

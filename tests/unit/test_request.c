@@ -1,0 +1,225 @@
+/* test_request.c — chat body parsing, text indexing, tags, token estimate. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/limits.h"
+#include "engine/request.h"
+
+static struct tg_arena A;
+static struct tg_request R;
+
+static void setup(void) { tg_arena_init(&A, 0); memset(&R, 0, sizeof(R)); }
+static void teardown(void) { tg_request_dispose(&R); tg_arena_free(&A); }
+
+TestSuite(request, .init = setup, .fini = teardown);
+
+static int
+parse(const char *s, struct tg_err *err)
+{
+    return tg_request_parse(s, strlen(s), &A, &R, err);
+}
+
+Test(request, simple_string_content)
+{
+    struct tg_err err = {0};
+    cr_assert_eq(parse("{\"model\":\"gpt-4o\",\"stream\":true,\"max_tokens\":100,"
+                       "\"messages\":[{\"role\":\"system\",\"content\":\"be brief\"},"
+                       "{\"role\":\"user\",\"content\":\"hello world\",\"name\":\"bob\"}]}", &err),
+                 TG_OK, "%s", err.msg);
+    cr_assert_str_eq(R.model, "gpt-4o");
+    cr_assert(R.stream);
+    cr_assert_eq(R.max_tokens, 100);
+    cr_assert_eq(R.nmessages, 2);
+    cr_assert_eq(R.nparts, 3);
+    cr_assert_str_eq(R.parts[0].text, "be brief");
+    cr_assert_eq(R.parts[0].message, 0);
+    cr_assert_eq(R.parts[1].kind, TG_PART_CONTENT);
+    cr_assert_eq(R.parts[2].kind, TG_PART_NAME);
+    cr_assert_str_eq(R.parts[2].text, "bob");
+    cr_assert_eq(R.parts[2].message, 1);
+    cr_assert_eq(R.text_bytes, 8 + 11 + 3);
+    cr_assert_not_null(R.body);
+}
+
+Test(request, multipart_images_and_tools)
+{
+    struct tg_err err = {0};
+    cr_assert_eq(parse("{\"messages\":["
+        "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"look\"},"
+        "{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:image/png;base64,AAAA\"}},"
+        "{\"type\":\"image_url\",\"image_url\":{\"url\":\"https://x.example/a.png\"}},"
+        "{\"type\":\"input_audio\",\"input_audio\":{\"data\":\"AAAA\",\"format\":\"wav\"}}]},"
+        "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"c1\",\"type\":\"function\","
+        "\"function\":{\"name\":\"lookup\",\"arguments\":\"{\\\"q\\\":1}\"}}]},"
+        "{\"role\":\"tool\",\"tool_call_id\":\"c1\",\"content\":\"result\"},"
+        "{\"role\":\"assistant\",\"function_call\":{\"name\":\"f\",\"arguments\":\"{}\"}}]}", &err),
+        TG_OK, "%s", err.msg);
+    cr_assert_eq(R.nmessages, 4);
+    cr_assert_eq(R.data_urls, 1);
+    /* look, remote url, lookup, args, result, f, {} */
+    cr_assert_eq(R.nparts, 7);
+    cr_assert_str_eq(R.parts[0].text, "look");
+    cr_assert_eq(R.parts[1].kind, TG_PART_OTHER);
+    cr_assert_eq(R.parts[3].kind, TG_PART_TOOL_ARGS);
+    cr_assert_str_eq(R.parts[3].text, "{\"q\":1}");
+    cr_assert_str_eq(R.parts[4].text, "result");
+    cr_assert_eq(R.parts[4].message, 2);
+    cr_assert_eq(R.parts[6].kind, TG_PART_TOOL_ARGS);
+    cr_assert_eq(R.max_tokens, -1);
+    cr_assert_null(R.model);
+}
+
+Test(request, metadata_and_max_completion_tokens)
+{
+    struct tg_err err = {0};
+    cr_assert_eq(parse("{\"max_tokens\":10,\"max_completion_tokens\":300,"
+                       "\"metadata\":{\"tenant\":\"acme\",\"feature\":\"chat\",\"category\":\"qa\"},"
+                       "\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", &err), TG_OK);
+    cr_assert_eq(R.max_tokens, 300);
+    cr_assert_str_eq(R.meta_tenant, "acme");
+    cr_assert_str_eq(R.meta_feature, "chat");
+    cr_assert_str_eq(R.meta_category, "qa");
+}
+
+/* Every malformed shape: the status and the words of the message. */
+static const struct {
+    const char *body;
+    int code;
+    const char *msg;
+} bad[] = {
+    { "", TG_EINVAL, "not valid JSON" },
+    { "{\"messages\":", TG_EINVAL, "not valid JSON" },
+    { "{} x", TG_EINVAL, "trailing data" },
+    { "[]", TG_EINVAL, "must be a JSON object" },
+    { "{}", TG_EINVAL, "messages must be a non-empty array" },
+    { "{\"messages\":[]}", TG_EINVAL, "messages must be a non-empty array" },
+    { "{\"messages\":{}}", TG_EINVAL, "messages must be a non-empty array" },
+    { "{\"messages\":[1]}", TG_EINVAL, "messages[0] must be an object" },
+    { "{\"messages\":[{\"content\":\"x\"}]}", TG_EINVAL, "messages[0].role" },
+    { "{\"messages\":[{\"role\":5,\"content\":\"x\"}]}", TG_EINVAL, "messages[0].role" },
+    { "{\"messages\":[{\"role\":\"user\",\"content\":\"a\"},{\"role\":\"user\",\"content\":\"b\"},"
+      "{\"role\":\"user\",\"content\":7}]}", TG_EINVAL,
+      "messages[2].content must be a string or an array of parts" },
+    { "{\"messages\":[{\"role\":\"user\",\"content\":[5]}]}", TG_EINVAL, "content[0] must be an object" },
+    { "{\"messages\":[{\"role\":\"user\",\"content\":[{\"text\":\"x\"}]}]}", TG_EINVAL, "content[0].type" },
+    { "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":1}]}]}", TG_EINVAL,
+      "content[0].text must be a string" },
+    { "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\",\"image_url\":{}}]}]}",
+      TG_EINVAL, "image_url.url" },
+    { "{\"messages\":[{\"role\":\"user\",\"content\":\"x\",\"name\":3}]}", TG_EINVAL, "messages[0].name" },
+    { "{\"messages\":[{\"role\":\"assistant\",\"tool_calls\":{}}]}", TG_EINVAL, "tool_calls must be an array" },
+    { "{\"messages\":[{\"role\":\"assistant\",\"tool_calls\":[1]}]}", TG_EINVAL, "tool_calls[0] must be an object" },
+    { "{\"messages\":[{\"role\":\"assistant\",\"tool_calls\":[{\"function\":{\"arguments\":{}}}]}]}",
+      TG_EINVAL, "arguments must be a string" },
+    { "{\"messages\":[{\"role\":\"assistant\",\"function_call\":\"x\"}]}", TG_EINVAL, "function_call must be an object" },
+    { "{\"model\":4,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", TG_EINVAL, "model must be a string" },
+    { "{\"stream\":\"yes\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", TG_EINVAL, "stream must be a boolean" },
+    { "{\"max_tokens\":-1,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", TG_EINVAL, "max_tokens must be a non-negative integer" },
+    { "{\"max_tokens\":1.5,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", TG_EINVAL, "max_tokens must be" },
+    { "{\"max_tokens\":\"9\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", TG_EINVAL, "max_tokens must be" },
+    { "{\"max_completion_tokens\":1e12,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", TG_EINVAL, "max_completion_tokens" },
+    { "{\"metadata\":[],\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", TG_EINVAL, "metadata must be an object" },
+    { "{\"metadata\":{\"tenant\":1},\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", TG_EINVAL, "metadata.tenant" },
+};
+
+Test(request, malformed_bodies)
+{
+    for (size_t i = 0; i < TG_ARRAY_LEN(bad); i++) {
+        struct tg_err err = {0};
+        memset(&R, 0, sizeof(R));
+        int rc = parse(bad[i].body, &err);
+        cr_assert_eq(rc, bad[i].code, "case %zu (%s): rc %d", i, bad[i].body, rc);
+        cr_assert_not_null(strstr(err.msg, bad[i].msg), "case %zu: message '%s' lacks '%s'",
+                           i, err.msg, bad[i].msg);
+        cr_assert_null(R.body, "case %zu left a body", i);
+    }
+}
+
+Test(request, depth_limit)
+{
+    char buf[512];
+    size_t o = 0;
+    /* {"messages":[{"role":"user","content":"x","x": [[[[...]]]]}]} */
+    o += (size_t)snprintf(buf, sizeof(buf), "{\"messages\":[{\"role\":\"user\",\"content\":\"x\",\"x\":");
+    for (unsigned i = 0; i < TG_MAX_JSON_DEPTH; i++)
+        buf[o++] = '[';
+    for (unsigned i = 0; i < TG_MAX_JSON_DEPTH; i++)
+        buf[o++] = ']';
+    o += (size_t)snprintf(buf + o, sizeof(buf) - o, "}]}");
+    struct tg_err err = {0};
+    cr_assert_eq(tg_request_parse(buf, o, &A, &R, &err), TG_ELIMIT);
+    cr_assert_not_null(strstr(err.msg, "nests deeper"));
+
+    /* brackets inside strings do not count */
+    char deep[300];
+    memset(deep, '[', 200);
+    deep[200] = 0;
+    char body[600];
+    snprintf(body, sizeof(body), "{\"messages\":[{\"role\":\"user\",\"content\":\"%s\"}]}", deep);
+    cr_assert_eq(parse(body, &err), TG_OK, "%s", err.msg);
+}
+
+Test(request, from_json_depth_and_ownership)
+{
+    struct tg_err err = {0};
+    cJSON *j = cJSON_Parse("{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+    cr_assert_eq(tg_request_from_json(j, 10, &A, &R, &err), TG_OK);
+    cr_assert_eq(R.body, j);
+    cr_assert_eq(R.nparts, 1);
+    tg_request_dispose(&R);
+
+    /* a bad tree is freed by the call (ASan would report a leak otherwise) */
+    j = cJSON_Parse("{\"messages\":7}");
+    cr_assert_eq(tg_request_from_json(j, 10, &A, &R, &err), TG_EINVAL);
+    cr_assert_null(R.body);
+}
+
+Test(request, message_limit)
+{
+    size_t n = TG_MAX_MESSAGES + 1, cap = 32 + n * 32;
+    char *b = malloc(cap);
+    size_t o = (size_t)snprintf(b, cap, "{\"messages\":[");
+    for (size_t i = 0; i < n; i++)
+        o += (size_t)snprintf(b + o, cap - o, "%s{\"role\":\"user\",\"content\":\"\"}", i ? "," : "");
+    o += (size_t)snprintf(b + o, cap - o, "]}");
+    struct tg_err err = {0};
+    cr_assert_eq(tg_request_parse(b, o, &A, &R, &err), TG_ELIMIT, "%s", err.msg);
+    free(b);
+}
+
+Test(request, tags)
+{
+    struct tg_err err = {0};
+    cr_assert_eq(parse("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", &err), TG_OK);
+    cr_assert_eq(tg_request_add_tags(&R, " itar, EAR ,,itar", &A), TG_OK);
+    cr_assert_eq(R.nexport_tags, 2);
+    cr_assert_str_eq(R.export_tags[0], "itar");
+    cr_assert_str_eq(R.export_tags[1], "ear");
+    cr_assert_eq(tg_request_add_tags(&R, "Ear,eccn", &A), TG_OK);
+    cr_assert_eq(R.nexport_tags, 3);
+    cr_assert_str_eq(R.export_tags[2], "eccn");
+    cr_assert_eq(tg_request_add_tags(&R, "", &A), TG_OK);
+    cr_assert_eq(R.nexport_tags, 3);
+
+    char many[TG_MAX_EXPORT_TAGS * 8];
+    size_t o = 0;
+    for (unsigned i = 0; i < TG_MAX_EXPORT_TAGS; i++)
+        o += (size_t)snprintf(many + o, sizeof(many) - o, "t%u,", i);
+    cr_assert_eq(tg_request_add_tags(&R, many, &A), TG_ELIMIT);
+    cr_assert_eq(R.nexport_tags, 3, "a failed add leaves the tags unchanged");
+}
+
+Test(request, token_estimate)
+{
+    struct tg_err err = {0};
+    /* parts of 8 and 9 bytes: 2 + 3 tokens, 2 messages * 4, + 3 */
+    cr_assert_eq(parse("{\"messages\":[{\"role\":\"user\",\"content\":\"12345678\"},"
+                       "{\"role\":\"user\",\"content\":\"123456789\"}]}", &err), TG_OK);
+    cr_assert_eq(tg_request_estimate_tokens(&R), 2 + 3 + 8 + 3);
+    tg_request_dispose(&R);
+    cr_assert_eq(parse("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\","
+                       "\"image_url\":{\"url\":\"data:image/png;base64,AA\"}}]}]}", &err), TG_OK);
+    cr_assert_eq(tg_request_estimate_tokens(&R), 4 + 3 + 765);
+}
