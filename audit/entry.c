@@ -64,6 +64,8 @@ reasons_json(const struct tg_reason *r, uint32_t n)
     return arr;
 }
 
+static bool add_spans(cJSON *o, const struct tg_decision *d);
+
 static bool
 add_rule_id(cJSON *rules, const char *id)
 {
@@ -76,9 +78,9 @@ add_rule_id(cJSON *rules, const char *id)
     return add_item_str(rules, id);
 }
 
-/* The decision fields of CONTRACT §4 plus what the audit adds: decision-level
- * reasons, matched rule ids, PII offsets.  Built from the struct directly so
- * the audit module does not depend on the engine's JSON printer. */
+/* The decision fields of CONTRACT §4 plus what the audit adds, built from the
+ * struct directly: used when no policy is at hand (the engine's printer
+ * needs one to name models), e.g. tests and a decision made before load. */
 static bool
 add_decision(cJSON *o, const struct tg_policy *p, const struct tg_decision *d)
 {
@@ -106,19 +108,7 @@ add_decision(cJSON *o, const struct tg_policy *p, const struct tg_decision *d)
             return false;
     }
     /* Offsets only: where, never what. */
-    if ((arr = cJSON_AddArrayToObject(o, "pii_spans")) == NULL)
-        return false;
-    for (uint32_t i = 0; i < d->findings.n && i < AUDIT_MAX_SPANS; i++) {
-        const struct tg_finding *f = &d->findings.v[i];
-        cJSON *e = cJSON_CreateObject();
-        if (e == NULL)
-            return false;
-        cJSON_AddItemToArray(arr, e);
-        if (!add(e, "entity", str_or_null(f->entity)) || !add(e, "part", cJSON_CreateNumber(f->part)) ||
-            !add(e, "start", cJSON_CreateNumber(f->start)) || !add(e, "end", cJSON_CreateNumber(f->end)))
-            return false;
-    }
-    if (d->findings.n > AUDIT_MAX_SPANS && !add(o, "pii_spans_truncated", cJSON_CreateTrue()))
+    if (!add_spans(o, d))
         return false;
     if (d->findings.unscannable && !add(o, "pii_unscannable", cJSON_CreateTrue()))
         return false;
@@ -172,6 +162,69 @@ fail:
     return false;
 }
 
+static bool
+add_spans(cJSON *o, const struct tg_decision *d)
+{
+    cJSON *arr = cJSON_AddArrayToObject(o, "pii_spans");
+    if (arr == NULL)
+        return false;
+    for (uint32_t i = 0; i < d->findings.n && i < AUDIT_MAX_SPANS; i++) {
+        const struct tg_finding *f = &d->findings.v[i];
+        cJSON *e = cJSON_CreateObject();
+        if (e == NULL)
+            return false;
+        cJSON_AddItemToArray(arr, e);
+        if (!add(e, "entity", str_or_null(f->entity)) || !add(e, "part", cJSON_CreateNumber(f->part)) ||
+            !add(e, "start", cJSON_CreateNumber(f->start)) || !add(e, "end", cJSON_CreateNumber(f->end)))
+            return false;
+    }
+    return d->findings.n <= AUDIT_MAX_SPANS || add(o, "pii_spans_truncated", cJSON_CreateTrue());
+}
+
+/*
+ * The engine's CONTRACT §4 JSON (one printer for explain and audit), without
+ * its unbounded per-finding detail, plus what the audit adds: each
+ * candidate's reasons (why it was excluded), bounded PII offsets, and the
+ * distinct rule ids of every reason.
+ */
+static bool
+merge_engine_decision(cJSON *o, const struct tg_policy *p, const struct tg_decision *d)
+{
+    cJSON *dj = tg_decision_to_json(p, d, false), *cands, *c, *rules;
+    uint32_t i = 0;
+
+    if (dj == NULL)
+        return false;
+    while (dj->child != NULL) {
+        cJSON *it = cJSON_DetachItemViaPointer(dj, dj->child);
+        if (cJSON_GetObjectItemCaseSensitive(o, it->string) != NULL)
+            cJSON_Delete(it);   /* the event's own value (e.g. mode) wins */
+        else
+            cJSON_AddItemToObject(o, it->string, it);
+    }
+    cJSON_Delete(dj);
+    cands = cJSON_GetObjectItemCaseSensitive(o, "candidates");
+    cJSON_ArrayForEach(c, cands) {
+        if (i >= d->ncands)
+            break;
+        if (cJSON_GetObjectItemCaseSensitive(c, "reasons") == NULL &&
+            !add(c, "reasons", reasons_json(d->cands[i].reasons, d->cands[i].nreasons)))
+            return false;
+        i++;
+    }
+    if (!add_spans(o, d) || (rules = cJSON_CreateArray()) == NULL)
+        return false;
+    cJSON_AddItemToObject(o, "rules", rules);
+    for (i = 0; i < d->ncands; i++)
+        for (uint32_t j = 0; j < d->cands[i].nreasons; j++)
+            if (!add_rule_id(rules, d->cands[i].reasons[j].rule))
+                return false;
+    for (uint32_t j = 0; j < d->nreasons; j++)
+        if (!add_rule_id(rules, d->reasons[j].rule))
+            return false;
+    return true;
+}
+
 cJSON *
 tg_audit_entry_json(const struct tg_audit_event *ev)
 {
@@ -185,7 +238,10 @@ tg_audit_entry_json(const struct tg_audit_event *ev)
         !add(o, "ts", cJSON_CreateString(ts)) || !add(o, "decision_id", str_or_null(ev->decision_id)) ||
         !add(o, "mode", str_or_null(ev->mode)))
         goto fail;
-    if (ev->decision != NULL) {
+    if (ev->decision != NULL && ev->policy != NULL) {
+        if (!merge_engine_decision(o, ev->policy, ev->decision))
+            goto fail;
+    } else if (ev->decision != NULL) {
         if (!add_decision(o, ev->policy, ev->decision))
             goto fail;
     } else {

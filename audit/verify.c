@@ -20,6 +20,7 @@
 struct vkey {
     char      id[33];
     EVP_PKEY *pub;
+    EVP_MD_CTX *md;          /* one per key: re-initialising a context with another key is not reliable */
     bool      reported;      /* "unlisted"/"bad" already said once */
 };
 
@@ -99,8 +100,10 @@ tg_audit_verifier_free(struct tg_audit_verifier *v)
 {
     if (v == NULL)
         return;
-    for (size_t i = 0; i < v->nkeys; i++)
+    for (size_t i = 0; i < v->nkeys; i++) {
         EVP_PKEY_free(v->keys[i].pub);
+        EVP_MD_CTX_free(v->keys[i].md);
+    }
     free(v->keys);
     free(v->pend);
     free(v->leaves);
@@ -127,8 +130,13 @@ tg_audit_verifier_add_key(struct tg_audit_verifier *v, const char *pem, size_t l
     v->keys = nk;
     memset(&nk[v->nkeys], 0, sizeof(nk[0]));
     nk[v->nkeys].pub = k;
+    if ((nk[v->nkeys].md = EVP_MD_CTX_new()) == NULL) {
+        EVP_PKEY_free(k);
+        return tg_err_set(err, TG_ENOMEM, "out of memory");
+    }
     if (tg__audit_key_id(k, nk[v->nkeys].id) != TG_OK) {
         EVP_PKEY_free(k);
+        EVP_MD_CTX_free(nk[v->nkeys].md);
         return tg_err_set(err, TG_ECRYPTO, "unusable public key");
     }
     if (key_id != NULL)
@@ -312,7 +320,7 @@ check_entry(struct tg_audit_verifier *v, const struct tg__audit_line *ln, const 
         }
         good = false;
     } else if (ln->has_sig) {
-        sig_ok = tg__audit_sig_ok(v->md, k->pub, ln->hash, ln->sig);
+        sig_ok = tg__audit_sig_ok(k->md, k->pub, ln->hash, ln->sig);
         if (!sig_ok) {
             problem(v, ln->seq, "bad signature for key %s", ln->key_id);
             good = false;

@@ -430,6 +430,8 @@ write_rotation(struct tg_audit_log *l, EVP_PKEY *newkey)
     l->nleaves = 0;   /* the rotation entry is signed by itself; the new key's first seal starts after it */
     EVP_PKEY_free(l->key);
     l->key = newkey;
+    /* A context initialised with the old key must not be reused for the new one. */
+    EVP_MD_CTX_reset(l->md);
     memcpy(l->key_id, newid, sizeof(newid));
     return derive_hmac_master(l);
 }

@@ -25,11 +25,12 @@
 #define CTX_BEFORE 48u
 #define CTX_AFTER  16u
 /* Window extension around a trigger token. */
-#define WIN_BACK   32u
-#define WIN_FWD    48u
+#define WIN_BACK   16u
+#define WIN_FWD    8u
 #define WIN_SNAP   256u       /* max bytes to extend to a token boundary */
 #define PEM_MAX    65536u     /* a PEM block longer than this is cut off */
 #define CTX_BOOST  0.35
+#define WIN_MERGE_MAX 1024u   /* windows merge up to this size, then a new one starts */
 
 struct det {
     const char *id, *entity;
@@ -47,11 +48,34 @@ struct det {
     uint32_t group;
 };
 
+/* Context/exclude words, hashed: one pass over the words near a match
+ * yields the set of detectors whose context is present (a bitmask). */
+#define WH_SIZE   1024u
+#define WORD_MAX  24u
+#define MAX_DETECTORS 64u
+
+struct wh {
+    char     w[WORD_MAX];
+    uint8_t  len;
+    uint64_t ctx, excl;      /* detectors listing this word */
+};
+
+struct lit {
+    const char *s;
+    uint32_t    len;
+    uint64_t    mask;        /* detectors listing this literal */
+};
+
 struct tg_pii_db {
     struct tg_arena arena;   /* strings and arrays */
     struct det *d;
     size_t n;
     uint32_t max_groups;
+    struct wh *wh;           /* WH_SIZE slots */
+    struct lit *lits;
+    uint32_t nlits;
+    uint8_t litfirst[256];   /* first bytes of literals */
+    uint64_t lit_any;        /* detectors that need a literal */
 };
 
 struct cand {
@@ -80,14 +104,23 @@ struct tg_pii_scratch {
 
 enum {
     C_WS = 0x01, C_DIGIT = 0x02, C_AT = 0x04, C_COLON = 0x08, C_DASH = 0x10, C_EQ = 0x20,
+    C_DOT = 0x40, C_PUNCT = 0x80,   /* '/', '_', '+': not in addresses */
 };
 
 static const uint8_t bclass[256] = {
     [' '] = C_WS, ['\t'] = C_WS, ['\n'] = C_WS, ['\r'] = C_WS, ['\v'] = C_WS, ['\f'] = C_WS,
     ['0'] = C_DIGIT, ['1'] = C_DIGIT, ['2'] = C_DIGIT, ['3'] = C_DIGIT, ['4'] = C_DIGIT,
     ['5'] = C_DIGIT, ['6'] = C_DIGIT, ['7'] = C_DIGIT, ['8'] = C_DIGIT, ['9'] = C_DIGIT,
-    ['@'] = C_AT, [':'] = C_COLON, ['-'] = C_DASH, ['='] = C_EQ,
+    ['@'] = C_AT, [':'] = C_COLON, ['-'] = C_DASH, ['='] = C_EQ, ['.'] = C_DOT, ['/'] = C_PUNCT, ['_'] = C_PUNCT, ['+'] = C_PUNCT,
 };
+
+/* Bytes that can begin a candidate: digits, '@', ':', '=', '_', '-'. */
+static const uint8_t interesting[256] = {
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
+    ['8'] = 1, ['9'] = 1, ['@'] = 1, [':'] = 1, ['='] = 1, ['_'] = 1, ['-'] = 1,
+};
+
+#define TOKEN_BACK_MAX 4096u   /* a trigger deep inside a huge token looks back this far */
 
 static inline bool is_ws(unsigned char c) { return bclass[c] & C_WS; }
 static inline bool is_alnum(unsigned char c)
@@ -106,6 +139,7 @@ tg_pii_trigger_bit(const char *name)
     static const struct { const char *n; uint32_t b; } t[] = {
         { "digits", TG_PII_TRIG_DIGITS }, { "at", TG_PII_TRIG_AT }, { "hexsep", TG_PII_TRIG_HEXSEP },
         { "long", TG_PII_TRIG_LONG }, { "assign", TG_PII_TRIG_ASSIGN }, { "pem", TG_PII_TRIG_PEM },
+        { "dots", TG_PII_TRIG_DOTS }, { "longword", TG_PII_TRIG_LONGWORD }, { "caps", TG_PII_TRIG_CAPS },
     };
     size_t i;
     for (i = 0; name != NULL && i < TG_ARRAY_LEN(t); i++)
@@ -137,6 +171,102 @@ dup_list(struct tg_arena *a, const char **src, uint32_t n, bool lower)
         v[i] = s;
     }
     return v;
+}
+
+static uint32_t
+word_hash(const unsigned char *w, size_t n)
+{
+    uint32_t h = 2166136261u;
+    size_t i;
+    for (i = 0; i < n; i++)
+        h = (h ^ w[i]) * 16777619u;
+    return h;
+}
+
+static bool
+is_word(const char *w)
+{
+    size_t n = strlen(w), i;
+    if (n == 0 || n >= WORD_MAX)
+        return false;
+    for (i = 0; i < n; i++)
+        if (!is_alnum((unsigned char)w[i]))
+            return false;
+    return true;
+}
+
+/* Add lower-case word w to the hash with detector bit. */
+static bool
+wh_add(struct tg_pii_db *db, const char *w, uint64_t bit, bool excl)
+{
+    size_t n = strlen(w);
+    uint32_t h = word_hash((const unsigned char *)w, n), k;
+    for (k = 0; k < WH_SIZE; k++) {
+        struct wh *e = &db->wh[(h + k) & (WH_SIZE - 1)];
+        if (e->len == 0) {
+            memcpy(e->w, w, n);
+            e->len = (uint8_t)n;
+        }
+        if (e->len == n && memcmp(e->w, w, n) == 0) {
+            if (excl)
+                e->excl |= bit;
+            else
+                e->ctx |= bit;
+            return true;
+        }
+    }
+    return false;   /* table full */
+}
+
+static const struct wh *
+wh_find(const struct tg_pii_db *db, const unsigned char *w, size_t n, uint32_t h)
+{
+    uint32_t k;
+    for (k = 0; k < WH_SIZE; k++) {
+        const struct wh *e = &db->wh[(h + k) & (WH_SIZE - 1)];
+        if (e->len == 0)
+            return NULL;
+        if (e->len == n && memcmp(e->w, w, n) == 0)
+            return e;
+    }
+    return NULL;
+}
+
+/* Context (or exclude) mask of the whole words in t[lo, hi). Words cut by
+ * lo/hi count only if they start and end inside. */
+static uint64_t
+words_mask(const struct tg_pii_db *db, const unsigned char *t, size_t tn, size_t lo, size_t hi,
+           bool excl)
+{
+    uint64_t m = 0;
+    size_t i = lo;
+    unsigned char w[WORD_MAX];
+
+    if (i > 0)
+        while (i < hi && is_alnum(t[i]) && is_alnum(t[i - 1]))
+            i++;   /* skip a word cut at lo */
+    while (i < hi) {
+        size_t n = 0;
+        uint32_t h = 2166136261u;
+        while (i < hi && !is_alnum(t[i]))
+            i++;
+        while (i < hi && is_alnum(t[i])) {
+            if (n < WORD_MAX) {
+                w[n] = lc(t[i]);
+                h = (h ^ w[n]) * 16777619u;
+            }
+            n++;
+            i++;
+        }
+        if (n == 0 || n >= WORD_MAX || (i == hi && i < tn && is_alnum(t[i])))
+            continue;
+        {
+            const struct wh *e = wh_find(db, w, n, h);
+            if (e != NULL)
+                m |= excl ? e->excl : e->ctx;
+        }
+    }
+    return m;
 }
 
 void
@@ -172,8 +302,13 @@ tg_pii_db_build(const struct tg_pii_detector_spec *specs, size_t n,
     if (db == NULL)
         return tg_err_set(err, TG_ENOMEM, "out of memory building the PII database");
     tg_arena_init(&db->arena, 16384);
+    if (n > MAX_DETECTORS) {
+        rc = tg_err_set(err, TG_EPOLICY, "%zu PII detectors: at most %u", n, MAX_DETECTORS);
+        goto fail;
+    }
     db->d = n ? tg_arena_calloc(&db->arena, n, sizeof *db->d) : NULL;
-    if (n && db->d == NULL)
+    db->wh = tg_arena_calloc(&db->arena, WH_SIZE, sizeof *db->wh);
+    if ((n && db->d == NULL) || db->wh == NULL)
         goto oom;
     for (i = 0; i < n; i++) {
         const struct tg_pii_detector_spec *s = &specs[i];
@@ -226,6 +361,41 @@ tg_pii_db_build(const struct tg_pii_detector_spec *specs, size_t n,
         d->nexcl = s->nexclude;
         if ((d->nctx && !d->ctx) || (d->nlits && !d->lits) || (d->nexcl && !d->excl))
             goto oom;
+        for (k = 0; k < d->nctx + d->nexcl; k++) {
+            bool ex = k >= d->nctx;
+            const char *w = ex ? d->excl[k - d->nctx] : d->ctx[k];
+            if (!is_word(w)) {
+                rc = tg_err_set(err, TG_EPOLICY, "%s:%u:%u: detector %s: %s word \"%s\" must be letters and digits (< %u)",
+                                s->file ? s->file : "(pack)", s->line, s->col, s->id,
+                                ex ? "exclude" : "context", w, WORD_MAX);
+                goto fail;
+            }
+            if (!wh_add(db, w, (uint64_t)1 << i, ex)) {
+                rc = tg_err_set(err, TG_EPOLICY, "too many PII context words");
+                goto fail;
+            }
+        }
+        for (k = 0; k < d->nlits; k++) {
+            uint32_t l, ll = (uint32_t)strlen(d->lits[k]);
+            if (ll == 0)
+                continue;
+            for (l = 0; l < db->nlits; l++)
+                if (db->lits[l].len == ll && memcmp(db->lits[l].s, d->lits[k], ll) == 0)
+                    break;
+            if (l == db->nlits) {
+                struct lit *nl = tg_arena_alloc(&db->arena, (db->nlits + 1) * sizeof *nl);
+                if (nl == NULL)
+                    goto oom;
+                if (db->nlits)
+                    memcpy(nl, db->lits, db->nlits * sizeof *nl);
+                nl[l] = (struct lit){ d->lits[k], ll, 0 };
+                db->lits = nl;
+                db->nlits++;
+                db->litfirst[(unsigned char)d->lits[k][0]] = 1;
+            }
+            db->lits[l].mask |= (uint64_t)1 << i;
+            db->lit_any |= (uint64_t)1 << i;
+        }
         d->score = s->score < 0 ? 0 : s->score > 1 ? 1 : s->score;
         d->ctx_req = s->context_required;
         d->triggers = s->triggers ? s->triggers : TG_PII_TRIG_DIGITS;
@@ -402,33 +572,6 @@ folded:
     return o;
 }
 
-/* ---- context words ----------------------------------------------------------- */
-
-/* Is one of words[] (lower case) present as a whole word in t[lo, hi)? */
-static bool
-has_word(const unsigned char *t, size_t lo, size_t hi, const char **words, uint32_t nw)
-{
-    uint32_t w;
-    for (w = 0; w < nw; w++) {
-        const unsigned char *wd = (const unsigned char *)words[w];
-        size_t wl = strlen(words[w]), i, j;
-        if (wl == 0 || hi - lo < wl)
-            continue;
-        for (i = lo; i + wl <= hi; i++) {
-            if (lc(t[i]) != wd[0])
-                continue;
-            for (j = 1; j < wl && lc(t[i + j]) == wd[j]; j++)
-                ;
-            if (j < wl)
-                continue;
-            if ((i > lo && is_alnum(t[i - 1])) || (i + wl < hi && is_alnum(t[i + wl])))
-                continue;
-            return true;
-        }
-    }
-    return false;
-}
-
 /* ---- scanning ----------------------------------------------------------------- */
 
 struct scan {
@@ -448,7 +591,7 @@ push_cand(struct tg_pii_scratch *s, uint32_t st, uint32_t e, double score, uint3
         if (nc > 4 * (size_t)TG_MAX_FINDINGS + 64)
             nc = 4 * (size_t)TG_MAX_FINDINGS + 64;
         if (s->nc == nc) {
-            s->limit_hit = true;
+            s->limit_hit = true;   /* far past TG_MAX_FINDINGS: fail closed */
             return TG_OK;
         }
         c = realloc(s->c, nc * sizeof *c);
@@ -466,6 +609,7 @@ run_detector(struct scan *sc, uint32_t di, size_t wl, size_t wr)
 {
     const struct det *d = &sc->db->d[di];
     struct tg_pii_scratch *s = sc->s;
+    uint64_t bit = (uint64_t)1 << di;
     size_t off = wl;
 
     while (off < wr) {
@@ -505,12 +649,12 @@ run_detector(struct scan *sc, uint32_t di, size_t wl, size_t wr)
             if (v > 0)
                 score = v;
         }
-        {
+        if (d->nexcl || d->nctx) {
             size_t lo = fs > CTX_BEFORE ? fs - CTX_BEFORE : 0;
             size_t hi = fe + CTX_AFTER < sc->n ? fe + CTX_AFTER : sc->n;
-            if (d->nexcl && has_word(sc->t, lo, fs, d->excl, d->nexcl))
+            if (d->nexcl && (words_mask(sc->db, sc->t, sc->n, lo, fs, true) & bit))
                 continue;
-            if (d->nctx && has_word(sc->t, lo, hi, d->ctx, d->nctx)) {
+            if (d->nctx && (words_mask(sc->db, sc->t, sc->n, lo, hi, false) & bit)) {
                 if (score < 1.0)
                     score = score + CTX_BOOST > 1.0 ? 1.0 : score + CTX_BOOST;
             } else if (d->ctx_req)
@@ -526,13 +670,15 @@ run_detector(struct scan *sc, uint32_t di, size_t wl, size_t wr)
     return TG_OK;
 }
 
-/* Run the admitted detectors over window [wl, wr) opened by triggers trig. */
+/* Run the admitted detectors over window [wl, wr) opened by triggers trig;
+ * lits = detectors whose literal occurs in the window's long tokens. */
 static int
-flush_window(struct scan *sc, size_t wl, size_t wr, uint32_t trig)
+flush_window(struct scan *sc, size_t wl, size_t wr, uint32_t trig, uint64_t lits)
 {
     const unsigned char *t = sc->t;
-    uint64_t clusters = 0;
+    uint64_t clusters = 0, ctx = 0;
     uint32_t cur = 0, gap = 0;
+    bool have_ctx = false;
     size_t i;
     uint32_t di;
 
@@ -544,7 +690,7 @@ flush_window(struct scan *sc, size_t wl, size_t wr, uint32_t trig)
                 cur++;
                 gap = 0;
             } else if (cur && gap < 2 && (c == ' ' || c == '-' || c == '.' || c == '/' || c == '(' ||
-                                          c == ')' || c == '+')) {
+                                          c == ')' || c == '+' || c == ',')) {
                 gap++;
             } else if (cur) {
                 clusters |= (uint64_t)1 << (cur > 63 ? 63 : cur);
@@ -557,23 +703,26 @@ flush_window(struct scan *sc, size_t wl, size_t wr, uint32_t trig)
     }
     for (di = 0; di < sc->db->n; di++) {
         const struct det *d = &sc->db->d[di];
-        if (!(d->triggers & trig))
+        uint32_t hit = d->triggers & trig;
+        if (hit == 0)
             continue;
-        if ((d->triggers & trig) == TG_PII_TRIG_DIGITS && !(clusters & d->digit_mask))
+        if (hit == TG_PII_TRIG_DIGITS && !(clusters & d->digit_mask))
             continue;
-        if (d->nlits) {
-            uint32_t k;
-            for (k = 0; k < d->nlits; k++)
-                if (memmem(t + wl, wr - wl, d->lits[k], strlen(d->lits[k])) != NULL)
-                    break;
-            if (k == d->nlits)
-                continue;
-        }
+        if (d->nlits && !(lits & ((uint64_t)1 << di)))
+            continue;
         if (d->ctx_req) {
-            size_t lo = wl > CTX_BEFORE ? wl - CTX_BEFORE : 0;
-            if (!has_word(t, lo, wr, d->ctx, d->nctx))
+            if (!have_ctx) {
+                size_t lo = wl > CTX_BEFORE ? wl - CTX_BEFORE : 0;
+                size_t hi = wr + CTX_AFTER < sc->n ? wr + CTX_AFTER : sc->n;
+                ctx = words_mask(sc->db, t, sc->n, lo, hi, false);
+                have_ctx = true;
+            }
+            if (!(ctx & ((uint64_t)1 << di)))
                 continue;
         }
+#ifdef PII_STATS
+        { extern unsigned long pii_runs[64], pii_bytes[64]; pii_runs[di]++; pii_bytes[di] += wr - wl; }
+#endif
         if (run_detector(sc, di, wl, wr) != TG_OK)
             return TG_ENOMEM;
         if (sc->s->limit_hit)
@@ -606,49 +755,144 @@ keyish(const unsigned char *t, size_t lo, size_t hi)
     return false;
 }
 
+/* Detectors whose literal occurs in token t[st, e). */
+static uint64_t
+token_lits(const struct tg_pii_db *db, const unsigned char *t, size_t st, size_t e)
+{
+    uint64_t m = 0;
+    size_t i;
+    uint32_t k;
+
+    for (i = st; i < e; i++) {
+        if (!db->litfirst[t[i]])
+            continue;
+        for (k = 0; k < db->nlits; k++) {
+            const struct lit *l = &db->lits[k];
+            if (l->s[0] == (char)t[i] && l->len <= e - i && memcmp(l->s, t + i, l->len) == 0)
+                m |= l->mask;
+        }
+    }
+    return m;
+}
+
 static int
 scan_text(struct scan *sc)
 {
     const unsigned char *t = sc->t;
-    size_t n = sc->n, i = 0, pl = 0, pr = 0, prev_st = 0, prev_e = 0;
+    size_t n = sc->n, i = 0, pl = 0, pr = 0, prev_st = 0, prev_e = 0, tok_floor = 0;
     uint32_t pf = 0;
+    uint64_t plits = 0;
     int rc;
 
-    while (i < n) {
+    (void)prev_st;
+    (void)prev_e;
+    for (;;) {
         size_t st, e, wl, wr;
         unsigned f = 0;
         uint32_t trig = 0;
+        uint64_t lits = 0;
 
-        while (i < n && is_ws(t[i]))
+        /* Skip to the next byte that can start a candidate: plain words
+         * (most of any prose) cost one table lookup per byte, 8 at a time. */
+        while (i + 8 <= n && !(interesting[t[i]] | interesting[t[i + 1]] | interesting[t[i + 2]] |
+                               interesting[t[i + 3]] | interesting[t[i + 4]] | interesting[t[i + 5]] |
+                               interesting[t[i + 6]] | interesting[t[i + 7]]))
+            i += 8;
+        while (i < n && !interesting[t[i]])
             i++;
-        if (i == n)
+        if (i >= n)
             break;
+        if (t[i] == '-' && !(i + 1 < n && t[i + 1] == '-')) {
+            i++;   /* a hyphen; only "--" (PEM armour) matters */
+            continue;
+        }
+        /* the whitespace-delimited token around it */
         st = i;
-        while (i < n && !((f |= bclass[t[i]]) & C_WS))
-            i++;
-        e = i;
+        while (st > tok_floor && !is_ws(t[st - 1]) && i - st < TOKEN_BACK_MAX)
+            st--;
+        e = st;
+        while (e < n && !((f |= bclass[t[e]]) & C_WS))
+            e++;
         f &= ~(unsigned)C_WS;
+        i = e;
+        tok_floor = e;
+        /* the previous token, for "password : x" and "AB 12 34 56 C" */
+        prev_e = st;
+        while (prev_e > 0 && st - prev_e < 8 && is_ws(t[prev_e - 1]))
+            prev_e--;
+        prev_st = prev_e;
+        while (prev_st > 0 && prev_e - prev_st < 32 && !is_ws(t[prev_st - 1]))
+            prev_st--;
         if (f & C_DIGIT)
             trig |= TG_PII_TRIG_DIGITS;
         if (f & C_AT)
             trig |= TG_PII_TRIG_AT;
-        if (e - st >= 16)
+        if ((f & (C_DIGIT | C_DOT)) == (C_DIGIT | C_DOT)) {
+            size_t k, dots = 0;
+            for (k = st; k < e; k++)
+                dots += t[k] == '.';
+            if (dots >= 3)
+                trig |= TG_PII_TRIG_DOTS;
+        }
+        /* Keys, tokens and addresses are long and rarely plain words. */
+        /* Crypto addresses: long tokens of letters and digits only (give or
+         * take quotes, brackets and sentence punctuation around them). */
+        if (e - st >= 25) {
+            size_t a0 = st, a1 = e, k;
+            while (a0 < a1 && !is_alnum(t[a0]))
+                a0++;
+            while (a1 > a0 && !is_alnum(t[a1 - 1]))
+                a1--;
+            for (k = a0; k < a1 && is_alnum(t[k]); k++)
+                ;
+            if (k == a1 && a1 - a0 >= 25)
+                trig |= TG_PII_TRIG_LONGWORD;
+        }
+        /* IBAN and NINO start with two capitals and have digits. */
+        {
+            size_t k = st;
+            while (k < e && (t[k] == '(' || t[k] == '"' || t[k] == '\'' || t[k] == ':'))
+                k++;
+            if (k + 2 <= e && t[k] >= 'A' && t[k] <= 'Z' && t[k + 1] >= 'A' && t[k + 1] <= 'Z' &&
+                (f & C_DIGIT))
+                trig |= TG_PII_TRIG_CAPS;
+            else if ((f & C_DIGIT) && t[st] >= '0' && t[st] <= '9' && prev_e - prev_st == 2 &&
+                     t[prev_st] >= 'A' && t[prev_st] <= 'Z' && t[prev_st + 1] >= 'A' && t[prev_st + 1] <= 'Z')
+                trig |= TG_PII_TRIG_CAPS;   /* spaced "AB 12 34 56 C" */
+        }
+        if (e - st >= 32 || (e - st >= 20 && (f & (C_DIGIT | C_DASH)))) {
             trig |= TG_PII_TRIG_LONG;
+            lits = token_lits(sc->db, t, st, e);
+        } else if (e - st >= 20) {
+            size_t k;
+            for (k = st; k < e && t[k] != '_'; k++)
+                ;
+            if (k < e) {
+                trig |= TG_PII_TRIG_LONG;
+                lits = token_lits(sc->db, t, st, e);
+            }
+        }
         if (f & (C_COLON | C_DASH)) {
             size_t k, dashes = 0;
+            size_t hexcolons = 0;
             for (k = st; k < e; k++) {
                 if (t[k] == '-')
                     dashes++;
+                /* IPv6 and MAC need two or more hex-flanked colons (or "::");
+                 * a clock time "12:30" has one */
                 if (t[k] == ':' && ((k + 1 < e && t[k + 1] == ':') ||
-                                    (k > st && k + 1 < e && is_hex(t[k - 1]) && is_hex(t[k + 1])))) {
+                                    ((k > st && k + 1 < e && is_hex(t[k - 1]) && is_hex(t[k + 1])) &&
+                                     ++hexcolons >= 2))) {
                     trig |= TG_PII_TRIG_HEXSEP;
                     break;
                 }
             }
             if (dashes >= 5) {
                 trig |= TG_PII_TRIG_HEXSEP;
-                if (e - st >= 10 && memmem(t + st, e - st, "-----BEGIN", 10) != NULL)
+                if (e - st >= 10 && memmem(t + st, e - st, "-----BEGIN", 10) != NULL) {
                     trig |= TG_PII_TRIG_PEM;
+                    lits |= token_lits(sc->db, t, st, e);
+                }
             }
         }
         if (f & (C_COLON | C_EQ)) {
@@ -659,8 +903,6 @@ scan_text(struct scan *sc)
             if ((k > st && keyish(t, st, k)) || (k == st && prev_e > prev_st && keyish(t, prev_st, prev_e)))
                 trig |= TG_PII_TRIG_ASSIGN;
         }
-        prev_st = st;
-        prev_e = e;
         if (trig == 0)
             continue;
 
@@ -690,13 +932,14 @@ scan_text(struct scan *sc)
                     wr = e;
             }
         }
-        if (pf && wl <= pr) {
+        if (pf && wl <= pr && pr - pl < WIN_MERGE_MAX) {
             if (wr > pr)
                 pr = wr;
             pf |= trig;
+            plits |= lits;
         } else {
             if (pf) {
-                rc = flush_window(sc, pl, pr, pf);
+                rc = flush_window(sc, pl, pr, pf, plits);
                 if (rc != TG_OK)
                     return rc;
                 if (sc->s->limit_hit)
@@ -705,10 +948,11 @@ scan_text(struct scan *sc)
             pl = wl;
             pr = wr;
             pf = trig;
+            plits = lits;
         }
     }
     if (pf)
-        return flush_window(sc, pl, pr, pf);
+        return flush_window(sc, pl, pr, pf, plits);
     return TG_OK;
 }
 

@@ -55,7 +55,10 @@ struct tg_pii_detector_spec {
 #define TG_PII_TRIG_LONG     0x08u  /* a token of >= 16 bytes without whitespace */
 #define TG_PII_TRIG_ASSIGN   0x10u  /* key-ish word followed by ':' or '=' (generic secrets) */
 #define TG_PII_TRIG_PEM      0x20u  /* "-----BEGIN" */
-#define TG_PII_TRIG_ALL      0x3fu
+#define TG_PII_TRIG_DOTS     0x40u  /* a token with digits and >= 3 dots (IPv4) */
+#define TG_PII_TRIG_LONGWORD 0x80u  /* a token of >= 25 letters/digits only (crypto addresses) */
+#define TG_PII_TRIG_CAPS     0x100u /* two capitals starting a token with digits (IBAN, NINO) */
+#define TG_PII_TRIG_ALL      0x1ffu
 
 struct tg_pii_db;
 struct tg_pii_scratch;
@@ -96,7 +99,8 @@ int  tg_pii_scan(const struct tg_pii_db *db, struct tg_pii_scratch *s,
                  const char *text, size_t len, uint32_t part, double min_score,
                  struct tg_arena *a, struct tg_findings *out, struct tg_err *err);
 
-/* Trigger name ("digits", "at", "hexsep", "long", "assign", "pem") -> bit, 0 if unknown. */
+/* Trigger name ("digits", "at", "hexsep", "long", "assign", "pem", "dots",
+ * "longword", "caps") -> bit, 0 if unknown. */
 uint32_t tg_pii_trigger_bit(const char *name);
 
 struct tg_request;   /* engine/request.h */

@@ -219,6 +219,8 @@ tg__pii_aba_ok(const char *d)
     for (i = 0; i < 9; i++)
         if (!isdig(d[i]))
             return false;
+    if (memcmp(d, "000000000", 9) == 0)
+        return false;
     /* First two digits: Federal Reserve routing symbol ranges. */
     p = (unsigned)num(d, 2);
     if (!(p <= 12 || (p >= 21 && p <= 32) || (p >= 61 && p <= 72) || p == 80))
@@ -629,11 +631,21 @@ static double
 v_uk_nhs(const char *m, size_t len)
 {
     char d[11];
+    size_t i;
+
     if (digits_of(m, len, d, 10) != 10)
         return -1;
     if (!tg__pii_nhs_ok(d))
         return -1;
-    return has_sep(m, len) ? 0 : 0.4;
+    for (i = 1; i < 10 && d[i] == d[0]; i++)
+        ;
+    if (i == 10)
+        return -1;
+    /* NHS numbers are written 3-3-4 with spaces; dashes look like a US
+     * phone number and bare digits like any id, so context must decide. */
+    if (memchr(m, ' ', len) != NULL)
+        return 0;
+    return memchr(m, '-', len) != NULL ? 0.5 : 0.4;
 }
 
 static double

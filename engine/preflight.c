@@ -153,14 +153,12 @@ scan_pii(const struct tg_policy *p, const struct tg_request *req,
             /* no scratch to scan with: cannot vouch for the text */
             out->findings.unscannable = true;
         } else {
-            for (uint32_t i = 0; i < req->nparts; i++) {
-                int rc = tg_pii_scan(p->pii, scratch, req->parts[i].text, req->parts[i].len,
-                                     i, p->pii_min_score, a, &out->findings, err);
-                if (rc == TG_ENOMEM)
-                    return rc;
-                if (rc != TG_OK)
-                    out->findings.unscannable = true;   /* fail closed */
-            }
+            int rc = tg_pii_scan_request(p->pii, scratch, req, p->pii_min_score, a,
+                                         &out->findings, err);
+            if (rc == TG_ENOMEM)
+                return rc;
+            if (rc != TG_OK)
+                out->findings.unscannable = true;   /* fail closed */
         }
     }
     if (req->placeholders_are_pii) {
@@ -220,6 +218,18 @@ in_list(const char *const *v, uint32_t n, const char *s)
 {
     for (uint32_t i = 0; i < n; i++)
         if (s != NULL && strcasecmp(v[i], s) == 0)
+            return true;
+    return false;
+}
+
+/* Categories are ids, matched exactly like tg_policy_rule() does. */
+static bool
+tenant_may_use(const struct tg_tenant *t, const char *category)
+{
+    if (t->ncategories == 0)
+        return true;
+    for (uint32_t i = 0; i < t->ncategories; i++)
+        if (strcmp(t->categories[i], category) == 0)
             return true;
     return false;
 }
@@ -436,7 +446,7 @@ tg_preflight_decide(const struct tg_policy *p, const struct tg_request *req,
     if (req->body == NULL) {
         rc = tg_preflight_malformed(p, out->tenant, out->feature, out->category,
                                     "no request body", a, out);
-        goto out;
+        return rc == TG_OK ? rc : tg_err_set(err, rc, "out of memory deciding the request");
     }
 
     out->est_input_tokens = tg_request_estimate_tokens(req);
@@ -464,8 +474,7 @@ tg_preflight_decide(const struct tg_policy *p, const struct tg_request *req,
         if (out->rule == NULL)
             rc = reason_add(&drs, a, "category.unknown",
                             tg_arena_sprintf(a, "no routing rule for category %s", out->category));
-        else if (out->tenant_cfg != NULL && out->tenant_cfg->ncategories > 0 &&
-                 !in_list(out->tenant_cfg->categories, out->tenant_cfg->ncategories, out->category))
+        else if (out->tenant_cfg != NULL && !tenant_may_use(out->tenant_cfg, out->category))
             rc = reason_add(&drs, a, "tenant.category",
                             tg_arena_sprintf(a, "tenant %s may not use category %s",
                                              out->tenant_cfg->id, out->category));

@@ -1,5 +1,5 @@
 /*
- * pii_pack.h — read a PII detector pack (rules/pii/*.yaml) into specs for
+ * pii_pack.h — read a PII detector pack (rules/pii/NAME.yaml) into specs for
  * tg_pii_db_build().
  *
  *   detectors:
@@ -11,7 +11,7 @@
  *       context: [card, visa]      # whole words near the match raise the score
  *       score: 0.5                 # base score 0..1
  *       context_required: false
- *       triggers: [digits]         # prefilter: digits|at|hexsep|long|assign|pem
+ *       triggers: [digits]         # prefilter: digits|at|hexsep|long|assign|pem|dots|longword|caps
  *       min_digits: 13             # a digit cluster in the window of this length..
  *       max_digits: 19             # ..up to this (digits trigger only)
  *       literals: [AKIA]           # one must occur in the window

@@ -105,7 +105,6 @@ struct tg__ld {
     unsigned   nranks;
     struct tg__diag *diags;     /* malloc'd; emitted sorted at the end */
     unsigned   ndiags, cap_diags;
-    void      *fileconf;        /* the struct being filled by the current walk */
 };
 
 #define TG__MAX_DIAGS 2000u

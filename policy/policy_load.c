@@ -62,6 +62,7 @@ struct rrule {
     double         max_cost;
     struct tg_pos  cost_pos;
     uint32_t       timeout_ms, deadline_ms;
+    struct tg_pos  deadline_pos;
     struct tg__ref residency;
     bool           pii_allowed;
     bool           export_controlled;
@@ -204,7 +205,7 @@ static const struct tg__field constraints_tab[] = {
     F_DBLP("quality_threshold", struct rrule, quality_threshold, qt_pos, 0, 100, 0, NULL),
     F_DBLP("max_cost_per_request", struct rrule, max_cost, cost_pos, 0, 1e6, 0, NULL),
     F_U32("timeout_ms", struct rrule, timeout_ms, 0, 86400000, TG__GT, "30000"),
-    F_U32("deadline_ms", struct rrule, deadline_ms, 0, 86400000, TG__GT, NULL),
+    F_U32P("deadline_ms", struct rrule, deadline_ms, deadline_pos, 0, 86400000, TG__GT, NULL),
     F_END
 };
 
@@ -371,6 +372,17 @@ check_seq(struct tg__ld *ld, const struct tg__ynode *v, const char *what)
     return true;
 }
 
+/* Entries of a mapping or list past a TG_MAX_* cap are an error, and are
+ * not even looked at: this also bounds the loader's own work. */
+static uint32_t
+capped(struct tg__ld *ld, const struct tg__ynode *v, uint32_t cap, const char *what)
+{
+    if (v->n <= cap)
+        return v->n;
+    tg__diag_node(ld, TG_DIAG_ERROR, v, "more than %u %s", cap, what);
+    return cap;
+}
+
 /* Key of a keyed mapping entry (providers, models, ...): a non-empty
  * string, not seen before in the same mapping. */
 static bool
@@ -408,10 +420,11 @@ h_providers(struct tg__ld *ld, const struct tg__ynode *v, void *obj)
     struct fconf *fc = obj;
     if (tg__is_null(v) || !check_map(ld, v, "providers"))
         return TG_OK;
-    fc->prov = tg_arena_calloc(&ld->tmp, v->n ? v->n : 1, sizeof(*fc->prov));
+    uint32_t n = capped(ld, v, TG_MAX_PROVIDERS, "providers");
+    fc->prov = tg_arena_calloc(&ld->tmp, n ? n : 1, sizeof(*fc->prov));
     if (fc->prov == NULL)
         return TG_ENOMEM;
-    for (uint32_t i = 0; i < v->n; i++) {
+    for (uint32_t i = 0; i < n; i++) {
         const struct tg__ynode *val = v->kids[2 * i + 1];
         struct tg_provider *pv = &fc->prov[fc->nprov];
         int rc;
@@ -430,6 +443,11 @@ h_providers(struct tg__ld *ld, const struct tg__ynode *v, void *obj)
             pv->base_url = "";
         if (pv->api_key == NULL)
             pv->api_key = "";
+        /* Missing required keys were reported; keep later checks NULL-free. */
+        if (pv->region == NULL)
+            pv->region = "";
+        if (pv->jurisdiction == NULL)
+            pv->jurisdiction = "";
         fc->nprov++;
     }
     return TG_OK;
@@ -443,11 +461,12 @@ h_scores(struct tg__ld *ld, const struct tg__ynode *v, void *obj)
                                               NULL, NULL, NULL, 0 };
     if (tg__is_null(v) || !check_map(ld, v, "scores"))
         return TG_OK;
-    m->scores = tg_arena_calloc(&ld->p->arena, v->n ? v->n : 1, sizeof(*m->scores));
+    uint32_t n = capped(ld, v, 64u, "scores");
+    m->scores = tg_arena_calloc(&ld->p->arena, n ? n : 1, sizeof(*m->scores));
     if (m->scores == NULL)
         return TG_ENOMEM;
     m->nscores = 0;
-    for (uint32_t i = 0; i < v->n; i++) {
+    for (uint32_t i = 0; i < n; i++) {
         struct tg_score *s = &m->scores[m->nscores];
         unsigned before = ld->nerrors;
         if (!entry_key(ld, v, i, "score metric"))
@@ -470,10 +489,11 @@ h_models(struct tg__ld *ld, const struct tg__ynode *v, void *obj)
     struct fconf *fc = obj;
     if (tg__is_null(v) || !check_map(ld, v, "models"))
         return TG_OK;
-    fc->models = tg_arena_calloc(&ld->tmp, v->n ? v->n : 1, sizeof(*fc->models));
+    uint32_t n = capped(ld, v, TG_MAX_MODELS, "models");
+    fc->models = tg_arena_calloc(&ld->tmp, n ? n : 1, sizeof(*fc->models));
     if (fc->models == NULL)
         return TG_ENOMEM;
-    for (uint32_t i = 0; i < v->n; i++) {
+    for (uint32_t i = 0; i < n; i++) {
         const struct tg__ynode *val = v->kids[2 * i + 1];
         struct rmodel *m = &fc->models[fc->nmodels];
         int rc;
@@ -503,10 +523,11 @@ h_regions(struct tg__ld *ld, const struct tg__ynode *v, void *obj)
         TG__NOOFF, 0, 0, NULL, NULL, NULL, NULL, 0 };
     if (tg__is_null(v) || !check_map(ld, v, "regions"))
         return TG_OK;
-    fc->regions = tg_arena_calloc(&ld->tmp, v->n ? v->n : 1, sizeof(*fc->regions));
+    uint32_t n = capped(ld, v, TG_MAX_MODELS, "region labels");
+    fc->regions = tg_arena_calloc(&ld->tmp, n ? n : 1, sizeof(*fc->regions));
     if (fc->regions == NULL)
         return TG_ENOMEM;
-    for (uint32_t i = 0; i < v->n; i++) {
+    for (uint32_t i = 0; i < n; i++) {
         struct tg_region_set *r = &fc->regions[fc->nregions];
         const struct tg__ynode *val = v->kids[2 * i + 1];
         if (!entry_key(ld, v, i, "region label"))
@@ -536,10 +557,11 @@ h_tags(struct tg__ld *ld, const struct tg__ynode *v, void *obj)
     fc->tags_given = true;
     if (tg__is_null(v) || !check_map(ld, v, "tags"))
         return TG_OK;
-    fc->tags = tg_arena_calloc(&ld->tmp, v->n ? v->n : 1, sizeof(*fc->tags));
+    uint32_t n = capped(ld, v, 256u, "export tags");
+    fc->tags = tg_arena_calloc(&ld->tmp, n ? n : 1, sizeof(*fc->tags));
     if (fc->tags == NULL)
         return TG_ENOMEM;
-    for (uint32_t i = 0; i < v->n; i++) {
+    for (uint32_t i = 0; i < n; i++) {
         struct rtag *t = &fc->tags[fc->ntags];
         const struct tg__ynode *val = v->kids[2 * i + 1];
         if (!entry_key(ld, v, i, "export tag"))
@@ -582,10 +604,11 @@ h_fallback(struct tg__ld *ld, const struct tg__ynode *v, void *obj)
         return TG_OK;
     if (!check_seq(ld, v, "fallback"))
         return TG_OK;
-    r->fallback = tg_arena_calloc(&ld->tmp, v->n ? v->n : 1, sizeof(*r->fallback));
+    uint32_t n = capped(ld, v, TG_MAX_CHAIN, "fallback candidates");
+    r->fallback = tg_arena_calloc(&ld->tmp, n ? n : 1, sizeof(*r->fallback));
     if (r->fallback == NULL)
         return TG_ENOMEM;
-    for (uint32_t i = 0; i < v->n; i++) {
+    for (uint32_t i = 0; i < n; i++) {
         int rc = walk_cand(ld, v->kids[i], &r->fallback[r->nfallback]);
         if (rc != TG_OK)
             return rc;
@@ -600,10 +623,11 @@ h_rules(struct tg__ld *ld, const struct tg__ynode *v, void *obj)
     struct fconf *fc = obj;
     if (tg__is_null(v) || !check_seq(ld, v, "routing_rules"))
         return TG_OK;
-    fc->rules = tg_arena_calloc(&ld->tmp, v->n ? v->n : 1, sizeof(*fc->rules));
+    uint32_t n = capped(ld, v, TG_MAX_RULES, "routing rules");
+    fc->rules = tg_arena_calloc(&ld->tmp, n ? n : 1, sizeof(*fc->rules));
     if (fc->rules == NULL)
         return TG_ENOMEM;
-    for (uint32_t i = 0; i < v->n; i++) {
+    for (uint32_t i = 0; i < n; i++) {
         struct rrule *r = &fc->rules[fc->nrules];
         const struct tg__ynode *it = v->kids[i];
         r->pos = it->pos;
@@ -625,10 +649,11 @@ h_tenants(struct tg__ld *ld, const struct tg__ynode *v, void *obj)
     struct fconf *fc = obj;
     if (tg__is_null(v) || !check_seq(ld, v, "tenants"))
         return TG_OK;
-    fc->tenants = tg_arena_calloc(&ld->tmp, v->n ? v->n : 1, sizeof(*fc->tenants));
+    uint32_t n = capped(ld, v, TG_MAX_TENANTS, "tenants");
+    fc->tenants = tg_arena_calloc(&ld->tmp, n ? n : 1, sizeof(*fc->tenants));
     if (fc->tenants == NULL)
         return TG_ENOMEM;
-    for (uint32_t i = 0; i < v->n; i++) {
+    for (uint32_t i = 0; i < n; i++) {
         struct rtenant *t = &fc->tenants[fc->ntenants];
         const struct tg__ynode *it = v->kids[i];
         t->pos = it->pos;
@@ -771,10 +796,7 @@ load_tree(struct tg__ld *ld, const char *file, const char *buf, size_t len,
         tg__diag_at(ld, TG_DIAG_ERROR, &pos, "empty file: expected a mapping with '%s:'", root[0].key);
         return TG_OK;
     }
-    ld->fileconf = obj;
-    rc = tg__walk_map(ld, tree, root, obj);
-    ld->fileconf = NULL;
-    return rc;
+    return tg__walk_map(ld, tree, root, obj);
 }
 
 /* ---- merge and resolve ------------------------------------------------------ */
@@ -937,6 +959,10 @@ resolve_rule(struct tg__ld *ld, const struct rrule *rr, struct tg_route_rule *r)
     r->max_cost_per_request = rr->max_cost;
     r->timeout_ms = rr->timeout_ms;
     r->deadline_ms = rr->deadline_ms;
+    if (r->deadline_ms != 0 && r->deadline_ms < r->timeout_ms)
+        tg__diag_at(ld, TG_DIAG_WARNING, &rr->deadline_pos,
+                    "rule '%s': deadline_ms %u is shorter than timeout_ms %u, so the primary attempt is cut short",
+                    rr->category.s, r->deadline_ms, r->timeout_ms);
     r->pii_allowed = rr->pii_allowed;
     r->export_controlled = rr->export_controlled;
     r->residency = -1;
@@ -1072,6 +1098,39 @@ hex_nibble(char c)
     return -1;
 }
 
+/* Tenant restrictions that make a category it may use always deny. */
+static void
+tenant_warnings(struct tg__ld *ld, const struct rtenant *rt, const struct tg_tenant *t)
+{
+    const struct tg_policy *p = ld->p;
+    for (uint32_t i = 0; i < p->nrules; i++) {
+        const struct tg_route_rule *r = &p->rules[i];
+        bool allowed = t->ncategories == 0;
+        for (uint32_t j = 0; j < t->ncategories; j++)
+            if (strcmp(t->categories[j], r->category) == 0)
+                allowed = true;
+        if (!allowed || r->nchain == 0)
+            continue;
+        if (t->residency >= 0) {
+            bool any = false;
+            for (uint32_t j = 0; j < r->nchain; j++) {
+                const char *region = p->providers[p->models[r->chain[j]].provider].region;
+                if (tg_policy_region_admits(p, t->residency, region) &&
+                    tg_policy_region_admits(p, r->residency, region))
+                    any = true;
+            }
+            if (!any)
+                tg__diag_at(ld, TG_DIAG_WARNING, &rt->residency.pos,
+                            "tenant '%s': data_residency '%s' admits no candidate of rule '%s', so its '%s' requests are denied",
+                            t->id, p->regions[t->residency].label, r->category, r->category);
+        }
+        if (t->nexport_tags > 0 && !r->export_controlled && t->ncategories > 0)
+            tg__diag_at(ld, TG_DIAG_WARNING, &rt->tags[0].pos,
+                        "tenant '%s' always carries export tag '%s' but rule '%s' is not export_controlled, so its '%s' requests are denied",
+                        t->id, t->export_tags[0], r->category, r->category);
+    }
+}
+
 static int
 resolve_tenants(struct tg__ld *ld, const struct fconf *cfg)
 {
@@ -1149,6 +1208,7 @@ resolve_tenants(struct tg__ld *ld, const struct fconf *cfg)
             else
                 t->categories[t->ncategories++] = r->category;
         }
+        tenant_warnings(ld, rt, t);
         p->ntenants++;
     }
     return TG_OK;
@@ -1169,6 +1229,7 @@ valid_listen(const char *s)
 static int
 v_listen(struct tg__ld *ld, const struct tg__ynode *v, void *obj)
 {
+    (void)obj;
     char b[80];
     if (!valid_listen(v->val))
         tg__diag_node(ld, TG_DIAG_ERROR, v, "'listen' must be HOST:PORT (got %s)",
@@ -1179,6 +1240,7 @@ v_listen(struct tg__ld *ld, const struct tg__ynode *v, void *obj)
 static int
 v_jurisdiction(struct tg__ld *ld, const struct tg__ynode *v, void *obj)
 {
+    (void)obj;
     char b[80];
     if (v->len != 2 || !isupper((unsigned char)v->val[0]) || !isupper((unsigned char)v->val[1]))
         tg__diag_node(ld, TG_DIAG_ERROR, v,
@@ -1190,6 +1252,7 @@ v_jurisdiction(struct tg__ld *ld, const struct tg__ynode *v, void *obj)
 static int
 v_nonempty(struct tg__ld *ld, const struct tg__ynode *v, void *obj)
 {
+    (void)obj;
     if (v->len == 0)
         tg__diag_node(ld, TG_DIAG_ERROR, v, "value must not be empty");
     return TG_OK;
@@ -1266,13 +1329,14 @@ compile(struct tg__ld *ld, const struct fconf *cfg, const char *config_path, boo
         struct tg_pii_detector_spec *specs = NULL;
         size_t n = 0;
         struct tg_err e = {0};
+        unsigned before = ld->nerrors;
         rc = tg_pii_pack_load(p->pii_packs[i], &ld->tmp, &specs, &n, pack_diag, ld, &e);
         if (rc == TG_ENOMEM)
             return tg_err_set(err, rc, "out of memory loading %s", p->pii_packs[i]);
         if (rc != TG_OK) {
             struct tg_pos pos = cfg->packs[i].pos.line ? cfg->packs[i].pos
                                                        : (struct tg_pos){ config_path, 1, 1 };
-            if (ld->nerrors == 0 || e.msg[0])
+            if (ld->nerrors == before)   /* the pack loader said nothing itself */
                 tg__diag_at(ld, TG_DIAG_ERROR, &pos, "PII pack %s: %s", cfg->packs[i].s,
                             e.msg[0] ? e.msg : "invalid");
             continue;

@@ -223,10 +223,10 @@ bounds_error(struct tg__ld *ld, const struct tg__field *f, const struct tg__ynod
     if (f->min == 0 && !(f->flags & TG__GT) && v->len > 0 && v->val[0] == '-')
         tg__diag_node(ld, TG_DIAG_ERROR, v, "'%s' must not be negative (got %s)", f->key, shown);
     else if (isinf(f->max))
-        tg__diag_node(ld, TG_DIAG_ERROR, v, "'%s' must be %s %g (got %s)", f->key,
+        tg__diag_node(ld, TG_DIAG_ERROR, v, "'%s' must be %s %.15g (got %s)", f->key,
                       (f->flags & TG__GT) ? ">" : ">=", f->min, shown);
     else
-        tg__diag_node(ld, TG_DIAG_ERROR, v, "'%s' must be %s %g and <= %g (got %s)", f->key,
+        tg__diag_node(ld, TG_DIAG_ERROR, v, "'%s' must be %s %.15g and <= %.15g (got %s)", f->key,
                       (f->flags & TG__GT) ? ">" : ">=", f->min, f->max, shown);
 }
 
@@ -235,7 +235,9 @@ parse_bool(const struct tg__ynode *v, bool *out)
 {
     static const char *const t[] = { "true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON" };
     static const char *const fl[] = { "false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF" };
-    if (v->quoted)
+    /* A quoted scalar is a string, except "${VAR}": quoting is how YAML
+     * lets a ${...} reference stand anywhere, so its value is typed. */
+    if (v->quoted && !v->interpolated)
         return false;
     for (size_t i = 0; i < TG_ARRAY_LEN(t); i++) {
         if (strcmp(v->val, t[i]) == 0) { *out = true; return true; }
@@ -248,7 +250,7 @@ static bool
 parse_double(const struct tg__ynode *v, double *out)
 {
     char *end;
-    if (v->quoted || v->len == 0)
+    if ((v->quoted && !v->interpolated) || v->len == 0)
         return false;
     /* Only decimal notation: strtod also takes hex floats, "inf" and "nan". */
     for (size_t i = 0; i < v->len; i++) {
@@ -268,7 +270,7 @@ static bool
 parse_uint(const struct tg__ynode *v, unsigned long long *out, bool *negative)
 {
     *negative = false;
-    if (v->quoted || v->len == 0)
+    if ((v->quoted && !v->interpolated) || v->len == 0)
         return false;
     size_t i = 0;
     if (v->val[0] == '-' || v->val[0] == '+') {

@@ -146,7 +146,7 @@ def record(rng, i, ts, mode):
     cat = rng.choices(CATEGORIES, CATEGORY_WEIGHTS)[0]
     feature = rng.choice(FEATURES[cat])
     if mode == "bench":
-        target = int(rng.triangular(600, 4200, 1300))
+        target = int(rng.triangular(500, 3700, 1200))
         pii = rng.random() < 0.05
         placeholders = False
         marking = rng.random() < 0.01

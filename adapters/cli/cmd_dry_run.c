@@ -146,7 +146,8 @@ usage(FILE *f)
 {
     fprintf(f,
         "usage: tollgate dry-run --config CONFIG --traffic FILE [--baseline CONFIG]\n"
-        "                        [--json] [--html OUT] [--fail-on EXPR]... [--quiet]\n"
+        "                        [--json] [--html OUT] [--decisions OUT] [--fail-on EXPR]...\n"
+        "                        [--quiet]\n"
         "\n"
         "Replay captured traffic (JSON Lines: tollgate capture records and OpenAI Batch\n"
         "API input lines, mixed) against CONFIG with the same decision code as serve,\n"
@@ -160,6 +161,8 @@ usage(FILE *f)
         "  --baseline CONFIG   the policy in force, to diff against\n"
         "  --json              print the CONTRACT section 7 JSON on stdout instead of text\n"
         "  --html OUT          also write a self-contained HTML report to OUT\n"
+        "  --decisions OUT     also write one JSON line per request to OUT: id, line, tenant,\n"
+        "                      category, decision, route, rules, cost_usd (and the baseline's)\n"
         "  --fail-on EXPR      exit 1 when EXPR holds; EXPR is KEY>N or KEY>=N with KEY one of\n"
         "                      newly_denied, newly_allowed, route_changed (need --baseline), deny.\n"
         "                      Repeatable.\n"
@@ -376,6 +379,8 @@ account(struct dr_report *r, struct tg_capture_item *it, const struct tg_decisio
         if (!isnan(r->mono[m].usd)) {
             double v = tg_cost_usd(&r->cur.policy->models[m], in, out);
             r->mono[m].usd = isnan(v) ? NAN : r->mono[m].usd + v;
+            if (d->verdict != TG_DENY)
+                r->mono[m].usd_allowed = isnan(v) ? NAN : r->mono[m].usd_allowed + v;
         }
     }
     if ((rc = for_each_rule(d, &r->by_rule)) != TG_OK)
@@ -457,10 +462,101 @@ fail_on_hit(const struct fail_on *fo, const struct dr_report *r)
     return fo->ge ? v >= fo->n : v > fo->n;
 }
 
+static cJSON *
+route_json(const struct tg_policy *p, const struct tg_decision *d)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (uint32_t i = 0; a && i < d->nroute; i++)
+        if (d->route[i] < p->nmodels)
+            cJSON_AddItemToArray(a, cJSON_CreateString(p->models[d->route[i]].id));
+    return a;
+}
+
+static cJSON *
+rules_json(const struct tg_decision *d)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (uint32_t i = 0; a && i < d->nreasons; i++)
+        if (d->reasons[i].rule)
+            cJSON_AddItemToArray(a, cJSON_CreateString(d->reasons[i].rule));
+    return a;
+}
+
+/* One line of --decisions output.  Ids, tenants and categories only; never
+ * request text. */
+static int
+write_decision(FILE *f, const struct dr_report *r, const struct tg_capture_item *it,
+               const struct tg_decision *d, const struct tg_decision *bd)
+{
+    cJSON *o = cJSON_CreateObject(), *b;
+    char *s;
+    uint64_t in, out;
+
+    if (o == NULL)
+        return TG_ENOMEM;
+    cJSON_AddStringToObject(o, "id", it->id);
+    cJSON_AddNumberToObject(o, "line", (double)it->line);
+    cJSON_AddItemToObject(o, "tenant", it->tenant ? cJSON_CreateString(it->tenant) : cJSON_CreateNull());
+    cJSON_AddItemToObject(o, "category", it->category ? cJSON_CreateString(it->category) : cJSON_CreateNull());
+    cJSON_AddStringToObject(o, "decision", tg_verdict_name(d->verdict));
+    cJSON_AddItemToObject(o, "route", route_json(r->cur.policy, d));
+    cJSON_AddItemToObject(o, "rules", rules_json(d));
+    tokens_for(&r->cur, it, d, &in, &out);
+    cJSON_AddNumberToObject(o, "input_tokens", (double)in);
+    cJSON_AddNumberToObject(o, "output_tokens", (double)out);
+    if (d->verdict != TG_DENY && d->nroute > 0 && d->route[0] < r->cur.policy->nmodels) {
+        double usd = tg_cost_usd(&r->cur.policy->models[d->route[0]], in, out);
+        cJSON_AddItemToObject(o, "cost_usd", isnan(usd) ? cJSON_CreateNull() : cJSON_CreateNumber(usd));
+    } else {
+        cJSON_AddNumberToObject(o, "cost_usd", 0);
+    }
+    if (bd != NULL && (b = cJSON_AddObjectToObject(o, "baseline")) != NULL) {
+        cJSON_AddStringToObject(b, "decision", tg_verdict_name(bd->verdict));
+        cJSON_AddItemToObject(b, "route", route_json(r->base.policy, bd));
+        cJSON_AddItemToObject(b, "rules", rules_json(bd));
+    }
+    s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (s == NULL)
+        return TG_ENOMEM;
+    fputs(s, f);
+    fputc('\n', f);
+    cJSON_free(s);   /* allocated through the replay's hooks, see json_hooks_on() */
+    return ferror(f) ? TG_EIO : TG_OK;
+}
+
+/* During the replay loop cJSON allocates from the per-request arena: the
+ * parsed line and its request tree die with tg_arena_reset() instead of one
+ * free() per node (malloc/free were an eighth of the replay's time).  Only
+ * this single-threaded command sets the hooks, and only around the loop, in
+ * which every cJSON tree is disposed of before the arena is reset. */
+static struct tg_arena *json_arena;
+
+static void *
+json_alloc(size_t n)
+{
+    return tg_arena_alloc(json_arena, n);
+}
+
+static void
+json_free(void *p)
+{
+    (void)p;
+}
+
+static void
+json_hooks(struct tg_arena *a)
+{
+    cJSON_Hooks h = { json_alloc, json_free };
+    json_arena = a;
+    cJSON_InitHooks(a ? &h : NULL);
+}
+
 int
 tg_cmd_dry_run(int argc, char **argv)
 {
-    const char *config = NULL, *traffic = NULL, *baseline = NULL, *html = NULL;
+    const char *config = NULL, *traffic = NULL, *baseline = NULL, *html = NULL, *decisions = NULL;
+    FILE *decf = NULL;
     bool json = false, quiet = false;
     struct fail_on fo[MAX_FAIL_ON];
     uint32_t nfo = 0;
@@ -485,7 +581,7 @@ tg_cmd_dry_run(int argc, char **argv)
             quiet = true;
         } else if ((strcmp(a, "--config") == 0 || strcmp(a, "--traffic") == 0 ||
                     strcmp(a, "--baseline") == 0 || strcmp(a, "--html") == 0 ||
-                    strcmp(a, "--fail-on") == 0) && next == NULL) {
+                    strcmp(a, "--fail-on") == 0 || strcmp(a, "--decisions") == 0) && next == NULL) {
             tg_cli_error(CMD, "%s needs a value", a);
             usage(stderr);
             goto out;
@@ -497,6 +593,8 @@ tg_cmd_dry_run(int argc, char **argv)
             baseline = argv[++i];
         } else if (strcmp(a, "--html") == 0) {
             html = argv[++i];
+        } else if (strcmp(a, "--decisions") == 0) {
+            decisions = argv[++i];
         } else if (strcmp(a, "--fail-on") == 0) {
             if (nfo == MAX_FAIL_ON) {
                 tg_cli_error(CMD, "at most %d --fail-on thresholds", MAX_FAIL_ON);
@@ -551,9 +649,14 @@ tg_cmd_dry_run(int argc, char **argv)
         tg_cli_error(CMD, "%s", err.msg);
         goto out;
     }
+    if (decisions != NULL && (decf = fopen(decisions, "w")) == NULL) {
+        tg_cli_error(CMD, "%s: %s", decisions, strerror(errno));
+        goto out;
+    }
     prog.on = !quiet && isatty(STDERR_FILENO);
     prog.start = prog.last = now_s();
 
+    json_hooks(&arena);
     for (;;) {
         struct tg_capture_item it;
         struct tg_decision d, bd;
@@ -563,6 +666,7 @@ tg_cmd_dry_run(int argc, char **argv)
         if (rc == 0)
             break;
         if (rc < 0) {
+            json_hooks(NULL);
             tg_cli_error(CMD, "%s: %s", traffic, err.msg);
             goto out;
         }
@@ -571,8 +675,11 @@ tg_cmd_dry_run(int argc, char **argv)
             rc = decide(&r->base, &it, &arena, &bd, &err);
         if (rc == TG_OK)
             rc = account(r, &it, &d, baseline ? &bd : NULL);
+        if (rc == TG_OK && decf != NULL && (rc = write_decision(decf, r, &it, &d, baseline ? &bd : NULL)) != TG_OK)
+            tg_err_set(&err, rc, "%s: write failed", decisions);
         tg_request_dispose(&it.req);
         if (rc != TG_OK) {
+            json_hooks(NULL);
             tg_cli_error(CMD, "%s line %" PRIu64 ": %s", traffic, it.line,
                          err.msg[0] ? err.msg : tg_status_name(rc));
             goto out;
@@ -580,6 +687,7 @@ tg_cmd_dry_run(int argc, char **argv)
         if ((r->requests & 1023) == 0)
             progress_draw(&prog, rd, false);
     }
+    json_hooks(NULL);
     progress_draw(&prog, rd, true);
     tg_capture_reader_stats(rd, &r->rd);
     if (r->has_ts && r->ts_max > r->ts_min)
@@ -623,6 +731,10 @@ tg_cmd_dry_run(int argc, char **argv)
             ret = 1;
         }
 out:
+    if (decf != NULL && fclose(decf) != 0 && ret == 0) {
+        tg_cli_error(CMD, "%s: %s", decisions, strerror(errno));
+        ret = 2;
+    }
     tg_capture_reader_close(rd);
     if (r != NULL) {
         side_close(&r->cur);

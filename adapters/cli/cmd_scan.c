@@ -1,11 +1,317 @@
-/* cmd_scan.c — placeholder until its issue lands; replaced by the real command. */
+/*
+ * cmd_scan.c — `tollgate scan [--config CONFIG] [--pack FILE]... [--jsonl]
+ * [--min-score F] [FILE|-]` (CONTRACT §1): PII and secret scan of text.
+ *
+ * Packs: --pack files if given, else the config's policy.pii.packs (and its
+ * min_score), else rules/pii/default.yaml from the data directory.
+ * Human output is one line per finding with the match masked — a scan
+ * report must not itself become a copy of the PII.  --jsonl reads one JSON
+ * object per line with a string `text`, echoes it back with `findings`
+ * (code point offsets, Presidio style).  A bad line is reported on stderr
+ * with its number and skipped; the exit status is then 2.
+ */
 #include "adapters/cli/cli.h"
+#include "engine/pii.h"
+#include "policy/pii_pack.h"
+
+#include <cjson/cJSON.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CMD "scan"
+#define SCAN_MAX_INPUT (1024u * 1024u * 1024u)
+#define MAX_PACKS 64
+
+static void
+usage(FILE *f)
+{
+    fprintf(f,
+        "usage: tollgate scan [--config CONFIG] [--pack FILE]... [--jsonl] [--min-score F] [FILE|-]\n"
+        "\n"
+        "Scan text (FILE, or stdin) for PII and secrets.  Detector packs come from\n"
+        "--pack (repeatable), else the config's policy.pii.packs, else\n"
+        "rules/pii/default.yaml.  Default min score: the config's, else 0.5.\n"
+        "\n"
+        "  --jsonl       input lines are JSON objects with a string \"text\"; each is\n"
+        "                printed back with \"findings\": [{entity,start,end,score,detector}]\n"
+        "                (start/end in Unicode code points, end exclusive)\n"
+        "\n"
+        "Human output: LINE:COL ENTITY score=S detector=ID match=MASKED\n"
+        "exit: 0 scanned (findings or not), 2 usage / I/O / bad input line\n");
+}
+
+static int
+build_db(const char **packs, int npacks, struct tg_pii_db **db)
+{
+    struct tg_arena a;
+    struct tg_pii_detector_spec *all = NULL;
+    size_t nall = 0, cap = 0;
+    struct tg_err err = { 0 };
+    int rc = TG_OK, i;
+
+    tg_arena_init(&a, 0);
+    for (i = 0; i < npacks && rc == TG_OK; i++) {
+        struct tg_pii_detector_spec *s = NULL;
+        size_t n = 0;
+        rc = tg_pii_pack_load(packs[i], &a, &s, &n, tg_cli_diag, NULL, &err);
+        if (rc != TG_OK) {
+            tg_cli_error(CMD, "%s", err.msg);
+            break;
+        }
+        if (nall + n > cap) {
+            struct tg_pii_detector_spec *v;
+            cap = (nall + n) * 2;
+            v = tg_arena_alloc(&a, cap * sizeof *v);
+            if (v == NULL) {
+                rc = TG_ENOMEM;
+                tg_cli_error(CMD, "out of memory");
+                break;
+            }
+            if (nall)
+                memcpy(v, all, nall * sizeof *v);
+            all = v;
+        }
+        if (n)
+            memcpy(all + nall, s, n * sizeof *s);
+        nall += n;
+    }
+    if (rc == TG_OK && (rc = tg_pii_db_build(all, nall, db, &err)) != TG_OK)
+        tg_cli_error(CMD, "%s", err.msg);
+    tg_arena_free(&a);
+    return rc;
+}
+
+/* Human report: LINE:COL (1-based, column in code points). */
+static void
+print_human(const char *text, size_t len, const struct tg_findings *f)
+{
+    uint32_t i, line = 1;
+    size_t line_start = 0, pos = 0;
+
+    for (i = 0; i < f->n; i++) {
+        const struct tg_finding *x = &f->v[i];
+        char masked[256];
+        size_t mlen = x->end - x->start;
+        while (pos < x->start && pos < len) {
+            if (text[pos] == '\n') {
+                line++;
+                line_start = pos + 1;
+            }
+            pos++;
+        }
+        if (mlen > 120)
+            mlen = 120;   /* a PEM block: the head is enough to find it */
+        tg_pii_mask(text + x->start, mlen, masked, sizeof masked);
+        for (char *c = masked; *c; c++)
+            if (*c == '\n' || *c == '\r')
+                *c = ' ';
+        printf("%u:%u %s score=%.2f detector=%s match=%s%s\n", line,
+               tg_pii_codepoint_offset(text + line_start, len - line_start, x->start - line_start) + 1,
+               x->entity, x->score, x->detector, masked, mlen < x->end - x->start ? "..." : "");
+    }
+}
+
+static int
+scan_jsonl(const struct tg_pii_db *db, struct tg_pii_scratch *s, double min_score,
+           char *buf, size_t len)
+{
+    struct tg_arena a;
+    size_t pos = 0;
+    unsigned long lineno = 0;
+    int bad = 0;
+
+    tg_arena_init(&a, 0);
+    while (pos < len) {
+        size_t e = pos;
+        cJSON *j, *t, *arr;
+        struct tg_findings f = { 0 };
+        struct tg_err err = { 0 };
+        char *out;
+
+        while (e < len && buf[e] != '\n')
+            e++;
+        lineno++;
+        if (e > pos && buf[e - 1] == '\r')
+            buf[e - 1] = ' ';
+        {
+            size_t k = pos;
+            while (k < e && (buf[k] == ' ' || buf[k] == '\t'))
+                k++;
+            if (k == e) {
+                pos = e + 1;
+                continue;
+            }
+        }
+        j = cJSON_ParseWithLength(buf + pos, e - pos);
+        pos = e + 1;
+        t = j != NULL ? cJSON_GetObjectItemCaseSensitive(j, "text") : NULL;
+        if (!cJSON_IsObject(j) || !cJSON_IsString(t)) {
+            tg_cli_error(CMD, "line %lu: not a JSON object with a string \"text\"", lineno);
+            cJSON_Delete(j);
+            bad = 1;
+            continue;
+        }
+        tg_arena_reset(&a);
+        if (tg_pii_scan(db, s, t->valuestring, strlen(t->valuestring), 0, min_score, &a, &f, &err) != TG_OK) {
+            tg_cli_error(CMD, "line %lu: %s", lineno, err.msg);
+            cJSON_Delete(j);
+            bad = 1;
+            continue;
+        }
+        cJSON_DeleteItemFromObjectCaseSensitive(j, "findings");
+        arr = cJSON_AddArrayToObject(j, "findings");
+        for (uint32_t i = 0; arr != NULL && i < f.n; i++) {
+            const struct tg_finding *x = &f.v[i];
+            size_t tl = strlen(t->valuestring);
+            cJSON *o = cJSON_CreateObject();
+            if (o == NULL)
+                break;
+            cJSON_AddItemToArray(arr, o);
+            cJSON_AddStringToObject(o, "entity", x->entity);
+            cJSON_AddNumberToObject(o, "start", tg_pii_codepoint_offset(t->valuestring, tl, x->start));
+            cJSON_AddNumberToObject(o, "end", tg_pii_codepoint_offset(t->valuestring, tl, x->end));
+            cJSON_AddNumberToObject(o, "score", (double)(int)(x->score * 100 + 0.5) / 100.0);
+            cJSON_AddStringToObject(o, "detector", x->detector);
+        }
+        if (f.unscannable)
+            cJSON_AddTrueToObject(j, "unscannable");
+        out = cJSON_PrintUnformatted(j);
+        if (out == NULL) {
+            tg_cli_error(CMD, "line %lu: out of memory", lineno);
+            bad = 1;
+        } else {
+            puts(out);
+            free(out);
+        }
+        cJSON_Delete(j);
+    }
+    tg_arena_free(&a);
+    return bad ? 2 : 0;
+}
 
 int
 tg_cmd_scan(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    tg_cli_error("scan", "this command is not built yet");
-    return 2;
+    static const struct option opts[] = {
+        { "config", required_argument, NULL, 'c' },
+        { "pack", required_argument, NULL, 'p' },
+        { "jsonl", no_argument, NULL, 'j' },
+        { "min-score", required_argument, NULL, 'm' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *config = NULL, *input = "-";
+    const char *packs[MAX_PACKS];
+    int npacks = 0, c, rc = 2;
+    bool jsonl = false, have_min = false;
+    double min_score = 0.5;
+    struct tg_policy *pol = NULL;
+    struct tg_pii_db *owned = NULL;
+    const struct tg_pii_db *db = NULL;
+    struct tg_pii_scratch *s = NULL;
+    char *buf = NULL, *defpack = NULL;
+    size_t len = 0;
+    struct tg_err err = { 0 };
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': config = optarg; break;
+        case 'p':
+            if (npacks == MAX_PACKS) {
+                tg_cli_error(CMD, "too many --pack (max %d)", MAX_PACKS);
+                return 2;
+            }
+            packs[npacks++] = optarg;
+            break;
+        case 'j': jsonl = true; break;
+        case 'm': {
+            char *end;
+            min_score = strtod(optarg, &end);
+            if (end == optarg || *end != '\0' || !(min_score >= 0 && min_score <= 1)) {
+                tg_cli_error(CMD, "--min-score must be a number in [0, 1]");
+                return 2;
+            }
+            have_min = true;
+            break;
+        }
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind < argc)
+        input = argv[optind++];
+    if (optind < argc) {
+        tg_cli_error(CMD, "one input file at most");
+        usage(stderr);
+        return 2;
+    }
+    if (config != NULL) {
+        pol = tg_cli_load_policy(CMD, config, false);
+        if (pol == NULL)
+            goto out;
+        if (!have_min)
+            min_score = pol->pii_min_score;
+        if (npacks == 0) {
+            db = pol->pii;
+            if (db == NULL) {
+                tg_cli_error(CMD, "%s: the policy has no PII packs", config);
+                goto out;
+            }
+        }
+    }
+    if (db == NULL) {
+        if (npacks == 0) {
+            const char *dir = getenv("TOLLGATE_HOME");
+            size_t n;
+            if (dir == NULL || *dir == '\0')
+                dir = TG_DATA_DIR;
+            n = strlen(dir) + sizeof "/rules/pii/default.yaml";
+            defpack = malloc(n);
+            if (defpack == NULL)
+                goto out;
+            snprintf(defpack, n, "%s/rules/pii/default.yaml", dir);
+            packs[npacks++] = defpack;
+        }
+        if (build_db(packs, npacks, &owned) != TG_OK)
+            goto out;
+        db = owned;
+    }
+    if (tg_pii_scratch_new(db, &s) != TG_OK) {
+        tg_cli_error(CMD, "out of memory");
+        goto out;
+    }
+    if (tg_cli_read_file(input, SCAN_MAX_INPUT, &buf, &len, &err) != TG_OK) {
+        tg_cli_error(CMD, "%s", err.msg);
+        goto out;
+    }
+    if (jsonl) {
+        rc = scan_jsonl(db, s, min_score, buf, len);
+    } else {
+        struct tg_arena a;
+        struct tg_findings f = { 0 };
+        tg_arena_init(&a, 0);
+        if (tg_pii_scan(db, s, buf, len, 0, min_score, &a, &f, &err) != TG_OK) {
+            tg_cli_error(CMD, "%s", err.msg);
+        } else {
+            print_human(buf, len, &f);
+            if (f.unscannable)
+                tg_cli_error(CMD, "a scan limit was hit: the text could not be fully scanned "
+                                  "(the gateway treats this as PII present)");
+            rc = 0;
+        }
+        tg_arena_free(&a);
+    }
+out:
+    if (fflush(stdout) != 0 && rc == 0)
+        rc = 2;
+    free(buf);
+    free(defpack);
+    tg_pii_scratch_free(s);
+    tg_pii_db_free(owned);
+    if (pol != NULL)
+        tg_policy_unref(pol);
+    return rc;
 }

@@ -60,7 +60,9 @@ struct dr_side {
 
 struct dr_model_cost {
     const char *model;                 /* points into the policy */
-    double      usd;                   /* NAN: the model has no price */
+    double      usd;                   /* every request; NAN: the model has no price */
+    double      usd_allowed;           /* only those the policy allows or redacts:
+                                          the like-for-like figure next to the routed cost */
 };
 
 struct dr_report {

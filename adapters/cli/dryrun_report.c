@@ -194,20 +194,25 @@ dr_report_text(FILE *f, const struct dr_report *r)
     if (r->cur.unpriced)
         fprintf(f, "  (%" PRIu64 " routed requests went to a model without a price: not counted)\n",
                 r->cur.unpriced);
-    fprintf(f, "\nthe same %" PRIu64 " requests sent monolithically to one model\n", r->requests);
+    fprintf(f, "\nthe same traffic sent monolithically to one model\n  %-28s %14s %14s %16s %12s\n", "",
+            "all requests", "annualised", "allowed only", "vs routed");
     for (uint32_t m = 0; m < r->nmono; m++) {
+        char m3[64];
         money(m1, sizeof(m1), r->mono[m].usd);
-        fprintf(f, "  %-28s %14s", r->mono[m].model, m1);
-        if (r->annual_factor > 0 && !isnan(r->mono[m].usd)) {
-            money(m2, sizeof(m2), dr_annualise(r, r->mono[m].usd));
-            fprintf(f, "   annualised %s", m2);
-        }
-        if (!isnan(r->mono[m].usd) && r->cur.cost_usd > 0)
-            fprintf(f, "   (%.1fx routed)", r->mono[m].usd / r->cur.cost_usd);
+        money(m2, sizeof(m2), dr_annualise(r, r->mono[m].usd));
+        money(m3, sizeof(m3), r->mono[m].usd_allowed);
+        fprintf(f, "  %-28s %14s %14s %16s", r->mono[m].model, m1, r->annual_factor > 0 ? m2 : "-", m3);
+        if (!isnan(r->mono[m].usd_allowed) && r->cur.cost_usd > 0)
+            fprintf(f, " %11.1fx", r->mono[m].usd_allowed / r->cur.cost_usd);
         fputc('\n', f);
     }
     money(m1, sizeof(m1), r->cur.cost_usd);
-    fprintf(f, "  %-28s %14s   (allowed and redacted requests only)\n", "routed by the policy", m1);
+    money(m2, sizeof(m2), dr_annualise(r, r->cur.cost_usd));
+    fprintf(f, "  %-28s %14s %14s %16s %11.1fx\n", "routed by the policy", "-",
+            r->annual_factor > 0 ? m2 : "-", m1, 1.0);
+    fprintf(f, "  (all requests: the %" PRIu64 " captured requests; allowed only: the %" PRIu64
+            " the policy allows or redacts, like for like with the routed cost)\n",
+            r->requests, r->cur.v[TG_ALLOW] + r->cur.v[TG_REDACT]);
 
     if (r->rd.malformed) {
         fprintf(f, "\nmalformed lines: %" PRIu64 " skipped (lines ", r->rd.malformed);
@@ -344,6 +349,7 @@ dr_report_json(const struct dr_report *r)
             cJSON_AddStringToObject(e, "model", r->mono[m].model);
             cJSON_AddItemToObject(e, "usd", num(round9(r->mono[m].usd)));
             cJSON_AddItemToObject(e, "annualised_usd", num(round9(dr_annualise(r, r->mono[m].usd))));
+            cJSON_AddItemToObject(e, "allowed_usd", num(round9(r->mono[m].usd_allowed)));
             cJSON_AddItemToArray(mono, e);
         }
     }

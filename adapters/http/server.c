@@ -25,6 +25,8 @@
 #include "engine/request.h"
 #include "policy/policy.h"
 
+#include <sys/queue.h>   /* TAILQ_FOREACH over evkeyvalq */
+
 #include <curl/curl.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -171,7 +173,7 @@ struct gw_req {
     bool                st_init;
     int                 stream_err;
     struct evbuffer    *chunk;             /* SSE bytes for the client from one feed */
-    struct event       *fb_timer;
+    struct event       *fb_timer;          /* stream: first byte, then idle gap */
     bool                client_started;    /* chunked reply started: no more fallback */
     bool                client_gone;
 
@@ -283,17 +285,58 @@ tg_gw_bearer(const char *a, const char **tok, size_t *len)
     return true;
 }
 
-/* A header value we copy into the request context: bounded, no control bytes. */
+/* How often a request header occurs; the last value in *last. */
+static int
+header_count(struct evhttp_request *ev, const char *name, const char **last)
+{
+    struct evkeyval *kv;
+    int n = 0;
+
+    TAILQ_FOREACH(kv, evhttp_request_get_input_headers(ev), next)
+        if (strcasecmp(kv->key, name) == 0) {
+            n++;
+            if (last)
+                *last = kv->value;
+        }
+    return n;
+}
+
+static bool
+value_ok(const char *v)
+{
+    if (v == NULL || strlen(v) > TG_MAX_HEADER_VALUE)
+        return false;
+    for (const char *c = v; *c; c++)
+        if ((unsigned char)*c < 0x20 && *c != '\t')
+            return false;
+    return true;
+}
+
+/* A routing header we copy into the request context: bounded, no control
+ * bytes.  Repeated, the last one wins (a client overriding its SDK's
+ * default header), as for curl -H given twice. */
 static const char *
 header_value(struct evhttp_request *ev, const char *name)
 {
-    const char *v = evhttp_find_header(evhttp_request_get_input_headers(ev), name);
-    if (v == NULL || strlen(v) > TG_MAX_HEADER_VALUE)
+    const char *v = NULL;
+
+    if (header_count(ev, name, &v) == 0 || !value_ok(v))
         return NULL;
-    for (const char *c = v; *c; c++)
-        if ((unsigned char)*c < 0x20 && *c != '\t')
-            return NULL;
     return v;
+}
+
+/* Export tags: every occurrence counts (a union can only restrict more). */
+static int
+add_export_tags(struct gw_req *r, const char *name)
+{
+    struct evkeyval *kv;
+
+    TAILQ_FOREACH(kv, evhttp_request_get_input_headers(r->ev), next)
+        if (strcasecmp(kv->key, name) == 0) {
+            if (!value_ok(kv->value) || tg_request_add_tags(&r->req, kv->value, &r->arena) != TG_OK)
+                return TG_EINVAL;
+        }
+    return TG_OK;
 }
 
 static void
@@ -729,15 +772,20 @@ on_write(char *ptr, size_t size, size_t nmemb, void *ud)
         r->status_checked = true;
         if (r->http.stream && r->ustatus >= 200 && r->ustatus < 300) {
             r->relaying = true;
-            if (r->fb_timer)
-                evtimer_del(r->fb_timer);
             tg_prov_stream_init(&r->st, r->cur_prov->adapter, r->http.strip_usage, r->cur_m->id,
                                 r->ts_us / 1000000, client_emit, r);
             r->st_init = true;
         }
     }
     if (r->relaying) {
-        int rc = tg_prov_stream_feed(&r->st, ptr, n);
+        int rc;
+        if (r->fb_timer) {
+            /* The attempt timeout is also the longest silence allowed
+             * between chunks: a stalled stream releases its client. */
+            struct timeval tv = { r->att_timeout_ms / 1000, (r->att_timeout_ms % 1000) * 1000 };
+            evtimer_add(r->fb_timer, &tv);
+        }
+        rc = tg_prov_stream_feed(&r->st, ptr, n);
         if (!flush_client(r))
             return 0;   /* client gone: abort the transfer */
         if (rc < 0) {
@@ -893,13 +941,13 @@ attempt_done(struct gw_req *r, CURLcode res)
 }
 
 static void
-on_first_byte_timeout(evutil_socket_t fd, short what, void *arg)
+on_stream_timeout(evutil_socket_t fd, short what, void *arg)
 {
     struct gw_req *r = arg;
 
     (void)fd;
     (void)what;
-    if (r->easy != NULL && !r->relaying)
+    if (r->easy != NULL)
         attempt_done(r, CURLE_OPERATION_TIMEDOUT);
 }
 
@@ -1050,13 +1098,14 @@ start_next(struct gw_req *r)
         curl_easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(r->easy, CURLOPT_CONNECTTIMEOUT_MS, (long)tmo);
         if (r->http.stream) {
-            /* Time to first byte is the attempt timeout; a started stream may
-             * run long but must not stall. */
+            /* Time to first byte, and then the longest gap between chunks,
+             * is the attempt timeout; a started stream may run long as
+             * long as it flows (LOW_SPEED is a backstop). */
             struct timeval tv = { tmo / 1000, (tmo % 1000) * 1000 };
             curl_easy_setopt(r->easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
             curl_easy_setopt(r->easy, CURLOPT_LOW_SPEED_TIME, (long)GW_STREAM_STALL_S);
             if (r->fb_timer == NULL)
-                r->fb_timer = evtimer_new(r->L->base, on_first_byte_timeout, r);
+                r->fb_timer = evtimer_new(r->L->base, on_stream_timeout, r);
             if (r->fb_timer)
                 evtimer_add(r->fb_timer, &tv);
         } else {
@@ -1370,9 +1419,10 @@ authenticate(struct gw_req *r)
     size_t len;
     uint8_t h[32];
     unsigned int hl = 0;
+    const char *authz = NULL;
 
-    if (!tg_gw_bearer(evhttp_find_header(evhttp_request_get_input_headers(r->ev), "Authorization"),
-                      &tok, &len) ||
+    /* Two Authorization headers are ambiguous credentials: refused. */
+    if (header_count(r->ev, "Authorization", &authz) != 1 || !tg_gw_bearer(authz, &tok, &len) ||
         EVP_Digest(tok, len, h, &hl, EVP_sha256(), NULL) != 1 ||
         (r->tenant = tg_policy_tenant_by_key(r->p, h)) == NULL) {
         r->event_kind = "unauthenticated";
@@ -1473,7 +1523,7 @@ handle_chat(struct gw_loop *L, struct evhttp_request *ev)
     struct gw_req *r = req_new(L, ev);
     struct evbuffer *in;
     struct tg_err err = { 0 };
-    const char *category, *feature, *tags;
+    const char *category, *feature;
     size_t max;
     int rc;
 
@@ -1518,7 +1568,6 @@ handle_chat(struct gw_loop *L, struct evhttp_request *ev)
         r->body = "";
     category = header_value(ev, "X-Task-Category");
     feature = header_value(ev, "X-Feature-Id");
-    tags = header_value(ev, r->p->export_header ? r->p->export_header : "X-Export-Control");
 
     rc = tg_request_parse(r->body, r->body_len, &r->arena, &r->req, &err);
     if (rc == TG_ENOMEM)
@@ -1541,7 +1590,7 @@ handle_chat(struct gw_loop *L, struct evhttp_request *ev)
     else if (r->req.model != NULL && tg_policy_rule(r->p, r->req.model) != NULL)
         /* SDK convenience: `model: "code_generation"` names the category. */
         r->req.category = r->req.model;
-    if (tags != NULL && tg_request_add_tags(&r->req, tags, &r->arena) != TG_OK) {
+    if (add_export_tags(r, r->p->export_header ? r->p->export_header : "X-Export-Control") != TG_OK) {
         set_error(r, 400, "invalid_request_error", "invalid_request", "bad export control header", NULL);
         goto done;
     }
@@ -1727,6 +1776,9 @@ on_request(struct evhttp_request *ev, void *arg)
     } else {
         static const char nf[] = "{\"error\":{\"message\":\"no such endpoint\",\"type\":\"invalid_request_error\","
                                  "\"param\":null,\"code\":\"not_found\"}}";
+        char id[33];
+        tg_audit_new_id(id);   /* every /v1 answer carries an id, even without an audit entry */
+        evhttp_add_header(evhttp_request_get_output_headers(ev), "X-Tollgate-Decision-Id", id);
         reply_plain(ev, 404, "application/json", nf, sizeof(nf) - 1);
     }
     return;
@@ -1734,6 +1786,11 @@ method:
     {
         static const char mn[] = "{\"error\":{\"message\":\"method not allowed\",\"type\":\"invalid_request_error\","
                                  "\"param\":null,\"code\":\"method_not_allowed\"}}";
+        char id[33];
+        tg_audit_new_id(id);
+        evhttp_add_header(evhttp_request_get_output_headers(ev), "X-Tollgate-Decision-Id", id);
+        evhttp_add_header(evhttp_request_get_output_headers(ev), "Allow",
+                          strstr(uri, "models") ? "GET" : "POST");
         reply_plain(ev, 405, "application/json", mn, sizeof(mn) - 1);
     }
 #undef PATH_IS

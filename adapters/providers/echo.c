@@ -36,15 +36,17 @@ static bool
 text_of(const cJSON *c, char **buf, size_t *len, size_t *cap)
 {
     const cJSON *part;
+    size_t start;
 
     if (cJSON_IsString(c))
         return append(buf, len, cap, c->valuestring, strlen(c->valuestring));
     if (!cJSON_IsArray(c))
         return true;
+    start = *len;
     cJSON_ArrayForEach(part, c) {
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(part, "text");
         if (cJSON_IsString(t)) {
-            if (*len > 0 && !append(buf, len, cap, " ", 1))
+            if (*len > start && !append(buf, len, cap, " ", 1))
                 return false;
             if (!append(buf, len, cap, t->valuestring, strlen(t->valuestring)))
                 return false;

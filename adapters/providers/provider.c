@@ -195,7 +195,6 @@ openai_event(struct tg_prov_stream *s, const char *data, size_t len)
 {
     cJSON *j, *usage, *choices;
     bool drop = false;
-    int rc;
 
     if (len == 6 && memcmp(data, "[DONE]", 6) == 0) {
         s->done = true;
@@ -223,12 +222,24 @@ openai_event(struct tg_prov_stream *s, const char *data, size_t len)
     if (drop)
         return 0;
     /* Relay the provider's bytes unchanged: re-serialising would cost time
-     * and could reorder what the client's SDK expects. */
-    if (s->emit(s->ud, "data: ", 6) || s->emit(s->ud, data, len) || s->emit(s->ud, "\n\n", 2))
-        return TG_EIO;
+     * and could reorder what the client's SDK expects.  Data that came in
+     * several data: lines goes out the same way (one line per "\n"). */
+    {
+        const char *d = data, *end = data + len;
+        while (d <= end) {
+            const char *nl = memchr(d, '\n', (size_t)(end - d));
+            size_t k = nl ? (size_t)(nl - d) : (size_t)(end - d);
+            if (s->emit(s->ud, "data: ", 6) || s->emit(s->ud, d, k) || s->emit(s->ud, "\n", 1))
+                return TG_EIO;
+            if (nl == NULL)
+                break;
+            d = nl + 1;
+        }
+        if (s->emit(s->ud, "\n", 1))
+            return TG_EIO;
+    }
     s->events++;
-    rc = 0;
-    return rc;
+    return 0;
 }
 
 static int

@@ -62,13 +62,43 @@ test('other upstream faults each fall back: 502, 503, reset, invalid JSON, 200 w
         const r = await chat(gw, userMsg('fault ' + JSON.stringify(f)));
         assert.equal(r.status, 200, `${JSON.stringify(f)}: fallback answered (${r.status} ${r.text.slice(0, 200)})`);
         assert.equal(r.headers.get('x-tollgate-model'), 'stub-eu-model', `${JSON.stringify(f)}: served by the fallback`);
-        assert.equal((await gw.stub.requests('/us/')).length, 1);
+        const tries = (await gw.stub.requests('/us/')).length;
+        // A reset on a reused keep-alive connection looks like a stale
+        // connection, and libcurl re-sends once on a fresh one: allow that.
+        const most = f.reset ? 2 : 1;
+        assert.ok(tries >= 1 && tries <= most, `${JSON.stringify(f)}: primary contacted ${tries} times (at most ${most})`);
         const e = await auditEntry(gw, r.headers.get('x-tollgate-decision-id'));
         assert.equal(e.attempts.length, 2, `${JSON.stringify(f)}: ${attemptsOf(e)}`);
         assert.notEqual(e.attempts[0].outcome, 'ok');
       }
     });
   });
+
+test('connection refused -> fallback, attempt recorded as a connect failure', async () => {
+  await withGateway({}, async (gw) => {
+    const r = await chat(gw, userMsg('dead primary'), { category: 'dead_primary' });
+    assert.equal(r.status, 200, r.text.slice(0, 300));
+    assert.equal(r.headers.get('x-tollgate-model'), 'stub-eu-model');
+    const e = await auditEntry(gw, r.headers.get('x-tollgate-decision-id'));
+    assert.equal(e.attempts[0].model, 'stub-dead-model');
+    assert.equal(e.attempts[0].outcome, 'connect', attemptsOf(e).join());
+  });
+});
+
+test('provider 4xx: relayed as upstream_rejected, no fallback; provider 401 -> 502 upstream_auth', async () => {
+  await withGateway({}, async (gw) => {
+    await gw.stub.behave({ match: '/us/', status: 400, times: 1 });
+    const r = await chat(gw, userMsg('the provider refuses this'));
+    assert.equal(r.status, 400, r.text.slice(0, 300));
+    assert.equal(r.json?.error?.code, 'upstream_rejected');
+    assert.equal((await gw.stub.requests('/eu/')).length, 0, 'no fallback on a 4xx');
+    await gw.stub.behave({ match: '/anthropic/', status: 401, times: 1 });
+    const a = await chat(gw, userMsg('bad provider key'), { category: 'claude' });
+    assert.equal(a.status, 502, a.text.slice(0, 300));
+    assert.equal(a.json?.error?.code, 'upstream_auth');
+    assert.ok(!a.text.includes('sk-ant-stub-key'), 'the provider key is never shown');
+  });
+});
 
 test('primary timeout (stall before headers > timeout_ms) -> fallback', async () => {
   await withGateway({ TIMEOUT_MS: 400, DEADLINE_MS: 5000 }, async (gw) => {
@@ -183,6 +213,13 @@ test('no fallback to a non-compliant candidate: PII + primary down -> 502, cn ne
     const e = await auditEntry(gw, r.headers.get('x-tollgate-decision-id'));
     assert.deepEqual(e.route, ['stub-gpt-b'], 'route holds only the compliant candidate');
     assert.ok(!e.attempts.some((a) => a.model === 'stub-cn-model'));
+
+    // The same for export control: ear-tagged data may not go to a CN entity.
+    await gw.stub.clear();
+    const t = await chat(gw, userMsg('ear tagged'), { category: 'pii_ok', headers: { 'X-Export-Control': 'ear' } });
+    assert.equal(t.status, 502, t.text.slice(0, 300));
+    assert.equal((await gw.stub.requests('/us2/')).length, 1);
+    assert.deepEqual(await gw.stub.requests('/cn/'), [], 'ear-tagged request never reached cn');
   });
 });
 
@@ -202,7 +239,8 @@ test('stream: fallback before the first byte; no fallback after it', async () =>
     const r = await chat(gw, userMsg('one two three four five six', { stream: true }));
     assert.equal(r.status, 200, 'headers were already sent');
     assert.equal(r.headers.get('x-tollgate-model'), 'stub-gpt');
-    assert.ok(!r.text.includes('data: [DONE]') || /error/.test(r.text), 'truncated or error event, never a fake completion');
+    assert.ok(!r.text.includes('data: [DONE]'), 'no [DONE]: the client must not take it for a complete answer');
+    assert.match(r.text, /"error"/, 'an error event ends the stream');
     assert.ok(!r.text.includes('five six'), 'no second provider spliced into the stream');
     assert.equal((await gw.stub.requests('/eu/')).length, 0, 'fallback not contacted after the first byte');
     const e = await auditEntry(gw, r.headers.get('x-tollgate-decision-id'));
@@ -215,7 +253,7 @@ test('stall mid-stream: the client is released within the attempt timeout', asyn
   await withGateway({ TIMEOUT_MS: 800, DEADLINE_MS: 1500 }, async (gw) => {
     await gw.stub.behave({ match: '/us/', stall_after: 1 });
     const t0 = Date.now();
-    const r = await chat(gw, userMsg('stall after one chunk', { stream: true }));
+    const r = await chat(gw, userMsg('stall after one chunk', { stream: true }), { timeoutMs: 8000 });
     const ms = Date.now() - t0;
     assert.ok(ms < 4000, `not hung (${ms} ms)`);
     assert.ok(!r.text.trim().endsWith('data: [DONE]') || /error/.test(r.text));

@@ -20,6 +20,7 @@ export const CASES = path.join(ROOT, 'tests/cases/gateway');
 export const KEYS = {
   acme: 'tg-test-acme-0123456789abcdef',
   globex: 'tg-test-globex-fedcba9876543210',
+  initech: 'tg-test-initech-00aa11bb22cc33dd',
 };
 export const sha256hex = (s) => createHash('sha256').update(s).digest('hex');
 
@@ -118,6 +119,9 @@ export const DEFAULT_VARS = {
   ON_VIOLATION: 'deny',
   MAX_BODY: 262144,
   HEADER_TIMEOUT_MS: 5000,
+  MODE: 'enforce',
+  TELEMETRY_ENABLED: false,
+  DEAD_URL: 'http://127.0.0.1:1/v1',   // port 1: nothing listens, connection refused
 };
 
 async function waitHealthy(base, child, ms) {
@@ -144,11 +148,19 @@ export async function startGateway(opts = {}) {
   const tag = opts.tag || 'gw';
   const dir = tempDir(tag);
   const stub = opts.stub || await startStub();
-  const keys = keygen(dir);
+  let keys;
+  try {
+    keys = keygen(dir);
+  } catch (e) {
+    if (!opts.stub) await stub.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
   const vars = {
-    ...DEFAULT_VARS, ...(opts.vars || {}),
+    ...DEFAULT_VARS, TELEMETRY_URL: `${stub.url}/telemetry/v1/inference`, ...(opts.vars || {}),
     STUB: stub.url, DIR: dir,
     ACME_KEY_SHA: sha256hex(KEYS.acme), GLOBEX_KEY_SHA: sha256hex(KEYS.globex),
+    INITECH_KEY_SHA: sha256hex(KEYS.initech),
     AUDIT_LOG: path.join(dir, 'audit.log'), AUDIT_KEY: keys.key,
   };
   const template = opts.template || 'e2e.yaml';
@@ -229,13 +241,19 @@ export async function auditEntry(gw, decisionId, ms = 3000) {
 }
 
 /** Raw POST /v1/chat/completions with fetch (for what the SDK hides). */
-export async function chat(gw, body, { key = KEYS.acme, category = 'chat', headers = {}, raw } = {}) {
+export async function chat(gw, body, { key = KEYS.acme, category = 'chat', headers = {}, raw, timeoutMs = 20000 } = {}) {
   const h = { 'content-type': 'application/json', ...headers };
   if (key) h.authorization = `Bearer ${key}`;
   if (category) h['x-task-category'] = category;
   const r = await fetch(gw.baseURL + '/chat/completions', { method: 'POST', headers: h,
-    body: raw !== undefined ? raw : JSON.stringify(body) });
-  const text = await r.text();
+    body: raw !== undefined ? raw : JSON.stringify(body), signal: AbortSignal.timeout(timeoutMs) });
+  let text;
+  try {
+    text = await r.text();
+  } catch (e) {
+    if (e.name !== 'TimeoutError' && e.name !== 'AbortError') throw e;
+    text = '';   // the body did not finish in time; callers check timing
+  }
   let json = null;
   try { json = JSON.parse(text); } catch { /* SSE or not JSON */ }
   return { status: r.status, headers: r.headers, text, json };

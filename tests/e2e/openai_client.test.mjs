@@ -61,6 +61,7 @@ test('chat (non-stream): content, headers, usage, upstream request', async () =>
   assert.ok(!('x-task-category' in log[0].headers), 'client headers are not forwarded');
 
   const e = await auditEntry(gw, id);
+  assert.equal(response.headers.get('x-tollgate-policy-version'), e.policy_version);
   assert.equal(e.decision, 'allow');
   assert.equal(e.model, 'stub-gpt');
   assert.equal(e.provider, 'stub-us');
@@ -101,6 +102,29 @@ test('chat (stream): async iterator gets every chunk, [DONE] ends it', async () 
   assert.equal(finish, 'stop');
   const [up] = await gw.stub.requests();
   assert.equal(up.stream, true, 'upstream asked to stream');
+  assert.equal(up.body.stream_options?.include_usage, true, 'usage requested upstream for the audit');
+  const e = await auditEntry(gw, response.headers.get('x-tollgate-decision-id'));
+  assert.equal(e.usage.completion_tokens, tokens(`echo: ${prompt}`), 'stream usage recorded');
+});
+
+test('chat (stream, raw SSE): the usage chunk tollgate asked for is not relayed', async () => {
+  sent++;
+  const r = await chat(gw, userMsg('no usage wanted', { stream: true }));
+  noteId(r.headers);
+  const datas = r.text.split('\n\n').map((x) => x.trim()).filter((x) => x.startsWith('data: {'));
+  assert.ok(datas.length >= 3);
+  assert.ok(datas.every((d) => !JSON.parse(d.slice(6)).usage), 'no usage chunk');
+});
+
+test('category from body.model when no header names one', async () => {
+  sent++;
+  const c = client({ defaultHeaders: {} });
+  const { data, response } = await c.chat.completions.create({
+    model: 'claude', messages: [{ role: 'user', content: 'route by model name' }],
+  }).withResponse();
+  noteId(response.headers);
+  assert.equal(response.headers.get('x-tollgate-model'), 'stub-claude');
+  assert.equal(data.choices[0].message.content, 'echo: route by model name');
 });
 
 test('chat (stream, raw SSE): ends with data: [DONE], usage chunk when asked', async () => {
@@ -146,6 +170,7 @@ test('403 policy_denied for PII: PermissionDeniedError, rule ids, never the PII'
   assert.equal(r.status, 403);
   const id = noteId(r.headers);
   assert.equal(r.json.error.code, 'policy_denied');
+  assert.equal(r.json.error.decision_id, id, 'error body carries the decision id');
   assert.ok(!r.text.includes(PII_EMAIL) && !r.text.includes('jane.roe'), 'the matched PII is never echoed');
   assert.match(r.text, /EMAIL_ADDRESS|pii/i, 'names the PII rule');
   assert.match(r.text, /chat/, 'names the routing rule (category) that excluded the candidates');
@@ -154,6 +179,38 @@ test('403 policy_denied for PII: PermissionDeniedError, rule ids, never the PII'
   assert.equal(e.decision, 'deny');
   assert.ok(!JSON.stringify(e).includes(PII_EMAIL));
   assert.deepEqual(e.pii?.map((p) => p.entity), ['EMAIL_ADDRESS']);
+});
+
+test('stream with PII: 403 before any byte, nothing upstream', async () => {
+  await gw.stub.clear();
+  sent++;
+  const r = await chat(gw, userMsg(PII_TEXT, { stream: true }));
+  assert.equal(r.status, 403);
+  assert.match(r.headers.get('content-type') || '', /application\/json/, 'an error body, not an event stream');
+  assert.equal(r.json?.error?.code, 'policy_denied');
+  assert.ok(!r.text.includes(PII_EMAIL));
+  noteId(r.headers);
+  assert.equal((await gw.stub.requests()).length, 0);
+});
+
+test('429 past the tenant limit -> RateLimitError', async () => {
+  const c = client({ apiKey: KEYS.initech });
+  const statuses = [];
+  for (let i = 0; i < 3; i++) {
+    sent++;
+    try {
+      const { response } = await c.chat.completions.create(userMsg('limited ' + i)).withResponse();
+      noteId(response.headers);
+      statuses.push(response.status);
+    } catch (e) {
+      assert.ok(e instanceof OpenAI.RateLimitError, `got ${e.constructor.name} ${e.status}`);
+      assert.equal(typeof e.error?.message, 'string');
+      assert.ok(Number(e.headers.get('retry-after')) > 0, 'Retry-After on the tenant limit');
+      noteId(e.headers);
+      statuses.push(e.status);
+    }
+  }
+  assert.deepEqual(statuses, [200, 200, 429], 'requests_per_minute: 2');
 });
 
 test('400 malformed requests -> BadRequestError', async () => {
@@ -260,6 +317,90 @@ test('anthropic provider (stream): Messages events -> chat.completion.chunk', as
   assert.equal(up.flavor, 'anthropic');
   assert.equal(up.body.stream, true);
   assert.equal(typeof up.body.max_tokens, 'number', 'mandatory max_tokens filled in');
+});
+
+test('export control: an itar-tagged request on a route without export_controlled -> 403', async () => {
+  await gw.stub.clear();
+  sent++;
+  const r = await chat(gw, userMsg('design notes'), { headers: { 'X-Export-Control': 'itar' } });
+  assert.equal(r.status, 403, r.text.slice(0, 300));
+  assert.equal(r.json.error.code, 'policy_denied');
+  assert.match(r.text, /export|itar/i, 'names the export-control rule');
+  noteId(r.headers);
+  assert.equal((await gw.stub.requests()).length, 0);
+});
+
+test('anthropic provider errors: 529 without fallback -> 502; error event mid-stream ends the stream', async () => {
+  const c = client({ defaultHeaders: { 'X-Task-Category': 'claude' } });
+  await gw.stub.behave({ match: '/anthropic/', status: 529, times: 1 });
+  sent++;
+  await assert.rejects(c.chat.completions.create(userMsg('overloaded?')), (e) => {
+    assert.equal(e.status, 502, `every compliant candidate failed -> 502 (got ${e.status})`);
+    assert.ok(e instanceof OpenAI.InternalServerError);
+    assert.match(e.message, /stub-claude/, 'the attempt is listed');
+    noteId(e.headers);
+    return true;
+  });
+  await gw.stub.calm();
+  await gw.stub.behave({ match: '/anthropic/', error_event_after: 2, times: 1 });
+  sent++;
+  const { data: stream, response } = await c.chat.completions.create(
+    userMsg('one two three four five', { stream: true })).withResponse();
+  noteId(response.headers);
+  let text = '';
+  let threw = null;
+  try {
+    for await (const ch of stream) text += ch.choices[0]?.delta?.content || '';
+  } catch (e) { threw = e; }
+  assert.ok(threw, `the client sees the stream fail, not a clean end (got "${text}")`);
+  assert.ok(!text.includes('five'), 'nothing invented after the error');
+  await gw.stub.calm();
+});
+
+test('40 concurrent requests (streams and not): each gets its own answer', async () => {
+  const c = client();
+  const jobs = [];
+  for (let i = 0; i < 40; i++) {
+    sent++;
+    const prompt = `concurrent ${'x'.repeat(i)} request number ${i}`;
+    if (i % 2) {
+      jobs.push(c.chat.completions.create(userMsg(prompt, { stream: true })).withResponse().then(async ({ data, response }) => {
+        noteId(response.headers);
+        let t = '';
+        for await (const ch of data) t += ch.choices[0]?.delta?.content || '';
+        return [prompt, t];
+      }));
+    } else {
+      jobs.push(c.chat.completions.create(userMsg(prompt)).withResponse().then(({ data, response }) => {
+        noteId(response.headers);
+        return [prompt, data.choices[0].message.content];
+      }));
+    }
+  }
+  for (const [prompt, got] of await Promise.all(jobs)) assert.equal(got, `echo: ${prompt}`);
+});
+
+test('client gone mid-stream: upstream transfer aborted, request still audited', async () => {
+  await gw.stub.clear();
+  // A stream that keeps flowing (so no stall timer ends it) for ~8 s.
+  await gw.stub.behave({ match: '/us/', chunk_delay_ms: 200, times: 1 });
+  sent++;
+  const ac = new AbortController();
+  const r = await fetch(gw.baseURL + '/chat/completions', { method: 'POST', signal: ac.signal,
+    headers: { authorization: `Bearer ${KEYS.acme}`, 'content-type': 'application/json', 'x-task-category': 'chat' },
+    body: JSON.stringify(userMsg('w '.repeat(40), { stream: true })) });
+  const id = noteId(r.headers);
+  const reader = r.body.getReader();
+  await reader.read();
+  const t0 = Date.now();
+  ac.abort();
+  const [up] = await eventually(async () => {
+    const l = await gw.stub.requests('/us/');
+    return l[0]?.outcome === 'client-closed' ? l : null;
+  }, 5000, 'upstream connection closed after the client left');
+  assert.ok(up.closed_at - t0 < 2000, `upstream released ${up.closed_at - t0} ms after the client left`);
+  await auditEntry(gw, id, 5000);
+  await gw.stub.calm();
 });
 
 test('healthz, readyz, metrics', async () => {

@@ -62,7 +62,10 @@ test('reload under load: SIGHUP, file edit, invalid config; zero failed requests
     await eventually(() => versions().length > n + 20, 5000, 'still serving after a bad reload', 100);
     assert.equal(lastVersion(), v3, 'policy unchanged by the invalid config');
     assert.equal((await fetch(gw.base + '/readyz')).status, 200, 'still ready');
-    assert.match(gw.output(), /error/i, 'the rejected reload was logged');
+    assert.match(gw.output(), /reload.*rejected/i, 'the rejected reload was logged');
+    const m = await (await fetch(gw.base + '/metrics')).text();
+    assert.match(m, /tollgate_policy_reloads_total\{[^}]*result="rejected"[^}]*\} [1-9]/, 'rejected reload counted');
+    assert.ok(m.includes(v3), 'tollgate_policy_info shows the running policy_version');
 
     running = false;
     await load;

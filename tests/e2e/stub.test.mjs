@@ -58,7 +58,7 @@ test('stub: openai client, stream with usage chunk and [DONE]', async () => {
 test('stub: anthropic SDK, messages.create non-stream', async () => {
   await stub.clear();
   const msg = await an().messages.create({
-    model: 'claude-sonnet-4-5', max_tokens: 64, system: 'be brief',
+    model: 'claude-stub-1', max_tokens: 64, system: 'be brief',
     messages: [{ role: 'user', content: 'hi claude' }],
   });
   assert.equal(msg.type, 'message');
@@ -75,7 +75,7 @@ test('stub: anthropic SDK, messages.create non-stream', async () => {
 
 test('stub: anthropic SDK, streaming events assemble into the final message', async () => {
   const stream = an().messages.stream({
-    model: 'claude-sonnet-4-5', max_tokens: 64, messages: [{ role: 'user', content: 'stream me please' }],
+    model: 'claude-stub-1', max_tokens: 64, messages: [{ role: 'user', content: 'stream me please' }],
   });
   const deltas = [];
   stream.on('text', (t) => deltas.push(t));
@@ -153,4 +153,16 @@ test('stub: stall mid-stream then resume; reset mid-stream', async () => {
   await assert.rejects((async () => { for await (const ch of s2) void ch; })());
   const log = await stub.requests();
   assert.ok(log.some((e) => e.outcome === 'reset-mid-stream'));
+});
+
+test('stub: error event mid-stream (both formats) makes the SDKs throw', async () => {
+  const s1 = await oa().chat.completions.create({ model: 'm', stream: true,
+    messages: [{ role: 'user', content: 'a b c d' }] }, { headers: { 'X-Stub-Behavior': '{"error_event_after":2}' } });
+  let text = '';
+  await assert.rejects((async () => { for await (const ch of s1) text += ch.choices[0]?.delta?.content || ''; })(),
+    /upstream error mid-stream/);
+  assert.equal(text, 'echo: a ');
+  const s2 = an().messages.stream({ model: 'claude-stub-1', max_tokens: 16,
+    messages: [{ role: 'user', content: 'x y z' }] }, { headers: { 'X-Stub-Behavior': '{"error_event_after":1}' } });
+  await assert.rejects(s2.finalMessage(), (e) => /Overloaded|overloaded/.test(String(e.message)));
 });

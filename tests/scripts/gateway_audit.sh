@@ -24,9 +24,9 @@ for i in 1 2 3; do send 200 -d "$(msg "hello $i")"; done
 send 200 -N -d "$(msg 'a streamed one' ',"stream":true')"
 send 403 -d "$(msg "mail $PII_EMAIL please")"
 send 403 -d "$(msg "my card is 4111 1111 1111 1111 and $PII_EMAIL")"
-send 401 -H 'Authorization: Bearer wrong-key' -d "$(msg hi)"
+CHAT_KEY=wrong-key send 401 -d "$(msg hi)"
 send 400 -d '{"model":"auto","messages":['
-send 200 -d "$(msg 'pii allowed here: '"$PII_EMAIL")" -H 'X-Task-Category: pii_ok'
+CHAT_CATEGORY=pii_ok send 200 -d "$(msg 'pii allowed here: '"$PII_EMAIL")"
 curl -s -X POST -d '{"match":"/us/","status":500,"times":1}' "$STUB_URL/__behavior" >/dev/null
 send 200 -d "$(msg 'primary fails once')"
 check "fallback answered (X-Tollgate-Model stub-eu-model)" test "$(header x-tollgate-model)" = stub-eu-model

@@ -33,7 +33,7 @@ check "stream: ends with data: [DONE]" test "$(grep -v '^\s*$' <<<"$out" | tail 
 check "stream: chunks are chat.completion.chunk" grep -q '"chat.completion.chunk"' <<<"$out"
 
 # --- errors, CONTRACT §5 ------------------------------------------------------
-chat_req -H 'Authorization: Bearer nope' -d '{"model":"auto","messages":[{"role":"user","content":"x"}]}' >/dev/null
+CHAT_KEY=nope chat_req -d '{"model":"auto","messages":[{"role":"user","content":"x"}]}' >/dev/null
 check "401 unknown key" test "$(status)" = 401
 check "401 has the OpenAI error body" is_openai_error
 check "401 has X-Tollgate-Decision-Id" test -n "$(header x-tollgate-decision-id)"
@@ -61,8 +61,12 @@ curl -s -D "$GW_DIR/h" -o "$GW_DIR/body" -w '%{http_code}' "$GW_BASE/v2/nothing"
 check "404 unknown route" test "$(status)" = 404
 check "404 has the OpenAI error body" is_openai_error
 check "404 has X-Tollgate-Decision-Id" test -n "$(header x-tollgate-decision-id)"
-code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $ACME_KEY" "$GW_BASE/v1/chat/completions")
-check "GET on the POST route is refused (405/404, got $code)" test "$code" = 405 -o "$code" = 404
+code=$(curl -s -D "$GW_DIR/h" -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $ACME_KEY" "$GW_BASE/v1/chat/completions")
+check "GET on the POST route -> 405 (got $code)" test "$code" = 405
+check "405 names the allowed method" grep -qi '^allow: *POST' "$GW_DIR/h"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $ACME_KEY" -H "Authorization: Bearer $ACME_KEY" \
+  -H 'X-Task-Category: chat' -d '{"model":"auto","messages":[{"role":"user","content":"x"}]}' "$GW_BASE/v1/chat/completions")
+check "Authorization given twice -> 401 (got $code)" test "$code" = 401
 
 # --- hostile clients ----------------------------------------------------------
 nest=$(printf '%*s' 5000 '' | tr ' ' '[')

@@ -9,12 +9,15 @@
 #   pass NAME / fail NAME [WHY]          one result line each
 #   check NAME CMD...                    PASS when CMD succeeds
 #   chat_req [curl args...]              POST /v1/chat/completions as tenant acme
+#                                       (CHAT_KEY, CHAT_CATEGORY override key and category:
+#                                       a second -H would send the header twice)
 # Requires node (for the stub); scripts print SKIP and exit 0 without it.
 
 : "${TOLLGATE:=$TG_ROOT/tollgate}"
 : "${TG_ROOT:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 ACME_KEY=tg-test-acme-0123456789abcdef
 GLOBEX_KEY=tg-test-globex-fedcba9876543210
+INITECH_KEY=tg-test-initech-00aa11bb22cc33dd
 PII_EMAIL=jane.roe@example.com
 GW_PID= STUB_PID= GW_DIR= GW_RC=
 
@@ -79,9 +82,11 @@ gw_start() {
   GW_CONFIG=$GW_DIR/config.yaml GW_AUDIT=$GW_DIR/audit.log GW_PUB=$GW_DIR/audit.pub
   # Overrides first: the first substitution of a placeholder wins.
   gw_render "$tpl" "$GW_CONFIG" "$@" TIMEOUT_MS=2000 DEADLINE_MS=6000 FAILURE_THRESHOLD=5 RECOVERY_MS=30000 \
-    ON_VIOLATION=deny MAX_BODY=262144 HEADER_TIMEOUT_MS=5000 \
+    ON_VIOLATION=deny MAX_BODY=262144 HEADER_TIMEOUT_MS=5000 MODE=enforce DEAD_URL=http://127.0.0.1:1/v1 \
+    TELEMETRY_ENABLED=false TELEMETRY_URL="$STUB_URL/telemetry/v1/inference" \
     STUB="$STUB_URL" DIR="$GW_DIR" AUDIT_LOG="$GW_AUDIT" AUDIT_KEY="$GW_DIR/audit.key" \
-    ACME_KEY_SHA="$(sha256_hex "$ACME_KEY")" GLOBEX_KEY_SHA="$(sha256_hex "$GLOBEX_KEY")" || return 1
+    ACME_KEY_SHA="$(sha256_hex "$ACME_KEY")" GLOBEX_KEY_SHA="$(sha256_hex "$GLOBEX_KEY")" \
+    INITECH_KEY_SHA="$(sha256_hex "$INITECH_KEY")" || return 1
   GW_PORT=$(free_port)
   GW_BASE="http://127.0.0.1:$GW_PORT"
   "$TOLLGATE" serve --config "$GW_CONFIG" --listen "127.0.0.1:$GW_PORT" >"$GW_DIR/serve.log" 2>&1 &
@@ -107,7 +112,8 @@ gw_stop() {
 # chat_req [curl args...]: prints the body to stdout, headers to $GW_DIR/h, the status to $GW_DIR/status.
 chat_req() {
   curl -s -D "$GW_DIR/h" -o "$GW_DIR/body" -w '%{http_code}' --max-time 20 \
-    -H "Authorization: Bearer $ACME_KEY" -H 'Content-Type: application/json' -H 'X-Task-Category: chat' \
+    -H "Authorization: Bearer ${CHAT_KEY:-$ACME_KEY}" -H 'Content-Type: application/json' \
+    -H "X-Task-Category: ${CHAT_CATEGORY:-chat}" \
     "$@" "$GW_BASE/v1/chat/completions" >"$GW_DIR/status"
   cat "$GW_DIR/body"
 }

@@ -7,6 +7,7 @@
 //   POST …/chat/completions   OpenAI chat completions (JSON, or SSE chunks + [DONE])
 //   POST …/messages           Anthropic Messages API (JSON, or its SSE event stream)
 //   GET  …/models             a model list in the OpenAI shape
+//   POST …/telemetry…         a telemetry collector: records the batch, answers 204
 //
 // Misbehaviour, so tests can prove fallback, breakers and deadlines. A behaviour
 // is a JSON object; the first source that gives one wins:
@@ -23,7 +24,11 @@
 //   stall_after     stream: after this many content chunks, stop writing
 //   stall_ms        …for this long (default: until the client goes away)
 //   reset_after     stream: after this many content chunks, reset the connection
+//   reset_delay_ms  …waiting this long first so the chunks are delivered (200)
 //   chunk_delay_ms  stream: pause between chunks
+//   error_event_after stream: after this many content chunks, send the
+//                   provider's error event (OpenAI: data: {"error":…};
+//                   Anthropic: event: error) and end without [DONE]/message_stop
 //   content_type    override the Content-Type of a 200 answer
 //   raw_body        send this text as the 200 body instead of a completion
 //   invalid_json    true: a 200 whose body is not JSON
@@ -33,7 +38,8 @@
 //
 // Inspection: GET /__requests lists every request received (seq, ts, method,
 // path, flavor, model, stream, headers with credential values replaced by
-// "[redacted]", body parsed as JSON when possible, behavior applied, outcome);
+// "[redacted]", body parsed as JSON when possible, behavior applied, outcome:
+// pending|ok|stalled|client-closed|reset|reset-mid-stream, closed_at ms);
 // ?match=SUBSTR filters by path.  DELETE /__requests clears the log.
 // GET/DELETE /__behavior list/clear rules; POST /__behavior adds a rule or
 // {"rules":[…]} (replacing none).  GET /__health answers 200.
@@ -72,6 +78,7 @@ function flavorOf(path) {
   if (p.endsWith('/chat/completions')) return 'openai';
   if (p.endsWith('/messages')) return 'anthropic';
   if (p.endsWith('/models')) return 'models';
+  if (p.includes('/telemetry')) return 'telemetry';
   return 'other';
 }
 
@@ -182,13 +189,36 @@ function pieces(reply) {
   return parts.length ? parts : [''];
 }
 
+// error_event_after: keep the first N content frames (and what precedes
+// them), then end the stream with the provider's error event instead of the
+// normal ending.
+function withErrorEvent(frames, b, errorFrame) {
+  if (b.error_event_after === undefined) return frames;
+  const out = [];
+  let content = 0;
+  for (const f of frames) {
+    if (f.content && content === b.error_event_after) break;
+    if (f.content) content++;
+    out.push(f);
+  }
+  out.push({ text: errorFrame });
+  return out;
+}
+
 // Stream writer honouring stall/reset/delay; returns false if the client left.
 async function streamChunks(req, res, entry, b, frames) {
   let content = 0;
   for (const f of frames) {
     if (res.destroyed || res.writableEnded) return false;
     if (f.content) {
-      if (b.reset_after !== undefined && content === b.reset_after) { entry.outcome = 'reset-mid-stream'; resetSocket(req); return false; }
+      if (b.reset_after !== undefined && content === b.reset_after) {
+        // Let what was written reach the peer first: an RST makes the
+        // receiver drop data it has not read yet.
+        await sleep(b.reset_delay_ms ?? 200);
+        entry.outcome = 'reset-mid-stream';
+        resetSocket(req);
+        return false;
+      }
       if (b.stall_after !== undefined && content === b.stall_after && !entry.stalled) {
         entry.stalled = true;
         entry.outcome = 'stalled';
@@ -229,9 +259,11 @@ async function answerOpenAI(req, res, entry, body, b) {
       usage: { prompt_tokens: usage.in, completion_tokens: usage.out, total_tokens: usage.in + usage.out } }) + '\n\n' });
   }
   frames.push({ text: 'data: [DONE]\n\n' });
+  const sent = withErrorEvent(frames, b, 'data: ' + JSON.stringify({ error: { message: 'stub: upstream error mid-stream',
+    type: 'server_error', param: null, code: null } }) + '\n\n');
   res.writeHead(200, { 'content-type': b.content_type || 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
   res.flushHeaders();
-  if (await streamChunks(req, res, entry, b, frames)) res.end();
+  if (await streamChunks(req, res, entry, b, sent)) res.end();
 }
 
 async function answerAnthropic(req, res, entry, body, b) {
@@ -272,9 +304,10 @@ async function answerAnthropic(req, res, entry, body, b) {
   frames.push({ text: ev('content_block_stop', { index: 0 }) });
   frames.push({ text: ev('message_delta', { delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: usage.out } }) });
   frames.push({ text: ev('message_stop', {}) });
+  const sent = withErrorEvent(frames, b, ev('error', { error: { type: 'overloaded_error', message: 'Overloaded' } }));
   res.writeHead(200, { 'content-type': b.content_type || 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
   res.flushHeaders();
-  if (await streamChunks(req, res, entry, b, frames)) res.end();
+  if (await streamChunks(req, res, entry, b, sent)) res.end();
 }
 
 async function handleProvider(req, res, path, raw) {
@@ -292,10 +325,18 @@ async function handleProvider(req, res, path, raw) {
   };
   log.push(entry);
   res.on('close', () => {
-    if (entry.outcome === 'pending') entry.outcome = res.writableFinished ? 'ok' : 'client-closed';
+    entry.closed_at = Date.now();
+    if (entry.outcome === 'pending' || entry.outcome === 'stalled') {
+      entry.outcome = res.writableFinished ? 'ok' : 'client-closed';
+    }
   });
   res.on('finish', () => { if (entry.outcome === 'pending' || entry.outcome === 'stalled') entry.outcome = 'ok'; });
 
+  if (flavor === 'telemetry') {   // a collector: record the batch, accept it
+    res.writeHead(204);
+    res.end();
+    return;
+  }
   if (flavor === 'models' && req.method === 'GET') {
     sendJson(res, 200, { object: 'list', data: [{ id: 'stub-model', object: 'model', created: 0, owned_by: 'stub' }] });
     return;

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# pii_cases.sh — data-driven PII detector cases (tests/cases/pii/*.tsv).
+#
+# Each file names its entity ("# entity: X"); "+" lines must yield a
+# finding of X whose text is exactly the expected match, "-" lines must
+# yield none.  All cases of a file go through one `tollgate scan --jsonl`
+# with the default pack; offsets are code points, so jq's string slicing
+# checks them directly.
+set -uo pipefail
+root=${TG_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+bin=${TOLLGATE:-$root/build/tollgate}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+for f in "$root"/tests/cases/pii/*.tsv; do
+  det=$(basename "$f" .tsv)
+  ent=$(sed -n 's/^# entity: *//p' "$f" | head -1)
+  # one JSON object per case: {n, kind, expect, text}
+  awk -F'\t' '!/^#/ && NF >= 2 { print NR "\t" $0 }' "$f" |
+    jq -R -c 'split("\t") | {n: (.[0] | tonumber), kind: .[1],
+               expect: (if .[1] == "+" then ("\"" + .[2] + "\"" | fromjson) else null end),
+               text: ("\"" + (if .[1] == "+" then .[3] else .[2] end) + "\"" | fromjson)}' \
+    >"$tmp/in.jsonl" || { echo "FAIL: pii/$det: cannot parse case file"; continue; }
+  "$bin" scan --jsonl "$tmp/in.jsonl" >"$tmp/out.jsonl" 2>"$tmp/err" ||
+    { echo "FAIL: pii/$det: scan exited $?: $(head -3 "$tmp/err")"; continue; }
+  jq -r --arg e "$ent" --arg d "$det" '
+    . as $c
+    | [.findings[] | select(.entity == $e) | $c.text[.start:.end]] as $got
+    | if .kind == "+" then
+        (if ($got | index($c.expect)) != null then "PASS: pii/\($d):\(.n)"
+         else "FAIL: pii/\($d):\(.n) expected \($e) \($c.expect | @json) in \($c.text | @json), got \($got | @json) (all: \([.findings[] | .entity + "=" + $c.text[.start:.end]] | @json))" end)
+      else
+        (if ($got | length) == 0 then "PASS: pii/\($d):\(.n)"
+         else "FAIL: pii/\($d):\(.n) unexpected \($e) \($got | @json) in \($c.text | @json)" end)
+      end' "$tmp/out.jsonl"
+  # every case must come back
+  want=$(wc -l <"$tmp/in.jsonl"); got=$(wc -l <"$tmp/out.jsonl")
+  [ "$want" -eq "$got" ] || echo "FAIL: pii/$det: $want cases in, $got out"
+done

@@ -1,0 +1,887 @@
+/*
+ * test_audit.c — the audit log: writer, chain, seals, keys, recovery, and
+ * the verifier against every tampering the issue lists (each bit flipped,
+ * entries deleted/inserted/swapped/duplicated, truncation, wrong/unlisted/
+ * expired keys, re-sealing with a newer key).
+ */
+#include "audit/audit.h"
+#include "audit/audit_int.h"
+
+#include <criterion/criterion.h>
+
+#include <fcntl.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/pem.h>
+
+/* ---- helpers ------------------------------------------------------------- */
+
+static char dir[256];
+
+static void
+mkdir_tmp(void)
+{
+    snprintf(dir, sizeof(dir), "/tmp/tg_audit_test.XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+}
+
+static void
+rm_tmp(void)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    (void)system(cmd);
+}
+
+static char *
+path_in(const char *name)
+{
+    static char bufs[8][320];
+    static int i;
+    char *p = bufs[i++ % 8];
+    snprintf(p, 320, "%s/%s", dir, name);
+    return p;
+}
+
+struct buf {
+    char  *p;
+    size_t n;
+};
+
+static struct buf
+slurp(const char *path)
+{
+    struct buf b = { 0 };
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "open %s", path);
+    fseek(f, 0, SEEK_END);
+    b.n = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    b.p = malloc(b.n + 1);
+    cr_assert_eq(fread(b.p, 1, b.n, f), b.n);
+    b.p[b.n] = 0;
+    fclose(f);
+    return b;
+}
+
+static void
+spit(const char *path, const char *p, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f);
+    cr_assert_eq(fwrite(p, 1, n, f), n);
+    fclose(f);
+}
+
+static char *
+keygen(const char *name, char id[33])
+{
+    struct tg_err err = { 0 };
+    char *prefix = path_in(name);
+    cr_assert_eq(tg_audit_keygen(prefix, id, &err), TG_OK, "%s", err.msg);
+    return prefix;
+}
+
+static struct buf
+pub_pem(const char *prefix)
+{
+    char p[340];
+    snprintf(p, sizeof(p), "%s.pub", prefix);
+    return slurp(p);
+}
+
+static struct tg_audit_cfg
+cfg_for(const char *log, const char *prefix, enum tg_sign_mode sign, uint32_t seal_every)
+{
+    static char key[8][340];
+    static int i;
+    char *k = key[i++ % 8];
+    snprintf(k, 340, "%s.key", prefix);
+    struct tg_audit_cfg c = { .path = log, .signing_key = k, .fsync = TG_FSYNC_NEVER, .sign = sign,
+                              .seal_every = seal_every, .seal_interval_ms = 60000, .queue_depth = 64 };
+    return c;
+}
+
+static void
+append_n(struct tg_audit_log *l, int n, const char *tenant)
+{
+    for (int i = 0; i < n; i++) {
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "event", "decision");
+        cJSON_AddStringToObject(e, "tenant", tenant);
+        cJSON_AddNumberToObject(e, "i", i);
+        cr_assert_eq(tg_audit_append(l, e, NULL, NULL), TG_OK);
+    }
+}
+
+/* Write a log: n decision entries in one session. */
+static void
+write_log(const char *log, const char *prefix, enum tg_sign_mode sign, uint32_t seal_every, int n)
+{
+    struct tg_audit_cfg c = cfg_for(log, prefix, sign, seal_every);
+    struct tg_audit_log *l = NULL;
+    struct tg_err err = { 0 };
+    cr_assert_eq(tg_audit_open(&c, &l, &err), TG_OK, "%s", err.msg);
+    append_n(l, n, "acme");
+    cr_assert_eq(tg_audit_close(l, &err), TG_OK, "%s", err.msg);
+}
+
+struct outcome {
+    struct tg_audit_verify_result r;
+    char first[256];
+};
+
+static void
+rep(void *ud, const char *kind, uint64_t seq, const char *reason)
+{
+    struct outcome *o = ud;
+    if (o->first[0] == 0 && strcmp(kind, "recovered") != 0)
+        snprintf(o->first, sizeof(o->first), "%s: seq %llu: %s", kind, (unsigned long long)seq, reason);
+}
+
+/* Verify files (NULL-terminated list of buffers) with keys (NULL-terminated prefixes). */
+static struct outcome
+verify_bufs(const struct buf *files, size_t nfiles, const char *const *keys, const char *expect)
+{
+    struct outcome o;
+    struct tg_audit_verifier *v = NULL;
+    struct tg_err err = { 0 };
+    memset(&o, 0, sizeof(o));
+    cr_assert_eq(tg_audit_verifier_new(rep, &o, &v, &err), TG_OK);
+    for (size_t i = 0; keys[i] != NULL; i++) {
+        struct buf p = pub_pem(keys[i]);
+        cr_assert_eq(tg_audit_verifier_add_key(v, p.p, p.n, NULL, &err), TG_OK, "%s", err.msg);
+        free(p.p);
+    }
+    if (expect != NULL)
+        cr_assert_eq(tg_audit_verifier_expect_head(v, expect, &err), TG_OK);
+    for (size_t i = 0; i < nfiles; i++)
+        tg_audit_verifier_feed(v, files[i].p, files[i].n);
+    tg_audit_verifier_finish(v, &o.r);
+    tg_audit_verifier_free(v);
+    return o;
+}
+
+static bool
+clean(const struct outcome *o)
+{
+    return o->r.problems == 0 && o->r.unsealed == 0 && o->r.entries > 0 && o->r.verified == o->r.entries;
+}
+
+static struct outcome
+verify1(struct buf b, const char *key)
+{
+    const char *keys[] = { key, NULL };
+    return verify_bufs(&b, 1, keys, NULL);
+}
+
+/* Split a buffer into line offsets. */
+static size_t
+lines(struct buf b, size_t *off, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < b.n && n < max; i++) {
+        if (i == 0 || b.p[i - 1] == '\n')
+            off[n++] = i;
+    }
+    off[n] = b.n;
+    return n;
+}
+
+/* Rebuild a file from a permutation/selection of its lines. */
+static struct buf
+relines(struct buf b, const size_t *off, const int *pick, size_t npick)
+{
+    struct buf o = { malloc(b.n * 2 + 1), 0 };
+    for (size_t i = 0; i < npick; i++) {
+        size_t s = off[pick[i]], e = off[pick[i] + 1];
+        memcpy(o.p + o.n, b.p + s, e - s);
+        o.n += e - s;
+    }
+    return o;
+}
+
+TestSuite(audit, .init = mkdir_tmp, .fini = rm_tmp, .timeout = 60);
+
+/* ---- basics -------------------------------------------------------------- */
+
+Test(audit, keygen_mode_and_no_overwrite)
+{
+    char id[33], id2[33];
+    struct stat st;
+    struct tg_err err = { 0 };
+    char *prefix = keygen("k", id);
+    char kp[340];
+
+    snprintf(kp, sizeof(kp), "%s.key", prefix);
+    cr_assert_eq(stat(kp, &st), 0);
+    cr_assert_eq(st.st_mode & 0777, 0600, "mode %o", st.st_mode & 0777);
+    cr_assert_eq(strlen(id), 32);
+    struct buf before = slurp(kp);
+    cr_assert_neq(tg_audit_keygen(prefix, id2, &err), TG_OK);
+    cr_assert(strstr(err.msg, "refusing to overwrite") != NULL, "%s", err.msg);
+    struct buf after = slurp(kp);
+    cr_assert(before.n == after.n && memcmp(before.p, after.p, before.n) == 0);
+    free(before.p);
+    free(after.p);
+}
+
+Test(audit, merkle_root_rfc9162)
+{
+    uint8_t leaves[3 * 32], scratch[3 * 32], root[32], a[33], b[33], c[33], ha[32], hb[32], hc[32],
+        ab[65], hab[32], top[65], want[32];
+    for (int i = 0; i < 96; i++)
+        leaves[i] = (uint8_t)i;
+    /* by hand: MTH(3) = H(1 || H(1 || H(0||a) || H(0||b)) || H(0||c)) */
+    a[0] = b[0] = c[0] = 0;
+    memcpy(a + 1, leaves, 32);
+    memcpy(b + 1, leaves + 32, 32);
+    memcpy(c + 1, leaves + 64, 32);
+    tg__audit_sha256(a, 33, ha);
+    tg__audit_sha256(b, 33, hb);
+    tg__audit_sha256(c, 33, hc);
+    ab[0] = 1;
+    memcpy(ab + 1, ha, 32);
+    memcpy(ab + 33, hb, 32);
+    tg__audit_sha256(ab, 65, hab);
+    top[0] = 1;
+    memcpy(top + 1, hab, 32);
+    memcpy(top + 33, hc, 32);
+    tg__audit_sha256(top, 65, want);
+    tg__audit_merkle_root(leaves, 3, scratch, root);
+    cr_assert_eq(memcmp(root, want, 32), 0);
+    tg__audit_merkle_root(leaves, 1, scratch, root);
+    cr_assert_eq(memcmp(root, ha, 32), 0);
+}
+
+Test(audit, request_hmac_per_tenant)
+{
+    char id[33];
+    char *k = keygen("k", id);
+    struct tg_audit_cfg c = cfg_for(path_in("log"), k, TG_SIGN_SEAL, 100);
+    struct tg_audit_log *l = NULL;
+    struct tg_err err = { 0 };
+    uint8_t h1[32], h2[32], h3[32], plain[32];
+
+    cr_assert_eq(tg_audit_open(&c, &l, &err), TG_OK, "%s", err.msg);
+    cr_assert_str_eq(tg_audit_key_id(l), id);
+    tg_audit_request_hmac(l, "a", "hello", 5, h1);
+    tg_audit_request_hmac(l, "a", "hello", 5, h2);
+    tg_audit_request_hmac(l, "b", "hello", 5, h3);
+    tg__audit_sha256("hello", 5, plain);
+    cr_assert_eq(memcmp(h1, h2, 32), 0);
+    cr_assert_neq(memcmp(h1, h3, 32), 0);
+    cr_assert_neq(memcmp(h1, plain, 32), 0);
+    cr_assert(tg_audit_healthy(l));
+    cr_assert_eq(tg_audit_close(l, &err), TG_OK);
+}
+
+Test(audit, entry_json_fields_and_no_pii)
+{
+    struct tg_reason rs[] = { { "pii.provider", "provider not allowed PII" }, { "cost.rule", "too costly" } };
+    struct tg_reason drs[] = { { "route.empty", "no compliant candidate" }, { "pii.provider", "x" } };
+    struct tg_cand cands[] = { { .model = 0, .compliant = false, .est_cost_usd = 0.01, .reasons = rs, .nreasons = 2 } };
+    struct tg_finding fs[] = { { .part = 0, .start = 9, .end = 25, .entity = "EMAIL_ADDRESS", .detector = "email" } };
+    struct tg_pii_count pc[] = { { "EMAIL_ADDRESS", 1, TG_PII_CLASS_PII } };
+    const char *tags[] = { "ear" };
+    struct tg_decision d = { .verdict = TG_DENY, .enforced = true, .tenant = "acme", .feature = "chat",
+                             .category = "general", .export_tags = tags, .nexport_tags = 1,
+                             .findings = { .v = fs, .n = 1 }, .pii = pc, .npii = 1, .cands = cands,
+                             .ncands = 1, .reasons = drs, .nreasons = 2, .policy_version = "abc" };
+    struct tg_audit_attempt at[] = { { "m1", "p1", "timeout", 0, 800 } };
+    struct tg_audit_event ev = { .event = "decision", .decision_id = "0123", .ts_us = 1700000000123456LL,
+                                 .decision = &d, .mode = "enforce", .http_status = 403, .attempts = at,
+                                 .nattempts = 1, .latency_ms = 5, .prompt_tokens = -1, .completion_tokens = 7,
+                                 .cost_usd = NAN, .has_request_hmac = true, .request_len = 42 };
+    cJSON *e = tg_audit_entry_json(&ev);
+    char *s;
+
+    cr_assert_not_null(e);
+    s = cJSON_PrintUnformatted(e);
+    cr_assert(strstr(s, "\"ts\":\"2023-11-14T22:13:20.123456Z\"") != NULL, "%s", s);
+    cr_assert(strstr(s, "\"decision\":\"deny\"") != NULL);
+    cr_assert(strstr(s, "\"rules\":[\"pii.provider\",\"cost.rule\",\"route.empty\"]") != NULL, "%s", s);
+    cr_assert(strstr(s, "\"pii_spans\":[{\"entity\":\"EMAIL_ADDRESS\",\"part\":0,\"start\":9,\"end\":25}]") != NULL, "%s", s);
+    cr_assert(strstr(s, "\"attempts\":[{\"model\":\"m1\",\"provider\":\"p1\",\"outcome\":\"timeout\",\"http_status\":0,\"ms\":800}]") != NULL, "%s", s);
+    cr_assert(strstr(s, "\"usage\":{\"prompt_tokens\":null,\"completion_tokens\":7}") != NULL, "%s", s);
+    cr_assert(strstr(s, "\"cost_usd\":null") != NULL);
+    cr_assert(strstr(s, "\"request_len\":42") != NULL);
+    cr_assert(strstr(s, "\"status\":403") != NULL);
+    cr_assert(strstr(s, "@") == NULL, "no PII value may appear: %s", s);
+    free(s);
+    cJSON_Delete(e);
+}
+
+Test(audit, new_id_unique_hex)
+{
+    char a[33], b[33];
+    tg_audit_new_id(a);
+    tg_audit_new_id(b);
+    cr_assert_eq(strlen(a), 32);
+    cr_assert_str_neq(a, b);
+    for (int i = 0; i < 32; i++)
+        cr_assert(strchr("0123456789abcdef", a[i]) != NULL);
+}
+
+Test(audit, written_log_verifies_seal_mode)
+{
+    char id[33];
+    char *k = keygen("k", id);
+    write_log(path_in("log"), k, TG_SIGN_SEAL, 4, 10);
+    struct buf b = slurp(path_in("log"));
+    struct outcome o = verify1(b, k);
+    cr_assert(clean(&o), "%s (%llu/%llu)", o.first, (unsigned long long)o.r.verified,
+              (unsigned long long)o.r.entries);
+    /* start + 10 entries + seals after 4, 8 and at close */
+    cr_assert_eq(o.r.entries, 14, "%llu", (unsigned long long)o.r.entries);
+    cr_assert(strstr(b.p, "\"event\":\"seal\"") != NULL);
+    cr_assert(strstr(b.p, "\"root\":\"") != NULL);
+    free(b.p);
+}
+
+Test(audit, written_log_verifies_sign_each)
+{
+    char id[33];
+    char *k = keygen("k", id);
+    write_log(path_in("log"), k, TG_SIGN_EACH, 1000, 6);
+    struct buf b = slurp(path_in("log"));
+    size_t off[64];
+    size_t n = lines(b, off, 63);
+    for (size_t i = 0; i < n; i++)
+        cr_assert(memmem(b.p + off[i], off[i + 1] - off[i], "\"sig\":\"", 7) != NULL, "line %zu unsigned", i);
+    struct outcome o = verify1(b, k);
+    cr_assert(clean(&o), "%s", o.first);
+    free(b.p);
+}
+
+/* ---- tampering ----------------------------------------------------------- */
+
+Test(audit, every_bit_flip_is_caught, .timeout = 120)
+{
+    char id[33];
+    char *k = keygen("k", id);
+    write_log(path_in("log"), k, TG_SIGN_SEAL, 2, 3);
+    struct buf b = slurp(path_in("log"));
+    struct buf p = pub_pem(k);
+    struct tg_err err = { 0 };
+    size_t missed = 0;
+
+    for (size_t i = 0; i < b.n; i++) {
+        for (int bit = 0; bit < 8; bit++) {
+            struct tg_audit_verifier *v = NULL;
+            struct tg_audit_verify_result r;
+            cr_assert_eq(tg_audit_verifier_new(NULL, NULL, &v, &err), TG_OK);
+            cr_assert_eq(tg_audit_verifier_add_key(v, p.p, p.n, NULL, &err), TG_OK);
+            b.p[i] ^= (char)(1 << bit);
+            tg_audit_verifier_feed(v, b.p, b.n);
+            b.p[i] ^= (char)(1 << bit);
+            tg_audit_verifier_finish(v, &r);
+            tg_audit_verifier_free(v);
+            if (r.problems == 0 && r.unsealed == 0 && r.verified == r.entries)
+                missed++;
+        }
+    }
+    cr_assert_eq(missed, 0, "%zu of %zu bit flips not detected", missed, b.n * 8);
+    struct outcome o = verify1(b, k);
+    cr_assert(clean(&o), "the untouched log still verifies: %s", o.first);
+    free(b.p);
+    free(p.p);
+}
+
+Test(audit, delete_each_entry_is_caught)
+{
+    char id[33];
+    char *k = keygen("k", id);
+    write_log(path_in("log"), k, TG_SIGN_SEAL, 3, 8);
+    struct buf b = slurp(path_in("log"));
+    size_t off[64];
+    int pick[64];
+    size_t n = lines(b, off, 63);
+
+    for (size_t del = 0; del + 1 < n; del++) {   /* the last one is "truncation", tested below */
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++)
+            if (i != del)
+                pick[m++] = (int)i;
+        struct buf t = relines(b, off, pick, m);
+        struct outcome o = verify1(t, k);
+        cr_assert(!clean(&o), "deleting line %zu went unnoticed", del);
+        cr_assert(o.r.problems > 0);
+        free(t.p);
+    }
+    free(b.p);
+}
+
+Test(audit, duplicate_swap_and_insert_are_caught)
+{
+    char id[33];
+    char *k = keygen("k", id);
+    write_log(path_in("log"), k, TG_SIGN_SEAL, 3, 8);
+    struct buf b = slurp(path_in("log"));
+    size_t off[64];
+    int pick[80];
+    size_t n = lines(b, off, 63);
+
+    for (size_t d = 0; d < n; d++) {         /* duplicate line d */
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++) {
+            pick[m++] = (int)i;
+            if (i == d)
+                pick[m++] = (int)i;
+        }
+        struct buf t = relines(b, off, pick, m);
+        struct outcome o = verify1(t, k);
+        cr_assert(o.r.problems > 0, "duplicating line %zu went unnoticed", d);
+        free(t.p);
+    }
+    for (size_t s = 0; s + 1 < n; s++) {     /* swap s and s+1 */
+        for (size_t i = 0; i < n; i++)
+            pick[i] = (int)i;
+        pick[s] = (int)s + 1;
+        pick[s + 1] = (int)s;
+        struct buf t = relines(b, off, pick, n);
+        struct outcome o = verify1(t, k);
+        cr_assert(o.r.problems > 0, "swapping lines %zu,%zu went unnoticed", s, s + 1);
+        free(t.p);
+    }
+    /* Insert a well-formed entry with a correct hash that continues the chain
+     * at line 3 (an attacker without the key): the following entries' prev
+     * and the seal's root no longer match. */
+    {
+        struct tg__audit_line l2;
+        const char *why;
+        char prevhex[65], hex[65], line[512];
+        uint8_t h[32];
+        cr_assert_eq(tg__audit_parse_line(b.p + off[2], off[3] - off[2] - 1, &l2, &why), TG_OK);
+        tg__audit_hex(l2.hash, 32, prevhex);
+        int w = snprintf(line, sizeof(line), "{\"seq\":%llu,\"prev\":\"%s\",\"key_id\":\"%s\",\"event\":\"decision\",\"tenant\":\"evil\"",
+                         (unsigned long long)l2.seq + 1, prevhex, id);
+        tg__audit_sha256(line, (size_t)w, h);
+        tg__audit_hex(h, 32, hex);
+        w += snprintf(line + w, sizeof(line) - (size_t)w, ",\"hash\":\"%s\"}\n", hex);
+        struct buf t = { malloc(b.n + (size_t)w), 0 };
+        memcpy(t.p, b.p, off[3]);
+        memcpy(t.p + off[3], line, (size_t)w);
+        memcpy(t.p + off[3] + w, b.p + off[3], b.n - off[3]);
+        t.n = b.n + (size_t)w;
+        struct outcome o = verify1(t, k);
+        cr_assert(o.r.problems > 0, "inserted entry went unnoticed");
+        free(t.p);
+    }
+    free(b.p);
+}
+
+Test(audit, truncation_needs_expect_head)
+{
+    char id[33];
+    char *k = keygen("k", id);
+    write_log(path_in("log"), k, TG_SIGN_SEAL, 3, 8);
+    struct buf b = slurp(path_in("log"));
+    struct outcome full = verify1(b, k);
+    cr_assert(clean(&full));
+    char head[65];
+    memcpy(head, full.r.head, 65);
+    const char *keys[] = { k, NULL };
+    size_t off[64];
+    size_t n = lines(b, off, 63);
+
+    for (size_t cut = 1; cut < n; cut++) {
+        struct buf t = { b.p, off[cut] };
+        struct outcome o = verify_bufs(&t, 1, keys, head);
+        cr_assert(!clean(&o), "truncation to %zu lines went unnoticed with --expect-head", cut);
+    }
+    struct outcome o = verify_bufs(&b, 1, keys, head);
+    cr_assert(clean(&o), "%s", o.first);
+    /* A partial last line is always caught. */
+    struct buf t = { b.p, b.n - 5 };
+    o = verify1(t, k);
+    cr_assert(o.r.problems > 0);
+    free(b.p);
+}
+
+Test(audit, wrong_and_unlisted_key)
+{
+    char id[33], id2[33];
+    char *k = keygen("k", id);
+    char *other = keygen("other", id2);
+    write_log(path_in("log"), k, TG_SIGN_SEAL, 3, 5);
+    struct buf b = slurp(path_in("log"));
+    struct outcome o = verify1(b, other);
+    cr_assert(o.r.problems > 0);
+    cr_assert(strstr(o.first, "not given with --pubkey") != NULL, "%s", o.first);
+    cr_assert_eq(o.r.verified, 0);
+    free(b.p);
+}
+
+static void
+rotate(const char *log, const char *old, const char *newp, int before, int after)
+{
+    struct tg_audit_cfg c = cfg_for(log, old, TG_SIGN_SEAL, 3);
+    struct tg_audit_log *l = NULL;
+    struct tg_err err = { 0 };
+    char nid[33], kp[340];
+    snprintf(kp, sizeof(kp), "%s.key", newp);
+    cr_assert_eq(tg_audit_open(&c, &l, &err), TG_OK, "%s", err.msg);
+    append_n(l, before, "acme");
+    cr_assert_eq(tg_audit_rotate_key(l, kp, nid, &err), TG_OK, "%s", err.msg);
+    cr_assert_str_eq(tg_audit_key_id(l), nid);
+    append_n(l, after, "acme");
+    cr_assert_eq(tg_audit_close(l, &err), TG_OK, "%s", err.msg);
+}
+
+Test(audit, key_rotation_windows)
+{
+    char a[33], bid[33];
+    char *ka = keygen("a", a);
+    char *kb = keygen("b", bid);
+    rotate(path_in("log"), ka, kb, 4, 4);
+    struct buf b = slurp(path_in("log"));
+    const char *both[] = { ka, kb, NULL }, *reversed[] = { kb, ka, NULL };
+
+    cr_assert(strstr(b.p, "\"event\":\"rotation\"") != NULL);
+    struct outcome o = verify_bufs(&b, 1, both, NULL);
+    cr_assert(clean(&o), "%s", o.first);
+    o = verify1(b, ka);   /* new key not listed */
+    cr_assert(o.r.problems > 0 && strstr(o.first, "not given with --pubkey") != NULL, "%s", o.first);
+    o = verify_bufs(&b, 1, reversed, NULL);   /* keys must be oldest first */
+    cr_assert(o.r.problems > 0, "reversed key order accepted");
+
+    /* Reopening with the old key after rotation is refused: the log's key is b. */
+    {
+        struct tg_audit_cfg c = cfg_for(path_in("log"), ka, TG_SIGN_SEAL, 3);
+        struct tg_audit_log *l = NULL;
+        struct tg_err err = { 0 };
+        cr_assert_neq(tg_audit_open(&c, &l, &err), TG_OK);
+        cr_assert(strstr(err.msg, "rotate") != NULL, "%s", err.msg);
+    }
+    /* Expired key: a holder of the old key appends a signed entry after the rotation. */
+    {
+        EVP_PKEY *old = NULL;
+        EVP_MD_CTX *md = EVP_MD_CTX_new();
+        struct tg_err err = { 0 };
+        char kp[340], prevhex[65], hex[129], line[600];
+        uint8_t h[32], sig[64];
+        snprintf(kp, sizeof(kp), "%s.key", ka);
+        cr_assert_eq(tg__audit_load_key(kp, &old, &err), TG_OK);
+        struct outcome full = verify_bufs(&b, 1, both, NULL);
+        int w = snprintf(line, sizeof(line), "{\"seq\":%llu,\"prev\":\"%s\",\"key_id\":\"%s\",\"event\":\"decision\"",
+                         (unsigned long long)full.r.head_seq + 1, full.r.head, a);
+        (void)prevhex;
+        tg__audit_sha256(line, (size_t)w, h);
+        cr_assert_eq(tg__audit_sign(md, old, h, sig), TG_OK);
+        tg__audit_hex(h, 32, hex);
+        w += snprintf(line + w, sizeof(line) - (size_t)w, ",\"hash\":\"%s\"", hex);
+        tg__audit_hex(sig, 64, hex);
+        w += snprintf(line + w, sizeof(line) - (size_t)w, ",\"sig\":\"%s\"}\n", hex);
+        struct buf t = { malloc(b.n + (size_t)w), b.n + (size_t)w };
+        memcpy(t.p, b.p, b.n);
+        memcpy(t.p + b.n, line, (size_t)w);
+        o = verify_bufs(&t, 1, both, NULL);
+        cr_assert(o.r.problems > 0 && strstr(o.first, "not valid at this seq") != NULL, "%s", o.first);
+        free(t.p);
+        EVP_PKEY_free(old);
+        EVP_MD_CTX_free(md);
+    }
+    free(b.p);
+}
+
+Test(audit, reseal_with_newer_key_fails)
+{
+    char a[33], bid[33];
+    char *ka = keygen("a", a);
+    char *kb = keygen("b", bid);
+    const char *both[] = { ka, kb, NULL };
+
+    /* History rewritten and signed by the newer key from the start. */
+    write_log(path_in("forged"), kb, TG_SIGN_SEAL, 3, 6);
+    struct buf f = slurp(path_in("forged"));
+    struct outcome o = verify_bufs(&f, 1, both, NULL);
+    cr_assert(o.r.problems > 0, "log re-signed by the newer key accepted");
+    free(f.p);
+
+    /* A seal by the new key appended after rotation, claiming the old range. */
+    rotate(path_in("log"), ka, kb, 4, 0);
+    struct buf b = slurp(path_in("log"));
+    {
+        EVP_PKEY *nk = NULL;
+        EVP_MD_CTX *md = EVP_MD_CTX_new();
+        struct tg_err err = { 0 };
+        char kp[340], hex[129], line[800], roothex[65];
+        uint8_t h[32], sig[64], leaves[32 * 8], scratch[32 * 8], root[32];
+        size_t off[64];
+        size_t n = lines(b, off, 63), nl = 0;
+        struct outcome full = verify_bufs(&b, 1, both, NULL);
+        cr_assert(clean(&full), "%s", full.first);
+        for (size_t i = 0; i < n && nl < 4; i++) {
+            struct tg__audit_line ln;
+            const char *why;
+            cr_assert_eq(tg__audit_parse_line(b.p + off[i], off[i + 1] - off[i] - 1, &ln, &why), TG_OK);
+            if (ln.seq >= 1 && ln.seq <= 4)
+                memcpy(leaves + 32 * nl++, ln.hash, 32);
+        }
+        tg__audit_merkle_root(leaves, nl, scratch, root);
+        tg__audit_hex(root, 32, roothex);
+        snprintf(kp, sizeof(kp), "%s.key", kb);
+        cr_assert_eq(tg__audit_load_key(kp, &nk, &err), TG_OK);
+        int w = snprintf(line, sizeof(line),
+                         "{\"seq\":%llu,\"prev\":\"%s\",\"key_id\":\"%s\",\"event\":\"seal\",\"seal\":{\"first_seq\":1,\"last_seq\":4,\"count\":4,\"root\":\"%s\"}",
+                         (unsigned long long)full.r.head_seq + 1, full.r.head, bid, roothex);
+        tg__audit_sha256(line, (size_t)w, h);
+        cr_assert_eq(tg__audit_sign(md, nk, h, sig), TG_OK);
+        tg__audit_hex(h, 32, hex);
+        w += snprintf(line + w, sizeof(line) - (size_t)w, ",\"hash\":\"%s\"", hex);
+        tg__audit_hex(sig, 64, hex);
+        w += snprintf(line + w, sizeof(line) - (size_t)w, ",\"sig\":\"%s\"}\n", hex);
+        struct buf t = { malloc(b.n + (size_t)w), b.n + (size_t)w };
+        memcpy(t.p, b.p, b.n);
+        memcpy(t.p + b.n, line, (size_t)w);
+        o = verify_bufs(&t, 1, both, NULL);
+        cr_assert(o.r.problems > 0, "re-seal of old entries by the new key accepted");
+        free(t.p);
+        EVP_PKEY_free(nk);
+        EVP_MD_CTX_free(md);
+    }
+    free(b.p);
+}
+
+/* ---- resume, recovery, rotation ------------------------------------------ */
+
+Test(audit, resume_continues_chain)
+{
+    char id[33];
+    char *k = keygen("k", id);
+    write_log(path_in("log"), k, TG_SIGN_SEAL, 4, 5);
+    write_log(path_in("log"), k, TG_SIGN_SEAL, 4, 5);
+    struct buf b = slurp(path_in("log"));
+    struct outcome o = verify1(b, k);
+    cr_assert(clean(&o), "%s", o.first);
+    cr_assert(o.r.entries >= 14);
+    free(b.p);
+}
+
+Test(audit, torn_tail_recovered)
+{
+    char id[33];
+    char *k = keygen("k", id);
+    write_log(path_in("log"), k, TG_SIGN_SEAL, 100, 5);
+    struct buf b = slurp(path_in("log"));
+    /* crash mid-write: half of a line made it to disk */
+    const char torn[] = "{\"seq\":99,\"prev\":\"00ab";
+    int fd = open(path_in("log"), O_WRONLY | O_APPEND);
+    cr_assert(fd >= 0);
+    cr_assert_eq(write(fd, torn, sizeof(torn) - 1), (ssize_t)sizeof(torn) - 1);
+    close(fd);
+    struct buf t = slurp(path_in("log"));
+    struct outcome o = verify1(t, k);
+    cr_assert(o.r.problems > 0, "torn tail must be reported before recovery");
+    free(t.p);
+
+    write_log(path_in("log"), k, TG_SIGN_SEAL, 100, 3);
+    t = slurp(path_in("log"));
+    cr_assert(memmem(t.p, t.n, torn, sizeof(torn) - 1) != NULL, "torn bytes are kept in place");
+    cr_assert(strstr(t.p, "\"event\":\"recovery\"") != NULL);
+    o = verify1(t, k);
+    cr_assert(o.r.problems == 0 && o.r.unsealed == 0, "%s", o.first);
+    cr_assert_eq(o.r.recoveries, 1);
+    /* and the kept torn bytes are themselves protected */
+    char *p = memmem(t.p, t.n, torn, sizeof(torn) - 1);
+    p[3] ^= 1;
+    o = verify1(t, k);
+    cr_assert(o.r.problems > 0, "a modified torn region must be caught");
+    free(t.p);
+    free(b.p);
+}
+
+Test(audit, corrupt_middle_refuses_open)
+{
+    char id[33];
+    char *k = keygen("k", id);
+    write_log(path_in("log"), k, TG_SIGN_SEAL, 100, 5);
+    struct buf b = slurp(path_in("log"));
+    char *p = strstr(b.p, "\"tenant\":\"acme\"");
+    cr_assert_not_null(p);
+    p[11] = 'X';
+    spit(path_in("log"), b.p, b.n);
+    struct tg_audit_cfg c = cfg_for(path_in("log"), k, TG_SIGN_SEAL, 100);
+    struct tg_audit_log *l = NULL;
+    struct tg_err err = { 0 };
+    cr_assert_neq(tg_audit_open(&c, &l, &err), TG_OK);
+    cr_assert(strstr(err.msg, "not a torn") != NULL, "%s", err.msg);
+    free(b.p);
+}
+
+Test(audit, file_rotation_chain_continues)
+{
+    char id[33];
+    char *k = keygen("k", id);
+    struct tg_audit_cfg c = cfg_for(path_in("log"), k, TG_SIGN_SEAL, 5);
+    struct tg_audit_log *l = NULL;
+    struct tg_err err = { 0 };
+    c.rotate_bytes = 2000;
+    cr_assert_eq(tg_audit_open(&c, &l, &err), TG_OK, "%s", err.msg);
+    append_n(l, 40, "acme");
+    cr_assert_eq(tg_audit_close(l, &err), TG_OK);
+    /* and resume after rotation */
+    cr_assert_eq(tg_audit_open(&c, &l, &err), TG_OK, "%s", err.msg);
+    append_n(l, 5, "acme");
+    cr_assert_eq(tg_audit_close(l, &err), TG_OK);
+
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "ls %s/log.* | sort > %s/list", dir, dir);
+    cr_assert_eq(system(cmd), 0);
+    struct buf list = slurp(path_in("list"));
+    struct buf files[64];
+    size_t nf = 0;
+    for (char *s = strtok(list.p, "\n"); s != NULL && nf < 62; s = strtok(NULL, "\n"))
+        files[nf++] = slurp(s);
+    cr_assert(nf >= 3, "expected several rotated files, got %zu", nf);
+    files[nf++] = slurp(path_in("log"));
+    const char *keys[] = { k, NULL };
+    struct outcome o = verify_bufs(files, nf, keys, NULL);
+    cr_assert(clean(&o), "%s", o.first);
+    /* a missing middle file */
+    struct buf missing[64];
+    memcpy(missing, files, sizeof(files[0]));
+    memcpy(missing + 1, files + 2, (nf - 2) * sizeof(files[0]));
+    o = verify_bufs(missing, nf - 1, keys, NULL);
+    cr_assert(o.r.problems > 0);
+    /* files out of order */
+    struct buf swapped[64];
+    memcpy(swapped, files, nf * sizeof(files[0]));
+    swapped[0] = files[1];
+    swapped[1] = files[0];
+    o = verify_bufs(swapped, nf, keys, NULL);
+    cr_assert(o.r.problems > 0);
+    for (size_t i = 0; i < nf; i++)
+        free(files[i].p);
+    free(list.p);
+}
+
+/* ---- writer under concurrency -------------------------------------------- */
+
+struct prod {
+    struct tg_audit_log *l;
+    int n;
+};
+
+static atomic_int dones, bad;
+
+static void
+on_done(void *arg, int status, uint64_t seq)
+{
+    (void)arg;
+    if (status != TG_OK || seq == 0)
+        atomic_fetch_add(&bad, 1);
+    atomic_fetch_add(&dones, 1);
+}
+
+static void *
+producer(void *arg)
+{
+    struct prod *p = arg;
+    for (int i = 0; i < p->n; i++) {
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "tenant", "t");
+        if (tg_audit_append(p->l, e, on_done, NULL) != TG_OK)
+            atomic_fetch_add(&bad, 1);
+    }
+    return NULL;
+}
+
+Test(audit, backpressure_never_drops)
+{
+    char id[33];
+    char *k = keygen("k", id);
+    struct tg_audit_cfg c = cfg_for(path_in("log"), k, TG_SIGN_SEAL, 50);
+    struct tg_audit_log *l = NULL;
+    struct tg_err err = { 0 };
+    pthread_t th[4];
+    struct prod p;
+
+    c.queue_depth = 2;
+    c.fsync = TG_FSYNC_BATCH;
+    cr_assert_eq(tg_audit_open(&c, &l, &err), TG_OK, "%s", err.msg);
+    p.l = l;
+    p.n = 500;
+    for (int i = 0; i < 4; i++)
+        pthread_create(&th[i], NULL, producer, &p);
+    for (int i = 0; i < 4; i++)
+        pthread_join(th[i], NULL);
+    cr_assert_eq(tg_audit_close(l, &err), TG_OK);
+    cr_assert_eq(atomic_load(&bad), 0);
+    cr_assert_eq(atomic_load(&dones), 2000);
+    /* appends after close fail (the caller must deny) */
+    struct buf b = slurp(path_in("log"));
+    struct outcome o = verify1(b, k);
+    cr_assert(clean(&o), "%s", o.first);
+    size_t off[4096];
+    size_t decisions = 0, n = lines(b, off, 4095);
+    for (size_t i = 0; i < n; i++)
+        decisions += memmem(b.p + off[i], off[i + 1] - off[i], "\"event\":\"decision\"", 18) != NULL;
+    cr_assert_eq(decisions, 2000);
+    free(b.p);
+}
+
+Test(audit, missing_key_is_generated)
+{
+    struct tg_audit_cfg c = { .path = path_in("log"), .signing_key = path_in("new.key"), .fsync = TG_FSYNC_BATCH };
+    struct tg_audit_log *l = NULL;
+    struct tg_err err = { 0 };
+    struct stat st;
+    cr_assert_eq(tg_audit_open(&c, &l, &err), TG_OK, "%s", err.msg);
+    append_n(l, 2, "x");
+    cr_assert_eq(tg_audit_close(l, &err), TG_OK);
+    cr_assert_eq(stat(path_in("new.key"), &st), 0);
+    cr_assert_eq(st.st_mode & 0777, 0600);
+    cr_assert_eq(stat(path_in("log"), &st), 0);
+    cr_assert_eq(st.st_mode & 0777, 0600);
+    char prefix[340];
+    snprintf(prefix, sizeof(prefix), "%s", path_in("new"));
+    struct buf b = slurp(path_in("log"));
+    cr_assert(strstr(b.p, "\"key_generated\":true") != NULL);
+    struct outcome o = verify1(b, prefix);
+    cr_assert(clean(&o), "%s", o.first);
+    free(b.p);
+
+    struct tg_audit_cfg bad_cfg = { .path = path_in("log2"), .signing_key = "/proc/nonexistent/dir/k.key" };
+    cr_assert_neq(tg_audit_open(&bad_cfg, &l, &err), TG_OK);
+}
+
+Test(audit, entry_json_with_policy_uses_engine_json)
+{
+    struct tg_provider pv = { .id = "openai", .region = "us", .jurisdiction = "US", .base_url = "" };
+    struct tg_model m = { .id = "gpt-4o", .provider = 0, .input_per_m = 2.5, .output_per_m = 10 };
+    struct tg_policy p;
+    struct tg_reason rs[] = { { "residency.rule", "region us not admitted" } };
+    struct tg_cand cands[] = { { .model = 0, .compliant = false, .est_cost_usd = 0.01, .reasons = rs, .nreasons = 1 } };
+    struct tg_reason drs[] = { { "route.empty", "no compliant candidate" } };
+    struct tg_decision d = { .verdict = TG_DENY, .enforced = false, .tenant = "acme", .category = "general",
+                             .cands = cands, .ncands = 1, .reasons = drs, .nreasons = 1, .policy_version = "pv" };
+    struct tg_audit_event ev = { .event = "decision", .decision_id = "id", .ts_us = 1, .policy = &p,
+                                 .decision = &d, .mode = "audit", .prompt_tokens = -1, .completion_tokens = -1,
+                                 .cost_usd = NAN };
+    memset(&p, 0, sizeof(p));
+    p.providers = &pv;
+    p.nproviders = 1;
+    p.models = &m;
+    p.nmodels = 1;
+    snprintf(p.policy_version, sizeof(p.policy_version), "pv");
+
+    cJSON *e = tg_audit_entry_json(&ev);
+    cr_assert_not_null(e);
+    char *s = cJSON_PrintUnformatted(e);
+    cr_assert(strstr(s, "\"mode\":\"audit\"") != NULL, "%s", s);
+    cr_assert(strstr(s, "\"model\":\"gpt-4o\"") != NULL, "%s", s);
+    cr_assert(strstr(s, "\"reasons\":[{\"rule\":\"residency.rule\"") != NULL, "%s", s);
+    cr_assert(strstr(s, "\"rules\":[\"residency.rule\",\"route.empty\"]") != NULL, "%s", s);
+    /* one key per name: the writer's canonical line must be unambiguous JSON */
+    cr_assert_eq(strstr(strstr(s, "\"mode\"") + 1, "\"mode\"") , NULL, "%s", s);
+    free(s);
+    cJSON_Delete(e);
+}
