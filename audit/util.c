@@ -2,6 +2,7 @@
 #include "audit/audit_int.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -26,32 +27,48 @@ tg__audit_hex(const uint8_t *in, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
-static int
-hexval(char c)
+/* Lower-case hex digits only (upper case is rejected: one spelling per
+ * value, so a flipped case bit is caught); 0xff = not a digit. */
+static const uint8_t hexval[256] = {
+    ['0'] = 0,  ['1'] = 1,  ['2'] = 2,  ['3'] = 3,  ['4'] = 4,  ['5'] = 5,  ['6'] = 6,  ['7'] = 7,
+    ['8'] = 8,  ['9'] = 9,  ['a'] = 10, ['b'] = 11, ['c'] = 12, ['d'] = 13, ['e'] = 14, ['f'] = 15,
+};
+
+static bool
+is_hex(unsigned char c)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;   /* upper case is rejected: one spelling per value, so a flipped case bit is caught */
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
 }
 
 bool
 tg__audit_unhex(const char *in, size_t n, uint8_t *out)
 {
+    unsigned bad = 0;
     for (size_t i = 0; i < n; i++) {
-        int hi = hexval(in[2 * i]), lo = hexval(in[2 * i + 1]);
-        if (hi < 0 || lo < 0)
-            return false;
-        out[i] = (uint8_t)(hi << 4 | lo);
+        unsigned char hi = (unsigned char)in[2 * i], lo = (unsigned char)in[2 * i + 1];
+        bad |= !is_hex(hi) | !is_hex(lo);
+        out[i] = (uint8_t)(hexval[hi] << 4 | hexval[lo]);
     }
-    return true;
+    return bad == 0;
+}
+
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void
+sha256_fetch(void)
+{
+    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
 }
 
 void
 tg__audit_sha256(const void *p, size_t n, uint8_t out[32])
 {
-    SHA256(p, n, out);
+    /* SHA256() looks the algorithm up on every call (a locked table walk in
+     * OpenSSL 3): fetch once, it is the verifier's and writer's hot path. */
+    pthread_once(&sha256_once, sha256_fetch);
+    if (sha256_md == NULL || EVP_Digest(p, n, out, NULL, sha256_md, NULL) != 1)
+        SHA256(p, n, out);
 }
 
 static bool

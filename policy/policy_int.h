@@ -105,6 +105,7 @@ struct tg__ld {
     unsigned   nranks;
     struct tg__diag *diags;     /* malloc'd; emitted sorted at the end */
     unsigned   ndiags, cap_diags;
+    signed char *res_memo;      /* [label][rule]: label admits a candidate? 0 unknown, 1 yes, -1 no */
 };
 
 #define TG__MAX_DIAGS 2000u

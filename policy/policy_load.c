@@ -604,7 +604,7 @@ h_fallback(struct tg__ld *ld, const struct tg__ynode *v, void *obj)
         return TG_OK;
     if (!check_seq(ld, v, "fallback"))
         return TG_OK;
-    uint32_t n = capped(ld, v, TG_MAX_CHAIN, "fallback candidates");
+    uint32_t n = capped(ld, v, TG_MAX_CHAIN - 1, "fallback candidates");
     r->fallback = tg_arena_calloc(&ld->tmp, n ? n : 1, sizeof(*r->fallback));
     if (r->fallback == NULL)
         return TG_ENOMEM;
@@ -977,9 +977,6 @@ resolve_rule(struct tg__ld *ld, const struct rrule *rr, struct tg_route_rule *r)
         }
     }
 
-    if (1 + rr->nfallback > TG_MAX_CHAIN)
-        tg__diag_at(ld, TG_DIAG_ERROR, &rr->fallback[TG_MAX_CHAIN - 1].pos,
-                    "rule '%s': more than %u candidates (primary + fallback)", r->category, TG_MAX_CHAIN);
     cands[nc++] = &rr->primary;
     for (uint32_t i = 0; i < rr->nfallback && nc < TG_MAX_CHAIN; i++)
         cands[nc++] = &rr->fallback[i];
@@ -1098,6 +1095,55 @@ hex_nibble(char c)
     return -1;
 }
 
+/* A small open-addressing set of tenants, by id or by key hash. */
+struct slots {
+    const struct tg_tenant **v;
+    uint32_t mask;
+};
+
+static int
+slots_init(struct tg__ld *ld, struct slots *s, uint32_t n)
+{
+    uint32_t size = 16;
+    while (size < 2 * n)
+        size *= 2;
+    s->v = tg_arena_calloc(&ld->tmp, size, sizeof(*s->v));
+    s->mask = size - 1;
+    return s->v == NULL ? TG_ENOMEM : TG_OK;
+}
+
+static uint32_t
+tenant_hash(const struct tg_tenant *t, bool by_key)
+{
+    uint32_t h = 2166136261u;   /* FNV-1a */
+    if (by_key)
+        return (uint32_t)t->key_sha256[0] | (uint32_t)t->key_sha256[1] << 8 |
+               (uint32_t)t->key_sha256[2] << 16 | (uint32_t)t->key_sha256[3] << 24;
+    for (const char *c = t->id; *c; c++)
+        h = (h ^ (uint8_t)*c) * 16777619u;
+    return h;
+}
+
+static const struct tg_tenant *
+slot_find(const struct slots *s, const struct tg_tenant *t, bool by_key)
+{
+    for (uint32_t i = tenant_hash(t, by_key) & s->mask; s->v[i] != NULL; i = (i + 1) & s->mask) {
+        const struct tg_tenant *o = s->v[i];
+        if (by_key ? memcmp(o->key_sha256, t->key_sha256, 32) == 0 : strcmp(o->id, t->id) == 0)
+            return o;
+    }
+    return NULL;
+}
+
+static void
+slot_add(struct slots *s, const struct tg_tenant *t, bool by_key)
+{
+    uint32_t i = tenant_hash(t, by_key) & s->mask;
+    while (s->v[i] != NULL)
+        i = (i + 1) & s->mask;
+    s->v[i] = t;
+}
+
 /* Tenant restrictions that make a category it may use always deny. */
 static void
 tenant_warnings(struct tg__ld *ld, const struct rtenant *rt, const struct tg_tenant *t)
@@ -1112,12 +1158,21 @@ tenant_warnings(struct tg__ld *ld, const struct rtenant *rt, const struct tg_ten
         if (!allowed || r->nchain == 0)
             continue;
         if (t->residency >= 0) {
+            /* Memoised per (label, rule): tenants share a few labels, and
+             * 65536 tenants x 1024 rules x 16 candidates is too much work. */
+            signed char *m = ld->res_memo ? &ld->res_memo[(size_t)t->residency * p->nrules + i] : NULL;
             bool any = false;
-            for (uint32_t j = 0; j < r->nchain; j++) {
-                const char *region = p->providers[p->models[r->chain[j]].provider].region;
-                if (tg_policy_region_admits(p, t->residency, region) &&
-                    tg_policy_region_admits(p, r->residency, region))
-                    any = true;
+            if (m != NULL && *m != 0) {
+                any = *m > 0;
+            } else {
+                for (uint32_t j = 0; j < r->nchain; j++) {
+                    const char *region = p->providers[p->models[r->chain[j]].provider].region;
+                    if (tg_policy_region_admits(p, t->residency, region) &&
+                        tg_policy_region_admits(p, r->residency, region))
+                        any = true;
+                }
+                if (m != NULL)
+                    *m = any ? 1 : -1;
             }
             if (!any)
                 tg__diag_at(ld, TG_DIAG_WARNING, &rt->residency.pos,
@@ -1142,6 +1197,13 @@ resolve_tenants(struct tg__ld *ld, const struct fconf *cfg)
     p->tenants = tg_arena_calloc(&p->arena, cfg->ntenants ? cfg->ntenants : 1, sizeof(*p->tenants));
     if (p->tenants == NULL)
         return TG_ENOMEM;
+    /* Up to TG_MAX_TENANTS: duplicate checks go through hash sets. */
+    struct slots ids, keys;
+    if (slots_init(ld, &ids, cfg->ntenants) != TG_OK || slots_init(ld, &keys, cfg->ntenants) != TG_OK)
+        return TG_ENOMEM;
+    if (p->nregions > 0 && p->nrules > 0 &&
+        (ld->res_memo = tg_arena_calloc(&ld->tmp, (size_t)p->nregions * p->nrules, 1)) == NULL)
+        return TG_ENOMEM;
     for (uint32_t i = 0; i < cfg->ntenants; i++) {
         const struct rtenant *rt = &cfg->tenants[i];
         struct tg_tenant *t = &p->tenants[p->ntenants];
@@ -1157,10 +1219,12 @@ resolve_tenants(struct tg__ld *ld, const struct fconf *cfg)
         t->max_cost_per_request = rt->max_cost;
         t->requests_per_minute = rt->rpm;
         t->residency = -1;
-        for (uint32_t j = 0; j < p->ntenants; j++)
-            if (strcmp(p->tenants[j].id, t->id) == 0)
-                tg__diag_at(ld, TG_DIAG_ERROR, &rt->id.pos, "duplicate tenant id '%s' (first at line %u)",
-                            t->id, p->tenants[j].pos.line);
+        const struct tg_tenant *first = slot_find(&ids, t, false);
+        if (first != NULL)
+            tg__diag_at(ld, TG_DIAG_ERROR, &rt->id.pos, "duplicate tenant id '%s' (first at line %u)",
+                        t->id, first->pos.line);
+        else
+            slot_add(&ids, t, false);
         if (rt->key.s != NULL) {
             const char *k = rt->key.s;
             bool ok = strlen(k) == 64;
@@ -1176,10 +1240,12 @@ resolve_tenants(struct tg__ld *ld, const struct fconf *cfg)
                             "tenant '%s': api_key_sha256 must be 64 hex digits (the SHA-256 of the client's bearer token)", t->id);
             } else {
                 t->has_key = true;
-                for (uint32_t j = 0; j < p->ntenants; j++)
-                    if (p->tenants[j].has_key && memcmp(p->tenants[j].key_sha256, t->key_sha256, 32) == 0)
-                        tg__diag_at(ld, TG_DIAG_ERROR, &rt->key.pos,
-                                    "tenant '%s': api_key_sha256 already used by tenant '%s'", t->id, p->tenants[j].id);
+                const struct tg_tenant *other = slot_find(&keys, t, true);
+                if (other != NULL)
+                    tg__diag_at(ld, TG_DIAG_ERROR, &rt->key.pos,
+                                "tenant '%s': api_key_sha256 already used by tenant '%s'", t->id, other->id);
+                else
+                    slot_add(&keys, t, true);
             }
         }
         if (rt->residency.s != NULL) {

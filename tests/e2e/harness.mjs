@@ -191,6 +191,9 @@ export async function startGateway(opts = {}) {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       const r = await waitExit(child, 8000);
       if (!opts.stub) await stub.stop();
+      // Under `make asan` the binary is sanitized: any report fails the test.
+      const san = /(ERROR: (Address|Leak|Thread)Sanitizer|runtime error:)[^]*/.exec(output);
+      if (san) throw new Error(`sanitizer report from tollgate serve:\n${san[0].slice(0, 4000)}`);
       return r;
     },
     cleanup() { fs.rmSync(dir, { recursive: true, force: true }); },

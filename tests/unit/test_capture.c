@@ -26,7 +26,7 @@ teardown(void)
     tg_arena_free(&A);
 }
 
-TestSuite(capture, .init = setup, .fini = teardown, .timeout = 30);
+TestSuite(capture, .init = setup, .fini = teardown, .timeout = 60);
 
 #define BODY "{\"model\":\"auto\",\"messages\":[{\"role\":\"user\",\"content\":\"hi there\"}],\"max_tokens\":64}"
 
@@ -208,7 +208,7 @@ Test(capture, reader_mixed_file_counts_malformed_with_line_numbers)
     free(path);
 }
 
-Test(capture, reader_skips_overlong_line_and_goes_on, .timeout = 60)
+Test(capture, reader_skips_overlong_line_and_goes_on)
 {
     size_t big = (size_t)TG_MAX_LINE_BYTES + 4096;
     const char *good = "{\"id\":\"after\",\"request\":" BODY "}\n";
@@ -430,7 +430,7 @@ writer_thread(void *arg)
     return NULL;
 }
 
-Test(capture, writer_threads_never_interleave, .timeout = 60)
+Test(capture, writer_threads_never_interleave)
 {
     char *path = tmp_path();
     struct tg_capture_cfg cfg = { .path = path, .redact = false, .sample = 1.0 };
