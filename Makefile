@@ -41,7 +41,7 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 TESTSUPPORT_SRC := $(sort $(wildcard tests/support/*.c))
 TESTSUPPORT_OBJ := $(TESTSUPPORT_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all run test unit asan valgrind fuzz bench deps clean check-purity lint
+.PHONY: all run test test-only tollgate-build-all unit asan valgrind fuzz bench deps clean check-purity lint
 all: tollgate
 
 # The default build also leaves ./tollgate at the top, as the contract asks.
@@ -75,14 +75,21 @@ $(BUILD)/bench/%: bench/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS)
 
-run: tollgate
+# `make run` and `make test` work on a fresh Debian machine with nothing
+# done first: both start with `make deps`, which is a fast no-op when every
+# package is present (and installs them, as root, when not).
+run: deps
+	$(MAKE) tollgate
 	./tollgate serve --config rules/examples/demo.yaml $(if $(LISTEN),--listen $(LISTEN))
 
 unit: $(UNIT_BIN)
 
 # The one test entry point: tests/run.sh runs unit binaries, case files,
 # integration scripts, e2e and corpus replays, and prints "N passed, N failed".
-test: tollgate-build-all check-purity
+test: deps
+	$(MAKE) test-only
+
+test-only: tollgate-build-all check-purity
 	BUILD=$(BUILD) TOLLGATE=$(CURDIR)/$(BIN) ./tests/run.sh
 
 tollgate-build-all: $(BIN) $(UNIT_BIN) $(FUZZ_REPLAY) $(BENCH_BIN)
@@ -93,7 +100,7 @@ endif
 asan:
 	$(MAKE) BUILD=build-asan OPT=-O1 \
 	  SANFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
-	  TG_SANITIZER=asan test
+	  TG_SANITIZER=asan test-only
 
 valgrind: tollgate-build-all
 	BUILD=$(BUILD) TOLLGATE=$(CURDIR)/$(BIN) TG_VALGRIND=1 ./tests/run.sh integration

@@ -37,6 +37,8 @@ struct tg__audit_line {
 int  tg__audit_parse_line(const char *line, size_t len, struct tg__audit_line *out, const char **why);
 
 void tg__audit_sha256(const void *p, size_t n, uint8_t out[32]);
+/* Same with a caller-owned context reused across calls (hot loops). */
+void tg__audit_sha256_ctx(EVP_MD_CTX *ctx, const void *p, size_t n, uint8_t out[32]);
 /* Lower-case hex of n bytes into out (2n chars + NUL). */
 void tg__audit_hex(const uint8_t *in, size_t n, char *out);
 /* Strict lower-case hex (2n chars) into n bytes; false on any other char. */
@@ -48,6 +50,8 @@ void tg__audit_merkle_root(const uint8_t *leaves, size_t n, uint8_t *scratch, ui
 
 /* Key id: hex of the first 16 bytes of SHA-256(raw 32-byte public key). */
 int  tg__audit_key_id(EVP_PKEY *k, char out[33]);
+/* Sign with k.  ctx is bound to the first key it signs with (it is reused
+ * across calls): EVP_MD_CTX_reset() it before signing with another key. */
 int  tg__audit_sign(EVP_MD_CTX *ctx, EVP_PKEY *k, const uint8_t hash[32], uint8_t sig[64]);
 bool tg__audit_sig_ok(EVP_MD_CTX *ctx, EVP_PKEY *pub, const uint8_t hash[32], const uint8_t sig[64]);
 

@@ -56,6 +56,8 @@ struct tg_audit_verifier {
     uint8_t     expect[32];
     bool        expect_found;
 
+    EVP_MD_CTX *sha;
+    uint8_t     head[32];
     struct tg_audit_verify_result res;
 };
 
@@ -85,7 +87,9 @@ tg_audit_verifier_new(tg_audit_report_fn report, void *ud, struct tg_audit_verif
 {
     struct tg_audit_verifier *v = calloc(1, sizeof(*v));
 
-    if (v == NULL || (v->md = EVP_MD_CTX_new()) == NULL) {
+    if (v == NULL || (v->md = EVP_MD_CTX_new()) == NULL || (v->sha = EVP_MD_CTX_new()) == NULL) {
+        if (v != NULL)
+            EVP_MD_CTX_free(v->md);
         free(v);
         return tg_err_set(err, TG_ENOMEM, "out of memory");
     }
@@ -109,6 +113,7 @@ tg_audit_verifier_free(struct tg_audit_verifier *v)
     free(v->leaves);
     free(v->scratch);
     EVP_MD_CTX_free(v->md);
+    EVP_MD_CTX_free(v->sha);
     free(v);
 }
 
@@ -350,7 +355,7 @@ check_entry(struct tg_audit_verifier *v, const struct tg__audit_line *ln, const 
         v->res.verified++;
     v->seq = ln->seq;
     memcpy(v->prev, ln->hash, 32);
-    tg__audit_hex(ln->hash, 32, v->res.head);
+    memcpy(v->head, ln->hash, 32);
     v->res.head_seq = ln->seq;
 }
 
@@ -394,7 +399,7 @@ tg_audit_verifier_feed(struct tg_audit_verifier *v, const char *b, size_t len)
             break;
         }
         if (tg__audit_parse_line(b + pos, n, &ln, &why) == TG_OK) {
-            tg__audit_sha256(b + pos, ln.prefix_len, h);
+            tg__audit_sha256_ctx(v->sha, b + pos, ln.prefix_len, h);
             if (memcmp(h, ln.hash, 32) == 0) {
                 check_entry(v, &ln, b + pos, n);
                 pos += n + 1;
@@ -453,5 +458,6 @@ tg_audit_verifier_finish(struct tg_audit_verifier *v, struct tg_audit_verify_res
         problem(v, v->seq + 1, "expected head %.16s... not found: the log was truncated or rewritten", hex);
     }
     v->npend = 0;
+    tg__audit_hex(v->head, 32, v->res.head);
     *res = v->res;
 }

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -68,6 +69,7 @@ struct tg_audit_log {
     EVP_PKEY       *key;
     char            key_id[33];
     EVP_MD_CTX     *md;
+    EVP_MD_CTX     *sha;
     uint8_t         hmac_master[32];
 
     /* the batch being formatted */
@@ -143,34 +145,38 @@ leaf_push(struct tg_audit_log *l, uint64_t seq, const uint8_t h[32])
     return true;
 }
 
-/*
- * Append one entry line to the batch buffer and advance the chain.
- * inner = the body's members without the surrounding braces (may be empty).
- */
+/* Start an entry line in the batch buffer: the fixed header. */
 static int
-emit(struct tg_audit_log *l, const char *event, const char *inner, size_t inner_len, bool sign,
-     uint64_t *seq_out)
+emit_begin(struct tg_audit_log *l, const char *event, size_t *start)
 {
-    char hdr[256], prevhex[65], hex[129];
-    uint8_t h[32], sig[64];
-    uint64_t seq = l->seq + 1;
+    char hdr[256], prevhex[65];
     int n;
-    size_t start;
 
     tg__audit_hex(l->prev, 32, prevhex);
     n = snprintf(hdr, sizeof(hdr), "{\"seq\":%llu,\"prev\":\"%s\",\"key_id\":\"%s\",\"event\":\"%s\"",
-                 (unsigned long long)seq, prevhex, l->key_id, event);
+                 (unsigned long long)(l->seq + 1), prevhex, l->key_id, event);
     if (n < 0 || (size_t)n >= sizeof(hdr))
         return TG_EINVAL;
-    if (!buf_reserve(l, (size_t)n + 1 + inner_len + TG__AUDIT_SUFFIX_LONG + 1))
+    if (!buf_reserve(l, (size_t)n))
         return TG_ENOMEM;
-    start = l->len;
+    *start = l->len;
     buf_put(l, hdr, (size_t)n);
-    if (inner_len > 0) {
-        buf_put(l, ",", 1);
-        buf_put(l, inner, inner_len);
+    return TG_OK;
+}
+
+/* Finish the line begun at `start`: hash the canonical bytes, sign, suffix, advance the chain. */
+static int
+emit_end(struct tg_audit_log *l, size_t start, bool sign, uint64_t *seq_out)
+{
+    char hex[129];
+    uint8_t h[32], sig[64];
+    uint64_t seq = l->seq + 1;
+
+    if (!buf_reserve(l, TG__AUDIT_SUFFIX_LONG + 1)) {
+        l->len = start;
+        return TG_ENOMEM;
     }
-    tg__audit_sha256(l->buf + start, l->len - start, h);
+    tg__audit_sha256_ctx(l->sha, l->buf + start, l->len - start, h);
     if (sign && tg__audit_sign(l->md, l->key, h, sig) != TG_OK) {
         l->len = start;
         return TG_ECRYPTO;
@@ -197,20 +203,170 @@ emit(struct tg_audit_log *l, const char *event, const char *inner, size_t inner_
     return TG_OK;
 }
 
+/*
+ * Append one entry line to the batch buffer and advance the chain.
+ * inner = the body's members without the surrounding braces (may be empty).
+ */
 static int
-emit_json(struct tg_audit_log *l, const char *event, cJSON *body, bool sign, uint64_t *seq_out)
+emit(struct tg_audit_log *l, const char *event, const char *inner, size_t inner_len, bool sign,
+     uint64_t *seq_out)
 {
-    char *s = cJSON_PrintUnformatted(body);
-    size_t n;
-    int rc;
+    size_t start;
+    int rc = emit_begin(l, event, &start);
 
-    if (s == NULL)
-        return TG_ENOMEM;
-    n = strlen(s);
-    /* "{...}" -> members only; "{}" -> nothing */
-    rc = emit(l, event, n > 2 ? s + 1 : "", n > 2 ? n - 2 : 0, sign, seq_out);
-    free(s);
-    return rc;
+    if (rc != TG_OK)
+        return rc;
+    if (inner_len > 0) {
+        if (!buf_reserve(l, inner_len + 1)) {
+            l->len = start;
+            return TG_ENOMEM;
+        }
+        buf_put(l, ",", 1);
+        buf_put(l, inner, inner_len);
+    }
+    return emit_end(l, start, sign, seq_out);
+}
+
+/* ---- compact JSON printer --------------------------------------------------
+ * cJSON_PrintUnformatted prints every number with sprintf and reads it back
+ * with sscanf; on the writer thread that was most of the cost of an entry.
+ * Integers take a fast path; other numbers the same shortest-round-trip rule. */
+
+static bool
+put_lit(struct tg_audit_log *l, const char *s, size_t n)
+{
+    if (!buf_reserve(l, n))
+        return false;
+    buf_put(l, s, n);
+    return true;
+}
+
+static bool
+put_str(struct tg_audit_log *l, const char *s)
+{
+    static const char hexd[] = "0123456789abcdef";
+    size_t n = strlen(s);
+
+    if (!buf_reserve(l, 2 + 6 * n))
+        return false;
+    l->buf[l->len++] = '"';
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') {
+            l->buf[l->len++] = '\\';
+            l->buf[l->len++] = (char)c;
+        } else if (c < 0x20) {
+            l->buf[l->len++] = '\\';
+            switch (c) {
+            case '\n': l->buf[l->len++] = 'n'; break;
+            case '\r': l->buf[l->len++] = 'r'; break;
+            case '\t': l->buf[l->len++] = 't'; break;
+            case '\b': l->buf[l->len++] = 'b'; break;
+            case '\f': l->buf[l->len++] = 'f'; break;
+            default:
+                memcpy(l->buf + l->len, "u00", 3);
+                l->len += 3;
+                l->buf[l->len++] = hexd[c >> 4];
+                l->buf[l->len++] = hexd[c & 15];
+            }
+        } else {
+            l->buf[l->len++] = (char)c;
+        }
+    }
+    l->buf[l->len++] = '"';
+    return true;
+}
+
+static bool
+put_num(struct tg_audit_log *l, double d)
+{
+    char tmp[40];
+    int n;
+
+    if (!isfinite(d))
+        return put_lit(l, "null", 4);
+    if (fabs(d) < 9007199254740992.0 && d == (double)(int64_t)d) {
+        n = snprintf(tmp, sizeof(tmp), "%lld", (long long)(int64_t)d);
+    } else {
+        n = snprintf(tmp, sizeof(tmp), "%1.15g", d);
+        if (strtod(tmp, NULL) != d)
+            n = snprintf(tmp, sizeof(tmp), "%1.17g", d);
+    }
+    return n > 0 && put_lit(l, tmp, (size_t)n);
+}
+
+static bool put_value(struct tg_audit_log *l, const cJSON *v, int depth);
+
+static bool
+put_members(struct tg_audit_log *l, const cJSON *obj, int depth, bool top)
+{
+    static const char *const chain[] = { "seq", "prev", "key_id", "event", "hash", "sig" };
+    bool first = !top;   /* at the top level, members follow the header */
+    const cJSON *c;
+
+    for (c = obj->child; c != NULL; c = c->next) {
+        if (c->string == NULL)
+            return false;
+        if (top) {
+            /* The chain fields belong to the writer: drop any a producer put in. */
+            bool skip = false;
+            for (size_t i = 0; i < TG_ARRAY_LEN(chain) && !skip; i++)
+                skip = strcmp(c->string, chain[i]) == 0;
+            if (skip)
+                continue;
+        }
+        if (!first && !put_lit(l, ",", 1))
+            return false;
+        first = false;
+        if (!put_str(l, c->string) || !put_lit(l, ":", 1) || !put_value(l, c, depth + 1))
+            return false;
+    }
+    return true;
+}
+
+static bool
+put_value(struct tg_audit_log *l, const cJSON *v, int depth)
+{
+    if (depth > (int)TG_MAX_JSON_DEPTH)
+        return false;
+    switch (v->type & 0xff) {
+    case cJSON_False:  return put_lit(l, "false", 5);
+    case cJSON_True:   return put_lit(l, "true", 4);
+    case cJSON_NULL:   return put_lit(l, "null", 4);
+    case cJSON_Number: return put_num(l, v->valuedouble);
+    case cJSON_String: return v->valuestring != NULL ? put_str(l, v->valuestring) : put_lit(l, "null", 4);
+    case cJSON_Array: {
+        bool first = true;
+        if (!put_lit(l, "[", 1))
+            return false;
+        for (const cJSON *c = v->child; c != NULL; c = c->next) {
+            if ((!first && !put_lit(l, ",", 1)) || !put_value(l, c, depth + 1))
+                return false;
+            first = false;
+        }
+        return put_lit(l, "]", 1);
+    }
+    case cJSON_Object:
+        return put_lit(l, "{", 1) && put_members(l, v, depth, false) && put_lit(l, "}", 1);
+    default:
+        return false;   /* cJSON_Raw: unvalidated bytes have no place in the log */
+    }
+}
+
+/* An entry object: header, its members (minus chain fields), suffix. */
+static int
+emit_json(struct tg_audit_log *l, const char *event, const cJSON *body, bool sign, uint64_t *seq_out)
+{
+    size_t start;
+    int rc = emit_begin(l, event, &start);
+
+    if (rc != TG_OK)
+        return rc;
+    if (!put_members(l, body, 0, true)) {
+        l->len = start;
+        return TG_EINVAL;
+    }
+    return emit_end(l, start, sign, seq_out);
 }
 
 static int
@@ -355,15 +511,6 @@ valid_event(const char *s)
     return n > 0;
 }
 
-/* The chain fields belong to the writer: drop any a producer put in. */
-static void
-strip_chain_fields(cJSON *e)
-{
-    static const char *const keys[] = { "seq", "prev", "key_id", "event", "hash", "sig" };
-    for (size_t i = 0; i < TG_ARRAY_LEN(keys); i++)
-        cJSON_DeleteItemFromObjectCaseSensitive(e, keys[i]);
-}
-
 static int
 write_entry(struct tg_audit_log *l, struct item *it)
 {
@@ -374,7 +521,6 @@ write_entry(struct tg_audit_log *l, struct item *it)
 
     if (cJSON_IsString(ev) && valid_event(ev->valuestring))
         snprintf(event, sizeof(event), "%s", ev->valuestring);
-    strip_chain_fields(it->entry);
     rc = emit_json(l, event, it->entry, l->cfg.sign == TG_SIGN_EACH, &seq);
     if (rc == TG_OK && l->npd < l->cappd) {
         l->pd[l->npd].done = it->done;
@@ -764,6 +910,7 @@ free_log(struct tg_audit_log *l)
         close(l->fd);
     EVP_PKEY_free(l->key);
     EVP_MD_CTX_free(l->md);
+    EVP_MD_CTX_free(l->sha);
     pthread_mutex_destroy(&l->mu);
     pthread_cond_destroy(&l->not_empty);
     pthread_cond_destroy(&l->not_full);
@@ -813,7 +960,9 @@ tg_audit_open(const struct tg_audit_cfg *cfg, struct tg_audit_log **out, struct 
     l->cappd = MAX_BATCH + 16;
     l->pd = calloc(l->cappd, sizeof(*l->pd));
     l->md = EVP_MD_CTX_new();
-    if (l->path == NULL || l->key_path == NULL || l->q == NULL || l->pd == NULL || l->md == NULL) {
+    l->sha = EVP_MD_CTX_new();
+    if (l->path == NULL || l->key_path == NULL || l->q == NULL || l->pd == NULL || l->md == NULL ||
+        l->sha == NULL) {
         rc = tg_err_set(err, TG_ENOMEM, "out of memory");
         goto out;
     }

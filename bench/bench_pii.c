@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define CORPUS_BYTES (32u * 1024u * 1024u)
@@ -31,12 +33,31 @@ rnd(uint32_t n)
     return (uint32_t)(rng % n);
 }
 
+/* CPU time of this thread: "per core" figures that stay meaningful when
+ * the machine is shared (wall time is reported alongside). */
 static double
 now(void)
 {
     struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double
+wall(void)
+{
+    struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double
+children_cpu(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_CHILDREN, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
 static const char *const words[] = {
@@ -90,6 +111,9 @@ pii(char *b, size_t cap)
     return b;
 }
 
+/* permille of words that are numeric/code look-alikes */
+static uint32_t lookalike_pm = 60;
+
 static char *
 make_corpus(size_t n)
 {
@@ -101,9 +125,9 @@ make_corpus(size_t n)
     while (o < n) {
         const char *w;
         uint32_t r = rnd(1000);
-        if (r < 60)
+        if (r < lookalike_pm)
             w = lookalike(tmp, sizeof tmp);
-        else if (r < 61 && rnd(8) == 0)
+        else if (r == 999 && rnd(8) == 0)
             w = pii(tmp, sizeof tmp);
         else
             w = words[rnd(sizeof words / sizeof *words)];
@@ -140,7 +164,7 @@ main(void)
     struct tg_pii_scratch *s = NULL;
     struct tg_err err = { 0 };
     char *corpus, path[] = "/tmp/tg_bench_pii_XXXXXX";
-    double best = 1e9, gbest = 1e9;
+    double best = 1e9, gbest = 1e9, wbest = 1e9;
     uint32_t found = 0;
     int i, fd;
 
@@ -151,44 +175,62 @@ main(void)
         fprintf(stderr, "bench_pii: %s\n", err.msg);
         return 1;
     }
-    corpus = make_corpus(CORPUS_BYTES);
-    if (corpus == NULL)
-        return 1;
-    for (i = 0; i < 3; i++) {
-        struct tg_findings f = { 0 };
-        double t0 = now(), dt;
-        tg_arena_reset(&a);
-        if (tg_pii_scan(db, s, corpus, CORPUS_BYTES, 0, 0.5, &a, &f, &err) != TG_OK) {
-            fprintf(stderr, "bench_pii: %s\n", err.msg);
+    for (int pass = 0; pass < 2; pass++) {
+        lookalike_pm = pass == 0 ? 60 : 10;
+        rng = 0x9e3779b97f4a7c15ull;
+        best = gbest = wbest = 1e9;
+        corpus = make_corpus(CORPUS_BYTES);
+        if (corpus == NULL)
             return 1;
+        if (pass == 0 && getenv("BENCH_PII_DUMP") != NULL) {   /* inspect what it finds */
+            FILE *df = fopen(getenv("BENCH_PII_DUMP"), "wb");
+            if (df != NULL) {
+                fwrite(corpus, 1, CORPUS_BYTES, df);
+                fclose(df);
+            }
         }
-        dt = now() - t0;
-        if (dt < best)
-            best = dt;
-        found = f.n;
-    }
-    fd = mkstemp(path);
-    if (fd >= 0 && write(fd, corpus, CORPUS_BYTES) == (ssize_t)CORPUS_BYTES) {
-        char cmd[128];
-        snprintf(cmd, sizeof cmd, "grep -c @ %s >/dev/null", path);
         for (i = 0; i < 3; i++) {
-            double t0 = now();
-            if (system(cmd) == -1)
-                break;
-            double dt = now() - t0;
-            if (dt < gbest)
-                gbest = dt;
+            struct tg_findings f = { 0 };
+            double t0 = now(), w0 = wall(), dt;
+            tg_arena_reset(&a);
+            if (tg_pii_scan(db, s, corpus, CORPUS_BYTES, 0, 0.5, &a, &f, &err) != TG_OK) {
+                fprintf(stderr, "bench_pii: %s\n", err.msg);
+                return 1;
+            }
+            dt = now() - t0;
+            if (dt < best)
+                best = dt;
+            if (wall() - w0 < wbest)
+                wbest = wall() - w0;
+            found = f.n;
         }
-    }
-    if (fd >= 0) {
-        close(fd);
-        unlink(path);
-    }
-    printf("pii scan: %u MiB English text, %zu detectors, %u findings: %.1f MB/s (best of 3)\n",
-           CORPUS_BYTES >> 20, tg_pii_db_count(db), found, CORPUS_BYTES / best / 1e6);
-    printf("grep -c @ same file: %.1f MB/s; ratio pii/grep = %.3f\n",
-           CORPUS_BYTES / gbest / 1e6, gbest / best);
+        strcpy(path, "/tmp/tg_bench_pii_XXXXXX");
+        fd = mkstemp(path);
+        if (fd >= 0 && write(fd, corpus, CORPUS_BYTES) == (ssize_t)CORPUS_BYTES) {
+            char cmd[128];
+            snprintf(cmd, sizeof cmd, "grep -c @ %s >/dev/null", path);
+            for (i = 0; i < 3; i++) {
+                double t0 = children_cpu();
+                if (system(cmd) == -1)
+                    break;
+                double dt = children_cpu() - t0;
+                if (dt > 0 && dt < gbest)
+                    gbest = dt;
+            }
+        }
+        if (fd >= 0) {
+            close(fd);
+            unlink(path);
+        }
+        printf("pii scan: %u MiB English text (%.0f%% look-alike words), %zu detectors, %u findings: %.1f MB/s per core "
+               "(CPU time, best of 3; wall %.1f MB/s)\n",
+               CORPUS_BYTES >> 20, lookalike_pm / 10.0, tg_pii_db_count(db), found, CORPUS_BYTES / best / 1e6, CORPUS_BYTES / wbest / 1e6);
+        printf("grep -c @ same file: %.1f MB/s per core (CPU time incl. process start); ratio pii/grep = %.3f\n",
+               CORPUS_BYTES / gbest / 1e6, gbest / best);
 
+
+        free(corpus);
+    }
     /* 2 KiB chat request */
     {
         char body[4096], content[2100];
@@ -226,7 +268,6 @@ main(void)
                strlen(body), t[1000] * 1e6, t[1980] * 1e6);
         tg_request_dispose(&req);
     }
-    free(corpus);
     tg_pii_scratch_free(s);
     tg_pii_db_free(db);
     tg_arena_free(&a);

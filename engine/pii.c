@@ -3,13 +3,21 @@
  * normalisation with offset mapping, the prefilter and the scan itself.
  *
  * Why a prefilter: running ~30 PCRE2 patterns over every byte costs far
- * more than the scan budget.  One pass splits the text into
- * whitespace-separated tokens and ORs a byte-class table over each; only
- * tokens carrying a trigger (a digit, '@', hex separators, a long token,
- * "key=" style assignments, "-----BEGIN") open a candidate window of the
- * token plus some neighbouring bytes.  Per window we compute cheap
- * features (digit clusters, literals) and run only the detectors whose
- * prefilter admits them, over that window alone.
+ * more than the scan budget.  One pass skips, eight bytes at a time, to the
+ * next byte that can take part in a candidate (a digit, '@', ':', '=',
+ * '_', "--"); only the whitespace-delimited token around it is examined.
+ * Its byte classes give the triggers (digits, '@', hex separators, dotted
+ * quads, long tokens, capitals+digits, "key=" assignments, "-----BEGIN"),
+ * and a triggered token opens a candidate window of the token plus a few
+ * neighbouring bytes.  Per window we compute cheap features (digit
+ * cluster lengths, literals, context words when a context-only detector
+ * needs them) and run only the detectors whose prefilter admits them, over
+ * that window alone.  Plain prose costs about one table lookup per byte.
+ *
+ * Scores: base score from the pack; a validator may drop the match or set
+ * its score (1.0 = checksum confirmed); a context word (whole word, up to
+ * CTX_BEFORE bytes before / CTX_AFTER after) adds CTX_BOOST, capped at 1.
+ * Overlaps are resolved by score, then length.
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "engine/pii.h"
@@ -75,6 +83,9 @@ struct tg_pii_db {
     struct lit *lits;
     uint32_t nlits;
     uint8_t litfirst[256];   /* first bytes of literals */
+    uint8_t wfirst[256];     /* lower-case first bytes of context/exclude words */
+    uint8_t w2[8192];        /* bit per lower-case first two bytes of a word */
+    uint32_t wlens;          /* bit k: some word has length k */
     uint64_t lit_any;        /* detectors that need a literal */
 };
 
@@ -123,10 +134,21 @@ static const uint8_t interesting[256] = {
 #define TOKEN_BACK_MAX 4096u   /* a trigger deep inside a huge token looks back this far */
 
 static inline bool is_ws(unsigned char c) { return bclass[c] & C_WS; }
-static inline bool is_alnum(unsigned char c)
-{
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
+/* lower-cased letters and digits; 0 for every other byte */
+static const uint8_t wordch[256] = {
+    ['0'] = '0', ['1'] = '1', ['2'] = '2', ['3'] = '3', ['4'] = '4', ['5'] = '5', ['6'] = '6',
+    ['7'] = '7', ['8'] = '8', ['9'] = '9',
+    ['a'] = 'a', ['b'] = 'b', ['c'] = 'c', ['d'] = 'd', ['e'] = 'e', ['f'] = 'f', ['g'] = 'g',
+    ['h'] = 'h', ['i'] = 'i', ['j'] = 'j', ['k'] = 'k', ['l'] = 'l', ['m'] = 'm', ['n'] = 'n',
+    ['o'] = 'o', ['p'] = 'p', ['q'] = 'q', ['r'] = 'r', ['s'] = 's', ['t'] = 't', ['u'] = 'u',
+    ['v'] = 'v', ['w'] = 'w', ['x'] = 'x', ['y'] = 'y', ['z'] = 'z',
+    ['A'] = 'a', ['B'] = 'b', ['C'] = 'c', ['D'] = 'd', ['E'] = 'e', ['F'] = 'f', ['G'] = 'g',
+    ['H'] = 'h', ['I'] = 'i', ['J'] = 'j', ['K'] = 'k', ['L'] = 'l', ['M'] = 'm', ['N'] = 'n',
+    ['O'] = 'o', ['P'] = 'p', ['Q'] = 'q', ['R'] = 'r', ['S'] = 's', ['T'] = 't', ['U'] = 'u',
+    ['V'] = 'v', ['W'] = 'w', ['X'] = 'x', ['Y'] = 'y', ['Z'] = 'z',
+};
+
+static inline bool is_alnum(unsigned char c) { return wordch[c] != 0; }
 static inline bool is_hex(unsigned char c)
 {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
@@ -236,9 +258,9 @@ wh_find(const struct tg_pii_db *db, const unsigned char *w, size_t n, uint32_t h
  * lo/hi count only if they start and end inside. */
 static uint64_t
 words_mask(const struct tg_pii_db *db, const unsigned char *t, size_t tn, size_t lo, size_t hi,
-           bool excl)
+           uint64_t *excl)
 {
-    uint64_t m = 0;
+    uint64_t m = 0, x = 0;
     size_t i = lo;
     unsigned char w[WORD_MAX];
 
@@ -246,26 +268,41 @@ words_mask(const struct tg_pii_db *db, const unsigned char *t, size_t tn, size_t
         while (i < hi && is_alnum(t[i]) && is_alnum(t[i - 1]))
             i++;   /* skip a word cut at lo */
     while (i < hi) {
-        size_t n = 0;
+        size_t n, st;
         uint32_t h = 2166136261u;
         while (i < hi && !is_alnum(t[i]))
             i++;
-        while (i < hi && is_alnum(t[i])) {
-            if (n < WORD_MAX) {
-                w[n] = lc(t[i]);
-                h = (h ^ w[n]) * 16777619u;
-            }
-            n++;
-            i++;
+        st = i;
+        if (i < hi && !db->wfirst[lc(t[i])]) {
+            /* cannot be a context word: skip it without hashing */
+            while (i < hi && is_alnum(t[i]))
+                i++;
+            continue;
         }
-        if (n == 0 || n >= WORD_MAX || (i == hi && i < tn && is_alnum(t[i])))
+        while (i < hi && is_alnum(t[i]))
+            i++;
+        n = i - st;
+        if (n == 0 || n >= WORD_MAX || !(db->wlens & (1u << n)) || (i == hi && i < tn && is_alnum(t[i])))
             continue;
         {
+            unsigned key = (unsigned)lc(t[st]) << 8 | (n > 1 ? lc(t[st + 1]) : 0);
+            if (!(db->w2[key >> 3] & (1u << (key & 7))))
+                continue;
+        }
+        for (size_t k = 0; k < n; k++) {
+            w[k] = lc(t[st + k]);
+            h = (h ^ w[k]) * 16777619u;
+        }
+        {
             const struct wh *e = wh_find(db, w, n, h);
-            if (e != NULL)
-                m |= excl ? e->excl : e->ctx;
+            if (e != NULL) {
+                m |= e->ctx;
+                x |= e->excl;
+            }
         }
     }
+    if (excl != NULL)
+        *excl = x;
     return m;
 }
 
@@ -370,6 +407,12 @@ tg_pii_db_build(const struct tg_pii_detector_spec *specs, size_t n,
                                 ex ? "exclude" : "context", w, WORD_MAX);
                 goto fail;
             }
+            db->wfirst[(unsigned char)w[0]] = 1;
+            {
+                unsigned key = (unsigned)(unsigned char)w[0] << 8 | (unsigned char)w[1];
+                db->w2[key >> 3] |= (uint8_t)(1u << (key & 7));
+            }
+            db->wlens |= 1u << strlen(w);
             if (!wh_add(db, w, (uint64_t)1 << i, ex)) {
                 rc = tg_err_set(err, TG_EPOLICY, "too many PII context words");
                 goto fail;
@@ -462,6 +505,30 @@ tg_pii_scratch_new(const struct tg_pii_db *db, struct tg_pii_scratch **out)
 
 /* ---- normalisation ------------------------------------------------------------ */
 
+/* A JSON escape "\\uXXXX" at t (as tool-call arguments carry them) whose
+ * code point matters to detection: ASCII printable, or one of the
+ * characters normalise() folds or drops.  Returns the code point or -1. */
+static long
+json_escape(const unsigned char *t, size_t n)
+{
+    long v = 0;
+    int k;
+
+    if (n < 6 || t[0] != '\\' || t[1] != 'u')
+        return -1;
+    for (k = 2; k < 6; k++) {
+        unsigned char c = t[k];
+        int d = c >= '0' && c <= '9' ? c - '0' : (c | 0x20) >= 'a' && (c | 0x20) <= 'f' ? (c | 0x20) - 'a' + 10 : -1;
+        if (d < 0)
+            return -1;
+        v = v * 16 + d;
+    }
+    if ((v >= 0x20 && v <= 0x7e) || v == 0xad || (v >= 0x200b && v <= 0x200d) || v == 0x2060 ||
+        v == 0xfeff || v == 0x3000 || (v >= 0xff01 && v <= 0xff5e))
+        return v;
+    return -1;
+}
+
 /* Does text need folding?  Only a few multibyte sequences matter, and all
  * start with 0xC2, 0xE2, 0xE3 or 0xEF: a word-at-a-time high-bit test
  * skips pure ASCII quickly. */
@@ -470,14 +537,18 @@ needs_norm(const unsigned char *t, size_t n)
 {
     size_t i = 0;
     while (i + 8 <= n) {
-        uint64_t w;
+        uint64_t w, bs;
         memcpy(&w, t + i, 8);
-        if (w & 0x8080808080808080ull)
+        bs = w ^ 0x5c5c5c5c5c5c5c5cull;   /* zero byte where w has a backslash */
+        if ((w & 0x8080808080808080ull) ||
+            ((bs - 0x0101010101010101ull) & ~bs & 0x8080808080808080ull))
             break;
         i += 8;
     }
     for (; i + 1 < n; i++) {
         unsigned char c = t[i];
+        if (c == '\\' && t[i + 1] == 'u' && json_escape(t + i, n - i) >= 0)
+            return true;
         if (c < 0x80)
             continue;
         if (c == 0xC2 && t[i + 1] == 0xAD)
@@ -519,7 +590,9 @@ grow_norm(struct tg_pii_scratch *s, size_t n)
 }
 
 /* Fold full-width forms U+FF01..FF5E and U+3000 to ASCII, drop zero-width
- * characters (U+200B..200D, U+2060, U+FEFF) and soft hyphens (U+00AD);
+ * characters (U+200B..200D, U+2060, U+FEFF) and soft hyphens (U+00AD),
+ * and decode JSON "\\uXXXX" escapes of such and of printable ASCII (tool
+ * arguments are JSON text: "jane\\u0040example.com" is an address);
  * copy every other byte as is (invalid UTF-8 included).  Returns the
  * normalised length; s->nmap/s->nlen map each output byte back. */
 static size_t
@@ -529,6 +602,21 @@ normalise(struct tg_pii_scratch *s, const unsigned char *t, size_t n)
 
     while (i < n) {
         unsigned char c = t[i];
+        if (c == '\\') {
+            long v = json_escape(t + i, n - i);
+            if (v >= 0) {
+                if (v == 0xad || (v >= 0x200b && v <= 0x200d) || v == 0x2060 || v == 0xfeff) {
+                    i += 6;
+                    continue;
+                }
+                s->nbuf[o] = (char)(v == 0x3000 ? ' ' : v >= 0xff01 ? 0x21 + (v - 0xff01) : v);
+                s->nmap[o] = (uint32_t)i;
+                s->nlen[o] = 6;
+                o++;
+                i += 6;
+                continue;
+            }
+        }
         if (c >= 0xC2 && i + 1 < n) {
             if (c == 0xC2 && t[i + 1] == 0xAD) {
                 i += 2;
@@ -580,7 +668,24 @@ struct scan {
     const unsigned char *t;
     size_t n;
     double min_score;
+    /* words of the current window (plus context margins), computed at most
+     * once per window and only when a match needs them: a detector whose
+     * bit is absent here has no context (or exclude) word near any match */
+    size_t wl, wr;
+    bool have_wmask;
+    uint64_t wctx, wexcl;
 };
+
+static void
+window_words(struct scan *sc)
+{
+    if (!sc->have_wmask) {
+        size_t lo = sc->wl > CTX_BEFORE ? sc->wl - CTX_BEFORE : 0;
+        size_t hi = sc->wr + CTX_AFTER < sc->n ? sc->wr + CTX_AFTER : sc->n;
+        sc->wctx = words_mask(sc->db, sc->t, sc->n, lo, hi, &sc->wexcl);
+        sc->have_wmask = true;
+    }
+}
 
 static int
 push_cand(struct tg_pii_scratch *s, uint32_t st, uint32_t e, double score, uint32_t det)
@@ -652,9 +757,14 @@ run_detector(struct scan *sc, uint32_t di, size_t wl, size_t wr)
         if (d->nexcl || d->nctx) {
             size_t lo = fs > CTX_BEFORE ? fs - CTX_BEFORE : 0;
             size_t hi = fe + CTX_AFTER < sc->n ? fe + CTX_AFTER : sc->n;
-            if (d->nexcl && (words_mask(sc->db, sc->t, sc->n, lo, fs, true) & bit))
-                continue;
-            if (d->nctx && (words_mask(sc->db, sc->t, sc->n, lo, hi, false) & bit)) {
+            window_words(sc);
+            if (d->nexcl && (sc->wexcl & bit)) {
+                uint64_t ex = 0;
+                words_mask(sc->db, sc->t, sc->n, lo, fs, &ex);
+                if (ex & bit)
+                    continue;
+            }
+            if (d->nctx && (sc->wctx & bit) && (words_mask(sc->db, sc->t, sc->n, lo, hi, NULL) & bit)) {
                 if (score < 1.0)
                     score = score + CTX_BOOST > 1.0 ? 1.0 : score + CTX_BOOST;
             } else if (d->ctx_req)
@@ -676,11 +786,14 @@ static int
 flush_window(struct scan *sc, size_t wl, size_t wr, uint32_t trig, uint64_t lits)
 {
     const unsigned char *t = sc->t;
-    uint64_t clusters = 0, ctx = 0;
+    uint64_t clusters = 0;
     uint32_t cur = 0, gap = 0;
-    bool have_ctx = false;
     size_t i;
     uint32_t di;
+
+    sc->wl = wl;
+    sc->wr = wr;
+    sc->have_wmask = false;
 
     /* Digit clusters: digits joined by at most two separator bytes. */
     if (trig & TG_PII_TRIG_DIGITS) {
@@ -710,19 +823,12 @@ flush_window(struct scan *sc, size_t wl, size_t wr, uint32_t trig, uint64_t lits
             continue;
         if (d->nlits && !(lits & ((uint64_t)1 << di)))
             continue;
+        /* context-only detectors: one pass over the window's words first */
         if (d->ctx_req) {
-            if (!have_ctx) {
-                size_t lo = wl > CTX_BEFORE ? wl - CTX_BEFORE : 0;
-                size_t hi = wr + CTX_AFTER < sc->n ? wr + CTX_AFTER : sc->n;
-                ctx = words_mask(sc->db, t, sc->n, lo, hi, false);
-                have_ctx = true;
-            }
-            if (!(ctx & ((uint64_t)1 << di)))
+            window_words(sc);
+            if (!(sc->wctx & ((uint64_t)1 << di)))
                 continue;
         }
-#ifdef PII_STATS
-        { extern unsigned long pii_runs[64], pii_bytes[64]; pii_runs[di]++; pii_bytes[di] += wr - wl; }
-#endif
         if (run_detector(sc, di, wl, wr) != TG_OK)
             return TG_ENOMEM;
         if (sc->s->limit_hit)
@@ -748,7 +854,16 @@ static bool
 keyish(const unsigned char *t, size_t lo, size_t hi)
 {
     static const char *const kw[] = { "key", "secret", "token", "passw", "pwd", "auth", "credential" };
-    size_t k;
+    size_t k, i;
+    bool maybe = false;
+
+    /* every keyword holds a 'k', 's', 'p', 'w' or 'a': skip most tokens fast */
+    for (i = lo; i < hi && !maybe; i++) {
+        unsigned char c = lc(t[i]);
+        maybe = c == 'k' || c == 's' || c == 'p' || c == 'w' || c == 'a';
+    }
+    if (!maybe)
+        return false;
     for (k = 0; k < TG_ARRAY_LEN(kw); k++)
         if (contains_ci(t, lo, hi, kw[k]))
             return true;
@@ -784,8 +899,6 @@ scan_text(struct scan *sc)
     uint64_t plits = 0;
     int rc;
 
-    (void)prev_st;
-    (void)prev_e;
     for (;;) {
         size_t st, e, wl, wr;
         unsigned f = 0;
@@ -1110,24 +1223,114 @@ tg_pii_scan(const struct tg_pii_db *db, struct tg_pii_scratch *s,
     return TG_OK;
 }
 
+#define BOUNDARY_SPAN 96u   /* bytes each side of a part boundary scanned together */
+
+static int
+finding_cmp(const void *a, const void *b)
+{
+    const struct tg_finding *x = a, *y = b;
+    if (x->part != y->part)
+        return x->part < y->part ? -1 : 1;
+    if (x->start != y->start)
+        return x->start < y->start ? -1 : 1;
+    return x->end < y->end ? -1 : x->end > y->end;
+}
+
+/* Is [st, e) of part already covered by a finding of the same entity? */
+static bool
+covered(const struct tg_findings *out, uint32_t part, uint32_t st, uint32_t e, const char *entity)
+{
+    for (uint32_t k = 0; k < out->n; k++) {
+        const struct tg_finding *f = &out->v[k];
+        if (f->part == part && f->entity == entity && f->start < e && st < f->end)
+            return true;
+    }
+    return false;
+}
+
+static int
+scan_boundary(const struct tg_pii_db *db, struct tg_pii_scratch *s, const struct tg_request *req,
+              uint32_t i, double min_score, struct tg_arena *a, struct tg_findings *out,
+              struct tg_err *err)
+{
+    const struct tg_part *pa = &req->parts[i], *pb = &req->parts[i + 1];
+    size_t ta, tb, j;
+    char *buf;
+    int rc;
+
+    if (pa->len == 0 || pb->len == 0)
+        return TG_OK;
+    ta = pa->len < BOUNDARY_SPAN ? pa->len : BOUNDARY_SPAN;
+    tb = pb->len < BOUNDARY_SPAN ? pb->len : BOUNDARY_SPAN;
+    buf = tg_arena_alloc(a, ta + 1 + tb);
+    if (buf == NULL)
+        return tg_err_set(err, TG_ENOMEM, "out of memory in the PII scan");
+    for (j = 0; j < 2; j++) {
+        struct tg_findings tf = { 0 };
+        size_t jl = j, len = ta + jl + tb;
+        memcpy(buf, pa->text + pa->len - ta, ta);
+        if (jl)
+            buf[ta] = ' ';
+        memcpy(buf + ta + jl, pb->text, tb);
+        rc = tg_pii_scan(db, s, buf, len, i, min_score, a, &tf, err);
+        if (rc != TG_OK)
+            return rc;
+        if (tf.unscannable)
+            out->unscannable = true;
+        for (uint32_t k = 0; k < tf.n; k++) {
+            struct tg_finding fa = tf.v[k], fb = tf.v[k];
+            if (!(fa.start < ta && fa.end > ta + jl))
+                continue;   /* inside one part: the part scans found it */
+            fa.part = i;
+            fa.start = (uint32_t)(pa->len - ta + fa.start);
+            fa.end = (uint32_t)pa->len;
+            fb.part = i + 1;
+            fb.start = 0;
+            fb.end = (uint32_t)(fb.end - ta - jl);
+            if (covered(out, fa.part, fa.start, fa.end, fa.entity) ||
+                covered(out, fb.part, fb.start, fb.end, fb.entity))
+                continue;
+            if (out->n + 2 > TG_MAX_FINDINGS) {
+                out->unscannable = true;
+                return TG_OK;
+            }
+            if (append_finding(a, out, &fa) != TG_OK || append_finding(a, out, &fb) != TG_OK)
+                return tg_err_set(err, TG_ENOMEM, "out of memory storing PII findings");
+        }
+    }
+    return TG_OK;
+}
+
 int
 tg_pii_scan_request(const struct tg_pii_db *db, struct tg_pii_scratch *s,
                     const struct tg_request *req, double min_score,
                     struct tg_arena *a, struct tg_findings *out, struct tg_err *err)
 {
-    uint32_t i;
+    uint32_t i, n0;
     int rc;
 
     if (req == NULL)
         return tg_err_set(err, TG_EINVAL, "tg_pii_scan_request: no request");
+    n0 = out->n;
     for (i = 0; i < req->nparts; i++) {
         const struct tg_part *p = &req->parts[i];
         rc = tg_pii_scan(db, s, p->text, p->len, i, min_score, a, out, err);
         if (rc != TG_OK)
             return rc;
         if (out->unscannable && out->n >= TG_MAX_FINDINGS)
-            break;
+            return TG_OK;
     }
+    /* A value split over two consecutive parts ("jane@" + "example.com",
+     * "4111 1111" + "1111 1111") reaches the provider whole: scan each
+     * boundary, joined with nothing and with a space, and report a value
+     * that spans it as one finding in each part. */
+    for (i = 0; i + 1 < req->nparts; i++) {
+        rc = scan_boundary(db, s, req, i, min_score, a, out, err);
+        if (rc != TG_OK)
+            return rc;
+    }
+    if (out->n > n0 + 1)
+        qsort(out->v + n0, out->n - n0, sizeof *out->v, finding_cmp);
     return TG_OK;
 }
 

@@ -395,7 +395,7 @@ out:
     return rc;
 }
 
-/* Make room and read more; false at EOF or error (errno set on error). */
+/* Make room and read more: TG_OK (r->eof set at end of file), TG_EIO, TG_ENOMEM. */
 static int
 fill(struct tg_capture_reader *r, struct tg_err *err)
 {

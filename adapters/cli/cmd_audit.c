@@ -73,6 +73,41 @@ map_file(const char *path, const char **buf, size_t *len, struct tg_err *err)
     return TG_OK;
 }
 
+struct mapped {
+    const char *buf;
+    size_t      len;
+    uint64_t    first;   /* seq of the first entry; UINT64_MAX if unreadable */
+    size_t      order;   /* position on the command line */
+};
+
+static uint64_t
+first_seq(const char *b, size_t len)
+{
+    const char *nl = memchr(b, '\n', len);
+    struct tg__audit_line ln;
+    const char *why;
+    if (nl == NULL || tg__audit_parse_line(b, (size_t)(nl - b), &ln, &why) != TG_OK)
+        return UINT64_MAX;
+    return ln.seq;
+}
+
+static int
+mapped_cmp(const void *a, const void *b)
+{
+    const struct mapped *x = a, *y = b;
+    if (x->first != y->first)
+        return x->first < y->first ? -1 : 1;
+    return x->order < y->order ? -1 : x->order > y->order;
+}
+
+static void
+unmap_all(struct mapped *m, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (m[i].len > 0)
+            munmap((void *)m[i].buf, m[i].len);
+}
+
 static void
 verify_usage(FILE *f)
 {
@@ -80,8 +115,8 @@ verify_usage(FILE *f)
             "usage: tollgate audit verify LOG... --pubkey PUB [--pubkey PUB]... [--expect-head HASH]\n"
             "                             [--allow-unsealed] [--quiet]\n\n"
             "Check every entry's hash, the chain (seq, prev), seals (Merkle roots) and\n"
-            "signatures, and which key may sign where.  Give rotated files oldest first\n"
-            "(LOG.000000000001 ... LOG) and keys oldest first.  --expect-head HASH: a hash\n"
+            "signatures, and which key may sign where.  Rotated files may be given in any\n"
+            "order (LOG LOG.0*): they are read in chain order.  Give keys oldest first.  --expect-head HASH: a hash\n"
             "you recorded earlier (e.g. from a previous verify); its absence means the tail\n"
             "was cut.  Entries after the last seal are unverifiable (exit 1) unless\n"
             "--allow-unsealed (a live log between seals).\n"
@@ -151,17 +186,25 @@ cmd_verify(int argc, char **argv)
         tg_cli_error("audit verify", "%s", err.msg);
         goto out;
     }
+    /* Feed files in chain order whatever order the shell globbed them in
+     * (audit.log sorts before audit.log.000000000001): by first seq. */
+    struct mapped files[256];
+    size_t nfiles = 0;
     for (size_t i = 0; i < nlogs; i++) {
-        const char *buf = NULL;
-        size_t len = 0;
-        if (map_file(logs[i], &buf, &len, &err) != TG_OK) {
+        struct mapped *m = &files[nfiles];
+        if (map_file(logs[i], &m->buf, &m->len, &err) != TG_OK) {
             tg_cli_error("audit verify", "%s", err.msg);
+            unmap_all(files, nfiles);
             goto out;
         }
-        tg_audit_verifier_feed(v, buf, len);
-        if (len > 0)
-            munmap((void *)buf, len);
+        m->first = first_seq(m->buf, m->len);
+        m->order = i;
+        nfiles++;
     }
+    qsort(files, nfiles, sizeof(files[0]), mapped_cmp);
+    for (size_t i = 0; i < nfiles; i++)
+        tg_audit_verifier_feed(v, files[i].buf, files[i].len);
+    unmap_all(files, nfiles);
     tg_audit_verifier_finish(v, &res);
     if (rep.suppressed > 0)
         printf("... %llu more problems not shown\n", (unsigned long long)rep.suppressed);

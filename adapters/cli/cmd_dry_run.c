@@ -296,8 +296,8 @@ tokens_for(const struct dr_side *s, const struct tg_capture_item *it, const stru
     *out = it->completion_tokens >= 0 ? (uint64_t)it->completion_tokens : eo;
 }
 
-/* Distinct rule ids named by a decision: decision-level reasons and the
- * reasons that excluded candidates.  Calls fn once per distinct id. */
+/* Count the distinct rule ids a decision names — decision-level reasons and
+ * the reasons that excluded candidates — once each in t. */
 static int
 for_each_rule(const struct tg_decision *d, struct dr_table *t)
 {

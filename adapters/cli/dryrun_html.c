@@ -99,6 +99,7 @@ chart_stacked(FILE *f, const char *title, struct dr_group **g, uint32_t n)
 struct bar {
     const char *label;
     double      a, b;       /* b < 0: single bar */
+    bool        hl;         /* the routed figures, drawn apart from single models */
 };
 
 /* Horizontal money bars, optionally two per row (policy vs baseline). */
@@ -132,9 +133,10 @@ chart_money(FILE *f, const char *title, const struct bar *bars, uint32_t n, bool
         esc(f, bars[i].label);
         fputs("</text>", f);
         money(m, sizeof(m), bars[i].a);
-        fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"#1565c0\">"
+        fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\">"
                 "<title>%s</title></rect><text x=\"%.1f\" y=\"%d\" class=\"val\">%s</text>\n",
-                lw, y, w, pair ? 11 : 16, m, lw + w + 4, y + (pair ? 10 : 13), m);
+                lw, y, w, pair ? 11 : 16, bars[i].hl ? "#6a1b9a" : "#1565c0", m, lw + w + 4,
+                y + (pair ? 10 : 13), m);
         if (pair) {
             w = isnan(bars[i].b) ? 0 : bars[i].b / max * bw;
             money(m, sizeof(m), bars[i].b);
@@ -320,7 +322,7 @@ dr_report_html(const char *path, const struct dr_report *r, struct tg_err *err)
         if (bars) {
             uint32_t k = n < TOP_N ? n : TOP_N;
             for (uint32_t i = 0; i < k; i++)
-                bars[i] = (struct bar){ g[i]->key, g[i]->c.cost_usd, g[i]->c.baseline_usd };
+                bars[i] = (struct bar){ g[i]->key, g[i]->c.cost_usd, g[i]->c.baseline_usd, false };
             fputs("<h2>Cost per category</h2>\n", f);
             chart_money(f, "estimated USD of the routed models", bars, k, r->has_baseline, "policy",
                         "baseline");
@@ -337,14 +339,14 @@ dr_report_html(const char *path, const struct dr_report *r, struct tg_err *err)
     bars = calloc(r->nmono + 2, sizeof(*bars));
     if (bars) {
         uint32_t k = 0;
-        bars[k++] = (struct bar){ "routed (policy)", r->cur.cost_usd, -1 };
+        bars[k++] = (struct bar){ "routed (policy)", r->cur.cost_usd, -1, true };
         if (r->has_baseline)
-            bars[k++] = (struct bar){ "routed (baseline)", r->base.cost_usd, -1 };
+            bars[k++] = (struct bar){ "routed (baseline)", r->base.cost_usd, -1, true };
         for (uint32_t i = 0; i < r->nmono; i++)
-            if (!isnan(r->mono[i].usd))
-                bars[k++] = (struct bar){ r->mono[i].model, r->mono[i].usd, -1 };
-        chart_money(f, "the same traffic sent to one model (USD for this capture)", bars, k, false,
-                    "", "");
+            if (!isnan(r->mono[i].usd_allowed))
+                bars[k++] = (struct bar){ r->mono[i].model, r->mono[i].usd_allowed, -1, false };
+        chart_money(f, "the requests the policy lets through, sent to one model instead "
+                    "(USD for this capture, like for like with the routed cost)", bars, k, false, "", "");
         free(bars);
         bars = NULL;
     }

@@ -59,7 +59,7 @@ build_openai(const struct tg_provider *prov, const struct tg_model *m, cJSON *j,
     cJSON *stream = cJSON_GetObjectItemCaseSensitive(j, "stream");
 
     h->stream = cJSON_IsTrue(stream);
-    if (h->stream && !cJSON_HasObjectItem(j, "stream_options")) {
+    if (h->stream && cJSON_GetObjectItemCaseSensitive(j, "stream_options") == NULL) {
         /* Ask for the usage chunk so the audit gets real token counts; the
          * client did not ask for it, so the relay drops it again. */
         cJSON *so = cJSON_AddObjectToObject(j, "stream_options");
@@ -107,10 +107,15 @@ tg_prov_build(const struct tg_provider *prov, const struct tg_model *m,
         rc = tg_err_set(err, TG_ENOMEM, "out of memory");
         goto out;
     }
-    if (cJSON_HasObjectItem(j, "model"))
-        cJSON_ReplaceItemInObjectCaseSensitive(j, "model", model);
-    else
-        cJSON_AddItemToObject(j, "model", model);
+    /* Case-sensitive throughout: "modeL" is not "model" (cJSON_HasObjectItem
+     * ignores case, and the replacement string leaked). */
+    if (cJSON_GetObjectItemCaseSensitive(j, "model") != NULL
+            ? !cJSON_ReplaceItemInObjectCaseSensitive(j, "model", model)
+            : !cJSON_AddItemToObject(j, "model", model)) {
+        cJSON_Delete(model);
+        rc = tg_err_set(err, TG_ENOMEM, "out of memory");
+        goto out;
+    }
     /* metadata carries tollgate's routing hints (tenant, category); the
      * provider has no use for them. */
     cJSON_DeleteItemFromObjectCaseSensitive(j, "metadata");
@@ -205,7 +210,7 @@ openai_event(struct tg_prov_stream *s, const char *data, size_t len)
         cJSON_Delete(j);
         return TG_EINVAL;
     }
-    if (cJSON_HasObjectItem(j, "error")) {
+    if (cJSON_GetObjectItemCaseSensitive(j, "error") != NULL) {
         s->upstream_error = true;
         cJSON_Delete(j);
         return TG_EUPSTREAM;

@@ -121,6 +121,8 @@ export const DEFAULT_VARS = {
   HEADER_TIMEOUT_MS: 5000,
   MODE: 'enforce',
   TELEMETRY_ENABLED: false,
+  PROGRESSIVE: false,
+  US_API_KEY: 'sk-stub-us-key',
   DEAD_URL: 'http://127.0.0.1:1/v1',   // port 1: nothing listens, connection refused
 };
 
@@ -193,7 +195,10 @@ export async function startGateway(opts = {}) {
       if (!opts.stub) await stub.stop();
       // Under `make asan` the binary is sanitized: any report fails the test.
       const san = /(ERROR: (Address|Leak|Thread)Sanitizer|runtime error:)[^]*/.exec(output);
-      if (san) throw new Error(`sanitizer report from tollgate serve:\n${san[0].slice(0, 4000)}`);
+      if (san) {
+        fs.rmSync(dir, { recursive: true, force: true });   // callers may not reach cleanup()
+        throw new Error(`sanitizer report from tollgate serve:\n${san[0].slice(0, 4000)}`);
+      }
       return r;
     },
     cleanup() { fs.rmSync(dir, { recursive: true, force: true }); },

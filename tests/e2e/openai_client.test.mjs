@@ -116,6 +116,23 @@ test('chat (stream, raw SSE): the usage chunk tollgate asked for is not relayed'
   assert.ok(datas.every((d) => !JSON.parse(d.slice(6)).usage), 'no usage chunk');
 });
 
+test('metadata.category routes, metadata stays home, X-Feature-Id reaches the audit entry', async () => {
+  await gw.stub.clear();
+  sent++;
+  const c = client({ defaultHeaders: { 'X-Feature-Id': 'invoice-bot' } });
+  const { response } = await c.chat.completions.create({
+    model: 'auto', metadata: { category: 'claude', ticket: 'T-1' },
+    messages: [{ role: 'user', content: 'routed by metadata' }],
+  }).withResponse();
+  const id = noteId(response.headers);
+  assert.equal(response.headers.get('x-tollgate-model'), 'stub-claude');
+  const [up] = await gw.stub.requests();
+  assert.ok(!('metadata' in up.body), 'metadata removed before sending');
+  const e = await auditEntry(gw, id);
+  assert.equal(e.feature, 'invoice-bot');
+  assert.equal(e.category, 'claude');
+});
+
 test('category from body.model when no header names one', async () => {
   sent++;
   const c = client({ defaultHeaders: {} });

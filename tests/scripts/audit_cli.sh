@@ -113,3 +113,15 @@ check "verify across rotation with both keys: exit 0" test $? = 0
 check "verify across rotation with only the old key: exit 1" test $? = 1
 "$TOLLGATE" audit verify "$T/a.log" --pubkey "$T/k2.pub" >/dev/null
 check "verify with only the new key: exit 1" test $? = 1
+
+# ---- size-based file rotation ------------------------------------------------
+"$TOLLGATE" audit _stress --log "$T/r.log" --key "$T/k.key" --count 2000 --rotate-bytes 300000
+check "_stress with rotate-bytes exits 0" test $? = 0
+nfiles=$(ls "$T"/r.log* | wc -l)
+check "rotation produced several files ($nfiles)" test "$nfiles" -ge 3
+"$TOLLGATE" audit verify "$T"/r.log* --pubkey "$T/k.pub" >"$T/v.out"
+check "verify accepts rotated files in glob order" test $? = 0
+check "chain spans all files (2000 decisions + start + seals)" grep -Eq '^20[0-9][0-9]/20[0-9][0-9] entries verified' "$T/v.out"
+middle=$(ls "$T"/r.log.* | sed -n 2p)
+"$TOLLGATE" audit verify $(ls "$T"/r.log* | grep -v "$middle") --pubkey "$T/k.pub" >"$T/v.out"
+check "a missing rotated file is detected" test $? = 1

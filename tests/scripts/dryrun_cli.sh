@@ -64,6 +64,19 @@ ok "missing_file_is_io_error" '[ $? -eq 2 ] && [ "$(wc -l <"$tmp/e.err")" -eq 1 
 "$TOLLGATE" dry-run --config $C/policy.yaml --traffic - --json <$C/traffic.jsonl >"$tmp/s.json" 2>/dev/null
 ok "stdin_traffic" '[ "$(jq_ "$tmp/s.json" "d[\"requests\"]")" = 11 ]'
 
+# --- empty traffic; bounded group tables (memory stays flat) -----------------
+: >"$tmp/empty.jsonl"
+"$TOLLGATE" dry-run --config $C/policy.yaml --baseline $C/baseline.yaml --traffic "$tmp/empty.jsonl" --json >"$tmp/z.json" 2>/dev/null
+ok "empty_traffic" '[ $? -eq 0 ] && [ "$(jq_ "$tmp/z.json" "(d[\"requests\"], d[\"cost\"][\"annualised_usd\"])")" = "(0, None)" ]'
+python3 -c "
+import json
+with open('$tmp/many.jsonl', 'w') as f:
+    for i in range(5000):
+        f.write(json.dumps({'id': 'r%d' % i, 'tenant': 't%d' % i, 'category': 'chat',
+                            'request': {'messages': [{'role': 'user', 'content': 'hi'}]}}) + '\n')"
+"$TOLLGATE" dry-run --config $C/policy.yaml --traffic "$tmp/many.jsonl" --json >"$tmp/many.json" 2>/dev/null
+ok "groups_fold_into_other" '[ "$(jq_ "$tmp/many.json" "(len(d[\"by_tenant\"]), d[\"by_tenant\"][\"(other)\"][\"requests\"], sum(g[\"requests\"] for g in d[\"by_tenant\"].values()))")" = "(4096, 905, 5000)" ]'
+
 # --- hostile names never reach the terminal or the HTML raw -------------------
 printf '{"id":"<b>x</b>","tenant":"t1\\u001b[31mred","category":"<script>alert(1)</script>","request":{"messages":[{"role":"user","content":"hi"}]}}\n' >"$tmp/evil.jsonl"
 "$TOLLGATE" dry-run --config $C/policy.yaml --traffic "$tmp/evil.jsonl" --html "$tmp/evil.html" >"$tmp/evil.txt" 2>/dev/null

@@ -31,6 +31,7 @@ curl -s -X POST -d '{"match":"/us/","status":500,"times":1}' "$STUB_URL/__behavi
 send 200 -d "$(msg 'primary fails once')"
 check "fallback answered (X-Tollgate-Model stub-eu-model)" test "$(header x-tollgate-model)" = stub-eu-model
 
+curl -s "$GW_BASE/metrics" >"$GW_DIR/metrics.txt"
 gw_stop
 check "serve exits 0 on SIGTERM (rc $GW_RC)" test "$GW_RC" = 0
 n=$(audit_count)
@@ -51,7 +52,12 @@ st=$(node -e 'const f=process.argv[1];const es=require("fs").readFileSync(f,"utf
 check "audit statuses: 6x200 2x403 1x401 1x400 ($st)" test "$st" = '{"200":6,"400":1,"401":1,"403":2}'
 
 # Nothing sensitive in the log or in the server's output.
-for f in "$GW_AUDIT" "$GW_DIR/serve.log"; do
+CAP=$GW_DIR/capture.jsonl
+check "capture written" test -s "$CAP"
+ncap=$(grep -c . "$CAP")
+check "capture: one line per decided request ($ncap; 401 and 400 are not decided)" test "$ncap" -ge 7 -a "$ncap" -le "$sent"
+check "capture: PII replaced by placeholders" grep -q '<EMAIL_ADDRESS_1>' "$CAP"
+for f in "$GW_AUDIT" "$GW_DIR/serve.log" "$CAP" "$GW_DIR/metrics.txt"; do
   b=$(basename "$f")
   check "$b: no email" bash -c "! grep -q -e 'jane.roe' -e 'example.com' '$f'"
   check "$b: no card number" bash -c "! grep -q -e '4111 1111' -e '4111111111111111' '$f'"

@@ -68,7 +68,33 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $ACME_KE
   -H 'X-Task-Category: chat' -d '{"model":"auto","messages":[{"role":"user","content":"x"}]}' "$GW_BASE/v1/chat/completions")
 check "Authorization given twice -> 401 (got $code)" test "$code" = 401
 
+# --- PII anywhere in the request is found (not only the last user message) ----
+curl -s -X DELETE "$STUB_URL/__requests" >/dev/null
+pii_case() { # NAME BODY
+  chat_req -d "$2" >/dev/null
+  check "PII in $1 -> 403 (got $(status))" test "$(status)" = 403
+}
+pii_case "the system message" "{\"model\":\"auto\",\"messages\":[{\"role\":\"system\",\"content\":\"reply to $PII_EMAIL\"},{\"role\":\"user\",\"content\":\"hi\"}]}"
+pii_case "an earlier message" "{\"model\":\"auto\",\"messages\":[{\"role\":\"user\",\"content\":\"I am $PII_EMAIL\"},{\"role\":\"assistant\",\"content\":\"ok\"},{\"role\":\"user\",\"content\":\"and?\"}]}"
+pii_case "content parts" "{\"model\":\"auto\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"hello\"},{\"type\":\"text\",\"text\":\"mail $PII_EMAIL\"}]}]}"
+pii_case "tool-call arguments" "{\"model\":\"auto\",\"messages\":[{\"role\":\"user\",\"content\":\"send it\"},{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"c1\",\"type\":\"function\",\"function\":{\"name\":\"send\",\"arguments\":\"{\\\"to\\\":\\\"$PII_EMAIL\\\"}\"}}]},{\"role\":\"tool\",\"tool_call_id\":\"c1\",\"content\":\"sent\"}]}"
+pii_case "a tool result" "{\"model\":\"auto\",\"messages\":[{\"role\":\"user\",\"content\":\"look up\"},{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"c1\",\"type\":\"function\",\"function\":{\"name\":\"lookup\",\"arguments\":\"{}\"}}]},{\"role\":\"tool\",\"tool_call_id\":\"c1\",\"content\":\"owner: $PII_EMAIL\"}]}"
+check "no PII request reached any provider" test "$(curl -s "$STUB_URL/__requests" | node -e 'console.log(JSON.parse(require("fs").readFileSync(0,"utf8")).length)')" = 0
+
+# --- routing without a category -------------------------------------------------
+curl -s -o "$GW_DIR/body" -w '%{http_code}' -H "Authorization: Bearer $ACME_KEY" -H 'Content-Type: application/json' \
+  -d '{"model":"auto","messages":[{"role":"user","content":"no category"}]}' "$GW_BASE/v1/chat/completions" >"$GW_DIR/status"
+check "no category -> 403 no route (got $(status))" test "$(status)" = 403
+CHAT_CATEGORY=no_such_category chat_req -d '{"model":"auto","messages":[{"role":"user","content":"x"}]}' >/dev/null
+check "unknown category -> 403 (got $(status))" test "$(status)" = 403
+
 # --- hostile clients ----------------------------------------------------------
+head -c $((10 * 1024 * 1024)) /dev/zero | tr '\0' 'a' >"$GW_DIR/10m.bin"
+t0=$(date +%s%N)
+chat_req --data-binary @"$GW_DIR/10m.bin" >/dev/null
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+c=$(status); check "10 MiB body -> 413 (got $c in ${ms} ms)" test "$c" = 413
+check "healthy after a 10 MiB body" healthy
 nest=$(printf '%*s' 5000 '' | tr ' ' '[')
 chat_req -d "{\"model\":\"auto\",\"messages\":$nest" >/dev/null
 check "deeply nested JSON -> 400" test "$(status)" = 400

@@ -5,6 +5,7 @@
 #
 #   gw_start TEMPLATE [NAME=VALUE]...   sets GW_DIR GW_BASE GW_PORT STUB_URL
 #                                       GW_CONFIG GW_AUDIT GW_PUB GW_PID STUB_PID
+#   gw_serve                            (re)start serve on the same config and log
 #   gw_stop                             SIGTERM + wait; sets GW_RC (exit code)
 #   pass NAME / fail NAME [WHY]          one result line each
 #   check NAME CMD...                    PASS when CMD succeeds
@@ -83,15 +84,28 @@ gw_start() {
   # Overrides first: the first substitution of a placeholder wins.
   gw_render "$tpl" "$GW_CONFIG" "$@" TIMEOUT_MS=2000 DEADLINE_MS=6000 FAILURE_THRESHOLD=5 RECOVERY_MS=30000 \
     ON_VIOLATION=deny MAX_BODY=262144 HEADER_TIMEOUT_MS=5000 MODE=enforce DEAD_URL=http://127.0.0.1:1/v1 \
-    TELEMETRY_ENABLED=false TELEMETRY_URL="$STUB_URL/telemetry/v1/inference" \
+    TELEMETRY_ENABLED=false PROGRESSIVE=false US_API_KEY=sk-stub-us-key TELEMETRY_URL="$STUB_URL/telemetry/v1/inference" \
     STUB="$STUB_URL" DIR="$GW_DIR" AUDIT_LOG="$GW_AUDIT" AUDIT_KEY="$GW_DIR/audit.key" \
     ACME_KEY_SHA="$(sha256_hex "$ACME_KEY")" GLOBEX_KEY_SHA="$(sha256_hex "$GLOBEX_KEY")" \
     INITECH_KEY_SHA="$(sha256_hex "$INITECH_KEY")" || return 1
+  gw_serve
+}
+
+# gw_serve: (re)start `tollgate serve` on the rendered config, on a new free
+# port, and wait until it answers /healthz.  Used by gw_start and after a crash.
+gw_serve() {
   GW_PORT=$(free_port)
   GW_BASE="http://127.0.0.1:$GW_PORT"
-  "$TOLLGATE" serve --config "$GW_CONFIG" --listen "127.0.0.1:$GW_PORT" >"$GW_DIR/serve.log" 2>&1 &
+  # `make valgrind` (TG_VALGRIND=1): memcheck the server; errors and definite
+  # leaks make it exit 99, which the scripts' exit-status check reports.
+  local pre=() tries=200
+  if [ "${TG_VALGRIND:-}" = 1 ] && command -v valgrind >/dev/null 2>&1; then
+    pre=(valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite)
+    tries=1200
+  fi
+  "${pre[@]}" "$TOLLGATE" serve --config "$GW_CONFIG" --listen "127.0.0.1:$GW_PORT" >>"$GW_DIR/serve.log" 2>&1 &
   GW_PID=$!
-  if ! gw_wait_http "$GW_BASE/healthz" 200; then
+  if ! gw_wait_http "$GW_BASE/healthz" "$tries"; then
     fail "gateway: serve started" "$(tail -c 400 "$GW_DIR/serve.log" | tr '\n' ' ')"
     return 1
   fi
@@ -102,10 +116,18 @@ gw_stop() {
   if [ -n "$GW_PID" ]; then
     kill -TERM "$GW_PID" 2>/dev/null
     local i
-    for ((i = 0; i < 160; i++)); do kill -0 "$GW_PID" 2>/dev/null || break; sleep 0.05; done
+    for ((i = 0; i < 600; i++)); do kill -0 "$GW_PID" 2>/dev/null || break; sleep 0.05; done
     kill -KILL "$GW_PID" 2>/dev/null
     wait "$GW_PID" 2>/dev/null; GW_RC=$?
     GW_PID=
+    # Sanitized (make asan) or memchecked builds report here.
+    if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:|^==[0-9]+== ' "$GW_DIR/serve.log"; then
+      fail "serve: no sanitizer/memcheck reports" \
+        "$(grep -E 'Sanitizer|runtime error:|^==[0-9]+== ' "$GW_DIR/serve.log" | head -3 | tr '\n' ' ')"
+      grep -E -A40 'ERROR: |runtime error:|^==[0-9]+== [A-Z]' "$GW_DIR/serve.log" | head -80
+    else
+      pass "serve: no sanitizer/memcheck reports"
+    fi
   fi
 }
 

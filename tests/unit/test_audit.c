@@ -885,3 +885,94 @@ Test(audit, entry_json_with_policy_uses_engine_json)
     free(s);
     cJSON_Delete(e);
 }
+
+Test(audit, writer_prints_any_entry_as_valid_json)
+{
+    char id[33];
+    char *k = keygen("k", id);
+    struct tg_audit_cfg c = cfg_for(path_in("log"), k, TG_SIGN_SEAL, 100);
+    struct tg_audit_log *l = NULL;
+    struct tg_err err = { 0 };
+    cJSON *e = cJSON_CreateObject(), *arr;
+
+    cr_assert_eq(tg_audit_open(&c, &l, &err), TG_OK, "%s", err.msg);
+    cJSON_AddStringToObject(e, "event", "error");
+    cJSON_AddStringToObject(e, "s", "quote\" backslash\\ nl\n tab\t ctl\x01 utf8 \xc3\xa9");
+    cJSON_AddNumberToObject(e, "f", 0.1);
+    cJSON_AddNumberToObject(e, "big", 1e300);
+    cJSON_AddNumberToObject(e, "neg", -5);
+    cJSON_AddNumberToObject(e, "i", 1152921504606846976.0);
+    cJSON_AddNumberToObject(e, "nan", NAN);
+    arr = cJSON_AddArrayToObject(e, "a");
+    cJSON_AddItemToArray(arr, cJSON_CreateTrue());
+    cJSON_AddItemToArray(arr, cJSON_CreateObject());
+    cJSON_AddItemToArray(arr, cJSON_CreateArray());
+    /* chain fields from a producer are dropped, never trusted */
+    cJSON_AddNumberToObject(e, "seq", 999);
+    cJSON_AddStringToObject(e, "hash", "forged");
+    cr_assert_eq(tg_audit_append(l, e, NULL, NULL), TG_OK);
+    cr_assert_eq(tg_audit_close(l, &err), TG_OK);
+
+    struct buf b = slurp(path_in("log"));
+    size_t off[16];
+    size_t n = lines(b, off, 15);
+    cr_assert_eq(n, 3);   /* start, the entry, seal */
+    char *line = strndup(b.p + off[1], off[2] - off[1] - 1);
+    cJSON *j = cJSON_Parse(line);
+    cr_assert_not_null(j, "not JSON: %s", line);
+    cr_assert_str_eq(cJSON_GetObjectItem(j, "event")->valuestring, "error");
+    cr_assert_str_eq(cJSON_GetObjectItem(j, "s")->valuestring, "quote\" backslash\\ nl\n tab\t ctl\x01 utf8 \xc3\xa9");
+    cr_assert_eq(cJSON_GetObjectItem(j, "f")->valuedouble, 0.1);
+    cr_assert_eq(cJSON_GetObjectItem(j, "big")->valuedouble, 1e300);
+    cr_assert_eq(cJSON_GetObjectItem(j, "neg")->valuedouble, -5);
+    cr_assert_eq(cJSON_GetObjectItem(j, "i")->valuedouble, 1152921504606846976.0);
+    cr_assert(cJSON_IsNull(cJSON_GetObjectItem(j, "nan")));
+    cr_assert_eq(cJSON_GetObjectItem(j, "seq")->valuedouble, 2);
+    cr_assert_str_neq(cJSON_GetObjectItem(j, "hash")->valuestring, "forged");
+    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(j, "a")), 3);
+    cJSON_Delete(j);
+    free(line);
+    struct outcome o = verify1(b, k);
+    cr_assert(clean(&o), "%s", o.first);
+    free(b.p);
+}
+
+static atomic_int durable;
+
+static void
+count_done(void *arg, int status, uint64_t seq)
+{
+    (void)arg;
+    (void)seq;
+    if (status == TG_OK)
+        atomic_fetch_add(&durable, 1);
+}
+
+Test(audit, idle_heartbeat_seals_and_fsync_always)
+{
+    char id[33];
+    char *k = keygen("k", id);
+    struct tg_audit_cfg c = cfg_for(path_in("log"), k, TG_SIGN_SEAL, 1000);
+    struct tg_audit_log *l = NULL;
+    struct tg_err err = { 0 };
+
+    c.seal_interval_ms = 100;
+    c.fsync = TG_FSYNC_ALWAYS;
+    cr_assert_eq(tg_audit_open(&c, &l, &err), TG_OK, "%s", err.msg);
+    for (int i = 0; i < 3; i++) {
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "tenant", "t");
+        cr_assert_eq(tg_audit_append(l, e, count_done, NULL), TG_OK);
+    }
+    for (int i = 0; i < 100 && atomic_load(&durable) < 3; i++)
+        usleep(10000);
+    cr_assert_eq(atomic_load(&durable), 3, "done callbacks after durable write");
+    usleep(400000);   /* idle for longer than seal_interval_ms: the writer seals on its own */
+    struct buf b = slurp(path_in("log"));
+    struct outcome o = verify1(b, k);
+    cr_assert(clean(&o), "log not sealed while idle: %s", o.first);
+    cr_assert(strstr(b.p, "\"first_seq\":1,\"last_seq\":4") != NULL, "%s", b.p);
+    cr_assert_eq(tg_audit_queue_depth(l), 0);
+    cr_assert_eq(tg_audit_close(l, &err), TG_OK);
+    free(b.p);
+}

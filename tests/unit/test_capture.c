@@ -241,6 +241,45 @@ Test(capture, reader_skips_overlong_line_and_goes_on)
     free(path);
 }
 
+Test(capture, reader_lines_across_buffer_refills)
+{
+    /* ~3 MiB of lines of varying length: many lines straddle the reader's
+     * 1 MiB reads; every one must come back whole and in order. */
+    size_t cap = 4u << 20, len = 0;
+    char *buf = malloc(cap), *path;
+    struct tg_capture_reader *r = NULL;
+    struct tg_capture_item it;
+    struct tg_err err = {0};
+    int n = 0, want = 0;
+
+    cr_assert_not_null(buf);
+    while (len < (3u << 20)) {
+        int pad = 100 + (want * 37) % 3000;
+        int w = snprintf(buf + len, cap - len,
+                         "{\"id\":\"r%d\",\"request\":{\"messages\":[{\"role\":\"user\",\"content\":\"%0*d\"}]}}\n",
+                         want, pad, want);
+        len += (size_t)w;
+        want++;
+    }
+    path = write_tmp(buf, len);
+    free(buf);
+    cr_assert_eq(tg_capture_reader_open(path, &r, &err), TG_OK);
+    while (tg_capture_reader_next(r, &A, &it, &err) == 1) {
+        char id[32];
+        snprintf(id, sizeof(id), "r%d", n);
+        cr_assert_str_eq(it.id, id);
+        cr_assert(it.request_ok);
+        cr_assert_eq(it.req.parts[0].len, (size_t)(100 + (n * 37) % 3000));
+        tg_request_dispose(&it.req);
+        tg_arena_reset(&A);
+        n++;
+    }
+    cr_assert_eq(n, want);
+    tg_capture_reader_close(r);
+    unlink(path);
+    free(path);
+}
+
 /* ---- placeholders ------------------------------------------------------ */
 
 Test(capture, placeholder_match)

@@ -319,6 +319,51 @@ Test(pii_scan, invalid_utf8_scanned_bytewise)
     cr_assert_eq(tg_pii_codepoint_offset(t, (size_t)n, e->start), e->start - 0);
 }
 
+Test(pii_scan, json_escapes_decoded_and_mapped_back)
+{
+    /* tool-call arguments are JSON text: \u0040 is '@', \u200b vanishes */
+    const char *t = "{\"to\":\"jane.roe\\u0040exa\\u200bmple.com\"}";
+    struct tg_findings f = scan(t, strlen(t));
+    const struct tg_finding *e = find(&f, "EMAIL_ADDRESS");
+    cr_assert_not_null(e);
+    cr_assert_eq(memcmp(t + e->start, "jane.roe", 8), 0);
+    cr_assert_eq(e->end, strlen(t) - 2);
+    /* a backslash that is no such escape changes nothing */
+    const char *u = "path C:\\users\\x and \\u12 jane@example.com";
+    struct tg_findings g = scan(u, strlen(u));
+    cr_assert_not_null(find(&g, "EMAIL_ADDRESS"));
+}
+
+Test(pii_scan, value_split_across_parts)
+{
+    const char *body = "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"my email is jane.roe@\"},"
+                       "{\"role\":\"user\",\"content\":\"example.com\"},{\"role\":\"user\",\"content\":\"card 4111 1111\"},"
+                       "{\"role\":\"user\",\"content\":\"1111 1111 thanks\"}]}";
+    struct tg_request r;
+    struct tg_err err = { 0 };
+    struct tg_findings f = { 0 };
+    uint32_t emails = 0, cards = 0;
+    cr_assert_eq(tg_request_parse(body, strlen(body), &A, &r, &err), TG_OK, "%s", err.msg);
+    cr_assert_eq(tg_pii_scan_request(DB, S, &r, 0.5, &A, &f, &err), TG_OK);
+    for (uint32_t i = 0; i < f.n; i++) {
+        if (strcmp(f.v[i].entity, "EMAIL_ADDRESS") == 0)
+            emails |= 1u << f.v[i].part;
+        if (strcmp(f.v[i].entity, "CREDIT_CARD") == 0)
+            cards |= 1u << f.v[i].part;
+        if (i)
+            cr_assert(f.v[i - 1].part < f.v[i].part ||
+                      (f.v[i - 1].part == f.v[i].part && f.v[i - 1].start <= f.v[i].start), "sorted");
+    }
+    cr_assert_eq(emails, 0x3, "one fragment in each of parts 0 and 1");
+    cr_assert_eq(cards, 0xc, "one fragment in each of parts 2 and 3");
+    char *out;
+    size_t len;
+    cr_assert_eq(tg_redact_body(&r, &f, &A, &out, &len, &err), TG_OK);
+    cr_assert_null(strstr(out, "example.com"), "%s", out);
+    cr_assert_null(strstr(out, "4111"), "%s", out);
+    tg_request_dispose(&r);
+}
+
 Test(pii_scan, codepoint_offsets)
 {
     const char *t = "h\xc3\xa9llo \xe4\xb8\xad\xe6\x96\x87 \xf0\x9f\x98\x80!";   /* héllo 中文 😀! */
