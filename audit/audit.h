@@ -130,6 +130,9 @@ int  tg_audit_verifier_new(tg_audit_report_fn report, void *ud, struct tg_audit_
 /* Add a trusted public key (PEM; a private key PEM is accepted too).  List keys oldest first. */
 int  tg_audit_verifier_add_key(struct tg_audit_verifier *v, const char *pem, size_t len,
                                char key_id[33], struct tg_err *err);
+/* Start verification after a trusted head (hex hash of the last entry of
+ * files already verified and archived): the first entry fed must continue it. */
+int  tg_audit_verifier_start_after(struct tg_audit_verifier *v, const char *hex, struct tg_err *err);
 /* Require an entry with this hash (hex): detects a truncated tail. */
 int  tg_audit_verifier_expect_head(struct tg_audit_verifier *v, const char *hex, struct tg_err *err);
 void tg_audit_verifier_feed(struct tg_audit_verifier *v, const char *buf, size_t len);

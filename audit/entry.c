@@ -247,12 +247,19 @@ tg_audit_entry_json(const struct tg_audit_event *ev)
     } else {
         /* No decision (unauthenticated, malformed before decide): the same
          * fields, empty, so readers need no special case. */
+        /* An unauthenticated request never reached the policy: name the
+         * rule it failed so `audit stats --by rule` counts it. */
+        static const struct tg_reason unauth = { "tenant.unknown", "unknown or missing API key" };
+        bool is_unauth = ev->event != NULL && strcmp(ev->event, "unauthenticated") == 0;
+        cJSON *rules;
         if (!add(o, "decision", cJSON_CreateString("deny")) ||
             !add(o, "tenant", str_or_null(ev->tenant)) || !add(o, "feature", cJSON_CreateNull()) ||
             !add(o, "category", cJSON_CreateNull()) || !cJSON_AddArrayToObject(o, "export_tags") ||
             !cJSON_AddArrayToObject(o, "pii") || !cJSON_AddArrayToObject(o, "candidates") ||
-            !cJSON_AddArrayToObject(o, "route") || !cJSON_AddArrayToObject(o, "reasons") ||
-            !cJSON_AddArrayToObject(o, "rules") ||
+            !cJSON_AddArrayToObject(o, "route") ||
+            !add(o, "reasons", reasons_json(&unauth, is_unauth ? 1 : 0)) ||
+            (rules = cJSON_AddArrayToObject(o, "rules")) == NULL ||
+            (is_unauth && !add_item_str(rules, unauth.rule)) ||
             !add(o, "policy_version", str_or_null(ev->policy ? ev->policy->policy_version : NULL)))
             goto fail;
     }

@@ -52,6 +52,8 @@ struct tg_audit_verifier {
     uint8_t    *leaves, *scratch;
     size_t      capleaves;
 
+    bool        has_anchor;
+    uint8_t     anchor[32];
     bool        has_expect;
     uint8_t     expect[32];
     bool        expect_found;
@@ -156,6 +158,15 @@ tg_audit_verifier_expect_head(struct tg_audit_verifier *v, const char *hex, stru
     if (hex == NULL || strlen(hex) != 64 || !tg__audit_unhex(hex, 32, v->expect))
         return tg_err_set(err, TG_EINVAL, "--expect-head: want 64 lower-case hex characters");
     v->has_expect = true;
+    return TG_OK;
+}
+
+int
+tg_audit_verifier_start_after(struct tg_audit_verifier *v, const char *hex, struct tg_err *err)
+{
+    if (hex == NULL || strlen(hex) != 64 || !tg__audit_unhex(hex, 32, v->anchor))
+        return tg_err_set(err, TG_EINVAL, "--start-after: want 64 lower-case hex characters");
+    v->has_anchor = true;
     return TG_OK;
 }
 
@@ -280,7 +291,16 @@ check_entry(struct tg_audit_verifier *v, const struct tg__audit_line *ln, const 
                    strcmp(ln->event, "recovery") == 0 || strcmp(ln->event, "start") == 0;
     struct vkey *k;
 
-    if (!v->started) {
+    if (!v->started && v->has_anchor) {
+        /* Verifying from a trusted earlier head (older files archived): the
+         * first entry must continue it; files start right after a seal. */
+        v->started = true;
+        v->last_boundary = ln->seq - 1;
+        if (memcmp(ln->prev, v->anchor, 32) != 0) {
+            problem(v, ln->seq, "does not continue the --start-after head");
+            good = false;
+        }
+    } else if (!v->started) {
         v->started = true;
         if (ln->seq != 1 || memcmp(ln->prev, zero, 32) != 0) {
             problem(v, ln->seq, "chain does not start at seq 1 (earlier entries or rotated files missing)");

@@ -182,8 +182,10 @@ main(void)
         corpus = make_corpus(CORPUS_BYTES);
         if (corpus == NULL)
             return 1;
-        if (pass == 0 && getenv("BENCH_PII_DUMP") != NULL) {   /* inspect what it finds */
-            FILE *df = fopen(getenv("BENCH_PII_DUMP"), "wb");
+        if (getenv("BENCH_PII_DUMP") != NULL) {   /* inspect what it finds: PATH.0 dense, PATH.1 sparse */
+            char dp[4096];
+            snprintf(dp, sizeof dp, "%s.%d", getenv("BENCH_PII_DUMP"), pass);
+            FILE *df = fopen(dp, "wb");
             if (df != NULL) {
                 fwrite(corpus, 1, CORPUS_BYTES, df);
                 fclose(df);

@@ -74,6 +74,13 @@ struct lit {
     uint64_t    mask;        /* detectors listing this literal */
 };
 
+/* Cheap filters that reject most words before hashing them. */
+struct wfilter {
+    uint8_t  first[256];     /* lower-case first bytes of the words */
+    uint8_t  w2[8192];       /* bit per lower-case first two bytes of a word */
+    uint32_t lens;           /* bit k: some word has length k */
+};
+
 struct tg_pii_db {
     struct tg_arena arena;   /* strings and arrays */
     struct det *d;
@@ -83,10 +90,17 @@ struct tg_pii_db {
     struct lit *lits;
     uint32_t nlits;
     uint8_t litfirst[256];   /* first bytes of literals */
-    uint8_t wfirst[256];     /* lower-case first bytes of context/exclude words */
-    uint8_t w2[8192];        /* bit per lower-case first two bytes of a word */
-    uint32_t wlens;          /* bit k: some word has length k */
-    uint64_t lit_any;        /* detectors that need a literal */
+    struct wfilter wall;     /* every context and exclude word */
+    struct wfilter wgate;    /* context words of context-only detectors: the
+                              * per-window gate looks for these alone, and
+                              * far fewer prose words get past its filters */
+    uint64_t lit_need;       /* detectors that need a literal */
+    uint64_t ctx_req;        /* context-only detectors */
+    /* Prefilter as masks, so a window admits its detectors in a few ORs
+     * instead of a loop over every detector. */
+    uint64_t trig_det[16];   /* bit b of triggers (not digits) -> detectors */
+    uint64_t dig_det;        /* detectors with the digits trigger */
+    uint64_t clus_det[64];   /* digit cluster length k -> detectors admitting it */
 };
 
 struct cand {
@@ -195,6 +209,15 @@ dup_list(struct tg_arena *a, const char **src, uint32_t n, bool lower)
     return v;
 }
 
+static void
+wf_add(struct wfilter *wf, const char *w)
+{
+    unsigned key = (unsigned)(unsigned char)w[0] << 8 | (unsigned char)w[1];
+    wf->first[(unsigned char)w[0]] = 1;
+    wf->w2[key >> 3] |= (uint8_t)(1u << (key & 7));
+    wf->lens |= 1u << strlen(w);
+}
+
 static uint32_t
 word_hash(const unsigned char *w, size_t n)
 {
@@ -254,11 +277,13 @@ wh_find(const struct tg_pii_db *db, const unsigned char *w, size_t n, uint32_t h
     return NULL;
 }
 
-/* Context (or exclude) mask of the whole words in t[lo, hi). Words cut by
- * lo/hi count only if they start and end inside. */
+/* Context mask of the whole words in t[lo, hi) that pass filter wf; words
+ * cut by lo/hi do not count.  *excl (if not NULL) gets the exclude mask of
+ * the whole words in t[lo, split): one pass serves both, since a word
+ * wholly before split is also wholly inside [lo, hi). */
 static uint64_t
-words_mask(const struct tg_pii_db *db, const unsigned char *t, size_t tn, size_t lo, size_t hi,
-           uint64_t *excl)
+words_mask(const struct tg_pii_db *db, const struct wfilter *wf, const unsigned char *t, size_t tn,
+           size_t lo, size_t hi, size_t split, uint64_t *excl)
 {
     uint64_t m = 0, x = 0;
     size_t i = lo;
@@ -273,7 +298,7 @@ words_mask(const struct tg_pii_db *db, const unsigned char *t, size_t tn, size_t
         while (i < hi && !is_alnum(t[i]))
             i++;
         st = i;
-        if (i < hi && !db->wfirst[lc(t[i])]) {
+        if (i < hi && !wf->first[lc(t[i])]) {
             /* cannot be a context word: skip it without hashing */
             while (i < hi && is_alnum(t[i]))
                 i++;
@@ -282,11 +307,11 @@ words_mask(const struct tg_pii_db *db, const unsigned char *t, size_t tn, size_t
         while (i < hi && is_alnum(t[i]))
             i++;
         n = i - st;
-        if (n == 0 || n >= WORD_MAX || !(db->wlens & (1u << n)) || (i == hi && i < tn && is_alnum(t[i])))
+        if (n == 0 || n >= WORD_MAX || !(wf->lens & (1u << n)) || (i == hi && i < tn && is_alnum(t[i])))
             continue;
         {
             unsigned key = (unsigned)lc(t[st]) << 8 | (n > 1 ? lc(t[st + 1]) : 0);
-            if (!(db->w2[key >> 3] & (1u << (key & 7))))
+            if (!(wf->w2[key >> 3] & (1u << (key & 7))))
                 continue;
         }
         for (size_t k = 0; k < n; k++) {
@@ -297,7 +322,8 @@ words_mask(const struct tg_pii_db *db, const unsigned char *t, size_t tn, size_t
             const struct wh *e = wh_find(db, w, n, h);
             if (e != NULL) {
                 m |= e->ctx;
-                x |= e->excl;
+                if (i <= split)
+                    x |= e->excl;
             }
         }
     }
@@ -407,12 +433,9 @@ tg_pii_db_build(const struct tg_pii_detector_spec *specs, size_t n,
                                 ex ? "exclude" : "context", w, WORD_MAX);
                 goto fail;
             }
-            db->wfirst[(unsigned char)w[0]] = 1;
-            {
-                unsigned key = (unsigned)(unsigned char)w[0] << 8 | (unsigned char)w[1];
-                db->w2[key >> 3] |= (uint8_t)(1u << (key & 7));
-            }
-            db->wlens |= 1u << strlen(w);
+            wf_add(&db->wall, w);
+            if (!ex && s->context_required)
+                wf_add(&db->wgate, w);
             if (!wh_add(db, w, (uint64_t)1 << i, ex)) {
                 rc = tg_err_set(err, TG_EPOLICY, "too many PII context words");
                 goto fail;
@@ -437,8 +460,9 @@ tg_pii_db_build(const struct tg_pii_detector_spec *specs, size_t n,
                 db->litfirst[(unsigned char)d->lits[k][0]] = 1;
             }
             db->lits[l].mask |= (uint64_t)1 << i;
-            db->lit_any |= (uint64_t)1 << i;
         }
+        if (d->nlits)
+            db->lit_need |= (uint64_t)1 << i;
         d->score = s->score < 0 ? 0 : s->score > 1 ? 1 : s->score;
         d->ctx_req = s->context_required;
         d->triggers = s->triggers ? s->triggers : TG_PII_TRIG_DIGITS;
@@ -448,6 +472,16 @@ tg_pii_db_build(const struct tg_pii_detector_spec *specs, size_t n,
         d->digit_mask = 0;
         for (k = lo; k <= hi; k++)
             d->digit_mask |= (uint64_t)1 << k;
+        if (d->ctx_req)
+            db->ctx_req |= (uint64_t)1 << i;
+        for (k = 0; k < 16; k++)
+            if ((d->triggers & ~TG_PII_TRIG_DIGITS) & (1u << k))
+                db->trig_det[k] |= (uint64_t)1 << i;
+        if (d->triggers & TG_PII_TRIG_DIGITS)
+            db->dig_det |= (uint64_t)1 << i;
+        for (k = 0; k < 64; k++)
+            if (d->digit_mask & ((uint64_t)1 << k))
+                db->clus_det[k] |= (uint64_t)1 << i;
     }
     db->n = n;
     if (db->max_groups == 0)
@@ -668,23 +702,16 @@ struct scan {
     const unsigned char *t;
     size_t n;
     double min_score;
-    /* words of the current window (plus context margins), computed at most
-     * once per window and only when a match needs them: a detector whose
-     * bit is absent here has no context (or exclude) word near any match */
-    size_t wl, wr;
-    bool have_wmask;
-    uint64_t wctx, wexcl;
 };
 
-static void
-window_words(struct scan *sc)
+/* Context-only detectors whose context words occur in window [wl, wr)
+ * plus the context margins: only those need their pattern run. */
+static uint64_t
+window_gate(const struct scan *sc, size_t wl, size_t wr)
 {
-    if (!sc->have_wmask) {
-        size_t lo = sc->wl > CTX_BEFORE ? sc->wl - CTX_BEFORE : 0;
-        size_t hi = sc->wr + CTX_AFTER < sc->n ? sc->wr + CTX_AFTER : sc->n;
-        sc->wctx = words_mask(sc->db, sc->t, sc->n, lo, hi, &sc->wexcl);
-        sc->have_wmask = true;
-    }
+    size_t lo = wl > CTX_BEFORE ? wl - CTX_BEFORE : 0;
+    size_t hi = wr + CTX_AFTER < sc->n ? wr + CTX_AFTER : sc->n;
+    return words_mask(sc->db, &sc->db->wgate, sc->t, sc->n, lo, hi, lo, NULL) & sc->db->ctx_req;
 }
 
 static int
@@ -755,16 +782,15 @@ run_detector(struct scan *sc, uint32_t di, size_t wl, size_t wr)
                 score = v;
         }
         if (d->nexcl || d->nctx) {
+            /* context only now that a match survived its validator: most
+             * windows never get here */
             size_t lo = fs > CTX_BEFORE ? fs - CTX_BEFORE : 0;
             size_t hi = fe + CTX_AFTER < sc->n ? fe + CTX_AFTER : sc->n;
-            window_words(sc);
-            if (d->nexcl && (sc->wexcl & bit)) {
-                uint64_t ex = 0;
-                words_mask(sc->db, sc->t, sc->n, lo, fs, &ex);
-                if (ex & bit)
-                    continue;
-            }
-            if (d->nctx && (sc->wctx & bit) && (words_mask(sc->db, sc->t, sc->n, lo, hi, NULL) & bit)) {
+            uint64_t ex = 0, cm;
+            cm = words_mask(sc->db, &sc->db->wall, sc->t, sc->n, lo, hi, fs, &ex);
+            if (d->nexcl && (ex & bit))
+                continue;
+            if (d->nctx && (cm & bit)) {
                 if (score < 1.0)
                     score = score + CTX_BOOST > 1.0 ? 1.0 : score + CTX_BOOST;
             } else if (d->ctx_req)
@@ -788,12 +814,10 @@ flush_window(struct scan *sc, size_t wl, size_t wr, uint32_t trig, uint64_t lits
     const unsigned char *t = sc->t;
     uint64_t clusters = 0;
     uint32_t cur = 0, gap = 0;
+    const struct tg_pii_db *db = sc->db;
     size_t i;
-    uint32_t di;
-
-    sc->wl = wl;
-    sc->wr = wr;
-    sc->have_wmask = false;
+    uint64_t adm = 0, todo;
+    uint32_t rest = trig & ~TG_PII_TRIG_DIGITS;
 
     /* Digit clusters: digits joined by at most two separator bytes. */
     if (trig & TG_PII_TRIG_DIGITS) {
@@ -814,22 +838,26 @@ flush_window(struct scan *sc, size_t wl, size_t wr, uint32_t trig, uint64_t lits
         if (cur)
             clusters |= (uint64_t)1 << (cur > 63 ? 63 : cur);
     }
-    for (di = 0; di < sc->db->n; di++) {
-        const struct det *d = &sc->db->d[di];
-        uint32_t hit = d->triggers & trig;
-        if (hit == 0)
-            continue;
-        if (hit == TG_PII_TRIG_DIGITS && !(clusters & d->digit_mask))
-            continue;
-        if (d->nlits && !(lits & ((uint64_t)1 << di)))
-            continue;
-        /* context-only detectors: one pass over the window's words first */
-        if (d->ctx_req) {
-            window_words(sc);
-            if (!(sc->wctx & ((uint64_t)1 << di)))
-                continue;
+    /* A detector runs when a trigger other than digits admits it, or the
+     * digits trigger does and a cluster length fits its bounds. */
+    while (rest) {
+        adm |= db->trig_det[__builtin_ctz(rest)];
+        rest &= rest - 1;
+    }
+    if (trig & TG_PII_TRIG_DIGITS) {
+        uint64_t dm = 0, cl = clusters;
+        while (cl) {
+            dm |= db->clus_det[__builtin_ctzll(cl)];
+            cl &= cl - 1;
         }
-        if (run_detector(sc, di, wl, wr) != TG_OK)
+        adm |= db->dig_det & dm;
+    }
+    adm &= ~db->lit_need | lits;
+    /* context-only detectors: one pass over the window's words first */
+    if (adm & db->ctx_req)
+        adm &= ~db->ctx_req | window_gate(sc, wl, wr);
+    for (todo = adm; todo; todo &= todo - 1) {
+        if (run_detector(sc, (uint32_t)__builtin_ctzll(todo), wl, wr) != TG_OK)
             return TG_ENOMEM;
         if (sc->s->limit_hit)
             break;

@@ -160,6 +160,10 @@ scan_pii(const struct tg_policy *p, const struct tg_request *req,
             if (rc != TG_OK)
                 out->findings.unscannable = true;   /* fail closed */
         }
+        /* a data URL we could neither decode to text nor classify as an
+         * image/audio/video (a PDF, a zip): its content is unknown */
+        if (req->opaque_payloads > 0)
+            out->findings.unscannable = true;
     }
     if (req->placeholders_are_pii) {
         for (uint32_t i = 0; i < req->nparts; i++) {
@@ -203,6 +207,7 @@ struct facts {
     bool sensitive;        /* PII or secret found, or could not scan */
     bool secret;           /* a secret-class finding */
     bool unscannable;
+    bool unredactable;     /* a finding in a part that cannot be masked in place */
     bool tags_over;        /* more tags than TG_MAX_EXPORT_TAGS */
     const char *entities;  /* "EMAIL_ADDRESS, US_SSN" for messages */
 };
@@ -288,10 +293,13 @@ check_compliance(const struct tg_policy *p, const struct tg_route_rule *rule,
             ok = false;
             ADD("pii.secret", "request contains a secret (credential or key) and policy.pii.deny_secrets is on");
         } else if (!pii_ok) {
-            if (p->pii_action == TG_PII_ACTION_REDACT && !fx->unscannable)
+            if (p->pii_action == TG_PII_ACTION_REDACT && !fx->unscannable && !fx->unredactable) {
                 c->redact = true;   /* compliant once masked; the reasons stay, informational */
-            else
+            } else {
                 ok = false;
+                if (p->pii_action == TG_PII_ACTION_REDACT && fx->unredactable)
+                    ADD("pii.unredactable", "personal data inside decoded data (a data URL) or an object key cannot be redacted");
+            }
         }
     }
 
@@ -490,6 +498,10 @@ tg_preflight_decide(const struct tg_policy *p, const struct tg_request *req,
         goto out;
     fx.unscannable = out->findings.unscannable;
     fx.sensitive = out->findings.n > 0 || fx.unscannable;
+    for (uint32_t i = 0; i < out->findings.n && !fx.unredactable; i++) {
+        uint32_t part = out->findings.v[i].part;
+        fx.unredactable = part < req->nparts && req->parts[part].unredactable;
+    }
     for (uint32_t i = 0; i < out->npii; i++)
         fx.secret |= out->pii[i].cls == TG_PII_CLASS_SECRET;
     if (fx.sensitive && (fx.entities = entity_list(out, fx.unscannable, a)) == NULL)

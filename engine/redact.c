@@ -214,6 +214,13 @@ tg_redact_body(const struct tg_request *req, const struct tg_findings *f,
             tg_err_set(err, rc, "finding for part %u but the request has %u parts", p, req->nparts);
             goto out_noset;
         }
+        if (req->parts[p].unredactable || req->parts[p].node == NULL) {
+            /* decoded data or a key: masking it could not be written back,
+             * and sending it unmasked would leak (preflight never asks) */
+            rc = TG_EINVAL;
+            tg_err_set(err, rc, "part %u cannot be redacted (decoded data or an object key)", p);
+            goto out_noset;
+        }
         rc = redact_one(req->parts[p].text, req->parts[p].len, v + i, j - i, &tab, a, &red[p], &rl);
         if (rc != TG_OK)
             goto out;

@@ -11,7 +11,9 @@
 #include "engine/limits.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <math.h>
 
 /* Tokens charged per base64 image: one high-detail 512px tile on GPT-4o
@@ -71,34 +73,6 @@ tree_depth_ok(const cJSON *n, unsigned depth, unsigned max)
     return true;
 }
 
-static int
-add_part(struct parts_buf *pb, struct tg_arena *a, cJSON *node, uint32_t msg,
-         enum tg_part_kind kind, struct tg_err *err)
-{
-    if (pb->n == pb->cap) {
-        uint32_t ncap = pb->cap ? pb->cap * 2 : 16;
-        if (pb->n >= TG_MAX_TEXT_PARTS)
-            return tg_err_set(err, TG_ELIMIT, "request has more than %u text parts",
-                              TG_MAX_TEXT_PARTS);
-        if (ncap > TG_MAX_TEXT_PARTS)
-            ncap = TG_MAX_TEXT_PARTS;
-        struct tg_part *nv = tg_arena_calloc(a, ncap, sizeof(*nv));
-        if (nv == NULL)
-            return tg_err_set(err, TG_ENOMEM, "out of memory indexing the request");
-        if (pb->n)
-            memcpy(nv, pb->v, pb->n * sizeof(*nv));
-        pb->v = nv;
-        pb->cap = ncap;
-    }
-    struct tg_part *p = &pb->v[pb->n++];
-    p->text = node->valuestring;
-    p->len = strlen(node->valuestring);
-    p->message = msg;
-    p->kind = kind;
-    p->node = node;
-    return TG_OK;
-}
-
 /* A non-negative integer field; absent or null leaves *out alone. */
 static int
 get_count(const cJSON *obj, const char *key, int64_t *out, struct tg_err *err)
@@ -130,77 +104,532 @@ get_meta(const cJSON *meta, const char *key, const char **out, struct tg_err *er
     return TG_OK;
 }
 
+/*
+ * Everything the provider receives is indexed (fail closed): the walk
+ * visits every value of the body, every key of every object (duplicates
+ * included: cJSON keeps them as separate children, so the walk reads
+ * children lists and rejects duplicates outright), and turns every string
+ * into a part, except a short allowlist of structural fields below.
+ * Known places keep their kinds (message content, names, tool arguments),
+ * so the token estimate and the existing behaviour do not change for
+ * ordinary bodies; everything else is TG_PART_OTHER.
+ */
+struct walker {
+    struct parts_buf pb;
+    struct tg_arena *a;
+    struct tg_request *r;
+    struct tg_err *err;
+};
+
+/* Keys whose string values are structure, not content: roles, part and
+ * tool types, ids the provider generated, enum-like options.  A value is
+ * skipped only while it also looks like an identifier (structural_shape),
+ * so "role": "mail jane@example.com" is still scanned.  "model" is
+ * replaced by the upstream model id before sending anyway. */
+static const char *const structural_keys[] = {
+    "detail", "finish_reason", "format", "id", "modalities", "model", "reasoning_effort",
+    "role", "service_tier", "tool_call_id", "tool_choice", "type", "voice",
+};
+
+/* Keys of the chat completions API and JSON Schema, sorted bytewise (strcmp)
+ * for bsearch.
+ * Any other key is text the provider reads, indexed as an unredactable part
+ * (a key cannot be masked in place). */
+static const char *const known_keys[] = {
+    "$defs", "$ref", "$schema", "additionalProperties", "allOf", "annotations", "anyOf",
+    "arguments", "audio", "category", "const", "content", "data", "default", "definitions",
+    "description", "detail", "enum", "examples", "feature", "file", "file_data", "file_id",
+    "filename", "finish_reason", "format", "frequency_penalty", "function", "function_call",
+    "functions", "id", "image_url", "include_usage", "input_audio", "items", "json_schema",
+    "logit_bias", "logprobs", "maxItems", "maxLength", "max_completion_tokens",
+    "max_tokens", "maximum", "messages", "metadata", "minItems", "minLength", "minimum",
+    "modalities", "model", "n", "name", "not", "nullable", "oneOf", "parallel_tool_calls",
+    "parameters", "pattern", "prediction", "presence_penalty", "properties",
+    "reasoning_effort", "refusal", "required", "response_format", "role", "schema", "seed",
+    "service_tier", "stop", "store", "stream", "stream_options", "strict", "temperature",
+    "tenant", "text", "title", "tool_call_id", "tool_calls", "tool_choice", "tools",
+    "top_logprobs", "top_p", "type", "url", "user", "voice", "web_search_options",
+};
+
 static int
-walk_content(cJSON *content, uint32_t i, struct parts_buf *pb, struct tg_arena *a,
-             struct tg_request *r, struct tg_err *err)
+str_cmp(const void *a, const void *b)
 {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static bool
+key_is_known(const char *k)
+{
+    return bsearch(&k, known_keys, TG_ARRAY_LEN(known_keys), sizeof(known_keys[0]),
+                   str_cmp) != NULL;
+}
+
+static bool
+key_is_structural(const char *k)
+{
+    for (size_t i = 0; k != NULL && i < TG_ARRAY_LEN(structural_keys); i++)
+        if (strcmp(k, structural_keys[i]) == 0)
+            return true;
+    return false;
+}
+
+/* 1..128 bytes of [A-Za-z0-9._:/-]: ids, enum values, model names. */
+static bool
+structural_shape(const char *s)
+{
+    size_t i = 0;
+    for (; s[i] != '\0'; i++) {
+        char c = s[i];
+        if (i >= 128 || !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                          (c >= '0' && c <= '9') || c == '.' || c == '_' || c == ':' ||
+                          c == '/' || c == '-'))
+            return false;
+    }
+    return i > 0;
+}
+
+static int
+add_part(struct walker *w, cJSON *node, const char *text, size_t len, uint32_t msg,
+         enum tg_part_kind kind, bool unredactable)
+{
+    struct parts_buf *pb = &w->pb;
+    if (pb->n == pb->cap) {
+        uint32_t ncap = pb->cap ? pb->cap * 2 : 16;
+        if (pb->n >= TG_MAX_TEXT_PARTS)
+            return tg_err_set(w->err, TG_ELIMIT, "request has more than %u text parts",
+                              TG_MAX_TEXT_PARTS);
+        if (ncap > TG_MAX_TEXT_PARTS)
+            ncap = TG_MAX_TEXT_PARTS;
+        struct tg_part *nv = tg_arena_calloc(w->a, ncap, sizeof(*nv));
+        if (nv == NULL)
+            return tg_err_set(w->err, TG_ENOMEM, "out of memory indexing the request");
+        if (pb->n)
+            memcpy(nv, pb->v, pb->n * sizeof(*nv));
+        pb->v = nv;
+        pb->cap = ncap;
+    }
+    struct tg_part *p = &pb->v[pb->n++];
+    p->text = text;
+    p->len = len;
+    p->message = msg;
+    p->kind = kind;
+    /* a part that is not the node's own text cannot be redacted through it */
+    p->node = unredactable ? NULL : node;
+    p->unredactable = unredactable;
+    return TG_OK;
+}
+
+/* An object key outside known_keys is text too (a free-form map's key). */
+static int
+add_key(struct walker *w, const cJSON *child, uint32_t msg)
+{
+    if (child->string == NULL || key_is_known(child->string))
+        return TG_OK;
+    return add_part(w, NULL, child->string, strlen(child->string), msg, TG_PART_OTHER, true);
+}
+
+/* ---- data URLs ------------------------------------------------------------ */
+
+static int
+b64_val(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+' || c == '-') return 62;   /* standard and URL-safe alphabets */
+    if (c == '/' || c == '_') return 63;
+    return -1;
+}
+
+/*
+ * Decode base64 (either alphabet, optional '=' padding) into out (capacity
+ * >= len/4*3+3).  Lenient (strict false): ASCII whitespace is ignored and
+ * padding is optional, to decode whatever a provider might.  Strict: no
+ * whitespace and whole 4-character groups, the test for "this really is
+ * an opaque binary payload" before we decide not to scan it.  Returns the
+ * decoded length, or -1 if s is not base64.  out may be NULL to validate.
+ */
+static long
+b64_decode(const char *s, size_t len, unsigned char *out, bool strict)
+{
+    uint32_t acc = 0;
+    unsigned bits = 0, npad = 0;
+    size_t o = 0, i = 0, nc = 0;
+    bool pad = false;
+    for (; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+            if (strict)
+                return -1;
+            continue;
+        }
+        nc++;
+        if (c == '=') {
+            pad = true;
+            if (++npad > 2)
+                return -1;
+            continue;
+        }
+        int v = b64_val(c);
+        if (v < 0 || pad)
+            return -1;                      /* junk, or data after padding */
+        acc = (acc << 6) | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            if (out != NULL)
+                out[o] = (unsigned char)(acc >> bits);
+            o++;
+        }
+    }
+    if (bits >= 6)
+        return -1;                          /* a lone trailing sextet */
+    if (strict && (nc == 0 || nc % 4 != 0))
+        return -1;
+    return (long)o;
+}
+
+static int
+hexv(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+static bool
+starts_ci(const char *s, size_t n, const char *pre)
+{
+    size_t l = strlen(pre);
+    return n >= l && strncasecmp(s, pre, l) == 0;
+}
+
+static bool
+ends_ci(const char *s, size_t n, const char *suf)
+{
+    size_t l = strlen(suf);
+    return n >= l && strncasecmp(s + n - l, suf, l) == 0;
+}
+
+enum media_class { MEDIA_TEXT, MEDIA_BINARY, MEDIA_UNKNOWN };
+
+static enum media_class
+media_class(const char *mt, size_t n)
+{
+    static const char *const textual[] = {
+        "application/json", "application/xml", "application/javascript",
+        "application/x-javascript", "application/ecmascript", "application/yaml",
+        "application/x-yaml", "application/x-www-form-urlencoded", "application/csv",
+        "application/x-ndjson", "application/sql", "application/graphql",
+        "application/x-sh", "application/rtf", "message/rfc822",
+    };
+    if (n == 0 || starts_ci(mt, n, "text/") || ends_ci(mt, n, "+json") ||
+        ends_ci(mt, n, "+xml") || ends_ci(mt, n, "+yaml"))
+        return MEDIA_TEXT;                  /* RFC 2397: empty means text/plain */
+    for (size_t i = 0; i < TG_ARRAY_LEN(textual); i++)
+        if (n == strlen(textual[i]) && strncasecmp(mt, textual[i], n) == 0)
+            return MEDIA_TEXT;
+    if (starts_ci(mt, n, "image/") || starts_ci(mt, n, "audio/") || starts_ci(mt, n, "video/"))
+        return MEDIA_BINARY;
+    return MEDIA_UNKNOWN;
+}
+
+/* Text a person could have typed: valid UTF-8 with no NUL, DEL or C0
+ * control but tab/LF/FF/CR.  Binary formats fail within a few bytes
+ * (PDF's second line, PNG's \x89, a zip's \x03\x04). */
+static bool
+looks_textual(const unsigned char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = s[i];
+        if (c < 0x80) {
+            if ((c < 0x20 && c != '\t' && c != '\n' && c != '\f' && c != '\r') || c == 0x7f)
+                return false;
+            continue;
+        }
+        size_t need = (c >= 0xC2 && c <= 0xDF) ? 1 : (c >= 0xE0 && c <= 0xEF) ? 2
+                    : (c >= 0xF0 && c <= 0xF4) ? 3 : 0;
+        if (need == 0 || i + need >= n)
+            return false;
+        for (size_t k = 1; k <= need; k++)
+            if ((s[i + k] & 0xC0) != 0x80)
+                return false;
+        i += need;
+    }
+    return true;
+}
+
+/*
+ * A `data:` URL (RFC 2397) anywhere in the body.  Issue 3 counted base64
+ * payloads without decoding them; issue 7 needs their text scanned.  So:
+ *   - image/audio/video base64: counted (token charge), not decoded;
+ *   - textual media types (text/..., JSON, XML, ...) and percent-encoded
+ *     payloads: decoded into the arena and indexed as an UNREDACTABLE part
+ *     (masking decoded bytes cannot be written back into the base64), so a
+ *     finding in it makes every PII-restricted candidate non-compliant,
+ *     even under on_violation: redact;
+ *   - any other media type: decoded and indexed if it is text, else counted
+ *     as an opaque payload, which makes the request unscannable for
+ *     PII-restricted candidates (we cannot vouch for a PDF or a zip).
+ * Returns 1 when s is not a data URL we understand (the caller indexes the
+ * raw string), TG_OK when handled, negative on error.
+ */
+static int
+data_url(struct walker *w, const char *s, size_t len, uint32_t msg)
+{
+    if (!starts_ci(s, len, "data:"))
+        return 1;
+    const char *hdr = s + 5;
+    const char *comma = memchr(hdr, ',', len - 5);
+    if (comma == NULL)
+        return 1;
+    size_t hlen = (size_t)(comma - hdr);
+    bool b64 = ends_ci(hdr, hlen, ";base64");
+    const char *semi = memchr(hdr, ';', hlen);
+    size_t mlen = semi != NULL ? (size_t)(semi - hdr) : hlen;
+    const char *pl = comma + 1;
+    size_t plen = len - (size_t)(pl - s);
+    enum media_class mc = media_class(hdr, mlen);
+
+    if (b64 && mc == MEDIA_BINARY) {
+        if (b64_decode(pl, plen, NULL, true) < 0)
+            return 1;                       /* not base64: scan it as the text it is */
+        w->r->data_urls++;
+        return TG_OK;
+    }
+    unsigned char *buf = tg_arena_alloc(w->a, plen / 4 * 3 + 4);
+    if (buf == NULL)
+        return tg_err_set(w->err, TG_ENOMEM, "out of memory decoding a data URL");
+    size_t n = 0;
+    if (b64) {
+        long d = b64_decode(pl, plen, buf, false);
+        if (d < 0)
+            return 1;
+        n = (size_t)d;
+    } else {
+        for (size_t i = 0; i < plen; i++) {
+            if (pl[i] == '%' && i + 2 < plen && hexv(pl[i + 1]) >= 0 && hexv(pl[i + 2]) >= 0) {
+                buf[n++] = (unsigned char)(hexv(pl[i + 1]) * 16 + hexv(pl[i + 2]));
+                i += 2;
+            } else {
+                buf[n++] = (unsigned char)pl[i];
+            }
+        }
+    }
+    buf[n] = '\0';
+    if (mc != MEDIA_TEXT && !looks_textual(buf, n)) {
+        w->r->data_urls++;
+        w->r->opaque_payloads++;
+        return TG_OK;
+    }
+    w->r->decoded_parts++;
+    return add_part(w, NULL, (const char *)buf, n, msg, TG_PART_OTHER, true);
+}
+
+/* A string value at a content position: data URLs decoded, else as is. */
+static int
+add_string(struct walker *w, cJSON *node, uint32_t msg, enum tg_part_kind kind)
+{
+    size_t len = strlen(node->valuestring);
+    if (len >= 5 && (node->valuestring[0] == 'd' || node->valuestring[0] == 'D')) {
+        int rc = data_url(w, node->valuestring, len, msg);
+        if (rc <= 0)
+            return rc;
+    }
+    return add_part(w, node, node->valuestring, len, msg, kind, false);
+}
+
+/* ---- duplicate keys --------------------------------------------------------- */
+
+static int
+dup_error(struct walker *w, const char *k)
+{
+    /* Name the key only when it cannot carry personal data: errors reach
+     * the client, the audit log and the logs. */
+    bool safe = k != NULL && k[0] != '\0' && strlen(k) <= 32;
+    for (const char *c = k; safe && *c; c++)
+        safe = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+               (*c >= '0' && *c <= '9') || *c == '_' || *c == '$';
+    if (safe)
+        return tg_err_set(w->err, TG_EINVAL, "duplicate key '%s' in request body", k);
+    return tg_err_set(w->err, TG_EINVAL, "duplicate key in request body");
+}
+
+/*
+ * Reject an object with the same key twice: parsers disagree on which one
+ * wins (cJSON's lookups take the first, Python's json the last), so what
+ * we scanned might not be what the provider reads.  Many API gateways
+ * reject such bodies too.
+ */
+static int
+check_dup_keys(struct walker *w, const cJSON *obj)
+{
+    uint32_t n = 0;
+    for (const cJSON *c = obj->child; c != NULL; c = c->next)
+        n++;
+    if (n < 2)
+        return TG_OK;
+    if (n <= 16) {
+        for (const cJSON *c = obj->child; c != NULL; c = c->next)
+            for (const cJSON *d = c->next; d != NULL; d = d->next)
+                if (strcmp(c->string ? c->string : "", d->string ? d->string : "") == 0)
+                    return dup_error(w, c->string);
+        return TG_OK;
+    }
+    /* a big map (logit_bias, schema properties): sort, compare neighbours */
+    const char **keys = tg_arena_alloc(w->a, n * sizeof(*keys));
+    if (keys == NULL)
+        return tg_err_set(w->err, TG_ENOMEM, "out of memory indexing the request");
+    uint32_t i = 0;
+    for (const cJSON *c = obj->child; c != NULL; c = c->next)
+        keys[i++] = c->string ? c->string : "";
+    qsort(keys, n, sizeof(*keys), str_cmp);
+    for (i = 1; i < n; i++)
+        if (strcmp(keys[i - 1], keys[i]) == 0)
+            return dup_error(w, keys[i]);
+    return TG_OK;
+}
+
+/* ---- the walk ------------------------------------------------------------------ */
+
+/*
+ * Any value at an unknown or free-form position: every string is a part
+ * (TG_PART_OTHER) unless it is a structural field's identifier-shaped
+ * value; arrays' elements inherit the key (e.g. "modalities": ["text"]).
+ */
+static int
+walk_any(struct walker *w, cJSON *n, uint32_t msg, const char *key, const char *parent)
+{
+    int rc;
+    if (cJSON_IsString(n)) {
+        if (key_is_structural(key) && structural_shape(n->valuestring))
+            return TG_OK;
+        /* input_audio.data is raw base64 audio: not text, like an image
+         * data URL (not charged either, as before) — but only if it is
+         * base64, else it is scanned as text. */
+        if (key != NULL && parent != NULL && strcmp(key, "data") == 0 &&
+            strcmp(parent, "input_audio") == 0 &&
+            b64_decode(n->valuestring, strlen(n->valuestring), NULL, true) >= 0)
+            return TG_OK;
+        return add_string(w, n, msg, TG_PART_OTHER);
+    }
+    if (cJSON_IsArray(n)) {
+        for (cJSON *c = n->child; c != NULL; c = c->next)
+            if ((rc = walk_any(w, c, msg, key, parent)) != TG_OK)
+                return rc;
+        return TG_OK;
+    }
+    if (cJSON_IsObject(n)) {
+        if ((rc = check_dup_keys(w, n)) != TG_OK)
+            return rc;
+        for (cJSON *c = n->child; c != NULL; c = c->next)
+            if ((rc = add_key(w, c, msg)) != TG_OK ||
+                (rc = walk_any(w, c, msg, c->string, key)) != TG_OK)
+                return rc;
+    }
+    return TG_OK;                           /* numbers, booleans, null */
+}
+
+static int
+walk_image_url(struct walker *w, cJSON *iu, uint32_t i)
+{
+    int rc;
+    if (cJSON_IsString(iu))
+        return add_string(w, iu, i, TG_PART_OTHER);
+    if ((rc = check_dup_keys(w, iu)) != TG_OK)
+        return rc;
+    for (cJSON *c = iu->child; c != NULL; c = c->next) {
+        if ((rc = add_key(w, c, i)) != TG_OK)
+            return rc;
+        /* a remote URL is text the provider reads (it may carry ids) */
+        rc = strcmp(c->string, "url") == 0 ? add_string(w, c, i, TG_PART_OTHER)
+                                           : walk_any(w, c, i, c->string, "image_url");
+        if (rc != TG_OK)
+            return rc;
+    }
+    return TG_OK;
+}
+
+static int
+walk_content(struct walker *w, cJSON *content, uint32_t i)
+{
+    int rc;
     if (content == NULL || cJSON_IsNull(content))
         return TG_OK;                      /* assistant turns with tool_calls only */
     if (cJSON_IsString(content))
-        return add_part(pb, a, content, i, TG_PART_CONTENT, err);
+        return add_string(w, content, i, TG_PART_CONTENT);
     if (!cJSON_IsArray(content))
-        return tg_err_set(err, TG_EINVAL,
+        return tg_err_set(w->err, TG_EINVAL,
                           "messages[%u].content must be a string or an array of parts", i);
     uint32_t j = 0;
     for (cJSON *part = content->child; part != NULL; part = part->next, j++) {
         if (!cJSON_IsObject(part))
-            return tg_err_set(err, TG_EINVAL, "messages[%u].content[%u] must be an object", i, j);
+            return tg_err_set(w->err, TG_EINVAL, "messages[%u].content[%u] must be an object",
+                              i, j);
+        if ((rc = check_dup_keys(w, part)) != TG_OK)
+            return rc;
         const cJSON *type = cJSON_GetObjectItemCaseSensitive(part, "type");
         if (!cJSON_IsString(type))
-            return tg_err_set(err, TG_EINVAL, "messages[%u].content[%u].type must be a string",
+            return tg_err_set(w->err, TG_EINVAL, "messages[%u].content[%u].type must be a string",
                               i, j);
+        const char *textkey = NULL;
+        bool image = false;
         if (strcmp(type->valuestring, "text") == 0 || strcmp(type->valuestring, "refusal") == 0) {
-            const char *key = type->valuestring[0] == 't' ? "text" : "refusal";
-            cJSON *t = cJSON_GetObjectItemCaseSensitive(part, key);
-            if (!cJSON_IsString(t))
-                return tg_err_set(err, TG_EINVAL, "messages[%u].content[%u].%s must be a string",
-                                  i, j, key);
-            int rc = add_part(pb, a, t, i, TG_PART_CONTENT, err);
-            if (rc != TG_OK)
-                return rc;
+            textkey = type->valuestring[0] == 't' ? "text" : "refusal";
+            if (!cJSON_IsString(cJSON_GetObjectItemCaseSensitive(part, textkey)))
+                return tg_err_set(w->err, TG_EINVAL,
+                                  "messages[%u].content[%u].%s must be a string", i, j, textkey);
         } else if (strcmp(type->valuestring, "image_url") == 0) {
             const cJSON *iu = cJSON_GetObjectItemCaseSensitive(part, "image_url");
-            cJSON *url = cJSON_IsObject(iu) ? cJSON_GetObjectItemCaseSensitive(iu, "url")
-                                            : (cJSON_IsString(iu) ? (cJSON *)iu : NULL);
+            const cJSON *url = cJSON_IsObject(iu) ? cJSON_GetObjectItemCaseSensitive(iu, "url")
+                                                  : (cJSON_IsString(iu) ? iu : NULL);
             if (!cJSON_IsString(url))
-                return tg_err_set(err, TG_EINVAL,
+                return tg_err_set(w->err, TG_EINVAL,
                                   "messages[%u].content[%u].image_url.url must be a string", i, j);
-            if (strncmp(url->valuestring, "data:", 5) == 0) {
-                /* base64 payloads are counted, never decoded or regex-scanned */
-                r->data_urls++;
-            } else {
-                /* a remote URL is text the provider reads (it may carry ids) */
-                int rc = add_part(pb, a, url, i, TG_PART_OTHER, err);
-                if (rc != TG_OK)
-                    return rc;
-            }
+            image = true;
         }
-        /* input_audio, file, ...: binary payloads we cannot scan as text;
-         * they are passed through and not indexed. */
+        /* Every other key and part type (file, input_audio, future ones)
+         * goes through walk_any: its strings are indexed, its data URLs
+         * decoded or counted. */
+        for (cJSON *c = part->child; c != NULL; c = c->next) {
+            if ((rc = add_key(w, c, i)) != TG_OK)
+                return rc;
+            if (textkey != NULL && strcmp(c->string, textkey) == 0)
+                rc = add_string(w, c, i, TG_PART_CONTENT);
+            else if (image && strcmp(c->string, "image_url") == 0)
+                rc = walk_image_url(w, c, i);
+            else
+                rc = walk_any(w, c, i, c->string, NULL);
+            if (rc != TG_OK)
+                return rc;
+        }
     }
     return TG_OK;
 }
 
 static int
-walk_function(cJSON *fn, uint32_t i, const char *where, struct parts_buf *pb,
-              struct tg_arena *a, struct tg_err *err)
+walk_function(struct walker *w, cJSON *fn, uint32_t i, const char *where)
 {
+    int rc;
     if (!cJSON_IsObject(fn))
-        return tg_err_set(err, TG_EINVAL, "messages[%u].%s must be an object", i, where);
-    cJSON *name = cJSON_GetObjectItemCaseSensitive(fn, "name");
-    cJSON *args = cJSON_GetObjectItemCaseSensitive(fn, "arguments");
-    if (name != NULL && !cJSON_IsNull(name)) {
-        if (!cJSON_IsString(name))
-            return tg_err_set(err, TG_EINVAL, "messages[%u].%s.name must be a string", i, where);
-        int rc = add_part(pb, a, name, i, TG_PART_OTHER, err);
-        if (rc != TG_OK)
+        return tg_err_set(w->err, TG_EINVAL, "messages[%u].%s must be an object", i, where);
+    if ((rc = check_dup_keys(w, fn)) != TG_OK)
+        return rc;
+    for (cJSON *c = fn->child; c != NULL; c = c->next) {
+        if ((rc = add_key(w, c, i)) != TG_OK)
             return rc;
-    }
-    if (args != NULL && !cJSON_IsNull(args)) {
-        if (!cJSON_IsString(args))
-            return tg_err_set(err, TG_EINVAL, "messages[%u].%s.arguments must be a string",
-                              i, where);
-        int rc = add_part(pb, a, args, i, TG_PART_TOOL_ARGS, err);
+        bool is_name = strcmp(c->string, "name") == 0;
+        if (is_name || strcmp(c->string, "arguments") == 0) {
+            if (cJSON_IsNull(c))
+                continue;
+            if (!cJSON_IsString(c))
+                return tg_err_set(w->err, TG_EINVAL, "messages[%u].%s.%s must be a string",
+                                  i, where, c->string);
+            rc = add_string(w, c, i, is_name ? TG_PART_OTHER : TG_PART_TOOL_ARGS);
+        } else {
+            rc = walk_any(w, c, i, c->string, "function");
+        }
         if (rc != TG_OK)
             return rc;
     }
@@ -208,50 +637,72 @@ walk_function(cJSON *fn, uint32_t i, const char *where, struct parts_buf *pb,
 }
 
 static int
-walk_message(cJSON *m, uint32_t i, struct parts_buf *pb, struct tg_arena *a,
-             struct tg_request *r, struct tg_err *err)
+walk_tool_calls(struct walker *w, cJSON *tcs, uint32_t i)
+{
+    int rc;
+    if (!cJSON_IsArray(tcs))
+        return tg_err_set(w->err, TG_EINVAL, "messages[%u].tool_calls must be an array", i);
+    uint32_t k = 0;
+    for (cJSON *tc = tcs->child; tc != NULL; tc = tc->next, k++) {
+        if (!cJSON_IsObject(tc))
+            return tg_err_set(w->err, TG_EINVAL, "messages[%u].tool_calls[%u] must be an object",
+                              i, k);
+        if ((rc = check_dup_keys(w, tc)) != TG_OK)
+            return rc;
+        for (cJSON *c = tc->child; c != NULL; c = c->next) {
+            if ((rc = add_key(w, c, i)) != TG_OK)
+                return rc;
+            if (strcmp(c->string, "function") == 0) {
+                char where[48];
+                snprintf(where, sizeof(where), "tool_calls[%u].function", k);
+                rc = walk_function(w, c, i, where);
+            } else {
+                rc = walk_any(w, c, i, c->string, "tool_calls");
+            }
+            if (rc != TG_OK)
+                return rc;
+        }
+    }
+    return TG_OK;
+}
+
+static int
+walk_message(struct walker *w, cJSON *m, uint32_t i)
 {
     int rc;
     if (!cJSON_IsObject(m))
-        return tg_err_set(err, TG_EINVAL, "messages[%u] must be an object", i);
+        return tg_err_set(w->err, TG_EINVAL, "messages[%u] must be an object", i);
+    if ((rc = check_dup_keys(w, m)) != TG_OK)
+        return rc;
     const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
     if (!cJSON_IsString(role) || role->valuestring[0] == '\0')
-        return tg_err_set(err, TG_EINVAL, "messages[%u].role must be a non-empty string", i);
+        return tg_err_set(w->err, TG_EINVAL, "messages[%u].role must be a non-empty string", i);
 
-    rc = walk_content(cJSON_GetObjectItemCaseSensitive(m, "content"), i, pb, a, r, err);
-    if (rc != TG_OK)
-        return rc;
-
-    cJSON *name = cJSON_GetObjectItemCaseSensitive(m, "name");
-    if (name != NULL && !cJSON_IsNull(name)) {
-        if (!cJSON_IsString(name))
-            return tg_err_set(err, TG_EINVAL, "messages[%u].name must be a string", i);
-        if ((rc = add_part(pb, a, name, i, TG_PART_NAME, err)) != TG_OK)
+    /* In document order, so parts follow what the provider reads. */
+    for (cJSON *c = m->child; c != NULL; c = c->next) {
+        const char *k = c->string;
+        if ((rc = add_key(w, c, i)) != TG_OK)
             return rc;
-    }
-
-    cJSON *tcs = cJSON_GetObjectItemCaseSensitive(m, "tool_calls");
-    if (tcs != NULL && !cJSON_IsNull(tcs)) {
-        if (!cJSON_IsArray(tcs))
-            return tg_err_set(err, TG_EINVAL, "messages[%u].tool_calls must be an array", i);
-        uint32_t k = 0;
-        for (cJSON *tc = tcs->child; tc != NULL; tc = tc->next, k++) {
-            if (!cJSON_IsObject(tc))
-                return tg_err_set(err, TG_EINVAL, "messages[%u].tool_calls[%u] must be an object",
-                                  i, k);
-            cJSON *fn = cJSON_GetObjectItemCaseSensitive(tc, "function");
-            if (fn == NULL)
-                continue;                  /* custom tool types carry no function */
-            char where[48];
-            snprintf(where, sizeof(where), "tool_calls[%u].function", k);
-            if ((rc = walk_function(fn, i, where, pb, a, err)) != TG_OK)
-                return rc;
+        if (strcmp(k, "content") == 0) {
+            rc = walk_content(w, c, i);
+        } else if (strcmp(k, "name") == 0) {
+            if (cJSON_IsNull(c))
+                continue;
+            if (!cJSON_IsString(c))
+                return tg_err_set(w->err, TG_EINVAL, "messages[%u].name must be a string", i);
+            rc = add_string(w, c, i, TG_PART_NAME);
+        } else if (strcmp(k, "tool_calls") == 0) {
+            if (cJSON_IsNull(c))
+                continue;
+            rc = walk_tool_calls(w, c, i);
+        } else if (strcmp(k, "function_call") == 0) {
+            if (cJSON_IsNull(c))
+                continue;
+            rc = walk_function(w, c, i, "function_call");
+        } else {
+            rc = walk_any(w, c, i, k, NULL);   /* role, tool_call_id, unknown fields */
         }
-    }
-
-    cJSON *fc = cJSON_GetObjectItemCaseSensitive(m, "function_call");
-    if (fc != NULL && !cJSON_IsNull(fc)) {
-        if ((rc = walk_function(fc, i, "function_call", pb, a, err)) != TG_OK)
+        if (rc != TG_OK)
             return rc;
     }
     return TG_OK;
@@ -263,7 +714,7 @@ index_body(cJSON *body, size_t body_len, struct tg_arena *a, struct tg_request *
            struct tg_err *err)
 {
     struct tg_request r;
-    struct parts_buf pb = {0};
+    struct walker w = { .a = a, .r = &r, .err = err };
     int rc;
 
     memset(&r, 0, sizeof(r));
@@ -271,6 +722,9 @@ index_body(cJSON *body, size_t body_len, struct tg_arena *a, struct tg_request *
 
     if (!cJSON_IsObject(body))
         return tg_err_set(err, TG_EINVAL, "request body must be a JSON object");
+    /* before any lookup by name, so each name means one value */
+    if ((rc = check_dup_keys(&w, body)) != TG_OK)
+        return rc;
 
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(body, "model");
     if (model != NULL && !cJSON_IsNull(model)) {
@@ -307,18 +761,29 @@ index_body(cJSON *body, size_t body_len, struct tg_arena *a, struct tg_request *
     if (!cJSON_IsArray(msgs) || msgs->child == NULL)
         return tg_err_set(err, TG_EINVAL, "messages must be a non-empty array");
     uint32_t i = 0;
-    for (cJSON *m = msgs->child; m != NULL; m = m->next, i++) {
+    for (cJSON *m = msgs->child; m != NULL; m = m->next, i++)
         if (i >= TG_MAX_MESSAGES)
             return tg_err_set(err, TG_ELIMIT, "request has more than %u messages",
                               TG_MAX_MESSAGES);
-        if ((rc = walk_message(m, i, &pb, a, &r, err)) != TG_OK)
+    /* The whole body, in document order: top-level fields (tools, user,
+     * response_format, prediction, ...) are text the provider reads too. */
+    for (cJSON *c = body->child; c != NULL; c = c->next) {
+        if ((rc = add_key(&w, c, TG_PART_NO_MESSAGE)) != TG_OK)
             return rc;
+        if (strcmp(c->string, "messages") == 0) {
+            i = 0;
+            for (cJSON *m = c->child; m != NULL; m = m->next, i++)
+                if ((rc = walk_message(&w, m, i)) != TG_OK)
+                    return rc;
+        } else if ((rc = walk_any(&w, c, TG_PART_NO_MESSAGE, c->string, NULL)) != TG_OK) {
+            return rc;
+        }
     }
     r.nmessages = i;
-    r.parts = pb.v;
-    r.nparts = pb.n;
-    for (uint32_t k = 0; k < pb.n; k++)
-        r.text_bytes += pb.v[k].len;
+    r.parts = w.pb.v;
+    r.nparts = w.pb.n;
+    for (uint32_t k = 0; k < w.pb.n; k++)
+        r.text_bytes += w.pb.v[k].len;
     r.body = body;
     r.body_len = body_len;
     *out = r;

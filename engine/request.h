@@ -2,11 +2,17 @@
  * request.h — an OpenAI chat completions request as the engine sees it.
  *
  * tg_request_parse() parses the body once (cJSON) and indexes every piece of
- * text a provider would receive — each message's content (string or
- * multi-part array), `name` fields, tool/function call arguments — as
- * parts, so the PII scan, the export markings, token estimation and
- * redaction all walk the same list.  base64 data URLs are counted, not
- * decoded.
+ * text a provider would receive as parts, so the PII scan, the export
+ * markings, token estimation and redaction all walk the same list: every
+ * string value anywhere in the body (message content, names, tool
+ * arguments, tool definitions, response_format, user, unknown fields...)
+ * and every object key outside the API's own vocabulary.  Only a short
+ * allowlist of structural fields (role, type, id, model, ...) holding
+ * identifier-shaped values is skipped.  Objects with a duplicate key are
+ * rejected (TG_EINVAL).  Data URLs: image/audio/video base64 payloads are
+ * counted, not decoded; textual ones are decoded and indexed as
+ * unredactable parts; other binary payloads make the request opaque (see
+ * request.c, data_url()).
  *
  * The inbound adapter then fills the routing context (tenant, feature,
  * category, header export tags) before calling tg_preflight_decide().
@@ -23,15 +29,23 @@ enum tg_part_kind {
     TG_PART_CONTENT   = 0,  /* message content (or a text part of it) */
     TG_PART_NAME      = 1,  /* message `name` */
     TG_PART_TOOL_ARGS = 2,  /* tool_calls[].function.arguments / function_call.arguments */
-    TG_PART_OTHER     = 3,  /* e.g. tool call function names, prompt of legacy bodies */
+    TG_PART_OTHER     = 3,  /* everything else: tool definitions, user, unknown fields,
+                               function names, decoded data URLs, unknown keys */
 };
+
+/* tg_part.message of a part outside messages[] (top-level fields). */
+#define TG_PART_NO_MESSAGE UINT32_MAX
 
 struct tg_part {
     const char *text;       /* NUL-terminated, owned by the cJSON node */
     size_t      len;
-    uint32_t    message;    /* index in messages[] */
+    uint32_t    message;    /* index in messages[], or TG_PART_NO_MESSAGE */
     enum tg_part_kind kind;
-    cJSON      *node;       /* the string node (redaction replaces its value) */
+    cJSON      *node;       /* the string node (redaction replaces its value);
+                               NULL when unredactable */
+    bool        unredactable; /* decoded data-URL text or an object key: text
+                               the provider reads that cannot be masked in
+                               place; a finding here rules out redaction */
 };
 
 struct tg_request {
@@ -43,7 +57,11 @@ struct tg_request {
     struct tg_part *parts;  /* arena */
     uint32_t    nparts;
     uint32_t    nmessages;
-    uint32_t    data_urls;  /* base64 data URLs seen (not decoded) */
+    uint32_t    data_urls;  /* binary data URLs seen (charged as images, not scanned) */
+    uint32_t    decoded_parts;   /* textual data URLs decoded into parts */
+    uint32_t    opaque_payloads; /* data URLs neither media nor text (PDF, zip, ...):
+                                    cannot be scanned, so the PII scan is
+                                    incomplete (tg_preflight_decide fails closed) */
     uint64_t    text_bytes; /* sum of part lengths */
 
     /* body.metadata.{tenant,feature,category} (Batch API input), NULL if absent */

@@ -11,6 +11,8 @@ cd "$(dirname "$0")/.."
 export BUILD=${BUILD:-build}
 export TOLLGATE=${TOLLGATE:-$PWD/$BUILD/tollgate}
 export TG_ROOT=$PWD
+# Sanitizer builds: fail on the first report; ignore Criterion's own leak.
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/lsan.supp:print_suppressions=0}
 suites=("$@"); [ ${#suites[@]} -eq 0 ] && suites=(unit scripts fuzz e2e)
 pass=0; fail=0; failed=()
 log=$(mktemp -d)

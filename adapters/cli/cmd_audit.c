@@ -113,13 +113,16 @@ verify_usage(FILE *f)
 {
     fprintf(f,
             "usage: tollgate audit verify LOG... --pubkey PUB [--pubkey PUB]... [--expect-head HASH]\n"
-            "                             [--allow-unsealed] [--quiet]\n\n"
+            "                             [--start-after HASH] [--allow-unsealed] [--quiet]\n\n"
             "Check every entry's hash, the chain (seq, prev), seals (Merkle roots) and\n"
-            "signatures, and which key may sign where.  Rotated files may be given in any\n"
-            "order (LOG LOG.0*): they are read in chain order.  Give keys oldest first.  --expect-head HASH: a hash\n"
-            "you recorded earlier (e.g. from a previous verify); its absence means the tail\n"
-            "was cut.  Entries after the last seal are unverifiable (exit 1) unless\n"
-            "--allow-unsealed (a live log between seals).\n"
+            "signatures, and which key may sign where.  Keys: oldest first.  Rotated files\n"
+            "may be given in any order (LOG*): they are read in chain order.\n"
+            "  --expect-head HASH   a head recorded earlier (`head:` of a previous verify);\n"
+            "                       if it is missing, the tail was cut\n"
+            "  --start-after HASH   verify recent files only, continuing from the head of\n"
+            "                       older files verified before (and archived)\n"
+            "  --allow-unsealed     accept entries after the last seal (a live log); they\n"
+            "                       are unverifiable, so by default they make verify exit 1\n"
             "Prints `tampered: seq N: REASON` per problem and `N/M entries verified`.\n"
             "Exit 0 intact, 1 tampered or unverifiable, 2 usage/IO.\n");
 }
@@ -129,7 +132,7 @@ cmd_verify(int argc, char **argv)
 {
     const char *logs[256];
     size_t nlogs = 0;
-    const char *expect = NULL;
+    const char *expect = NULL, *after = NULL;
     bool allow_unsealed = false;
     struct vreport rep = { 0 };
     struct tg_audit_verifier *v = NULL;
@@ -164,6 +167,8 @@ cmd_verify(int argc, char **argv)
             npub++;
         } else if (strcmp(a, "--expect-head") == 0 && i + 1 < argc) {
             expect = argv[++i];
+        } else if (strcmp(a, "--start-after") == 0 && i + 1 < argc) {
+            after = argv[++i];
         } else if (strcmp(a, "--allow-unsealed") == 0) {
             allow_unsealed = true;
         } else if (strcmp(a, "--quiet") == 0) {
@@ -180,6 +185,10 @@ cmd_verify(int argc, char **argv)
     }
     if (nlogs == 0 || npub == 0) {
         tg_cli_error("audit verify", "need at least one LOG and one --pubkey (see --help)");
+        goto out;
+    }
+    if (after != NULL && tg_audit_verifier_start_after(v, after, &err) != TG_OK) {
+        tg_cli_error("audit verify", "%s", err.msg);
         goto out;
     }
     if (expect != NULL && tg_audit_verifier_expect_head(v, expect, &err) != TG_OK) {

@@ -29,6 +29,7 @@
 
 #include <curl/curl.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -43,6 +44,7 @@
 #include <malloc.h>
 #include <math.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -654,23 +656,20 @@ finish(struct gw_req *r)
     entry = tg_audit_entry_json(&ev);
     if (entry == NULL) {
         rc = TG_ENOMEM;
-    } else {
-        r->done_ev = event_new(r->L->base, -1, 0, on_audit_done_ev, r);
-        if (r->done_ev == NULL) {
-            cJSON_Delete(entry);
-            rc = TG_ENOMEM;
-        } else if (!G.audit_wait) {
-            /* fsync: never promises no durability, so there is nothing to
-             * wait for: enqueued (in order) is as good as it gets. */
-            rc = tg_audit_append(G.audit, entry, NULL, NULL);
-            if (rc == TG_OK) {
-                send_response(r);
-                req_free(r);
-                return;
-            }
-        } else {
-            rc = tg_audit_append(G.audit, entry, on_audit_done, r);
+    } else if (!G.audit_wait) {
+        /* fsync: never promises no durability, so there is nothing to wait
+         * for: enqueued (in order) is as good as it gets. */
+        rc = tg_audit_append(G.audit, entry, NULL, NULL);
+        if (rc == TG_OK) {
+            send_response(r);
+            req_free(r);
+            return;
         }
+    } else if ((r->done_ev = event_new(r->L->base, -1, 0, on_audit_done_ev, r)) == NULL) {
+        cJSON_Delete(entry);
+        rc = TG_ENOMEM;
+    } else {
+        rc = tg_audit_append(G.audit, entry, on_audit_done, r);
     }
     if (rc != TG_OK) {
         /* Nothing unaudited leaves: the upstream answer is dropped. */
@@ -782,6 +781,12 @@ flush_client(struct gw_req *r)
     }
     if (!r->client_started) {
         struct evkeyvalq *h = evhttp_request_get_output_headers(r->ev);
+        struct bufferevent *bev = evhttp_connection_get_bufferevent(evhttp_request_get_connection(r->ev));
+        int one = 1;
+        /* Chunks are small and frequent: without TCP_NODELAY, Nagle holds
+         * each one until the client's (delayed) ACK of the previous. */
+        if (bev != NULL && bufferevent_getfd(bev) >= 0)
+            (void)setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         r->served = r->cur_m;
         add_common_headers(r);
         evhttp_add_header(h, "Content-Type", "text/event-stream");
@@ -904,6 +909,15 @@ attempt_done(struct gw_req *r, CURLcode res)
                 if (r->ev && evhttp_request_get_connection(r->ev))
                     evbuffer_add(r->chunk, msg, sizeof(msg) - 1);
             }
+            attempt_cleanup(r);
+            finish(r);
+            return;
+        }
+        if (r->client_gone) {
+            /* The client left before the first byte: nobody to fall back for. */
+            record_attempt(r, m, "client_gone", (int)st, ms);
+            r->status = 499;   /* nginx's "client closed request" */
+            r->error = "client_gone";
             attempt_cleanup(r);
             finish(r);
             return;

@@ -13,7 +13,9 @@ test('SIGTERM drains: in-flight requests finish, new ones are refused, log verif
   await withGateway({}, async (gw) => {
     await gw.stub.behave({ match: '/us/', delay_ms: 1200 });
     const inflight = [chat(gw, userMsg('slow one')), chat(gw, userMsg('slow two', { stream: true }))];
-    await sleep(300);                       // both are waiting on the stub now
+    // Wait until both have reached the stub (not a fixed sleep: sanitizer
+    // builds start slower), so they are truly in flight when SIGTERM lands.
+    for (let i = 0; i < 100 && (await gw.stub.requests('/us/')).length < 2; i++) await sleep(50);
     gw.child.kill('SIGTERM');
     await sleep(200);
     let refused = false;

@@ -125,3 +125,13 @@ check "chain spans all files (2000 decisions + start + seals)" grep -Eq '^20[0-9
 middle=$(ls "$T"/r.log.* | sed -n 2p)
 "$TOLLGATE" audit verify $(ls "$T"/r.log* | grep -v "$middle") --pubkey "$T/k.pub" >"$T/v.out"
 check "a missing rotated file is detected" test $? = 1
+first=$(ls "$T"/r.log.* | head -1)
+anchor=$("$TOLLGATE" audit verify "$first" --pubkey "$T/k.pub" | sed -n 's/^head: seq [0-9]* //p')
+"$TOLLGATE" audit verify $(ls "$T"/r.log* | grep -v "$first") --pubkey "$T/k.pub" >/dev/null
+check "recent files alone do not verify (chain start missing)" test $? = 1
+"$TOLLGATE" audit verify $(ls "$T"/r.log* | grep -v "$first") --pubkey "$T/k.pub" --start-after "$anchor" >/dev/null
+check "--start-after the archived head verifies the recent files" test $? = 0
+"$TOLLGATE" audit verify $(ls "$T"/r.log* | grep -v "$first") --pubkey "$T/k.pub" --start-after "${anchor%?}0" >/dev/null
+wrong=$?
+[ "${anchor: -1}" = 0 ] && wrong=1
+check "--start-after a wrong head fails" test "$wrong" = 1

@@ -220,6 +220,209 @@ Test(request, token_estimate)
     cr_assert_eq(tg_request_estimate_tokens(&R), 2 + 3 + 8 + 3);
     tg_request_dispose(&R);
     cr_assert_eq(parse("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\","
-                       "\"image_url\":{\"url\":\"data:image/png;base64,AA\"}}]}]}", &err), TG_OK);
+                       "\"image_url\":{\"url\":\"data:image/png;base64,AA==\"}}]}]}", &err), TG_OK);
     cr_assert_eq(tg_request_estimate_tokens(&R), 4 + 3 + 765);
+    tg_request_dispose(&R);
+    /* not whole base64 groups: not trusted as an image, scanned (and charged) as text */
+    cr_assert_eq(parse("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\","
+                       "\"image_url\":{\"url\":\"data:image/png;base64,AA\"}}]}]}", &err), TG_OK);
+    cr_assert_eq(R.data_urls, 0);
+    cr_assert_eq(tg_request_estimate_tokens(&R), 4 + 3 + (24 + 3) / 4);
+}
+
+/* ---- the whole body is indexed (issue: PII in unindexed fields) ----------- */
+
+/* Is there a part whose text contains needle?  Returns its index or -1. */
+static int
+part_with(const char *needle)
+{
+    for (uint32_t i = 0; i < R.nparts; i++) {
+        const char *t = R.parts[i].text;
+        size_t n = strlen(needle);
+        for (size_t k = 0; k + n <= R.parts[i].len; k++)
+            if (memcmp(t + k, needle, n) == 0)
+                return (int)i;
+    }
+    return -1;
+}
+
+/* Data-driven: each body hides "jane" somewhere a provider would read it. */
+static const struct {
+    const char *what, *body;
+    bool unredactable;
+} hidden[] = {
+    { "tools description", "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"tools\":[{\"type\":"
+      "\"function\",\"function\":{\"name\":\"f\",\"description\":\"send to jane\",\"parameters\":{}}}]}", false },
+    { "response_format schema", "{\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":"
+      "\"x\",\"schema\":{\"description\":\"jane\"}}},\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", false },
+    { "user field", "{\"user\":\"jane\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", false },
+    { "prediction", "{\"prediction\":{\"type\":\"content\",\"content\":\"jane\"},"
+      "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", false },
+    { "unknown message field", "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\",\"context\":\"jane\"}]}", false },
+    { "extra field in text part", "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\","
+      "\"text\":\"hi\",\"note\":\"jane\"}]}]}", false },
+    { "unknown part type", "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"input_text\","
+      "\"text\":\"jane\"}]}]}", false },
+    { "file name", "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"file\",\"file\":"
+      "{\"filename\":\"jane.txt\",\"file_id\":\"file-1\"}}]}]}", false },
+    { "stop sequences", "{\"stop\":[\"x\",\"jane\"],\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", false },
+    { "unknown key", "{\"metadata\":{\"jane\":1},\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", true },
+    { "role that is not an identifier", "{\"messages\":[{\"role\":\"user jane\",\"content\":\"hi\"}]}", false },
+    /* "jane roe" in base64 ("amFuZSByb2U="), as a text data URL in a file part */
+    { "file part text data URL", "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"file\",\"file\":"
+      "{\"filename\":\"a.txt\",\"file_data\":\"data:text/plain;base64,amFuZSByb2U=\"}}]}]}", true },
+    { "image_url with a text data URL", "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\","
+      "\"image_url\":{\"url\":\"data:text/plain;base64,amFuZSByb2U=\"}}]}]}", true },
+    { "percent-encoded data URL", "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"file\",\"file\":"
+      "{\"file_data\":\"data:,%6Aane\"}}]}]}", true },
+    { "JSON data URL", "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"x\":"
+      "\"data:application/json;base64,eyJuIjoiamFuZSJ9\"}", true },
+    { "unknown media type that is text", "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"x\":"
+      "\"data:application/octet-stream;base64,amFuZSByb2U=\"}", true },
+    { "not base64 behind an image type", "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\","
+      "\"image_url\":{\"url\":\"data:image/png;base64,jane@@\"}}]}]}", false },
+    { "input_audio data that is not base64", "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":"
+      "\"input_audio\",\"input_audio\":{\"data\":\"jane roe\",\"format\":\"wav\"}}]}]}", false },
+};
+
+Test(request, every_string_is_indexed)
+{
+    for (size_t i = 0; i < TG_ARRAY_LEN(hidden); i++) {
+        struct tg_err err = {0};
+        memset(&R, 0, sizeof(R));
+        cr_assert_eq(parse(hidden[i].body, &err), TG_OK, "%s: %s", hidden[i].what, err.msg);
+        int k = part_with("jane");
+        cr_assert_geq(k, 0, "%s: 'jane' is not in any part", hidden[i].what);
+        cr_assert_eq(R.parts[k].unredactable, hidden[i].unredactable, "%s", hidden[i].what);
+        if (hidden[i].unredactable)
+            cr_assert_null(R.parts[k].node, "%s: an unredactable part has no node", hidden[i].what);
+        else
+            cr_assert_str_eq(R.parts[k].node->valuestring, R.parts[k].text, "%s", hidden[i].what);
+        tg_request_dispose(&R);
+    }
+}
+
+Test(request, structural_fields_are_not_text)
+{
+    struct tg_err err = {0};
+    cr_assert_eq(parse("{\"model\":\"gpt-4o-2024-08-06\",\"tool_choice\":\"auto\",\"modalities\":[\"text\"],"
+                       "\"reasoning_effort\":\"low\",\"messages\":["
+                       "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"call_AbC123\","
+                       "\"type\":\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"{}\"}}]},"
+                       "{\"role\":\"tool\",\"tool_call_id\":\"call_AbC123\",\"content\":\"ok\"},"
+                       "{\"role\":\"user\",\"content\":[{\"type\":\"image_url\",\"image_url\":"
+                       "{\"url\":\"https://x.test/a.png\",\"detail\":\"high\"}}]}],"
+                       "\"response_format\":{\"type\":\"json_object\"}}", &err), TG_OK, "%s", err.msg);
+    /* f, {}, ok, the remote url: nothing else */
+    cr_assert_eq(R.nparts, 4);
+    cr_assert_str_eq(R.parts[0].text, "f");
+    cr_assert_eq(R.parts[1].kind, TG_PART_TOOL_ARGS);
+    cr_assert_str_eq(R.parts[2].text, "ok");
+    cr_assert_eq(R.parts[2].kind, TG_PART_CONTENT);
+    cr_assert_str_eq(R.parts[3].text, "https://x.test/a.png");
+    cr_assert_eq(R.parts[3].kind, TG_PART_OTHER);
+}
+
+Test(request, top_level_parts_have_no_message)
+{
+    struct tg_err err = {0};
+    cr_assert_eq(parse("{\"user\":\"u-1 x\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", &err),
+                 TG_OK, "%s", err.msg);
+    cr_assert_eq(R.nparts, 2);
+    cr_assert_str_eq(R.parts[0].text, "u-1 x");
+    cr_assert_eq(R.parts[0].message, TG_PART_NO_MESSAGE);
+    cr_assert_eq(R.parts[0].kind, TG_PART_OTHER);
+    cr_assert_eq(R.parts[1].message, 0);
+}
+
+Test(request, data_urls_decoded_or_counted)
+{
+    struct tg_err err = {0};
+    /* text data URL: decoded into a part, not charged as an image */
+    cr_assert_eq(parse("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\",\"image_url\":"
+                       "{\"url\":\"data:text/plain;charset=utf-8;base64,aGVsbG8gd29ybGQ=\"}}]}]}", &err),
+                 TG_OK, "%s", err.msg);
+    cr_assert_eq(R.data_urls, 0);
+    cr_assert_eq(R.decoded_parts, 1);
+    cr_assert_eq(R.nparts, 1);
+    cr_assert_eq(R.parts[0].len, 11);
+    cr_assert_eq(memcmp(R.parts[0].text, "hello world", 11), 0);
+    cr_assert(R.parts[0].unredactable);
+    tg_request_dispose(&R);
+
+    /* image: counted, never decoded */
+    cr_assert_eq(parse("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\",\"image_url\":"
+                       "{\"url\":\"DATA:image/png;base64,aGVsbG8gd29ybGQ=\"}}]}]}", &err), TG_OK);
+    cr_assert_eq(R.data_urls, 1);
+    cr_assert_eq(R.nparts, 0);
+    cr_assert_eq(R.opaque_payloads, 0);
+    tg_request_dispose(&R);
+
+    /* binary payload of no media type we know (a PDF): opaque */
+    cr_assert_eq(parse("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"file\",\"file\":"
+                       "{\"file_data\":\"data:application/pdf;base64,JVBERi0xLjcKJeLjz9MK\"}}]}]}", &err),
+                 TG_OK, "%s", err.msg);
+    cr_assert_eq(R.opaque_payloads, 1);
+    cr_assert_eq(R.data_urls, 1);
+    cr_assert_eq(part_with("JVBER"), -1, "the base64 itself is not scanned as text");
+    tg_request_dispose(&R);
+
+    /* raw base64 audio stays out of the text, as before */
+    cr_assert_eq(parse("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"input_audio\","
+                       "\"input_audio\":{\"data\":\"UklGRiQAAABXQVZF\",\"format\":\"wav\"}}]}]}", &err), TG_OK);
+    cr_assert_eq(R.nparts, 0);
+}
+
+Test(request, duplicate_keys_rejected)
+{
+    static const struct { const char *body, *msg; } dup[] = {
+        { "{\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],\"messages\":[{\"role\":\"user\",\"content\":\"b\"}]}",
+          "duplicate key 'messages' in request body" },
+        { "{\"messages\":[{\"role\":\"user\",\"content\":\"a\",\"content\":\"b\"}]}",
+          "duplicate key 'content'" },
+        { "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"a\",\"text\":\"b\"}]}]}",
+          "duplicate key 'text'" },
+        { "{\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],\"x\":{\"y\":{\"k\":1,\"k\":2}}}",
+          "duplicate key 'k'" },
+        /* a key that could be personal data is not echoed */
+        { "{\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],\"metadata\":{\"jane@x.test\":1,\"jane@x.test\":2}}",
+          "duplicate key in request body" },
+    };
+    for (size_t i = 0; i < TG_ARRAY_LEN(dup); i++) {
+        struct tg_err err = {0};
+        memset(&R, 0, sizeof(R));
+        cr_assert_eq(parse(dup[i].body, &err), TG_EINVAL, "case %zu", i);
+        cr_assert_not_null(strstr(err.msg, dup[i].msg), "case %zu: '%s'", i, err.msg);
+        cr_assert_null(strstr(err.msg, "jane"), "case %zu: key echoed", i);
+        cr_assert_null(R.body);
+    }
+
+    /* a big object (sorted path): 40 distinct keys pass, a repeated one fails */
+    char b[2048];
+    size_t o = (size_t)snprintf(b, sizeof(b), "{\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],\"logit_bias\":{");
+    for (int k = 0; k < 40; k++)
+        o += (size_t)snprintf(b + o, sizeof(b) - o, "%s\"%d\":1", k ? "," : "", k * 7);
+    struct tg_err err = {0};
+    snprintf(b + o, sizeof(b) - o, "}}");
+    memset(&R, 0, sizeof(R));
+    cr_assert_eq(parse(b, &err), TG_OK, "%s", err.msg);
+    tg_request_dispose(&R);
+    snprintf(b + o, sizeof(b) - o, ",\"133\":2}}");
+    cr_assert_eq(parse(b, &err), TG_EINVAL);
+    cr_assert_not_null(strstr(err.msg, "duplicate key '133'"), "%s", err.msg);
+}
+
+Test(request, part_limit_counts_every_string)
+{
+    /* TG_MAX_TEXT_PARTS strings in an unknown array field, plus the content */
+    size_t n = TG_MAX_TEXT_PARTS, cap = 128 + n * 4;
+    char *b = malloc(cap);
+    size_t o = (size_t)snprintf(b, cap, "{\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],\"x\":[");
+    for (size_t i = 0; i < n; i++)
+        o += (size_t)snprintf(b + o, cap - o, "%s\"x\"", i ? "," : "");
+    o += (size_t)snprintf(b + o, cap - o, "]}");
+    struct tg_err err = {0};
+    cr_assert_eq(tg_request_parse(b, o, &A, &R, &err), TG_ELIMIT, "%s", err.msg);
+    cr_assert_not_null(strstr(err.msg, "text parts"));
+    free(b);
 }
