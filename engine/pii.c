@@ -28,6 +28,9 @@
 #include <pcre2.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 /* Bytes of context looked at before / after a match for context words. */
 #define CTX_BEFORE 48u
@@ -277,6 +280,29 @@ wh_find(const struct tg_pii_db *db, const unsigned char *w, size_t n, uint32_t h
     return NULL;
 }
 
+/* Bit k set when p[k] (k < nb <= 64) is a letter or digit. */
+static inline uint64_t
+alnum_bits(const unsigned char *p, size_t nb)
+{
+    uint64_t am = 0;
+    size_t k = 0;
+#if defined(__SSE2__)
+    const __m128i x20 = _mm_set1_epi8(0x20), offa = _mm_set1_epi8((char)(0x80 - 'a'));
+    const __m128i off0 = _mm_set1_epi8((char)(0x80 - '0'));
+    const __m128i lim26 = _mm_set1_epi8((char)(-128 + 26)), lim10 = _mm_set1_epi8((char)(-128 + 10));
+    for (; k + 16 <= nb; k += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + k));
+        /* 'A'..'Z' | 0x20 = 'a'..'z'; no other byte lands there */
+        __m128i al = _mm_cmplt_epi8(_mm_add_epi8(_mm_or_si128(v, x20), offa), lim26);
+        __m128i dg = _mm_cmplt_epi8(_mm_add_epi8(v, off0), lim10);
+        am |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_or_si128(al, dg)) << k;
+    }
+#endif
+    for (; k < nb; k++)
+        am |= (uint64_t)(wordch[p[k]] != 0) << k;
+    return am;
+}
+
 /* Context mask of the whole words in t[lo, hi) that pass filter wf; words
  * cut by lo/hi do not count.  *excl (if not NULL) gets the exclude mask of
  * the whole words in t[lo, split): one pass serves both, since a word
@@ -286,44 +312,52 @@ words_mask(const struct tg_pii_db *db, const struct wfilter *wf, const unsigned 
            size_t lo, size_t hi, size_t split, uint64_t *excl)
 {
     uint64_t m = 0, x = 0;
-    size_t i = lo;
+    /* a word cut at lo does not count: the byte before lo acts as a letter */
+    uint64_t prev = lo > 0 && is_alnum(t[lo - 1]);
     unsigned char w[WORD_MAX];
+    size_t c;
 
-    if (i > 0)
-        while (i < hi && is_alnum(t[i]) && is_alnum(t[i - 1]))
-            i++;   /* skip a word cut at lo */
-    while (i < hi) {
-        size_t n, st;
-        uint32_t h = 2166136261u;
-        while (i < hi && !is_alnum(t[i]))
-            i++;
-        st = i;
-        if (i < hi && !wf->first[lc(t[i])]) {
-            /* cannot be a context word: skip it without hashing */
-            while (i < hi && is_alnum(t[i]))
-                i++;
-            continue;
+    /* 64 bytes at a time: a bitmap of letters/digits gives the word
+     * starts, and only starts whose first letter the filter admits are
+     * looked at, so prose costs a few operations per byte instead of a
+     * mispredicted branch per word. */
+    for (c = lo; c < hi; c += 64) {
+        size_t nb = hi - c < 64 ? hi - c : 64, k;
+        uint64_t am = alnum_bits(t + c, nb), fm = 0, starts, sb;
+        starts = am & ~((am << 1) | prev);
+        prev = am >> 63;
+        for (sb = starts; sb; sb &= sb - 1) {
+            k = (size_t)__builtin_ctzll(sb);
+            fm |= (uint64_t)wf->first[wordch[t[c + k]]] << k;
         }
-        while (i < hi && is_alnum(t[i]))
-            i++;
-        n = i - st;
-        if (n == 0 || n >= WORD_MAX || !(wf->lens & (1u << n)) || (i == hi && i < tn && is_alnum(t[i])))
-            continue;
-        {
-            unsigned key = (unsigned)lc(t[st]) << 8 | (n > 1 ? lc(t[st + 1]) : 0);
-            if (!(wf->w2[key >> 3] & (1u << (key & 7))))
+        starts &= fm;
+        while (starts) {
+            size_t kk = (size_t)__builtin_ctzll(starts), st = c + kk, e, n;
+            uint64_t nz = ~am >> kk;   /* bits past nb are clear in am */
+            uint32_t h = 2166136261u;
+            starts &= starts - 1;
+            e = nz ? st + (size_t)__builtin_ctzll(nz) : c + 64;
+            while (e < hi && is_alnum(t[e]))   /* a word running into the next chunk */
+                e++;
+            n = e - st;
+            if (n >= WORD_MAX || !(wf->lens & (1u << n)) || (e == hi && e < tn && is_alnum(t[e])))
                 continue;
-        }
-        for (size_t k = 0; k < n; k++) {
-            w[k] = lc(t[st + k]);
-            h = (h ^ w[k]) * 16777619u;
-        }
-        {
-            const struct wh *e = wh_find(db, w, n, h);
-            if (e != NULL) {
-                m |= e->ctx;
-                if (i <= split)
-                    x |= e->excl;
+            {
+                unsigned key = (unsigned)lc(t[st]) << 8 | (n > 1 ? lc(t[st + 1]) : 0);
+                if (!(wf->w2[key >> 3] & (1u << (key & 7))))
+                    continue;
+            }
+            for (k = 0; k < n; k++) {
+                w[k] = lc(t[st + k]);
+                h = (h ^ w[k]) * 16777619u;
+            }
+            {
+                const struct wh *he = wh_find(db, w, n, h);
+                if (he != NULL) {
+                    m |= he->ctx;
+                    if (e <= split)
+                        x |= he->excl;
+                }
             }
         }
     }
@@ -806,6 +840,73 @@ run_detector(struct scan *sc, uint32_t di, size_t wl, size_t wr)
     return TG_OK;
 }
 
+#define CLUSTER_FAST_MAX 256u
+
+/* First bit at or after pos that is set (want) or clear (!want) in
+ * bitmap b of len bits; len if none. */
+static inline size_t
+bit_next(const uint64_t *b, size_t pos, size_t len, bool want)
+{
+    while (pos < len) {
+        uint64_t w = want ? b[pos >> 6] : ~b[pos >> 6];
+        w >>= pos & 63;
+        if (w)
+            return pos + (size_t)__builtin_ctzll(w) < len ? pos + (size_t)__builtin_ctzll(w) : len;
+        pos = (pos | 63) + 1;
+    }
+    return len;
+}
+
+/* The digit-cluster lengths of p[0, len) (len <= CLUSTER_FAST_MAX) as a
+ * bitmask, exactly as the byte loop in flush_window() computes them, but
+ * from bitmaps of digits and separators: the work is per run of digits,
+ * not per byte. */
+static uint64_t
+digit_clusters(const unsigned char *p, size_t len)
+{
+    uint64_t dg[CLUSTER_FAST_MAX / 64] = { 0 }, sp[CLUSTER_FAST_MAX / 64] = { 0 }, clusters = 0;
+    size_t k = 0, i, j, g, cur = 0;
+
+#if defined(__SSE2__)
+    {
+        const __m128i off0 = _mm_set1_epi8((char)(0x80 - '0')), lim10 = _mm_set1_epi8((char)(-128 + 10));
+        const __m128i off28 = _mm_set1_epi8((char)(0x80 - '(')), lim8 = _mm_set1_epi8((char)(-128 + 8));
+        const __m128i star = _mm_set1_epi8('*'), blank = _mm_set1_epi8(' ');
+        for (; k + 16 <= len; k += 16) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + k));
+            __m128i d = _mm_cmplt_epi8(_mm_add_epi8(v, off0), lim10);
+            /* ' ' and "()+,-./" (0x28..0x2f without '*') */
+            __m128i sx = _mm_andnot_si128(_mm_cmpeq_epi8(v, star),
+                                          _mm_cmplt_epi8(_mm_add_epi8(v, off28), lim8));
+            sx = _mm_or_si128(sx, _mm_cmpeq_epi8(v, blank));
+            dg[k >> 6] |= (uint64_t)(unsigned)_mm_movemask_epi8(d) << (k & 63);
+            sp[k >> 6] |= (uint64_t)(unsigned)_mm_movemask_epi8(sx) << (k & 63);
+        }
+    }
+#endif
+    for (; k < len; k++) {
+        unsigned char c = p[k];
+        dg[k >> 6] |= (uint64_t)(c >= '0' && c <= '9') << (k & 63);
+        sp[k >> 6] |= (uint64_t)(c == ' ' || c == '-' || c == '.' || c == '/' || c == '(' || c == ')' ||
+                                 c == '+' || c == ',') << (k & 63);
+    }
+    i = bit_next(dg, 0, len, true);
+    while (i < len) {
+        j = bit_next(dg, i, len, false);       /* end of this run of digits */
+        cur += j - i;
+        g = bit_next(dg, j, len, true);        /* start of the next run */
+        if (g < len && g - j <= 2 && ((sp[j >> 6] >> (j & 63)) & 1) &&
+            (g - j == 1 || ((sp[(j + 1) >> 6] >> ((j + 1) & 63)) & 1))) {
+            i = g;                             /* joined by one or two separators */
+            continue;
+        }
+        clusters |= (uint64_t)1 << (cur > 63 ? 63 : cur);
+        cur = 0;
+        i = g;
+    }
+    return clusters;
+}
+
 /* Run the admitted detectors over window [wl, wr) opened by triggers trig;
  * lits = detectors whose literal occurs in the window's long tokens. */
 static int
@@ -820,7 +921,9 @@ flush_window(struct scan *sc, size_t wl, size_t wr, uint32_t trig, uint64_t lits
     uint32_t rest = trig & ~TG_PII_TRIG_DIGITS;
 
     /* Digit clusters: digits joined by at most two separator bytes. */
-    if (trig & TG_PII_TRIG_DIGITS) {
+    if ((trig & TG_PII_TRIG_DIGITS) && wr - wl <= CLUSTER_FAST_MAX) {
+        clusters = digit_clusters(t + wl, wr - wl);
+    } else if (trig & TG_PII_TRIG_DIGITS) {
         for (i = wl; i < wr; i++) {
             unsigned char c = t[i];
             if (c >= '0' && c <= '9') {
@@ -918,11 +1021,62 @@ token_lits(const struct tg_pii_db *db, const unsigned char *t, size_t st, size_t
     return m;
 }
 
+/* The token before the one at st (up to 8 blanks back, at most 32 bytes
+ * long), for "password : x" and "AB 12 34 56 C".  Returns true. */
+static bool
+prev_token(const unsigned char *t, size_t st, size_t *ps, size_t *pe)
+{
+    size_t e = st, b;
+    while (e > 0 && st - e < 8 && is_ws(t[e - 1]))
+        e--;
+    b = e;
+    while (b > 0 && e - b < 32 && !is_ws(t[b - 1]))
+        b--;
+    *ps = b;
+    *pe = e;
+    return true;
+}
+
+/* Index of the next byte at or after i that can start a candidate (see
+ * interesting[]; a '-' only when another follows), or n.  Sixteen bytes
+ * per step where SSE2 is there, which every x86-64 has. */
+static size_t
+skip_plain(const unsigned char *t, size_t i, size_t n)
+{
+#if defined(__SSE2__)
+    const __m128i off = _mm_set1_epi8((char)(0x80 - '0')), lim = _mm_set1_epi8((char)(-128 + 11));
+    const __m128i at = _mm_set1_epi8('@'), eq = _mm_set1_epi8('='), us = _mm_set1_epi8('_');
+    const __m128i da = _mm_set1_epi8('-');
+    while (i + 17 <= n) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(t + i));
+        __m128i v1 = _mm_loadu_si128((const __m128i *)(const void *)(t + i + 1));
+        /* '0'..'9' and ':' are 0x30..0x3a: one signed compare after a shift */
+        __m128i m = _mm_cmplt_epi8(_mm_add_epi8(v, off), lim);
+        m = _mm_or_si128(m, _mm_cmpeq_epi8(v, at));
+        m = _mm_or_si128(m, _mm_cmpeq_epi8(v, eq));
+        m = _mm_or_si128(m, _mm_cmpeq_epi8(v, us));
+        m = _mm_or_si128(m, _mm_and_si128(_mm_cmpeq_epi8(v, da), _mm_cmpeq_epi8(v1, da)));
+        unsigned mm = (unsigned)_mm_movemask_epi8(m);
+        if (mm)
+            return i + (size_t)__builtin_ctz(mm);
+        i += 16;
+    }
+#endif
+    while (i + 8 <= n && !(interesting[t[i]] | interesting[t[i + 1]] | interesting[t[i + 2]] |
+                           interesting[t[i + 3]] | interesting[t[i + 4]] | interesting[t[i + 5]] |
+                           interesting[t[i + 6]] | interesting[t[i + 7]]))
+        i += 8;
+    while (i < n && !interesting[t[i]])
+        i++;
+    return i;
+}
+
 static int
 scan_text(struct scan *sc)
 {
     const unsigned char *t = sc->t;
     size_t n = sc->n, i = 0, pl = 0, pr = 0, prev_st = 0, prev_e = 0, tok_floor = 0;
+    bool have_prev;
     uint32_t pf = 0;
     uint64_t plits = 0;
     int rc;
@@ -935,12 +1089,7 @@ scan_text(struct scan *sc)
 
         /* Skip to the next byte that can start a candidate: plain words
          * (most of any prose) cost one table lookup per byte, 8 at a time. */
-        while (i + 8 <= n && !(interesting[t[i]] | interesting[t[i + 1]] | interesting[t[i + 2]] |
-                               interesting[t[i + 3]] | interesting[t[i + 4]] | interesting[t[i + 5]] |
-                               interesting[t[i + 6]] | interesting[t[i + 7]]))
-            i += 8;
-        while (i < n && !interesting[t[i]])
-            i++;
+        i = skip_plain(t, i, n);
         if (i >= n)
             break;
         if (t[i] == '-' && !(i + 1 < n && t[i + 1] == '-')) {
@@ -958,12 +1107,7 @@ scan_text(struct scan *sc)
         i = e;
         tok_floor = e;
         /* the previous token, for "password : x" and "AB 12 34 56 C" */
-        prev_e = st;
-        while (prev_e > 0 && st - prev_e < 8 && is_ws(t[prev_e - 1]))
-            prev_e--;
-        prev_st = prev_e;
-        while (prev_st > 0 && prev_e - prev_st < 32 && !is_ws(t[prev_st - 1]))
-            prev_st--;
+        have_prev = false;   /* found on demand: few tokens need it */
         if (f & C_DIGIT)
             trig |= TG_PII_TRIG_DIGITS;
         if (f & C_AT)
@@ -997,7 +1141,8 @@ scan_text(struct scan *sc)
             if (k + 2 <= e && t[k] >= 'A' && t[k] <= 'Z' && t[k + 1] >= 'A' && t[k + 1] <= 'Z' &&
                 (f & C_DIGIT))
                 trig |= TG_PII_TRIG_CAPS;
-            else if ((f & C_DIGIT) && t[st] >= '0' && t[st] <= '9' && prev_e - prev_st == 2 &&
+            else if ((f & C_DIGIT) && t[st] >= '0' && t[st] <= '9' &&
+                     (have_prev = prev_token(t, st, &prev_st, &prev_e), prev_e - prev_st == 2) &&
                      t[prev_st] >= 'A' && t[prev_st] <= 'Z' && t[prev_st + 1] >= 'A' && t[prev_st + 1] <= 'Z')
                 trig |= TG_PII_TRIG_CAPS;   /* spaced "AB 12 34 56 C" */
         }
@@ -1041,6 +1186,8 @@ scan_text(struct scan *sc)
             size_t k = st;
             while (k < e && t[k] != ':' && t[k] != '=')
                 k++;
+            if (k == st && !have_prev)
+                have_prev = prev_token(t, st, &prev_st, &prev_e);
             if ((k > st && keyish(t, st, k)) || (k == st && prev_e > prev_st && keyish(t, prev_st, prev_e)))
                 trig |= TG_PII_TRIG_ASSIGN;
         }

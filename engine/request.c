@@ -398,7 +398,8 @@ data_url(struct walker *w, const char *s, size_t len, uint32_t msg)
         w->r->data_urls++;
         return TG_OK;
     }
-    unsigned char *buf = tg_arena_alloc(w->a, plen / 4 * 3 + 4);
+    /* base64 shrinks by 3/4; percent-decoding never grows */
+    unsigned char *buf = tg_arena_alloc(w->a, (b64 ? plen / 4 * 3 + 3 : plen) + 1);
     if (buf == NULL)
         return tg_err_set(w->err, TG_ENOMEM, "out of memory decoding a data URL");
     size_t n = 0;

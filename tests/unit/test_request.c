@@ -426,3 +426,125 @@ Test(request, part_limit_counts_every_string)
     cr_assert_not_null(strstr(err.msg, "text parts"));
     free(b);
 }
+
+/* ---- what the new parts mean to the pre-flight and to redaction -------------- */
+
+#include "engine/pii.h"
+#include "engine/preflight.h"
+#include "engine/redact.h"
+
+#ifndef TG_DATA_DIR
+#define TG_DATA_DIR "."
+#endif
+
+static struct tg_policy *RP;
+static struct tg_pii_scratch *RS;
+
+static void
+decide(const char *body, const char *category, struct tg_decision *d)
+{
+    struct tg_err err = {0};
+    if (RP == NULL) {
+        char path[512];
+        struct tg_load_opts o = {0};
+        snprintf(path, sizeof(path), "%s/tests/cases/policies/redact.yaml", TG_DATA_DIR);
+        cr_assert_eq(tg_policy_load(path, &o, &RP, &err), TG_OK, "%s", err.msg);
+        cr_assert_not_null(RP->pii);
+        cr_assert_eq(tg_pii_scratch_new(RP->pii, &RS), TG_OK);
+    }
+    tg_request_dispose(&R);
+    cr_assert_eq(tg_request_parse(body, strlen(body), &A, &R, &err), TG_OK, "%s", err.msg);
+    R.tenant_id = "t-open";
+    R.category = category;
+    cr_assert_eq(tg_preflight_decide(RP, &R, NULL, RS, &A, d, &err), TG_OK, "%s", err.msg);
+}
+
+static bool
+any_cand_reason(const struct tg_decision *d, const char *rule)
+{
+    for (uint32_t i = 0; i < d->ncands; i++)
+        for (uint32_t k = 0; k < d->cands[i].nreasons; k++)
+            if (strcmp(d->cands[i].reasons[k].rule, rule) == 0)
+                return true;
+    return false;
+}
+
+static void
+pf_teardown(void)
+{
+    teardown();
+    tg_pii_scratch_free(RS);
+    if (RP != NULL)
+        tg_policy_unref(RP);
+    RP = NULL;
+    RS = NULL;
+}
+
+TestSuite(request_preflight, .init = setup, .fini = pf_teardown);
+
+/* rule "code" has pii_allowed: false, the policy on_violation: redact */
+Test(request_preflight, pii_in_a_tool_description_is_redacted)
+{
+    struct tg_decision d;
+    struct tg_err err = {0};
+    decide("{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"tools\":[{\"type\":\"function\","
+           "\"function\":{\"name\":\"f\",\"description\":\"send to jane.roe@example.com\"}}]}", "code", &d);
+    cr_assert_eq(d.verdict, TG_REDACT);
+    char *out = NULL;
+    size_t len = 0;
+    cr_assert_eq(tg_redact_body(&R, &d.findings, &A, &out, &len, &err), TG_OK, "%s", err.msg);
+    cr_assert_null(strstr(out, "jane.roe"), "%s", out);
+    cr_assert_not_null(strstr(out, "send to <EMAIL_ADDRESS"), "%s", out);
+}
+
+Test(request_preflight, pii_in_decoded_data_cannot_be_redacted)
+{
+    struct tg_decision d;
+    struct tg_err err = {0};
+    /* base64 of "jane.roe@example.com" */
+    decide("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"file\",\"file\":{\"filename\":\"a.txt\","
+           "\"file_data\":\"data:text/plain;base64,amFuZS5yb2VAZXhhbXBsZS5jb20=\"}}]}]}", "code", &d);
+    cr_assert_eq(d.npii, 1);
+    cr_assert_str_eq(d.pii[0].entity, "EMAIL_ADDRESS");
+    cr_assert_eq(d.verdict, TG_DENY, "masking decoded bytes cannot be written back");
+    cr_assert(any_cand_reason(&d, "pii.unredactable"));
+    /* and redaction itself refuses, should a caller ask anyway */
+    char *out = NULL;
+    size_t len = 0;
+    cr_assert_eq(tg_redact_body(&R, &d.findings, &A, &out, &len, &err), TG_EINVAL);
+    cr_assert_null(strstr(err.msg, "jane"));
+
+    /* where personal data is allowed, the same request goes through */
+    decide("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"file\",\"file\":{\"filename\":\"a.txt\","
+           "\"file_data\":\"data:text/plain;base64,amFuZS5yb2VAZXhhbXBsZS5jb20=\"}}]}]}", "qa", &d);
+    cr_assert_eq(d.verdict, TG_ALLOW);
+}
+
+Test(request_preflight, pii_in_an_unknown_key_cannot_be_redacted)
+{
+    struct tg_decision d;
+    decide("{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
+           "\"metadata\":{\"jane.roe@example.com\":\"x\"}}", "code", &d);
+    cr_assert_eq(d.npii, 1);
+    cr_assert_eq(d.verdict, TG_DENY);
+    cr_assert(any_cand_reason(&d, "pii.unredactable"));
+}
+
+Test(request_preflight, opaque_payload_is_unscannable)
+{
+    struct tg_decision d;
+    static const char pdf[] =
+        "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"file\",\"file\":"
+        "{\"file_data\":\"data:application/pdf;base64,JVBERi0xLjcKJeLjz9MK\"}}]}]}";
+    decide(pdf, "code", &d);
+    cr_assert(d.findings.unscannable);
+    cr_assert_eq(d.verdict, TG_DENY);
+    decide(pdf, "qa", &d);
+    cr_assert_eq(d.verdict, TG_ALLOW, "PII allowed everywhere: an unscannable file is fine");
+
+    /* an image is not opaque: counted, allowed */
+    decide("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\",\"image_url\":"
+           "{\"url\":\"data:image/png;base64,iVBORw0KGgo=\"}}]}]}", "code", &d);
+    cr_assert(!d.findings.unscannable);
+    cr_assert_eq(d.verdict, TG_ALLOW);
+}
