@@ -93,6 +93,8 @@ struct tg_pii_db {
     struct lit *lits;
     uint32_t nlits;
     uint8_t litfirst[256];   /* first bytes of literals */
+    uint8_t lit1[256];       /* first bytes of one-byte literals */
+    uint8_t lit2[8192];      /* bit per first two bytes of a longer literal */
     struct wfilter wall;     /* every context and exclude word */
     struct wfilter wgate;    /* context words of context-only detectors: the
                               * per-window gate looks for these alone, and
@@ -327,8 +329,11 @@ words_mask(const struct tg_pii_db *db, const struct wfilter *wf, const unsigned 
         starts = am & ~((am << 1) | prev);
         prev = am >> 63;
         for (sb = starts; sb; sb &= sb - 1) {
+            /* first two letters (the second 0 for a one-letter word) */
+            unsigned key;
             k = (size_t)__builtin_ctzll(sb);
-            fm |= (uint64_t)wf->first[wordch[t[c + k]]] << k;
+            key = (unsigned)wordch[t[c + k]] << 8 | (c + k + 1 < hi ? wordch[t[c + k + 1]] : 0);
+            fm |= (uint64_t)((wf->w2[key >> 3] >> (key & 7)) & 1) << k;
         }
         starts &= fm;
         while (starts) {
@@ -492,6 +497,12 @@ tg_pii_db_build(const struct tg_pii_detector_spec *specs, size_t n,
                 db->lits = nl;
                 db->nlits++;
                 db->litfirst[(unsigned char)d->lits[k][0]] = 1;
+                if (ll == 1) {
+                    db->lit1[(unsigned char)d->lits[k][0]] = 1;
+                } else {
+                    unsigned key = (unsigned)(unsigned char)d->lits[k][0] << 8 | (unsigned char)d->lits[k][1];
+                    db->lit2[key >> 3] |= (uint8_t)(1u << (key & 7));
+                }
             }
             db->lits[l].mask |= (uint64_t)1 << i;
         }
@@ -604,6 +615,17 @@ static bool
 needs_norm(const unsigned char *t, size_t n)
 {
     size_t i = 0;
+#if defined(__SSE2__)
+    {
+        const __m128i bsl = _mm_set1_epi8('\\');
+        while (i + 16 <= n) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(t + i));
+            if (_mm_movemask_epi8(_mm_or_si128(v, _mm_cmpeq_epi8(v, bsl))))
+                break;
+            i += 16;
+        }
+    }
+#endif
     while (i + 8 <= n) {
         uint64_t w, bs;
         memcpy(&w, t + i, 8);
@@ -862,7 +884,7 @@ bit_next(const uint64_t *b, size_t pos, size_t len, bool want)
  * from bitmaps of digits and separators: the work is per run of digits,
  * not per byte. */
 static uint64_t
-digit_clusters(const unsigned char *p, size_t len)
+digit_clusters(const unsigned char *p, size_t len, size_t avail)
 {
     uint64_t dg[CLUSTER_FAST_MAX / 64] = { 0 }, sp[CLUSTER_FAST_MAX / 64] = { 0 }, clusters = 0;
     size_t k = 0, i, j, g, cur = 0;
@@ -872,7 +894,8 @@ digit_clusters(const unsigned char *p, size_t len)
         const __m128i off0 = _mm_set1_epi8((char)(0x80 - '0')), lim10 = _mm_set1_epi8((char)(-128 + 10));
         const __m128i off28 = _mm_set1_epi8((char)(0x80 - '(')), lim8 = _mm_set1_epi8((char)(-128 + 8));
         const __m128i star = _mm_set1_epi8('*'), blank = _mm_set1_epi8(' ');
-        for (; k + 16 <= len; k += 16) {
+        /* whole blocks while the text lasts; bits past len are cut below */
+        for (; k < len && k + 16 <= avail; k += 16) {
             __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + k));
             __m128i d = _mm_cmplt_epi8(_mm_add_epi8(v, off0), lim10);
             /* ' ' and "()+,-./" (0x28..0x2f without '*') */
@@ -884,6 +907,14 @@ digit_clusters(const unsigned char *p, size_t len)
         }
     }
 #endif
+    if (k > len) {
+        size_t w;
+        for (w = len >> 6; w < CLUSTER_FAST_MAX / 64; w++) {
+            uint64_t keep = w == len >> 6 ? ((uint64_t)1 << (len & 63)) - 1 : 0;
+            dg[w] &= keep;
+            sp[w] &= keep;
+        }
+    }
     for (; k < len; k++) {
         unsigned char c = p[k];
         dg[k >> 6] |= (uint64_t)(c >= '0' && c <= '9') << (k & 63);
@@ -922,7 +953,7 @@ flush_window(struct scan *sc, size_t wl, size_t wr, uint32_t trig, uint64_t lits
 
     /* Digit clusters: digits joined by at most two separator bytes. */
     if ((trig & TG_PII_TRIG_DIGITS) && wr - wl <= CLUSTER_FAST_MAX) {
-        clusters = digit_clusters(t + wl, wr - wl);
+        clusters = digit_clusters(t + wl, wr - wl, sc->n - wl);
     } else if (trig & TG_PII_TRIG_DIGITS) {
         for (i = wl; i < wr; i++) {
             unsigned char c = t[i];
@@ -969,9 +1000,9 @@ flush_window(struct scan *sc, size_t wl, size_t wr, uint32_t trig, uint64_t lits
 }
 
 static bool
-contains_ci(const unsigned char *t, size_t lo, size_t hi, const char *w)
+contains_ci(const unsigned char *t, size_t lo, size_t hi, const char *w, size_t wl)
 {
-    size_t wl = strlen(w), i, j;
+    size_t i, j;
     for (i = lo; i + wl <= hi; i++) {
         for (j = 0; j < wl && lc(t[i + j]) == (unsigned char)w[j]; j++)
             ;
@@ -984,7 +1015,10 @@ contains_ci(const unsigned char *t, size_t lo, size_t hi, const char *w)
 static bool
 keyish(const unsigned char *t, size_t lo, size_t hi)
 {
-    static const char *const kw[] = { "key", "secret", "token", "passw", "pwd", "auth", "credential" };
+    static const struct { const char *w; size_t n; } kw[] = {
+        { "key", 3 }, { "secret", 6 }, { "token", 5 }, { "passw", 5 }, { "pwd", 3 }, { "auth", 4 },
+        { "credential", 10 },
+    };
     size_t k, i;
     bool maybe = false;
 
@@ -996,7 +1030,7 @@ keyish(const unsigned char *t, size_t lo, size_t hi)
     if (!maybe)
         return false;
     for (k = 0; k < TG_ARRAY_LEN(kw); k++)
-        if (contains_ci(t, lo, hi, kw[k]))
+        if (contains_ci(t, lo, hi, kw[k].w, kw[k].n))
             return true;
     return false;
 }
@@ -1012,6 +1046,14 @@ token_lits(const struct tg_pii_db *db, const unsigned char *t, size_t st, size_t
     for (i = st; i < e; i++) {
         if (!db->litfirst[t[i]])
             continue;
+        if (!db->lit1[t[i]]) {
+            unsigned key;
+            if (i + 1 >= e)
+                continue;
+            key = (unsigned)t[i] << 8 | t[i + 1];
+            if (!(db->lit2[key >> 3] & (1u << (key & 7))))
+                continue;
+        }
         for (k = 0; k < db->nlits; k++) {
             const struct lit *l = &db->lits[k];
             if (l->s[0] == (char)t[i] && l->len <= e - i && memcmp(l->s, t + i, l->len) == 0)
@@ -1035,6 +1077,69 @@ prev_token(const unsigned char *t, size_t st, size_t *ps, size_t *pe)
     *ps = b;
     *pe = e;
     return true;
+}
+
+#if defined(__SSE2__)
+/* Bit k set when p[k] (k < 16) is whitespace (' ', '\t'..'\r'). */
+static inline unsigned
+ws_bits16(const unsigned char *p)
+{
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i c = _mm_cmplt_epi8(_mm_add_epi8(v, _mm_set1_epi8((char)(0x80 - 9))), _mm_set1_epi8((char)(-128 + 5)));
+    return (unsigned)_mm_movemask_epi8(_mm_or_si128(c, _mm_cmpeq_epi8(v, _mm_set1_epi8(' '))));
+}
+#endif
+
+/* End of the token starting at st (next whitespace or n); *f gets the
+ * C_* classes of its bytes.  Sixteen bytes a step with SSE2: tokens are
+ * short, so this is mostly one step and no mispredicted loop exit. */
+static inline size_t
+token_end(const unsigned char *t, size_t st, size_t n, unsigned *f)
+{
+    size_t e = st;
+    unsigned cl = 0;
+#if defined(__SSE2__)
+    while (e + 16 <= n) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(t + e));
+        unsigned wsm = ws_bits16(t + e), valid = wsm ? (1u << __builtin_ctz(wsm)) - 1 : 0xffffu;
+        unsigned dg = (unsigned)_mm_movemask_epi8(_mm_cmplt_epi8(_mm_add_epi8(v, _mm_set1_epi8((char)(0x80 - '0'))),
+                                                                 _mm_set1_epi8((char)(-128 + 10))));
+#define TG__CLS(ch, bit) \
+    if ((unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(ch))) & valid) \
+        cl |= (bit)
+        if (dg & valid)
+            cl |= C_DIGIT;
+        TG__CLS('@', C_AT);
+        TG__CLS(':', C_COLON);
+        TG__CLS('-', C_DASH);
+        TG__CLS('=', C_EQ);
+        TG__CLS('.', C_DOT);
+        TG__CLS('/', C_PUNCT);
+        TG__CLS('_', C_PUNCT);
+        TG__CLS('+', C_PUNCT);
+#undef TG__CLS
+        if (wsm) {
+            *f = cl;
+            return e + (size_t)__builtin_ctz(wsm);
+        }
+        e += 16;
+    }
+#endif
+    while (e < n && !((cl |= bclass[t[e]]) & C_WS))
+        e++;
+    *f = cl & ~(unsigned)C_WS;
+    return e;
+}
+
+/* Is the token before st (as prev_token() finds it) two capitals? */
+static inline bool
+prev_is_caps2(const unsigned char *t, size_t st)
+{
+    size_t e = st;
+    while (e > 0 && st - e < 8 && is_ws(t[e - 1]))
+        e--;
+    return e >= 2 && t[e - 1] >= 'A' && t[e - 1] <= 'Z' && t[e - 2] >= 'A' && t[e - 2] <= 'Z' &&
+           (e == 2 || is_ws(t[e - 3]));
 }
 
 /* Index of the next byte at or after i that can start a candidate (see
@@ -1098,12 +1203,15 @@ scan_text(struct scan *sc)
         }
         /* the whitespace-delimited token around it */
         st = i;
+#if defined(__SSE2__)
+        if (i >= 16 && i - 16 >= tok_floor) {
+            unsigned m = ws_bits16(t + i - 16);
+            st = m ? i - 16 + (size_t)(32 - __builtin_clz(m)) : i - 16;
+        }
+#endif
         while (st > tok_floor && !is_ws(t[st - 1]) && i - st < TOKEN_BACK_MAX)
             st--;
-        e = st;
-        while (e < n && !((f |= bclass[t[e]]) & C_WS))
-            e++;
-        f &= ~(unsigned)C_WS;
+        e = token_end(t, st, n, &f);
         i = e;
         tok_floor = e;
         /* the previous token, for "password : x" and "AB 12 34 56 C" */
@@ -1141,9 +1249,7 @@ scan_text(struct scan *sc)
             if (k + 2 <= e && t[k] >= 'A' && t[k] <= 'Z' && t[k + 1] >= 'A' && t[k + 1] <= 'Z' &&
                 (f & C_DIGIT))
                 trig |= TG_PII_TRIG_CAPS;
-            else if ((f & C_DIGIT) && t[st] >= '0' && t[st] <= '9' &&
-                     (have_prev = prev_token(t, st, &prev_st, &prev_e), prev_e - prev_st == 2) &&
-                     t[prev_st] >= 'A' && t[prev_st] <= 'Z' && t[prev_st + 1] >= 'A' && t[prev_st + 1] <= 'Z')
+            else if ((f & C_DIGIT) && t[st] >= '0' && t[st] <= '9' && prev_is_caps2(t, st))
                 trig |= TG_PII_TRIG_CAPS;   /* spaced "AB 12 34 56 C" */
         }
         if (e - st >= 32 || (e - st >= 20 && (f & (C_DIGIT | C_DASH)))) {
@@ -1197,6 +1303,13 @@ scan_text(struct scan *sc)
         /* Window: the token, WIN_BACK bytes before and WIN_FWD after, snapped
          * to token boundaries so no pattern sees half a token. */
         wl = st > WIN_BACK ? st - WIN_BACK : 0;
+#if defined(__SSE2__) && WIN_BACK == 16
+        if (wl > 0) {
+            /* first wl in [st - 16, st) just after whitespace, else st */
+            unsigned m = ws_bits16(t + st - 17);
+            wl = m ? st - 16 + (size_t)__builtin_ctz(m) : st;
+        }
+#endif
         while (wl > 0 && wl < st && !is_ws(t[wl - 1]))
             wl++;
         if (trig & TG_PII_TRIG_PEM) {
@@ -1210,6 +1323,16 @@ scan_text(struct scan *sc)
             size_t lim;
             wr = e + WIN_FWD < n ? e + WIN_FWD : n;
             lim = wr + WIN_SNAP < n ? wr + WIN_SNAP : n;
+#if defined(__SSE2__)
+            while (wr + 16 <= lim) {
+                unsigned m = ws_bits16(t + wr);
+                if (m) {
+                    wr += (size_t)__builtin_ctz(m);
+                    break;
+                }
+                wr += 16;
+            }
+#endif
             while (wr < lim && !is_ws(t[wr]))
                 wr++;
             if (wr < n && !is_ws(t[wr])) {

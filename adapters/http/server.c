@@ -13,6 +13,7 @@
  * is closed once it is durable.
  */
 #include "adapters/http/gateway.h"
+#include "adapters/http/hdrguard.h"
 #include "adapters/http/metrics.h"
 #include "adapters/providers/provider.h"
 #include "adapters/capture/capture.h"
@@ -1608,6 +1609,16 @@ handle_chat(struct gw_loop *L, struct evhttp_request *ev)
         set_error(r, 503, "server_error", "audit_unavailable", "the audit log is unavailable", NULL);
         goto done;
     }
+    if (evhttp_find_header(evhttp_request_get_input_headers(ev), TG_HG_MARKER) != NULL) {
+        /* hdrguard.h: a bare CR, NUL or obs-fold line was in the headers.
+         * Refused rather than repaired: what a header "really" said is
+         * exactly what a smuggling attempt wants us to guess. */
+        static const char why[] = "malformed request header: bare CR, NUL or obs-fold line folding (RFC 9112)";
+        if (tg_preflight_malformed(r->p, r->tenant->id, NULL, NULL, why, &r->arena, &r->d) == TG_OK)
+            r->have_d = true;
+        set_error(r, 400, "invalid_request_error", "invalid_request", why, NULL);
+        goto done;
+    }
     r->body_len = evbuffer_get_length(in);
     r->body = (const char *)evbuffer_pullup(in, -1);
     if (r->body == NULL)
@@ -1799,6 +1810,18 @@ on_request(struct evhttp_request *ev, void *arg)
     size_t plen = strcspn(uri, "?");
 
 #define PATH_IS(lit) (plen == sizeof(lit) - 1 && memcmp(uri, lit, plen) == 0)
+    if (!PATH_IS("/v1/chat/completions") && !PATH_IS("/chat/completions") &&
+        evhttp_find_header(evhttp_request_get_input_headers(ev), TG_HG_MARKER) != NULL) {
+        /* Chat requests answer this themselves (audited); elsewhere plainly. */
+        static const char bad[] = "{\"error\":{\"message\":\"malformed request header: bare CR, NUL or "
+                                  "obs-fold line folding (RFC 9112)\",\"type\":\"invalid_request_error\","
+                                  "\"param\":null,\"code\":\"invalid_request\"}}";
+        char id[33];
+        tg_audit_new_id(id);
+        evhttp_add_header(evhttp_request_get_output_headers(ev), "X-Tollgate-Decision-Id", id);
+        reply_plain(ev, 400, "application/json", bad, sizeof(bad) - 1);
+        return;
+    }
     if (PATH_IS("/v1/chat/completions") || PATH_IS("/chat/completions")) {
         if (cmd != EVHTTP_REQ_POST)
             goto method;
@@ -1889,6 +1912,8 @@ loop_main(void *arg)
     return NULL;
 }
 
+static struct bufferevent *on_new_bev(struct event_base *base, void *arg);
+
 static int
 loop_init(struct gw_loop *L, const struct sockaddr *sa, int salen, const struct tg_policy *p,
           struct tg_err *err)
@@ -1924,6 +1949,7 @@ loop_init(struct gw_loop *L, const struct sockaddr *sa, int salen, const struct 
     tv.tv_usec = (ht % 1000) * 1000;
     evhttp_set_timeout_tv(L->http, &tv);
     evhttp_set_gencb(L->http, on_request, L);
+    evhttp_set_bevcb(L->http, on_new_bev, L);
 
     L->multi = curl_multi_init();
     if (L->multi == NULL)
@@ -1947,6 +1973,28 @@ loop_init(struct gw_loop *L, const struct sockaddr *sa, int salen, const struct 
             event_add(L->tel.timer, &ft);
     }
     return TG_OK;
+}
+
+/* evhttp's bufferevent for a new connection: the socket behind the header
+ * guard (hdrguard.h).  NULL (out of memory) makes evhttp use a plain one. */
+static struct bufferevent *
+on_new_bev(struct event_base *base, void *arg)
+{
+    struct bufferevent *under, *f = NULL;
+    struct tg_hg *g = malloc(sizeof(*g));
+
+    (void)arg;
+    under = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+    if (under != NULL && g != NULL) {
+        tg_hg_init(g);
+        f = bufferevent_filter_new(under, tg_hg_filter, NULL, BEV_OPT_CLOSE_ON_FREE, free, g);
+    }
+    if (f == NULL) {
+        if (under != NULL)
+            bufferevent_free(under);
+        free(g);
+    }
+    return f;
 }
 
 static void
