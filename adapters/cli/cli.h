@@ -22,7 +22,12 @@ int tg_cmd_cost(int argc, char **argv);
 /* Print "tollgate: <cmd>: <msg>" to stderr. */
 void tg_cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Diagnostic printer for tg_load_opts.diag: "FILE:LINE:COL: warning|error: MSG" on stderr. */
+/* What tg_cli_diag prints: errors always, warnings when show_warnings. */
+struct tg_cli_diag_ctx {
+    bool show_warnings;
+};
+
+/* Diagnostic printer for tg_load_opts.diag (ud: struct tg_cli_diag_ctx *, or NULL for all): "FILE:LINE:COL: warning|error: MSG" on stderr. */
 void tg_cli_diag(void *ud, enum tg_diag_level level, const struct tg_pos *pos, const char *msg);
 
 /* Load a policy for a command, printing diagnostics (warnings only when

@@ -3,14 +3,10 @@
 
 #include <stdio.h>
 
-struct diag_ctx {
-    bool show_warnings;
-};
-
 struct tg_policy *
 tg_cli_load_policy(const char *cmd, const char *path, bool show_warnings)
 {
-    struct diag_ctx dc = { show_warnings };
+    struct tg_cli_diag_ctx dc = { show_warnings };
     struct tg_load_opts opts = { .diag = tg_cli_diag, .diag_ud = &dc };
     struct tg_policy *p = NULL;
     struct tg_err err = {0};

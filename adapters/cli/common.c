@@ -18,14 +18,10 @@ tg_cli_error(const char *cmd, const char *fmt, ...)
     fputc('\n', stderr);
 }
 
-struct diag_ctx {
-    bool show_warnings;
-};
-
 void
 tg_cli_diag(void *ud, enum tg_diag_level level, const struct tg_pos *pos, const char *msg)
 {
-    const struct diag_ctx *c = ud;
+    const struct tg_cli_diag_ctx *c = ud;
     if (level == TG_DIAG_WARNING && c != NULL && !c->show_warnings)
         return;
     fprintf(stderr, "%s:%u:%u: %s: %s\n",
