@@ -64,6 +64,20 @@ int  tg__audit_write_keys(EVP_PKEY *k, const char *key_path, const char *pub_pat
 /* Public key from PEM (SubjectPublicKeyInfo) bytes; must be Ed25519. */
 int  tg__audit_parse_pub(const char *pem, size_t len, EVP_PKEY **out, struct tg_err *err);
 
+/*
+ * Request-body HMAC keys (tg_audit_request_hmac): the master key's and each
+ * tenant's HMAC-SHA-256 keyed state, computed once and shared read-only by
+ * all threads.  tg__audit_hmac_request is thread-safe; `older` (may be NULL)
+ * is a previous key's state that producers may still be using: it is freed
+ * together with this one.
+ */
+struct tg__audit_hmac;
+int  tg__audit_hmac_new(const uint8_t master[32], struct tg__audit_hmac *older, struct tg__audit_hmac **out);
+void tg__audit_hmac_free(struct tg__audit_hmac *h);
+/* HMAC(HMAC(master, tenant), body); tenant NULL counts as "". */
+void tg__audit_hmac_request(struct tg__audit_hmac *h, const char *tenant, const void *body, size_t len,
+                            uint8_t out[32]);
+
 /* RFC 3339 UTC with microseconds: 2026-01-02T03:04:05.123456Z (28 chars + NUL). */
 void tg__audit_fmt_ts(int64_t us, char out[32]);
 int64_t tg__audit_now_us(void);

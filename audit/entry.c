@@ -12,6 +12,63 @@
  * thousands of findings must not make a megabyte audit line. */
 #define AUDIT_MAX_SPANS 256u
 
+/*
+ * The tree is built directly, in the exact member order the writer will
+ * serialise (its bytes are what the chain hashes), with the fewest
+ * allocations cJSON allows: member names are string literals attached
+ * without copying (cJSON_AddItemToObjectCS), literal values are references,
+ * and only values owned by the caller (ids, names, messages) are copied —
+ * the entry outlives the request and maybe its policy.  This runs on every
+ * request of every event-loop thread.  Failures are collected in one flag
+ * and checked once.
+ */
+struct eb {
+    bool fail;
+};
+
+/* Attach item under key (a string literal: not copied) or append it to an array (key NULL). */
+static cJSON *
+put(struct eb *b, cJSON *parent, const char *key, cJSON *item)
+{
+    if (item == NULL || parent == NULL) {
+        cJSON_Delete(item);
+        b->fail = true;
+        return NULL;
+    }
+    if (key != NULL ? !cJSON_AddItemToObjectCS(parent, key, item) : !cJSON_AddItemToArray(parent, item)) {
+        cJSON_Delete(item);
+        b->fail = true;
+        return NULL;
+    }
+    return item;
+}
+
+/* A caller's string (copied), or null. */
+static cJSON *
+str(const char *s)
+{
+    return s != NULL ? cJSON_CreateString(s) : cJSON_CreateNull();
+}
+
+/* A string literal of this file: referenced, never freed. */
+static cJSON *
+lit(const char *s)
+{
+    return cJSON_CreateStringReference(s);
+}
+
+static cJSON *
+num(double v)
+{
+    return cJSON_CreateNumber(v);
+}
+
+static cJSON *
+num_or_null(double v)
+{
+    return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull();
+}
+
 static const char *
 verdict_name(enum tg_verdict v)
 {
@@ -22,295 +79,254 @@ verdict_name(enum tg_verdict v)
     }
 }
 
-static cJSON *
-str_or_null(const char *s)
+static void
+put_reasons(struct eb *b, cJSON *obj, const struct tg_reason *r, uint32_t n)
 {
-    return s != NULL ? cJSON_CreateString(s) : cJSON_CreateNull();
-}
+    cJSON *arr = put(b, obj, "reasons", cJSON_CreateArray());
 
-static bool
-add(cJSON *obj, const char *key, cJSON *val)
-{
-    if (val == NULL)
-        return false;
-    cJSON_AddItemToObject(obj, key, val);
-    return true;
-}
-
-static bool
-add_item_str(cJSON *arr, const char *s)
-{
-    cJSON *v = cJSON_CreateString(s);
-    if (v == NULL)
-        return false;
-    cJSON_AddItemToArray(arr, v);
-    return true;
-}
-
-static cJSON *
-reasons_json(const struct tg_reason *r, uint32_t n)
-{
-    cJSON *arr = cJSON_CreateArray();
     for (uint32_t i = 0; arr != NULL && i < n; i++) {
-        cJSON *o = cJSON_CreateObject();
-        if (o == NULL || !add(o, "rule", str_or_null(r[i].rule)) ||
-            !add(o, "message", str_or_null(r[i].message))) {
-            cJSON_Delete(o);
-            cJSON_Delete(arr);
-            return NULL;
-        }
-        cJSON_AddItemToArray(arr, o);
+        cJSON *o = put(b, arr, NULL, cJSON_CreateObject());
+        put(b, o, "rule", str(r[i].rule));
+        put(b, o, "message", str(r[i].message));
     }
-    return arr;
 }
 
-static bool add_spans(cJSON *o, const struct tg_decision *d);
-
-static bool
-add_rule_id(cJSON *rules, const char *id)
+/* `rules`: the distinct rule ids of the candidates' reasons, then the decision's, first seen first. */
+static void
+add_rule_id(struct eb *b, cJSON *rules, const char *id)
 {
-    cJSON *it;
-    if (id == NULL)
-        return true;
+    const cJSON *it;
+
+    if (id == NULL || rules == NULL)
+        return;
     cJSON_ArrayForEach(it, rules)
         if (strcmp(it->valuestring, id) == 0)
-            return true;
-    return add_item_str(rules, id);
+            return;
+    put(b, rules, NULL, cJSON_CreateString(id));
 }
 
-/* The decision fields of CONTRACT §4 plus what the audit adds, built from the
- * struct directly: used when no policy is at hand (the engine's printer
- * needs one to name models), e.g. tests and a decision made before load. */
-static bool
-add_decision(cJSON *o, const struct tg_policy *p, const struct tg_decision *d)
+static void
+put_rules(struct eb *b, cJSON *o, const struct tg_decision *d)
 {
-    cJSON *arr, *rules;
+    cJSON *rules = put(b, o, "rules", cJSON_CreateArray());
 
-    if (!add(o, "decision", cJSON_CreateString(verdict_name(d->verdict))) ||
-        !add(o, "enforced", cJSON_CreateBool(d->enforced)) ||
-        !add(o, "tenant", str_or_null(d->tenant)) || !add(o, "feature", str_or_null(d->feature)) ||
-        !add(o, "category", str_or_null(d->category)))
-        return false;
-    if ((arr = cJSON_AddArrayToObject(o, "export_tags")) == NULL)
-        return false;
-    for (uint32_t i = 0; i < d->nexport_tags; i++)
-        if (!add_item_str(arr, d->export_tags[i]))
-            return false;
-    if ((arr = cJSON_AddArrayToObject(o, "pii")) == NULL)
-        return false;
-    for (uint32_t i = 0; i < d->npii; i++) {
-        cJSON *e = cJSON_CreateObject();
-        if (e == NULL)
-            return false;
-        cJSON_AddItemToArray(arr, e);
-        if (!add(e, "entity", str_or_null(d->pii[i].entity)) ||
-            !add(e, "count", cJSON_CreateNumber(d->pii[i].count)))
-            return false;
-    }
-    /* Offsets only: where, never what. */
-    if (!add_spans(o, d))
-        return false;
-    if (d->findings.unscannable && !add(o, "pii_unscannable", cJSON_CreateTrue()))
-        return false;
-
-    if ((rules = cJSON_CreateArray()) == NULL)
-        return false;
-    if ((arr = cJSON_AddArrayToObject(o, "candidates")) == NULL) {
-        cJSON_Delete(rules);
-        return false;
-    }
-    for (uint32_t i = 0; i < d->ncands; i++) {
-        const struct tg_cand *c = &d->cands[i];
-        const struct tg_model *m = p != NULL && c->model < p->nmodels ? &p->models[c->model] : NULL;
-        const struct tg_provider *pv = m != NULL && m->provider < p->nproviders ? &p->providers[m->provider] : NULL;
-        cJSON *e = cJSON_CreateObject();
-        if (e == NULL)
-            goto fail;
-        cJSON_AddItemToArray(arr, e);
-        if (!add(e, "model", str_or_null(m ? m->id : NULL)) ||
-            !add(e, "provider", str_or_null(pv ? pv->id : NULL)) ||
-            !add(e, "region", str_or_null(pv ? pv->region : NULL)) ||
-            !add(e, "compliant", cJSON_CreateBool(c->compliant)) ||
-            !add(e, "eligible", cJSON_CreateBool(c->eligible)) ||
-            !add(e, "estimated_cost_usd",
-                 isfinite(c->est_cost_usd) ? cJSON_CreateNumber(c->est_cost_usd) : cJSON_CreateNull()) ||
-            !add(e, "reasons", reasons_json(c->reasons, c->nreasons)))
-            goto fail;
-        for (uint32_t j = 0; j < c->nreasons; j++)
-            if (!add_rule_id(rules, c->reasons[j].rule))
-                goto fail;
-    }
-    if ((arr = cJSON_AddArrayToObject(o, "route")) == NULL)
-        goto fail;
-    for (uint32_t i = 0; i < d->nroute; i++) {
-        const char *id = p != NULL && d->route[i] < p->nmodels ? p->models[d->route[i]].id : NULL;
-        cJSON *s = str_or_null(id);
-        if (s == NULL)
-            goto fail;
-        cJSON_AddItemToArray(arr, s);
-    }
-    if (!add(o, "reasons", reasons_json(d->reasons, d->nreasons)))
-        goto fail;
+    for (uint32_t i = 0; i < d->ncands; i++)
+        for (uint32_t j = 0; j < d->cands[i].nreasons; j++)
+            add_rule_id(b, rules, d->cands[i].reasons[j].rule);
     for (uint32_t j = 0; j < d->nreasons; j++)
-        if (!add_rule_id(rules, d->reasons[j].rule))
-            goto fail;
-    cJSON_AddItemToObject(o, "rules", rules);
-    return add(o, "policy_version",
-               str_or_null(d->policy_version ? d->policy_version : p ? p->policy_version : NULL));
-fail:
-    cJSON_Delete(rules);
-    return false;
+        add_rule_id(b, rules, d->reasons[j].rule);
 }
 
-static bool
-add_spans(cJSON *o, const struct tg_decision *d)
+/* Offsets only: where, never what. */
+static void
+put_spans(struct eb *b, cJSON *o, const struct tg_decision *d)
 {
-    cJSON *arr = cJSON_AddArrayToObject(o, "pii_spans");
-    if (arr == NULL)
-        return false;
-    for (uint32_t i = 0; i < d->findings.n && i < AUDIT_MAX_SPANS; i++) {
+    cJSON *arr = put(b, o, "pii_spans", cJSON_CreateArray());
+
+    for (uint32_t i = 0; arr != NULL && i < d->findings.n && i < AUDIT_MAX_SPANS; i++) {
         const struct tg_finding *f = &d->findings.v[i];
-        cJSON *e = cJSON_CreateObject();
-        if (e == NULL)
-            return false;
-        cJSON_AddItemToArray(arr, e);
-        if (!add(e, "entity", str_or_null(f->entity)) || !add(e, "part", cJSON_CreateNumber(f->part)) ||
-            !add(e, "start", cJSON_CreateNumber(f->start)) || !add(e, "end", cJSON_CreateNumber(f->end)))
-            return false;
+        cJSON *e = put(b, arr, NULL, cJSON_CreateObject());
+        put(b, e, "entity", str(f->entity));
+        put(b, e, "part", num(f->part));
+        put(b, e, "start", num(f->start));
+        put(b, e, "end", num(f->end));
     }
-    return d->findings.n <= AUDIT_MAX_SPANS || add(o, "pii_spans_truncated", cJSON_CreateTrue());
+    if (d->findings.n > AUDIT_MAX_SPANS)
+        put(b, o, "pii_spans_truncated", cJSON_CreateTrue());
+}
+
+static void
+put_strings(struct eb *b, cJSON *o, const char *key, const char *const *v, uint32_t n)
+{
+    cJSON *arr = put(b, o, key, cJSON_CreateArray());
+
+    for (uint32_t i = 0; arr != NULL && i < n; i++)
+        put(b, arr, NULL, str(v[i]));
 }
 
 /*
- * The engine's CONTRACT §4 JSON (one printer for explain and audit), without
- * its unbounded per-finding detail, plus what the audit adds: each
- * candidate's reasons (why it was excluded), bounded PII offsets, and the
- * distinct rule ids of every reason.
+ * With a policy: the engine's CONTRACT §4 decision JSON (tg_decision_to_json
+ * with detail off, the printer `explain` uses) minus its `mode` (the event's
+ * own wins), each candidate with its `reasons` (why it was excluded), then
+ * bounded PII offsets and the distinct rule ids.  Member for member what the
+ * engine prints, built here without its intermediate tree: keep the two in
+ * step (bench_audit checks old and new output agree).
  */
-static bool
-merge_engine_decision(cJSON *o, const struct tg_policy *p, const struct tg_decision *d)
+static void
+put_engine_decision(struct eb *b, cJSON *o, const struct tg_policy *p, const struct tg_decision *d)
 {
-    cJSON *dj = tg_decision_to_json(p, d, false), *cands, *c, *rules;
-    uint32_t i = 0;
+    cJSON *arr, *e;
 
-    if (dj == NULL)
-        return false;
-    while (dj->child != NULL) {
-        cJSON *it = cJSON_DetachItemViaPointer(dj, dj->child);
-        if (cJSON_GetObjectItemCaseSensitive(o, it->string) != NULL)
-            cJSON_Delete(it);   /* the event's own value (e.g. mode) wins */
-        else
-            cJSON_AddItemToObject(o, it->string, it);
+    put(b, o, "decision", lit(verdict_name(d->verdict)));
+    put(b, o, "enforced", cJSON_CreateBool(d->enforced));
+    put(b, o, "tenant", str(d->tenant));
+    put(b, o, "feature", str(d->feature));
+    put(b, o, "category", str(d->category));
+    put_strings(b, o, "export_tags", d->export_tags, d->nexport_tags);
+    arr = put(b, o, "pii", cJSON_CreateArray());
+    for (uint32_t i = 0; arr != NULL && i < d->npii; i++) {
+        e = put(b, arr, NULL, cJSON_CreateObject());
+        put(b, e, "entity", str(d->pii[i].entity));
+        put(b, e, "count", num(d->pii[i].count));
+        put(b, e, "class", lit(d->pii[i].cls == TG_PII_CLASS_SECRET ? "secret" : "pii"));
     }
-    cJSON_Delete(dj);
-    cands = cJSON_GetObjectItemCaseSensitive(o, "candidates");
-    cJSON_ArrayForEach(c, cands) {
-        if (i >= d->ncands)
-            break;
-        if (cJSON_GetObjectItemCaseSensitive(c, "reasons") == NULL &&
-            !add(c, "reasons", reasons_json(d->cands[i].reasons, d->cands[i].nreasons)))
-            return false;
-        i++;
+    put(b, o, "pii_unscannable", cJSON_CreateBool(d->findings.unscannable));
+    arr = put(b, o, "candidates", cJSON_CreateArray());
+    for (uint32_t i = 0; arr != NULL && i < d->ncands; i++) {
+        const struct tg_cand *c = &d->cands[i];
+        const struct tg_model *m = c->model < p->nmodels ? &p->models[c->model] : NULL;
+        const struct tg_provider *pv = m != NULL && m->provider < p->nproviders ? &p->providers[m->provider] : NULL;
+        e = put(b, arr, NULL, cJSON_CreateObject());
+        put(b, e, "model", str(m ? m->id : NULL));
+        put(b, e, "provider", str(pv ? pv->id : NULL));
+        put(b, e, "region", str(pv ? pv->region : NULL));
+        put(b, e, "jurisdiction", str(pv ? pv->jurisdiction : NULL));
+        put(b, e, "compliant", cJSON_CreateBool(c->compliant));
+        put(b, e, "eligible", cJSON_CreateBool(c->eligible));
+        put(b, e, "redact", cJSON_CreateBool(c->redact));
+        put(b, e, "estimated_cost_usd", num_or_null(c->est_cost_usd));
+        put(b, e, "timeout_ms", num(c->timeout_ms));
+        if (e != NULL)
+            put_reasons(b, e, c->reasons, c->nreasons);
     }
-    if (!add_spans(o, d) || (rules = cJSON_CreateArray()) == NULL)
-        return false;
-    cJSON_AddItemToObject(o, "rules", rules);
-    for (i = 0; i < d->ncands; i++)
-        for (uint32_t j = 0; j < d->cands[i].nreasons; j++)
-            if (!add_rule_id(rules, d->cands[i].reasons[j].rule))
-                return false;
-    for (uint32_t j = 0; j < d->nreasons; j++)
-        if (!add_rule_id(rules, d->reasons[j].rule))
-            return false;
-    return true;
+    arr = put(b, o, "route", cJSON_CreateArray());
+    for (uint32_t i = 0; arr != NULL && i < d->nroute; i++)
+        put(b, arr, NULL, str(d->route[i] < p->nmodels ? p->models[d->route[i]].id : NULL));
+    put_reasons(b, o, d->reasons, d->nreasons);
+    e = put(b, o, "estimated_tokens", cJSON_CreateObject());
+    put(b, e, "input", num(d->est_input_tokens));
+    put(b, e, "output", num(d->est_output_tokens));
+    put(b, o, "deadline_ms", num(d->deadline_ms));
+    put(b, o, "policy_version", str(d->policy_version));
+    put_spans(b, o, d);
+    put_rules(b, o, d);
+}
+
+/* Without a policy (tests, a decision made before load): the same fields
+ * from the struct alone; models and providers cannot be named. */
+static void
+put_bare_decision(struct eb *b, cJSON *o, const struct tg_decision *d)
+{
+    cJSON *arr, *e;
+
+    put(b, o, "decision", lit(verdict_name(d->verdict)));
+    put(b, o, "enforced", cJSON_CreateBool(d->enforced));
+    put(b, o, "tenant", str(d->tenant));
+    put(b, o, "feature", str(d->feature));
+    put(b, o, "category", str(d->category));
+    put_strings(b, o, "export_tags", d->export_tags, d->nexport_tags);
+    arr = put(b, o, "pii", cJSON_CreateArray());
+    for (uint32_t i = 0; arr != NULL && i < d->npii; i++) {
+        e = put(b, arr, NULL, cJSON_CreateObject());
+        put(b, e, "entity", str(d->pii[i].entity));
+        put(b, e, "count", num(d->pii[i].count));
+    }
+    put_spans(b, o, d);
+    if (d->findings.unscannable)
+        put(b, o, "pii_unscannable", cJSON_CreateTrue());
+    arr = put(b, o, "candidates", cJSON_CreateArray());
+    for (uint32_t i = 0; arr != NULL && i < d->ncands; i++) {
+        const struct tg_cand *c = &d->cands[i];
+        e = put(b, arr, NULL, cJSON_CreateObject());
+        put(b, e, "model", cJSON_CreateNull());
+        put(b, e, "provider", cJSON_CreateNull());
+        put(b, e, "region", cJSON_CreateNull());
+        put(b, e, "compliant", cJSON_CreateBool(c->compliant));
+        put(b, e, "eligible", cJSON_CreateBool(c->eligible));
+        put(b, e, "estimated_cost_usd", num_or_null(c->est_cost_usd));
+        if (e != NULL)
+            put_reasons(b, e, c->reasons, c->nreasons);
+    }
+    arr = put(b, o, "route", cJSON_CreateArray());
+    for (uint32_t i = 0; arr != NULL && i < d->nroute; i++)
+        put(b, arr, NULL, cJSON_CreateNull());
+    put_reasons(b, o, d->reasons, d->nreasons);
+    put_rules(b, o, d);
+    put(b, o, "policy_version", str(d->policy_version));
+}
+
+/* No decision (unauthenticated, malformed before decide): the same fields,
+ * empty, so readers need no special case.  An unauthenticated request never
+ * reached the policy: name the rule it failed so `audit stats --by rule`
+ * counts it. */
+static void
+put_no_decision(struct eb *b, cJSON *o, const struct tg_audit_event *ev)
+{
+    static const struct tg_reason unauth = { "tenant.unknown", "unknown or missing API key" };
+    bool is_unauth = ev->event != NULL && strcmp(ev->event, "unauthenticated") == 0;
+    cJSON *arr;
+
+    put(b, o, "decision", lit("deny"));
+    put(b, o, "tenant", str(ev->tenant));
+    put(b, o, "feature", cJSON_CreateNull());
+    put(b, o, "category", cJSON_CreateNull());
+    put(b, o, "export_tags", cJSON_CreateArray());
+    put(b, o, "pii", cJSON_CreateArray());
+    put(b, o, "candidates", cJSON_CreateArray());
+    put(b, o, "route", cJSON_CreateArray());
+    arr = put(b, o, "reasons", cJSON_CreateArray());
+    if (is_unauth && arr != NULL) {
+        cJSON *r = put(b, arr, NULL, cJSON_CreateObject());
+        put(b, r, "rule", lit(unauth.rule));
+        put(b, r, "message", lit(unauth.message));
+    }
+    arr = put(b, o, "rules", cJSON_CreateArray());
+    if (is_unauth)
+        put(b, arr, NULL, lit(unauth.rule));
+    put(b, o, "policy_version", str(ev->policy ? ev->policy->policy_version : NULL));
 }
 
 cJSON *
 tg_audit_entry_json(const struct tg_audit_event *ev)
 {
-    cJSON *o = cJSON_CreateObject(), *arr;
-    char ts[32];
+    struct eb b = { false };
+    cJSON *o = cJSON_CreateObject(), *arr, *u;
+    char ts[32], hex[65];
 
     if (o == NULL)
         return NULL;
     tg__audit_fmt_ts(ev->ts_us != 0 ? ev->ts_us : tg__audit_now_us(), ts);
-    if (!add(o, "event", cJSON_CreateString(ev->event ? ev->event : "decision")) ||
-        !add(o, "ts", cJSON_CreateString(ts)) || !add(o, "decision_id", str_or_null(ev->decision_id)) ||
-        !add(o, "mode", str_or_null(ev->mode)))
-        goto fail;
-    if (ev->decision != NULL && ev->policy != NULL) {
-        if (!merge_engine_decision(o, ev->policy, ev->decision))
-            goto fail;
-    } else if (ev->decision != NULL) {
-        if (!add_decision(o, ev->policy, ev->decision))
-            goto fail;
-    } else {
-        /* No decision (unauthenticated, malformed before decide): the same
-         * fields, empty, so readers need no special case. */
-        /* An unauthenticated request never reached the policy: name the
-         * rule it failed so `audit stats --by rule` counts it. */
-        static const struct tg_reason unauth = { "tenant.unknown", "unknown or missing API key" };
-        bool is_unauth = ev->event != NULL && strcmp(ev->event, "unauthenticated") == 0;
-        cJSON *rules;
-        if (!add(o, "decision", cJSON_CreateString("deny")) ||
-            !add(o, "tenant", str_or_null(ev->tenant)) || !add(o, "feature", cJSON_CreateNull()) ||
-            !add(o, "category", cJSON_CreateNull()) || !cJSON_AddArrayToObject(o, "export_tags") ||
-            !cJSON_AddArrayToObject(o, "pii") || !cJSON_AddArrayToObject(o, "candidates") ||
-            !cJSON_AddArrayToObject(o, "route") ||
-            !add(o, "reasons", reasons_json(&unauth, is_unauth ? 1 : 0)) ||
-            (rules = cJSON_AddArrayToObject(o, "rules")) == NULL ||
-            (is_unauth && !add_item_str(rules, unauth.rule)) ||
-            !add(o, "policy_version", str_or_null(ev->policy ? ev->policy->policy_version : NULL)))
-            goto fail;
-    }
-    if (!add(o, "model", str_or_null(ev->model)) || !add(o, "provider", str_or_null(ev->provider)) ||
-        !add(o, "status", cJSON_CreateNumber(ev->http_status)))
-        goto fail;
-    if ((arr = cJSON_AddArrayToObject(o, "attempts")) == NULL)
-        goto fail;
-    for (uint32_t i = 0; i < ev->nattempts; i++) {
+    put(&b, o, "event", ev->event ? cJSON_CreateString(ev->event) : lit("decision"));
+    put(&b, o, "ts", cJSON_CreateString(ts));
+    put(&b, o, "decision_id", str(ev->decision_id));
+    put(&b, o, "mode", str(ev->mode));
+    if (ev->decision != NULL && ev->policy != NULL)
+        put_engine_decision(&b, o, ev->policy, ev->decision);
+    else if (ev->decision != NULL)
+        put_bare_decision(&b, o, ev->decision);
+    else
+        put_no_decision(&b, o, ev);
+    put(&b, o, "model", str(ev->model));
+    put(&b, o, "provider", str(ev->provider));
+    put(&b, o, "status", num(ev->http_status));
+    arr = put(&b, o, "attempts", cJSON_CreateArray());
+    for (uint32_t i = 0; arr != NULL && i < ev->nattempts; i++) {
         const struct tg_audit_attempt *a = &ev->attempts[i];
-        cJSON *e = cJSON_CreateObject();
-        if (e == NULL)
-            goto fail;
-        cJSON_AddItemToArray(arr, e);
-        if (!add(e, "model", str_or_null(a->model)) || !add(e, "provider", str_or_null(a->provider)) ||
-            !add(e, "outcome", str_or_null(a->outcome)) ||
-            !add(e, "http_status", cJSON_CreateNumber(a->http_status)) ||
-            !add(e, "ms", cJSON_CreateNumber(a->ms)))
-            goto fail;
+        cJSON *e = put(&b, arr, NULL, cJSON_CreateObject());
+        put(&b, e, "model", str(a->model));
+        put(&b, e, "provider", str(a->provider));
+        put(&b, e, "outcome", str(a->outcome));
+        put(&b, e, "http_status", num(a->http_status));
+        put(&b, e, "ms", num(a->ms));
     }
-    if (!add(o, "latency_ms", cJSON_CreateNumber(ev->latency_ms)))
-        goto fail;
-    {
-        cJSON *u = cJSON_CreateObject();
-        if (!add(o, "usage", u) ||
-            !add(u, "prompt_tokens", ev->prompt_tokens >= 0 ? cJSON_CreateNumber((double)ev->prompt_tokens)
-                                                             : cJSON_CreateNull()) ||
-            !add(u, "completion_tokens", ev->completion_tokens >= 0
-                                             ? cJSON_CreateNumber((double)ev->completion_tokens)
-                                             : cJSON_CreateNull()))
-            goto fail;
-    }
-    if (!add(o, "cost_usd", isfinite(ev->cost_usd) ? cJSON_CreateNumber(ev->cost_usd) : cJSON_CreateNull()))
-        goto fail;
-    if (ev->has_request_hmac) {
-        char hex[65];
+    put(&b, o, "latency_ms", num(ev->latency_ms));
+    u = put(&b, o, "usage", cJSON_CreateObject());
+    put(&b, u, "prompt_tokens", ev->prompt_tokens >= 0 ? num((double)ev->prompt_tokens) : cJSON_CreateNull());
+    put(&b, u, "completion_tokens",
+        ev->completion_tokens >= 0 ? num((double)ev->completion_tokens) : cJSON_CreateNull());
+    put(&b, o, "cost_usd", num_or_null(ev->cost_usd));
+    if (ev->has_request_hmac)
         tg__audit_hex(ev->request_hmac, 32, hex);
-        if (!add(o, "request_sha256", cJSON_CreateString(hex)))
-            goto fail;
-    } else if (!add(o, "request_sha256", cJSON_CreateNull())) {
-        goto fail;
+    put(&b, o, "request_sha256", ev->has_request_hmac ? cJSON_CreateString(hex) : cJSON_CreateNull());
+    put(&b, o, "request_len", num((double)ev->request_len));
+    put(&b, o, "stream", cJSON_CreateBool(ev->stream));
+    if (ev->error != NULL)
+        put(&b, o, "error", cJSON_CreateString(ev->error));
+    if (b.fail) {
+        cJSON_Delete(o);
+        return NULL;
     }
-    if (!add(o, "request_len", cJSON_CreateNumber((double)ev->request_len)) ||
-        !add(o, "stream", cJSON_CreateBool(ev->stream)))
-        goto fail;
-    if (ev->error != NULL && !add(o, "error", cJSON_CreateString(ev->error)))
-        goto fail;
     return o;
-fail:
-    cJSON_Delete(o);
-    return NULL;
 }
 
 void

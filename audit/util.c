@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,6 +14,7 @@
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
+#include <openssl/hmac.h>
 #include <openssl/pem.h>
 #include <openssl/sha.h>
 
@@ -360,10 +363,20 @@ tg__audit_parse_pub(const char *pem, size_t len, EVP_PKEY **out, struct tg_err *
     return TG_OK;
 }
 
+static void
+put_digits(char *p, unsigned v, int n)
+{
+    for (int i = n - 1; i >= 0; i--, v /= 10)
+        p[i] = (char)('0' + v % 10);
+}
+
 void
 tg__audit_fmt_ts(int64_t us, char out[32])
 {
-    time_t s = (time_t)(us / 1000000);
+    /* 0000-01-01 .. 9999-12-31 in seconds since the epoch: the range where
+     * the fields have their natural widths. */
+    static const int64_t lo = -62167219200LL, hi = 253402300799LL;
+    int64_t s = us / 1000000;
     long frac = (long)(us % 1000000);
     struct tm tm;
 
@@ -371,7 +384,43 @@ tg__audit_fmt_ts(int64_t us, char out[32])
         frac += 1000000;
         s -= 1;
     }
-    gmtime_r(&s, &tm);
+    if (s >= lo && s <= hi) {
+        /* Proleptic Gregorian calendar by arithmetic (days -> year/month/day
+         * over 400-year eras, years starting in March so the leap day comes
+         * last).  gmtime_r takes glibc's time zone lock on every call, and
+         * this runs on every request of every event-loop thread. */
+        int64_t days = (s - lo) / 86400, sec = (s - lo) % 86400;
+        int64_t z = days - 60;                       /* days since 0000-03-01 */
+        int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+        unsigned doe = (unsigned)(z - era * 146097);  /* day of era, 0..146096 */
+        unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+        unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        unsigned mp = (5 * doy + 2) / 153;            /* month from March = 0 */
+        unsigned d = doy - (153 * mp + 2) / 5 + 1;
+        unsigned m = mp < 10 ? mp + 3 : mp - 9;
+        int64_t y = (int64_t)yoe + era * 400 + (m <= 2);
+
+        put_digits(out, (unsigned)y, 4);
+        out[4] = '-';
+        put_digits(out + 5, m, 2);
+        out[7] = '-';
+        put_digits(out + 8, d, 2);
+        out[10] = 'T';
+        put_digits(out + 11, (unsigned)(sec / 3600), 2);
+        out[13] = ':';
+        put_digits(out + 14, (unsigned)(sec / 60 % 60), 2);
+        out[16] = ':';
+        put_digits(out + 17, (unsigned)(sec % 60), 2);
+        out[19] = '.';
+        put_digits(out + 20, (unsigned)frac, 6);
+        out[26] = 'Z';
+        out[27] = '\0';
+        return;
+    }
+    /* Outside it, whatever gmtime_r and the bounded widths make of it. */
+    time_t t = (time_t)s;
+    if (gmtime_r(&t, &tm) == NULL)
+        memset(&tm, 0, sizeof(tm));
     /* The modulos only bound the field widths for the compiler; real values fit. */
     snprintf(out, 32, "%04u-%02u-%02uT%02u:%02u:%02u.%06uZ", (unsigned)(tm.tm_year + 1900) % 10000u,
              (unsigned)(tm.tm_mon + 1) % 100u, (unsigned)tm.tm_mday % 100u,
@@ -481,4 +530,216 @@ tg__audit_recovery_ok(const cJSON *j, uint64_t after_seq, uint64_t off, const ch
         return false;
     SHA256((const unsigned char *)junk, n, got);
     return memcmp(want, got, 32) == 0;
+}
+
+/* ---- request HMAC with precomputed keyed state ------------------------------
+ * HMAC-SHA-256(k, m) = H((k ^ opad) || H((k ^ ipad) || m)).  The two padded
+ * key blocks are absorbed once per key and the SHA-256 states kept, so a
+ * request costs two state copies and the hashing of its body: no algorithm
+ * fetch, no key schedule, no per-tenant key derivation (HMAC() did all of
+ * that on every call, most of its cost for a short body). */
+
+struct hmac_keyed {
+    EVP_MD_CTX *ictx;   /* after (k ^ ipad) */
+    EVP_MD_CTX *octx;   /* after (k ^ opad) */
+};
+
+/* Tenants cached per key: a fixed open-addressed table, filled lock-free
+ * (compare-and-swap into empty slots) and never changed after, so lookups
+ * are plain acquire loads from any thread.  Bounded: past the fill limit a
+ * tenant is derived per call (correct, just slower). */
+#define HMAC_SLOTS    512u
+#define HMAC_MAX_FILL 384u
+
+struct hmac_tenant {
+    struct hmac_keyed k;
+    uint64_t          h;
+    size_t            len;
+    char              name[];
+};
+
+struct tg__audit_hmac {
+    uint8_t                       master[32];
+    struct hmac_keyed             mk;        /* keyed state of master */
+    _Atomic(struct hmac_tenant *) slot[HMAC_SLOTS];
+    atomic_uint                   fill;
+    struct tg__audit_hmac        *older;     /* kept alive until the log is freed */
+};
+
+static void
+keyed_free(struct hmac_keyed *k)
+{
+    EVP_MD_CTX_free(k->ictx);   /* the provider clears the SHA-256 state on free */
+    EVP_MD_CTX_free(k->octx);
+    k->ictx = k->octx = NULL;
+}
+
+static bool
+keyed_init(struct hmac_keyed *k, const uint8_t *key, size_t n)
+{
+    uint8_t blk[64], kh[32];
+    bool ok;
+
+    pthread_once(&sha256_once, sha256_fetch);
+    k->ictx = EVP_MD_CTX_new();
+    k->octx = EVP_MD_CTX_new();
+    if (sha256_md == NULL || k->ictx == NULL || k->octx == NULL) {
+        keyed_free(k);
+        return false;
+    }
+    if (n > sizeof(blk)) {   /* RFC 2104: longer keys are hashed first */
+        tg__audit_sha256(key, n, kh);
+        key = kh;
+        n = sizeof(kh);
+    }
+    memset(blk, 0x36, sizeof(blk));
+    for (size_t i = 0; i < n; i++)
+        blk[i] ^= key[i];
+    ok = EVP_DigestInit_ex(k->ictx, sha256_md, NULL) == 1 && EVP_DigestUpdate(k->ictx, blk, 64) == 1;
+    for (size_t i = 0; i < sizeof(blk); i++)
+        blk[i] ^= 0x36 ^ 0x5c;
+    ok = ok && EVP_DigestInit_ex(k->octx, sha256_md, NULL) == 1 && EVP_DigestUpdate(k->octx, blk, 64) == 1;
+    OPENSSL_cleanse(blk, sizeof(blk));
+    OPENSSL_cleanse(kh, sizeof(kh));
+    if (!ok)
+        keyed_free(k);
+    return ok;
+}
+
+/* HMAC with keyed state k, using the caller's scratch context c. */
+static bool
+keyed_mac(const struct hmac_keyed *k, EVP_MD_CTX *c, const void *m, size_t n, uint8_t out[32])
+{
+    uint8_t ih[32];
+    unsigned int len = 32;
+    bool ok = EVP_MD_CTX_copy_ex(c, k->ictx) == 1 && EVP_DigestUpdate(c, m, n) == 1 &&
+              EVP_DigestFinal_ex(c, ih, &len) == 1 && EVP_MD_CTX_copy_ex(c, k->octx) == 1 &&
+              EVP_DigestUpdate(c, ih, 32) == 1 && EVP_DigestFinal_ex(c, out, &len) == 1;
+    OPENSSL_cleanse(ih, sizeof(ih));
+    return ok;
+}
+
+int
+tg__audit_hmac_new(const uint8_t master[32], struct tg__audit_hmac *older, struct tg__audit_hmac **out)
+{
+    struct tg__audit_hmac *h = calloc(1, sizeof(*h));
+
+    if (h == NULL)
+        return TG_ENOMEM;
+    memcpy(h->master, master, 32);
+    if (!keyed_init(&h->mk, master, 32)) {
+        OPENSSL_cleanse(h->master, 32);
+        free(h);
+        return TG_ECRYPTO;
+    }
+    for (size_t i = 0; i < HMAC_SLOTS; i++)
+        atomic_init(&h->slot[i], NULL);
+    atomic_init(&h->fill, 0);
+    h->older = older;
+    *out = h;
+    return TG_OK;
+}
+
+void
+tg__audit_hmac_free(struct tg__audit_hmac *h)
+{
+    while (h != NULL) {
+        struct tg__audit_hmac *older = h->older;
+        for (size_t i = 0; i < HMAC_SLOTS; i++) {
+            struct hmac_tenant *t = atomic_load(&h->slot[i]);
+            if (t != NULL) {
+                keyed_free(&t->k);
+                free(t);
+            }
+        }
+        keyed_free(&h->mk);
+        OPENSSL_cleanse(h->master, 32);
+        free(h);
+        h = older;
+    }
+}
+
+static uint64_t
+name_hash(const char *s, size_t n)
+{
+    uint64_t x = 1469598103934665603ULL;   /* FNV-1a */
+    for (size_t i = 0; i < n; i++)
+        x = (x ^ (unsigned char)s[i]) * 1099511628211ULL;
+    return x;
+}
+
+/* The tenant's keyed state: cached, or derived (and cached if there is room).
+ * NULL on allocation failure.  *tmp receives an uncached entry the caller frees. */
+static const struct hmac_tenant *
+tenant_keyed(struct tg__audit_hmac *h, EVP_MD_CTX *c, const char *t, struct hmac_tenant **tmp)
+{
+    size_t n = strlen(t);
+    uint64_t x = name_hash(t, n);
+    size_t i = (size_t)x & (HMAC_SLOTS - 1), probes;
+    struct hmac_tenant *e, *mine;
+    uint8_t tk[32];
+    bool ok;
+
+    for (probes = 0; probes < HMAC_SLOTS; probes++) {
+        e = atomic_load_explicit(&h->slot[(i + probes) & (HMAC_SLOTS - 1)], memory_order_acquire);
+        if (e == NULL)
+            break;
+        if (e->h == x && e->len == n && memcmp(e->name, t, n) == 0)
+            return e;
+    }
+    /* Per-tenant key = HMAC(master, tenant): equal prompts of two tenants do not collide. */
+    if ((mine = malloc(sizeof(*mine) + n + 1)) == NULL)
+        return NULL;
+    ok = keyed_mac(&h->mk, c, t, n, tk) && keyed_init(&mine->k, tk, 32);
+    OPENSSL_cleanse(tk, sizeof(tk));
+    if (!ok) {
+        free(mine);
+        return NULL;
+    }
+    mine->h = x;
+    mine->len = n;
+    memcpy(mine->name, t, n + 1);
+    /* Load first: once full, the counter stops moving (it cannot wrap). */
+    if (atomic_load(&h->fill) < HMAC_MAX_FILL && atomic_fetch_add(&h->fill, 1) < HMAC_MAX_FILL) {
+        for (; probes < HMAC_SLOTS; probes++) {
+            struct hmac_tenant *expect = NULL;
+            _Atomic(struct hmac_tenant *) *s = &h->slot[(i + probes) & (HMAC_SLOTS - 1)];
+            if (atomic_compare_exchange_strong_explicit(s, &expect, mine, memory_order_acq_rel,
+                                                        memory_order_acquire))
+                return mine;
+            /* Another thread filled this slot first, maybe with the same tenant. */
+            if (expect->h == x && expect->len == n && memcmp(expect->name, t, n) == 0) {
+                keyed_free(&mine->k);
+                free(mine);
+                return expect;
+            }
+        }
+    }
+    *tmp = mine;
+    return mine;
+}
+
+void
+tg__audit_hmac_request(struct tg__audit_hmac *h, const char *tenant, const void *body, size_t len,
+                       uint8_t out[32])
+{
+    const char *t = tenant != NULL ? tenant : "";
+    const void *m = body != NULL ? body : "";
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    struct hmac_tenant *tmp = NULL;
+    const struct hmac_tenant *e = c != NULL ? tenant_keyed(h, c, t, &tmp) : NULL;
+
+    if (e == NULL || !keyed_mac(&e->k, c, m, len, out)) {
+        /* Out of memory on the way: the same value the slow way, never a wrong one. */
+        uint8_t tk[32];
+        ERR_clear_error();
+        HMAC(EVP_sha256(), h->master, 32, (const unsigned char *)t, strlen(t), tk, NULL);
+        HMAC(EVP_sha256(), tk, 32, m, len, out, NULL);
+        OPENSSL_cleanse(tk, sizeof(tk));
+    }
+    if (tmp != NULL) {
+        keyed_free(&tmp->k);
+        free(tmp);
+    }
+    EVP_MD_CTX_free(c);
 }

@@ -70,7 +70,9 @@ struct tg_audit_log {
     char            key_id[33];
     EVP_MD_CTX     *md;
     EVP_MD_CTX     *sha;
-    uint8_t         hmac_master[32];
+    /* request HMAC keyed state; replaced on key rotation while producers
+     * may be reading it, so the old one lives until free_log */
+    _Atomic(struct tg__audit_hmac *) hmac;
 
     /* the batch being formatted */
     char           *buf;
@@ -534,9 +536,11 @@ write_entry(struct tg_audit_log *l, struct item *it)
 static int
 derive_hmac_master(struct tg_audit_log *l)
 {
-    uint8_t raw[32];
+    uint8_t raw[32], master[32];
     size_t n = sizeof(raw);
     static const char label[] = "tollgate audit request hmac v1";
+    struct tg__audit_hmac *h;
+    int rc;
 
     if (EVP_PKEY_get_raw_private_key(l->key, raw, &n) != 1 || n != 32) {
         ERR_clear_error();
@@ -544,10 +548,15 @@ derive_hmac_master(struct tg_audit_log *l)
     }
     /* HMAC(signing key, label): the request hash keys cannot be derived from
      * anything in the log, and change with the signing key. */
-    if (HMAC(EVP_sha256(), raw, 32, (const unsigned char *)label, sizeof(label) - 1, l->hmac_master,
-             NULL) == NULL)
-        return TG_ECRYPTO;
-    return TG_OK;
+    if (HMAC(EVP_sha256(), raw, 32, (const unsigned char *)label, sizeof(label) - 1, master, NULL) == NULL)
+        rc = TG_ECRYPTO;
+    else
+        rc = tg__audit_hmac_new(master, atomic_load(&l->hmac), &h);
+    OPENSSL_cleanse(raw, sizeof(raw));
+    OPENSSL_cleanse(master, sizeof(master));
+    if (rc == TG_OK)
+        atomic_store(&l->hmac, h);
+    return rc;
 }
 
 static int
@@ -921,7 +930,7 @@ free_log(struct tg_audit_log *l)
     free(l->scratch);
     free(l->path);
     free(l->key_path);
-    OPENSSL_cleanse(l->hmac_master, sizeof(l->hmac_master));
+    tg__audit_hmac_free(atomic_load(&l->hmac));
     free(l);
 }
 
@@ -1189,13 +1198,9 @@ void
 tg_audit_request_hmac(const struct tg_audit_log *l, const char *tenant, const void *body, size_t len,
                       uint8_t out[32])
 {
-    uint8_t tk[32];
-    const char *t = tenant != NULL ? tenant : "";
-
-    /* Per-tenant key = HMAC(master, tenant): equal prompts of two tenants do not collide. */
-    HMAC(EVP_sha256(), l->hmac_master, 32, (const unsigned char *)t, strlen(t), tk, NULL);
-    HMAC(EVP_sha256(), tk, 32, body != NULL ? body : "", len, out, NULL);
-    OPENSSL_cleanse(tk, sizeof(tk));
+    /* Per-tenant key = HMAC(master, tenant): equal prompts of two tenants do
+     * not collide.  Keyed states are cached per tenant (util.c). */
+    tg__audit_hmac_request(atomic_load(&l->hmac), tenant, body, len, out);
 }
 
 size_t

@@ -100,7 +100,8 @@ gw_serve() {
   # leaks make it exit 99, which the scripts' exit-status check reports.
   local pre=() tries=200
   if [ "${TG_VALGRIND:-}" = 1 ] && command -v valgrind >/dev/null 2>&1; then
-    pre=(valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite)
+    pre=(valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
+         --suppressions="$TG_ROOT/tests/valgrind.supp")
     tries=1200
   fi
   "${pre[@]}" "$TOLLGATE" serve --config "$GW_CONFIG" --listen "127.0.0.1:$GW_PORT" >>"$GW_DIR/serve.log" 2>&1 &
