@@ -790,8 +790,28 @@ v_email(const char *m, size_t len)
         return -1;
     tl = len - (size_t)(dot + 1 - m);
     for (i = 0; i < TG_ARRAY_LEN(ext); i++)
-        if (strlen(ext[i]) == tl && strncasecmp(ext[i], dot + 1, tl) == 0)
-            return -1;   /* icon@2x.png is a file name */
+        if (strlen(ext[i]) == tl && strncasecmp(ext[i], dot + 1, tl) == 0) {
+            /* icon@2x.png is a file name, but jane@example.com.pdf is an
+             * address glued to an extension (a common file name): back off
+             * one label and accept when what is left is still a domain with
+             * an alphabetic TLD.  Fail closed: report it. */
+            const char *d2 = NULL;
+            size_t j, t2;
+            for (j = (size_t)(dot - m); j-- > (size_t)(at - m);)
+                if (m[j] == '.') {
+                    d2 = m + j;
+                    break;
+                }
+            if (d2 == NULL)
+                return -1;
+            t2 = (size_t)(dot - d2) - 1;
+            if (t2 < 2)
+                return -1;
+            for (j = 1; j <= t2; j++)
+                if (!((d2[j] >= 'a' && d2[j] <= 'z') || (d2[j] >= 'A' && d2[j] <= 'Z')))
+                    return -1;
+            return 1.0;
+        }
     return 1.0;
 }
 

@@ -46,4 +46,10 @@ enum bufferevent_filter_result tg_hg_filter(struct evbuffer *src, struct evbuffe
                                             ev_ssize_t dst_limit, enum bufferevent_flush_mode mode,
                                             void *ctx);
 
+/* The output side: pass-through.  (libevent 2.1.12 with evthread_use_pthreads
+ * never flushes a filter's output when no output filter is given.) */
+enum bufferevent_filter_result tg_hg_pass(struct evbuffer *src, struct evbuffer *dst,
+                                          ev_ssize_t dst_limit, enum bufferevent_flush_mode mode,
+                                          void *ctx);
+
 #endif /* TG_HDRGUARD_H */

@@ -1987,7 +1987,7 @@ on_new_bev(struct event_base *base, void *arg)
     under = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
     if (under != NULL && g != NULL) {
         tg_hg_init(g);
-        f = bufferevent_filter_new(under, tg_hg_filter, NULL, BEV_OPT_CLOSE_ON_FREE, free, g);
+        f = bufferevent_filter_new(under, tg_hg_filter, tg_hg_pass, BEV_OPT_CLOSE_ON_FREE, free, g);
     }
     if (f == NULL) {
         if (under != NULL)
