@@ -54,7 +54,10 @@ struct tg_audit_event {
     const char *error;               /* short reason, never PII */
 };
 
-/* Entry JSON without the chain fields (seq, prev, hash, key_id, sig), which the writer adds. NULL on ENOMEM. */
+/* Entry JSON without the chain fields (seq, prev, hash, key_id, sig), which the writer adds. NULL on ENOMEM.
+ * Its string values share one block owned by the returned root (see entry.c):
+ * members may be read, replaced or deleted, but must not be moved into
+ * another tree that outlives the root. */
 cJSON *tg_audit_entry_json(const struct tg_audit_event *ev);
 
 struct tg_audit_log;

@@ -15,15 +15,25 @@
 /*
  * The tree is built directly, in the exact member order the writer will
  * serialise (its bytes are what the chain hashes), with the fewest
- * allocations cJSON allows: member names are string literals attached
- * without copying (cJSON_AddItemToObjectCS), literal values are references,
- * and only values owned by the caller (ids, names, messages) are copied —
- * the entry outlives the request and maybe its policy.  This runs on every
- * request of every event-loop thread.  Failures are collected in one flag
- * and checked once.
+ * allocations cJSON allows.  This runs on every request of every event-loop
+ * thread, and the writer thread frees what it allocates.
+ *
+ *   - member names are string literals, attached without copying
+ *     (cJSON_AddItemToObjectCS);
+ *   - values that are literals of this file are references;
+ *   - values owned by the caller (ids, names, messages: the entry outlives
+ *     the request and maybe its policy) are copied into ONE block, sized
+ *     by a first pass, and referenced from there.  The block hangs off the
+ *     root object's valuestring (unused for objects), so cJSON_Delete of the
+ *     root frees it after the members; reference nodes never free their
+ *     string.  Should the block run out, a value gets its own copy.
+ *
+ * Failures are collected in one flag and checked once.
  */
 struct eb {
-    bool fail;
+    bool   fail;
+    char  *pool;   /* the shared string block (owned by the root) */
+    size_t used, cap;
 };
 
 /* Attach item under key (a string literal: not copied) or append it to an array (key NULL). */
@@ -43,11 +53,75 @@ put(struct eb *b, cJSON *parent, const char *key, cJSON *item)
     return item;
 }
 
-/* A caller's string (copied), or null. */
+/* A caller's string (copied into the block, or on its own), or null. */
 static cJSON *
-str(const char *s)
+str(struct eb *b, const char *s)
 {
-    return s != NULL ? cJSON_CreateString(s) : cJSON_CreateNull();
+    size_t n;
+
+    if (s == NULL)
+        return cJSON_CreateNull();
+    n = strlen(s) + 1;
+    if (b->cap - b->used < n)
+        return cJSON_CreateString(s);
+    memcpy(b->pool + b->used, s, n);
+    b->used += n;
+    return cJSON_CreateStringReference(b->pool + b->used - n);
+}
+
+static size_t
+slen(const char *s)
+{
+    return s != NULL ? strlen(s) + 1 : 0;
+}
+
+static size_t
+reasons_len(const struct tg_reason *r, uint32_t n)
+{
+    size_t t = 0;
+    for (uint32_t i = 0; i < n; i++)
+        t += slen(r[i].rule) * 2 + slen(r[i].message);   /* rule ids twice: reasons and `rules` */
+    return t;
+}
+
+/* Bytes of every caller string the entry copies (an upper bound: a value
+ * missed here only costs it its own allocation). */
+static size_t
+strings_len(const struct tg_audit_event *ev)
+{
+    const struct tg_decision *d = ev->decision;
+    const struct tg_policy *p = ev->policy;
+    size_t t = 32 + 65 + slen(ev->event) + slen(ev->decision_id) + slen(ev->mode) + slen(ev->tenant) +
+               slen(ev->model) + slen(ev->provider) + slen(ev->error);
+
+    for (uint32_t i = 0; i < ev->nattempts; i++)
+        t += slen(ev->attempts[i].model) + slen(ev->attempts[i].provider) + slen(ev->attempts[i].outcome);
+    if (p != NULL)
+        t += sizeof(p->policy_version);
+    if (d == NULL)
+        return t;
+    t += slen(d->tenant) + slen(d->feature) + slen(d->category) + slen(d->policy_version);
+    for (uint32_t i = 0; i < d->nexport_tags; i++)
+        t += slen(d->export_tags[i]);
+    for (uint32_t i = 0; i < d->npii; i++)
+        t += slen(d->pii[i].entity);
+    for (uint32_t i = 0; i < d->findings.n && i < AUDIT_MAX_SPANS; i++)
+        t += slen(d->findings.v[i].entity);
+    for (uint32_t i = 0; i < d->ncands; i++) {
+        const struct tg_cand *c = &d->cands[i];
+        if (p != NULL && c->model < p->nmodels) {
+            const struct tg_model *m = &p->models[c->model];
+            t += slen(m->id);
+            if (m->provider < p->nproviders) {
+                const struct tg_provider *pv = &p->providers[m->provider];
+                t += slen(pv->id) + slen(pv->region) + slen(pv->jurisdiction);
+            }
+        }
+        t += reasons_len(c->reasons, c->nreasons);
+    }
+    for (uint32_t i = 0; p != NULL && i < d->nroute; i++)
+        t += d->route[i] < p->nmodels ? slen(p->models[d->route[i]].id) : 0;
+    return t + reasons_len(d->reasons, d->nreasons);
 }
 
 /* A string literal of this file: referenced, never freed. */
@@ -86,8 +160,8 @@ put_reasons(struct eb *b, cJSON *obj, const struct tg_reason *r, uint32_t n)
 
     for (uint32_t i = 0; arr != NULL && i < n; i++) {
         cJSON *o = put(b, arr, NULL, cJSON_CreateObject());
-        put(b, o, "rule", str(r[i].rule));
-        put(b, o, "message", str(r[i].message));
+        put(b, o, "rule", str(b, r[i].rule));
+        put(b, o, "message", str(b, r[i].message));
     }
 }
 
@@ -102,7 +176,7 @@ add_rule_id(struct eb *b, cJSON *rules, const char *id)
     cJSON_ArrayForEach(it, rules)
         if (strcmp(it->valuestring, id) == 0)
             return;
-    put(b, rules, NULL, cJSON_CreateString(id));
+    put(b, rules, NULL, str(b, id));
 }
 
 static void
@@ -126,7 +200,7 @@ put_spans(struct eb *b, cJSON *o, const struct tg_decision *d)
     for (uint32_t i = 0; arr != NULL && i < d->findings.n && i < AUDIT_MAX_SPANS; i++) {
         const struct tg_finding *f = &d->findings.v[i];
         cJSON *e = put(b, arr, NULL, cJSON_CreateObject());
-        put(b, e, "entity", str(f->entity));
+        put(b, e, "entity", str(b, f->entity));
         put(b, e, "part", num(f->part));
         put(b, e, "start", num(f->start));
         put(b, e, "end", num(f->end));
@@ -141,7 +215,7 @@ put_strings(struct eb *b, cJSON *o, const char *key, const char *const *v, uint3
     cJSON *arr = put(b, o, key, cJSON_CreateArray());
 
     for (uint32_t i = 0; arr != NULL && i < n; i++)
-        put(b, arr, NULL, str(v[i]));
+        put(b, arr, NULL, str(b, v[i]));
 }
 
 /*
@@ -159,14 +233,14 @@ put_engine_decision(struct eb *b, cJSON *o, const struct tg_policy *p, const str
 
     put(b, o, "decision", lit(verdict_name(d->verdict)));
     put(b, o, "enforced", cJSON_CreateBool(d->enforced));
-    put(b, o, "tenant", str(d->tenant));
-    put(b, o, "feature", str(d->feature));
-    put(b, o, "category", str(d->category));
+    put(b, o, "tenant", str(b, d->tenant));
+    put(b, o, "feature", str(b, d->feature));
+    put(b, o, "category", str(b, d->category));
     put_strings(b, o, "export_tags", d->export_tags, d->nexport_tags);
     arr = put(b, o, "pii", cJSON_CreateArray());
     for (uint32_t i = 0; arr != NULL && i < d->npii; i++) {
         e = put(b, arr, NULL, cJSON_CreateObject());
-        put(b, e, "entity", str(d->pii[i].entity));
+        put(b, e, "entity", str(b, d->pii[i].entity));
         put(b, e, "count", num(d->pii[i].count));
         put(b, e, "class", lit(d->pii[i].cls == TG_PII_CLASS_SECRET ? "secret" : "pii"));
     }
@@ -177,10 +251,10 @@ put_engine_decision(struct eb *b, cJSON *o, const struct tg_policy *p, const str
         const struct tg_model *m = c->model < p->nmodels ? &p->models[c->model] : NULL;
         const struct tg_provider *pv = m != NULL && m->provider < p->nproviders ? &p->providers[m->provider] : NULL;
         e = put(b, arr, NULL, cJSON_CreateObject());
-        put(b, e, "model", str(m ? m->id : NULL));
-        put(b, e, "provider", str(pv ? pv->id : NULL));
-        put(b, e, "region", str(pv ? pv->region : NULL));
-        put(b, e, "jurisdiction", str(pv ? pv->jurisdiction : NULL));
+        put(b, e, "model", str(b, m ? m->id : NULL));
+        put(b, e, "provider", str(b, pv ? pv->id : NULL));
+        put(b, e, "region", str(b, pv ? pv->region : NULL));
+        put(b, e, "jurisdiction", str(b, pv ? pv->jurisdiction : NULL));
         put(b, e, "compliant", cJSON_CreateBool(c->compliant));
         put(b, e, "eligible", cJSON_CreateBool(c->eligible));
         put(b, e, "redact", cJSON_CreateBool(c->redact));
@@ -191,13 +265,13 @@ put_engine_decision(struct eb *b, cJSON *o, const struct tg_policy *p, const str
     }
     arr = put(b, o, "route", cJSON_CreateArray());
     for (uint32_t i = 0; arr != NULL && i < d->nroute; i++)
-        put(b, arr, NULL, str(d->route[i] < p->nmodels ? p->models[d->route[i]].id : NULL));
+        put(b, arr, NULL, str(b, d->route[i] < p->nmodels ? p->models[d->route[i]].id : NULL));
     put_reasons(b, o, d->reasons, d->nreasons);
     e = put(b, o, "estimated_tokens", cJSON_CreateObject());
     put(b, e, "input", num(d->est_input_tokens));
     put(b, e, "output", num(d->est_output_tokens));
     put(b, o, "deadline_ms", num(d->deadline_ms));
-    put(b, o, "policy_version", str(d->policy_version));
+    put(b, o, "policy_version", str(b, d->policy_version));
     put_spans(b, o, d);
     put_rules(b, o, d);
 }
@@ -211,14 +285,14 @@ put_bare_decision(struct eb *b, cJSON *o, const struct tg_decision *d)
 
     put(b, o, "decision", lit(verdict_name(d->verdict)));
     put(b, o, "enforced", cJSON_CreateBool(d->enforced));
-    put(b, o, "tenant", str(d->tenant));
-    put(b, o, "feature", str(d->feature));
-    put(b, o, "category", str(d->category));
+    put(b, o, "tenant", str(b, d->tenant));
+    put(b, o, "feature", str(b, d->feature));
+    put(b, o, "category", str(b, d->category));
     put_strings(b, o, "export_tags", d->export_tags, d->nexport_tags);
     arr = put(b, o, "pii", cJSON_CreateArray());
     for (uint32_t i = 0; arr != NULL && i < d->npii; i++) {
         e = put(b, arr, NULL, cJSON_CreateObject());
-        put(b, e, "entity", str(d->pii[i].entity));
+        put(b, e, "entity", str(b, d->pii[i].entity));
         put(b, e, "count", num(d->pii[i].count));
     }
     put_spans(b, o, d);
@@ -242,7 +316,7 @@ put_bare_decision(struct eb *b, cJSON *o, const struct tg_decision *d)
         put(b, arr, NULL, cJSON_CreateNull());
     put_reasons(b, o, d->reasons, d->nreasons);
     put_rules(b, o, d);
-    put(b, o, "policy_version", str(d->policy_version));
+    put(b, o, "policy_version", str(b, d->policy_version));
 }
 
 /* No decision (unauthenticated, malformed before decide): the same fields,
@@ -257,7 +331,7 @@ put_no_decision(struct eb *b, cJSON *o, const struct tg_audit_event *ev)
     cJSON *arr;
 
     put(b, o, "decision", lit("deny"));
-    put(b, o, "tenant", str(ev->tenant));
+    put(b, o, "tenant", str(b, ev->tenant));
     put(b, o, "feature", cJSON_CreateNull());
     put(b, o, "category", cJSON_CreateNull());
     put(b, o, "export_tags", cJSON_CreateArray());
@@ -273,39 +347,44 @@ put_no_decision(struct eb *b, cJSON *o, const struct tg_audit_event *ev)
     arr = put(b, o, "rules", cJSON_CreateArray());
     if (is_unauth)
         put(b, arr, NULL, lit(unauth.rule));
-    put(b, o, "policy_version", str(ev->policy ? ev->policy->policy_version : NULL));
+    put(b, o, "policy_version", str(b, ev->policy ? ev->policy->policy_version : NULL));
 }
 
 cJSON *
 tg_audit_entry_json(const struct tg_audit_event *ev)
 {
-    struct eb b = { false };
+    struct eb b = { false, NULL, 0, 0 };
     cJSON *o = cJSON_CreateObject(), *arr, *u;
     char ts[32], hex[65];
+    size_t need = strings_len(ev);
 
     if (o == NULL)
         return NULL;
+    if ((b.pool = cJSON_malloc(need)) != NULL) {
+        b.cap = need;
+        o->valuestring = b.pool;   /* freed by cJSON_Delete(o), after the members */
+    }
     tg__audit_fmt_ts(ev->ts_us != 0 ? ev->ts_us : tg__audit_now_us(), ts);
-    put(&b, o, "event", ev->event ? cJSON_CreateString(ev->event) : lit("decision"));
-    put(&b, o, "ts", cJSON_CreateString(ts));
-    put(&b, o, "decision_id", str(ev->decision_id));
-    put(&b, o, "mode", str(ev->mode));
+    put(&b, o, "event", ev->event ? str(&b, ev->event) : lit("decision"));
+    put(&b, o, "ts", str(&b, ts));
+    put(&b, o, "decision_id", str(&b, ev->decision_id));
+    put(&b, o, "mode", str(&b, ev->mode));
     if (ev->decision != NULL && ev->policy != NULL)
         put_engine_decision(&b, o, ev->policy, ev->decision);
     else if (ev->decision != NULL)
         put_bare_decision(&b, o, ev->decision);
     else
         put_no_decision(&b, o, ev);
-    put(&b, o, "model", str(ev->model));
-    put(&b, o, "provider", str(ev->provider));
+    put(&b, o, "model", str(&b, ev->model));
+    put(&b, o, "provider", str(&b, ev->provider));
     put(&b, o, "status", num(ev->http_status));
     arr = put(&b, o, "attempts", cJSON_CreateArray());
     for (uint32_t i = 0; arr != NULL && i < ev->nattempts; i++) {
         const struct tg_audit_attempt *a = &ev->attempts[i];
         cJSON *e = put(&b, arr, NULL, cJSON_CreateObject());
-        put(&b, e, "model", str(a->model));
-        put(&b, e, "provider", str(a->provider));
-        put(&b, e, "outcome", str(a->outcome));
+        put(&b, e, "model", str(&b, a->model));
+        put(&b, e, "provider", str(&b, a->provider));
+        put(&b, e, "outcome", str(&b, a->outcome));
         put(&b, e, "http_status", num(a->http_status));
         put(&b, e, "ms", num(a->ms));
     }
@@ -317,11 +396,11 @@ tg_audit_entry_json(const struct tg_audit_event *ev)
     put(&b, o, "cost_usd", num_or_null(ev->cost_usd));
     if (ev->has_request_hmac)
         tg__audit_hex(ev->request_hmac, 32, hex);
-    put(&b, o, "request_sha256", ev->has_request_hmac ? cJSON_CreateString(hex) : cJSON_CreateNull());
+    put(&b, o, "request_sha256", ev->has_request_hmac ? str(&b, hex) : cJSON_CreateNull());
     put(&b, o, "request_len", num((double)ev->request_len));
     put(&b, o, "stream", cJSON_CreateBool(ev->stream));
     if (ev->error != NULL)
-        put(&b, o, "error", cJSON_CreateString(ev->error));
+        put(&b, o, "error", str(&b, ev->error));
     if (b.fail) {
         cJSON_Delete(o);
         return NULL;

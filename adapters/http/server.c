@@ -1975,26 +1975,116 @@ loop_init(struct gw_loop *L, const struct sockaddr *sa, int salen, const struct 
     return TG_OK;
 }
 
+/* Per connection: the header guard's state, and the "kick" that moves a
+ * queued reply through the filter.  evhttp queues a reply while EV_WRITE is
+ * still disabled and enables it afterwards; a filter bufferevent only moves
+ * output when data is added, so the reply would sit there.  The kick runs
+ * from the loop right after, holding a reference on the filter so evhttp
+ * freeing the connection meanwhile cannot pull it away. */
+struct gw_conn {
+    struct tg_hg        hg;      /* first: the input filter's context */
+    struct bufferevent *f, *under;
+    struct event       *kick;
+    bool                kick_pending;
+};
+
+static void
+conn_free(void *arg)
+{
+    struct gw_conn *c = arg;
+
+    if (c->kick != NULL)
+        event_free(c->kick);
+    free(c);
+}
+
+static void
+on_kick(evutil_socket_t fd, short what, void *arg)
+{
+    struct gw_conn *c = arg;
+
+    (void)fd;
+    (void)what;
+    c->kick_pending = false;
+    bufferevent_flush(c->f, EV_WRITE, BEV_NORMAL);
+    bufferevent_decref(c->f);
+}
+
+/* Output side of the filter.  evhttp counts a reply as written once the
+ * filter's output is empty and may then free the connection, which drops
+ * whatever the socket bufferevent below still holds (a "Connection: close"
+ * reply would vanish).  So bytes go straight to the kernel here, and one
+ * byte stays in the filter until the socket bufferevent below has drained:
+ * "written" then means what it means without a filter. */
+static enum bufferevent_filter_result
+conn_out(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t lim, enum bufferevent_flush_mode mode,
+         void *arg)
+{
+    struct gw_conn *c = arg;
+    evutil_socket_t fd = bufferevent_getfd(c->under);
+    size_t n;
+
+    (void)lim;
+    (void)mode;
+    if (evbuffer_get_length(dst) == 0 && fd >= 0) {
+        while (evbuffer_get_length(src) > 0 && evbuffer_write(src, fd) > 0)
+            ;
+        if (evbuffer_get_length(src) == 0)
+            return BEV_OK;
+    }
+    n = evbuffer_get_length(src);
+    if (n > 1 && evbuffer_get_length(dst) == 0)
+        evbuffer_remove_buffer(src, dst, n - 1);   /* the socket bufferevent waits for writability */
+    else if (n > 0 && fd < 0)
+        evbuffer_add_buffer(dst, src);
+    return BEV_OK;
+}
+
+static void
+on_conn_output(struct evbuffer *b, const struct evbuffer_cb_info *info, void *arg)
+{
+    struct gw_conn *c = arg;
+
+    (void)b;
+    if (info->n_added > 0 && !c->kick_pending) {
+        c->kick_pending = true;
+        bufferevent_incref(c->f);
+        event_active(c->kick, EV_WRITE, 0);
+    }
+}
+
 /* evhttp's bufferevent for a new connection: the socket behind the header
  * guard (hdrguard.h).  NULL (out of memory) makes evhttp use a plain one. */
 static struct bufferevent *
 on_new_bev(struct event_base *base, void *arg)
 {
-    struct bufferevent *under, *f = NULL;
-    struct tg_hg *g = malloc(sizeof(*g));
+    struct bufferevent *under;
+    struct gw_conn *c = calloc(1, sizeof(*c));
 
     (void)arg;
+    if (c == NULL)
+        return NULL;
+    tg_hg_init(&c->hg);
+    c->kick = event_new(base, -1, 0, on_kick, c);
     under = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
-    if (under != NULL && g != NULL) {
-        tg_hg_init(g);
-        f = bufferevent_filter_new(under, tg_hg_filter, tg_hg_pass, BEV_OPT_CLOSE_ON_FREE, free, g);
-    }
-    if (f == NULL) {
+    if (c->kick == NULL || under == NULL) {
         if (under != NULL)
             bufferevent_free(under);
-        free(g);
+        conn_free(c);
+        return NULL;
     }
-    return f;
+    c->under = under;
+    c->f = bufferevent_filter_new(under, tg_hg_filter, conn_out, BEV_OPT_CLOSE_ON_FREE, conn_free, c);
+    if (c->f == NULL) {
+        bufferevent_free(under);
+        conn_free(c);
+        return NULL;
+    }
+    if (evbuffer_add_cb(bufferevent_get_output(c->f), on_conn_output, c) == NULL) {
+        bufferevent_free(c->f);   /* frees c too */
+        return NULL;
+    }
+    return c->f;
 }
 
 static void

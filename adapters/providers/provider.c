@@ -52,6 +52,21 @@ tg__prov_url(struct tg_arena *a, const char *base, const char *path)
     return tg_arena_sprintf(a, "%.*s%s", (int)n, base, path);
 }
 
+/* URL and headers of an openai-adapter request. */
+static int
+openai_headers(const struct tg_provider *prov, bool stream, struct tg_arena *a,
+               struct tg_prov_http *h, struct tg_err *err)
+{
+    h->url = tg__prov_url(a, prov->base_url ? prov->base_url : "", "/chat/completions");
+    h->headers[h->nheaders++] = "Content-Type: application/json";
+    h->headers[h->nheaders++] = stream ? "Accept: text/event-stream" : "Accept: application/json";
+    if (prov->api_key != NULL && prov->api_key[0] != '\0')
+        h->headers[h->nheaders++] = tg_arena_sprintf(a, "Authorization: Bearer %s", prov->api_key);
+    if (h->url == NULL || h->headers[h->nheaders - 1] == NULL)
+        return tg_err_set(err, TG_ENOMEM, "out of memory");
+    return TG_OK;
+}
+
 static int
 build_openai(const struct tg_provider *prov, const struct tg_model *m, cJSON *j,
              struct tg_arena *a, struct tg_prov_http *h, struct tg_err *err)
@@ -67,14 +82,269 @@ build_openai(const struct tg_provider *prov, const struct tg_model *m, cJSON *j,
             return tg_err_set(err, TG_ENOMEM, "out of memory");
         h->strip_usage = true;
     }
-    h->url = tg__prov_url(a, prov->base_url ? prov->base_url : "", "/chat/completions");
-    h->headers[h->nheaders++] = "Content-Type: application/json";
-    h->headers[h->nheaders++] = h->stream ? "Accept: text/event-stream" : "Accept: application/json";
-    if (prov->api_key != NULL && prov->api_key[0] != '\0')
-        h->headers[h->nheaders++] = tg_arena_sprintf(a, "Authorization: Bearer %s", prov->api_key);
     (void)m;
-    if (h->url == NULL || h->headers[h->nheaders - 1] == NULL)
-        return tg_err_set(err, TG_ENOMEM, "out of memory");
+    return openai_headers(prov, h->stream, a, h, err);
+}
+
+/* ---- openai fast path: splice bytes instead of parse + print -------------
+ *
+ * For the openai adapter the body goes upstream as the client sent it,
+ * except: "model" becomes the registry's upstream name, "metadata" is
+ * dropped, and a stream gets stream_options.include_usage.  Parsing 2 KiB
+ * into a cJSON tree and printing it again was a sixth of the gateway's CPU
+ * per request; finding the three top-level members and copying the bytes
+ * around them is a single pass.  Anything unexpected (a key with an escape,
+ * a repeated key, not an object, a NUL) falls back to the cJSON path, so
+ * the provider never gets bytes the pre-flight did not see. */
+
+struct top_member {
+    size_t ks, ve;   /* key's opening quote .. end of the value */
+    size_t vs;       /* start of the value */
+    bool   present;
+};
+
+static size_t
+skip_ws(const char *b, size_t i, size_t n)
+{
+    while (i < n && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r'))
+        i++;
+    return i;
+}
+
+/* End (exclusive) of the string starting at b[i] == '"'; 0 if unterminated.
+ * *esc tells whether it contained a backslash.  memchr to each quote: a
+ * 2 KiB prompt is one string, skipped at memchr speed. */
+static size_t
+skip_string(const char *b, size_t i, size_t n, bool *esc)
+{
+    size_t from = i + 1;
+
+    for (;;) {
+        const char *q = from < n ? memchr(b + from, '"', n - from) : NULL;
+        size_t k, bs = 0;
+
+        if (q == NULL)
+            return 0;
+        k = (size_t)(q - b);
+        while (k - bs > i + 1 && b[k - bs - 1] == '\\')
+            bs++;
+        if (!*esc && memchr(b + from, '\\', k - from) != NULL)
+            *esc = true;
+        if (bs % 2 == 0)
+            return k + 1;
+        from = k + 1;   /* an escaped quote */
+    }
+}
+
+/* Does b[0..n) contain the escape \u0000 (a backslash that is not itself
+ * escaped, then u0000)? */
+static bool
+has_escaped_nul(const char *b, size_t n)
+{
+    const char *p = b, *end = b + n;
+
+    while ((p = memchr(p, '\\', (size_t)(end - p))) != NULL) {
+        if (end - p >= 6 && memcmp(p + 1, "u0000", 5) == 0)
+            return true;
+        p += 2;   /* skip the escaped character, whatever it is */
+        if (p >= end)
+            break;
+    }
+    return false;
+}
+
+/* End (exclusive) of the JSON value at b[i]; 0 on malformed input. */
+static size_t
+skip_value(const char *b, size_t i, size_t n)
+{
+    bool esc = false;
+    uint32_t depth = 0;
+
+    if (i >= n)
+        return 0;
+    if (b[i] == '"')
+        return skip_string(b, i, n, &esc);
+    if (b[i] != '{' && b[i] != '[') {
+        size_t s0 = i;
+        while (i < n && b[i] != ',' && b[i] != '}' && b[i] != ']' && b[i] != ' ' && b[i] != '\t' &&
+               b[i] != '\n' && b[i] != '\r')
+            i++;
+        return i > s0 ? i : 0;
+    }
+    for (; i < n; i++) {
+        char c = b[i];
+        if (c == '"') {
+            size_t e = skip_string(b, i, n, &esc);
+            if (e == 0)
+                return 0;
+            i = e - 1;
+        } else if (c == '{' || c == '[') {
+            depth++;
+        } else if (c == '}' || c == ']') {
+            if (--depth == 0)
+                return i + 1;
+        }
+    }
+    return 0;
+}
+
+struct prov_sb {
+    char  *p;
+    size_t len, cap;
+};
+
+static bool
+sb_add(struct prov_sb *sb, const char *s, size_t n)
+{
+    if (sb->len + n > sb->cap)
+        return false;
+    memcpy(sb->p + sb->len, s, n);
+    sb->len += n;
+    return true;
+}
+
+static void
+json_str(struct prov_sb *sb, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+
+    sb_add(sb, "\"", 1);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            char e[2] = { '\\', (char)c };
+            sb_add(sb, e, 2);
+        } else if (c < 0x20) {
+            char e[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+            sb_add(sb, e, 6);
+        } else {
+            sb_add(sb, (const char *)&c, 1);
+        }
+    }
+    sb_add(sb, "\"", 1);
+}
+
+/* TG_OK with h->body set; TG_EINVAL: use the cJSON path; TG_ENOMEM. */
+static int
+splice_openai(const char *b, size_t n, const char *upstream, struct tg_arena *a,
+              struct tg_prov_http *h)
+{
+    struct top_member model = { 0 }, meta = { 0 }, stream = { 0 }, sopt = { 0 };
+    size_t i = skip_ws(b, 0, n), open_at, close_at, cap;
+    struct prov_sb sb;
+    bool want_usage;
+
+    if (i >= n || b[i] != '{')
+        return TG_EINVAL;
+    /* A NUL (raw, or escaped as \u0000) ends a cJSON string: the pre-flight
+     * scanned the text up to it, and the cJSON path sends no more than that.
+     * Spliced, the unscanned rest would reach the provider. */
+    if (memchr(b, '\0', n) != NULL || has_escaped_nul(b, n))
+        return TG_EINVAL;
+    open_at = i;
+    i = skip_ws(b, i + 1, n);
+    if (i < n && b[i] == '}')
+        return TG_EINVAL;   /* {}: not a chat request anyway; let the slow path say so */
+    for (;;) {
+        struct top_member *m = NULL;
+        size_t ks = i, ke, vs, ve;
+        bool esc = false;
+
+        if (i >= n || b[i] != '"' || (ke = skip_string(b, i, n, &esc)) == 0 || esc)
+            return TG_EINVAL;
+#define KEY_IS(lit) (ke - ks - 2 == sizeof(lit) - 1 && memcmp(b + ks + 1, lit, sizeof(lit) - 1) == 0)
+        if (KEY_IS("model"))
+            m = &model;
+        else if (KEY_IS("metadata"))
+            m = &meta;
+        else if (KEY_IS("stream"))
+            m = &stream;
+        else if (KEY_IS("stream_options"))
+            m = &sopt;
+#undef KEY_IS
+        i = skip_ws(b, ke, n);
+        if (i >= n || b[i] != ':')
+            return TG_EINVAL;
+        vs = skip_ws(b, i + 1, n);
+        if ((ve = skip_value(b, vs, n)) == 0)
+            return TG_EINVAL;
+        if (m != NULL) {
+            if (m->present)
+                return TG_EINVAL;   /* repeated key: the slow path's rules apply */
+            m->present = true;
+            m->ks = ks;
+            m->vs = vs;
+            m->ve = ve;
+        }
+        i = skip_ws(b, ve, n);
+        if (i < n && b[i] == ',') {
+            i = skip_ws(b, i + 1, n);
+            continue;
+        }
+        if (i < n && b[i] == '}')
+            break;
+        return TG_EINVAL;
+    }
+    close_at = i;
+    if (skip_ws(b, close_at + 1, n) != n || !model.present)
+        return TG_EINVAL;   /* trailing bytes; no model member (rare: the slow path adds it) */
+    h->stream = stream.present && stream.ve - stream.vs == 4 && memcmp(b + stream.vs, "true", 4) == 0;
+    want_usage = h->stream && !sopt.present;
+    h->strip_usage = want_usage;
+
+    cap = n + 2 * 6 * strlen(upstream) + 64;
+    sb.p = tg_arena_alloc(a, cap);
+    sb.len = 0;
+    sb.cap = cap;
+    if (sb.p == NULL)
+        return TG_ENOMEM;
+    /* Copy [open_at, close_at) with the model value replaced and the
+     * metadata member cut out, then the additions, then "}". */
+    sb_add(&sb, b, open_at + 1);
+    {
+        size_t pos = open_at + 1;
+        /* Regions to skip or replace, in order. */
+        size_t cut_s = 0, cut_e = 0;
+        if (meta.present) {
+            /* Cut the member and one adjacent comma: the one after it, else
+             * the one before it (it was the last member). */
+            size_t e = skip_ws(b, meta.ve, n);
+            if (b[e] == ',') {
+                cut_s = meta.ks;
+                cut_e = skip_ws(b, e + 1, n);
+            } else {
+                size_t s0 = meta.ks;
+                while (s0 > open_at + 1 && b[s0 - 1] != ',')
+                    s0--;
+                cut_s = s0 > open_at + 1 ? s0 - 1 : meta.ks;
+                cut_e = meta.ve;
+            }
+        }
+        while (pos < close_at) {
+            size_t next = close_at;
+            if (model.vs >= pos && model.vs < next)
+                next = model.vs;
+            if (meta.present && cut_s >= pos && cut_s < next)
+                next = cut_s;
+            sb_add(&sb, b + pos, next - pos);
+            if (next == close_at)
+                break;
+            if (next == model.vs) {
+                json_str(&sb, upstream);
+                pos = model.ve;
+            } else {
+                pos = cut_e;
+            }
+        }
+    }
+    if (want_usage) {
+        static const char so[] = ",\"stream_options\":{\"include_usage\":true}";
+        sb_add(&sb, so, sizeof(so) - 1);
+    }
+    if (!sb_add(&sb, b + close_at, n - close_at))
+        return TG_ENOMEM;
+    h->body = sb.p;
+    h->body_len = sb.len;
     return TG_OK;
 }
 
@@ -95,6 +365,29 @@ tg_prov_build(const struct tg_provider *prov, const struct tg_model *m,
     if (tg__prov_has_crlf(prov->api_key) || tg__prov_has_crlf(prov->base_url)) {
         rc = tg_err_set(err, TG_EINVAL, "provider %s: api_key/base_url contains a line break", prov->id);
         goto out;
+    }
+    if (prov->adapter == TG_ADAPTER_OPENAI) {
+        rc = splice_openai(body, len, m->upstream ? m->upstream : m->id, a, &h);
+        if (rc == TG_ENOMEM) {
+            rc = tg_err_set(err, TG_ENOMEM, "out of memory");
+            goto out;
+        }
+        if (rc == TG_OK) {
+            bool stream = h.stream, strip = h.strip_usage;
+            const char *bd = h.body;
+            size_t bl = h.body_len;
+            memset(&h, 0, sizeof(h));
+            rc = openai_headers(prov, stream, a, &h, err);
+            if (rc != TG_OK)
+                goto out;
+            h.stream = stream;
+            h.strip_usage = strip;
+            h.body = bd;
+            h.body_len = bl;
+            *out = h;
+            goto out;
+        }
+        memset(&h, 0, sizeof(h));
     }
     j = cJSON_ParseWithLength(body, len);
     if (!cJSON_IsObject(j)) {
