@@ -6,6 +6,7 @@
  */
 #include "audit/audit.h"
 #include "audit/audit_int.h"
+#include "engine/preflight.h"
 
 #include <criterion/criterion.h>
 
@@ -988,4 +989,89 @@ Test(audit, unauthenticated_entry_names_its_rule)
     cr_assert(strstr(s, "\"request_sha256\":null") != NULL, "%s", s);
     free(s);
     cJSON_Delete(e);
+}
+
+/*
+ * The audit entry builds its decision fields directly (fast path) instead of
+ * merging tg_decision_to_json(): this test keeps the two from drifting apart.
+ * Real decisions from the engine on a real policy, every CONTRACT §4 field
+ * compared value for value.
+ */
+static void
+entry_matches_decision(const struct tg_policy *p, const char *tenant, const char *category,
+                       const char *body)
+{
+    static const char *const fields[] = { "decision", "tenant", "feature", "category", "export_tags",
+                                          "pii", "route", "policy_version" };
+    struct tg_arena a;
+    struct tg_request req;
+    struct tg_decision d;
+    struct tg_pii_scratch *sc = NULL;
+    struct tg_err err = {0};
+    cJSON *want, *got, *wc, *gc;
+
+    tg_arena_init(&a, 0);
+    cr_assert_eq(tg_pii_scratch_new(p->pii, &sc), TG_OK);
+    cr_assert_eq(tg_request_parse(body, strlen(body), &a, &req, &err), TG_OK, "%s", err.msg);
+    req.tenant_id = tenant;
+    req.category = category;
+    req.feature = "drift-test";
+    cr_assert_eq(tg_preflight_decide(p, &req, NULL, sc, &a, &d, &err), TG_OK, "%s", err.msg);
+
+    struct tg_audit_event ev = { .event = "decision", .decision_id = "00", .ts_us = 1700000000000000LL,
+                                 .policy = p, .decision = &d, .mode = "enforce", .prompt_tokens = -1,
+                                 .completion_tokens = -1, .cost_usd = NAN };
+    want = tg_decision_to_json(p, &d, false);
+    got = tg_audit_entry_json(&ev);
+    cr_assert_not_null(want);
+    cr_assert_not_null(got);
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+        cJSON *w = cJSON_GetObjectItemCaseSensitive(want, fields[i]);
+        cJSON *g = cJSON_GetObjectItemCaseSensitive(got, fields[i]);
+        char *ws = w ? cJSON_PrintUnformatted(w) : NULL, *gs = g ? cJSON_PrintUnformatted(g) : NULL;
+        cr_assert(w != NULL && g != NULL && cJSON_Compare(w, g, true),
+                  "%s/%s field %s: decision JSON %s, audit entry %s", tenant, category, fields[i],
+                  ws ? ws : "(absent)", gs ? gs : "(absent)");
+        free(ws);
+        free(gs);
+    }
+    /* Candidates: same models, same compliance and eligibility, in order. */
+    wc = cJSON_GetObjectItemCaseSensitive(want, "candidates");
+    gc = cJSON_GetObjectItemCaseSensitive(got, "candidates");
+    cr_assert(cJSON_IsArray(wc) && cJSON_IsArray(gc));
+    cr_assert_eq(cJSON_GetArraySize(wc), cJSON_GetArraySize(gc));
+    for (int i = 0; i < cJSON_GetArraySize(wc); i++) {
+        static const char *const cf[] = { "model", "provider", "region", "compliant", "eligible" };
+        for (size_t k = 0; k < sizeof(cf) / sizeof(cf[0]); k++)
+            cr_assert(cJSON_Compare(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(wc, i), cf[k]),
+                                    cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(gc, i), cf[k]), true),
+                      "candidate %d field %s differs", i, cf[k]);
+    }
+    cJSON_Delete(want);
+    cJSON_Delete(got);
+    tg_request_dispose(&req);
+    tg_pii_scratch_free(sc);
+    tg_arena_free(&a);
+}
+
+Test(audit, entry_decision_fields_match_engine_json)
+{
+    struct tg_load_opts opts = {0};
+    struct tg_policy *p = NULL;
+    struct tg_err err = {0};
+    char path[4096];
+
+    snprintf(path, sizeof(path), "%s/tests/cases/policies/base.yaml", tg_data_dir());
+    cr_assert_eq(tg_policy_load(path, &opts, &p, &err), TG_OK, "%s", err.msg);
+    entry_matches_decision(p, "t-open", "qa",
+                           "{\"messages\":[{\"role\":\"user\",\"content\":\"hello there\"}]}");
+    entry_matches_decision(p, "t-nopii", "qa",
+                           "{\"messages\":[{\"role\":\"user\",\"content\":\"mail jane.doe@example.com\"}]}");
+    entry_matches_decision(p, "t-itar", "code",
+                           "{\"messages\":[{\"role\":\"user\",\"content\":\"ITAR controlled drawing\"}]}");
+    entry_matches_decision(p, "nobody", "qa",
+                           "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+    entry_matches_decision(p, "t-open", "no-such-category",
+                           "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+    tg_policy_unref(p);
 }

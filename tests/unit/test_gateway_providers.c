@@ -449,3 +449,133 @@ Test(metrics, summed_across_threads_in_prometheus_text)
     tg_gw_metrics_destroy(&a);
     tg_gw_metrics_destroy(&b);
 }
+
+/* ---- openai fast path (byte splicing) ------------------------------------
+ * The spliced body must mean exactly what the cJSON path would have sent:
+ * the client's tree with model replaced, metadata removed, and
+ * stream_options.include_usage added to a stream that has none. */
+
+static cJSON *
+expected_tree(const char *body, const char *upstream)
+{
+    cJSON *j = cJSON_Parse(body);
+
+    cr_assert(j != NULL);
+    cJSON_DeleteItemFromObjectCaseSensitive(j, "model");
+    cJSON_AddStringToObject(j, "model", upstream);
+    cJSON_DeleteItemFromObjectCaseSensitive(j, "metadata");
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "stream")) &&
+        cJSON_GetObjectItemCaseSensitive(j, "stream_options") == NULL)
+        cJSON_AddTrueToObject(cJSON_AddObjectToObject(j, "stream_options"), "include_usage");
+    return j;
+}
+
+Test(openai, spliced_body_equals_the_tree_rewrite)
+{
+    static const char *const bodies[] = {
+        "{\"model\":\"auto\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
+        " { \"messages\" : [{\"role\":\"user\",\"content\":\"a,}\\\"]{\\\\\"}] , \"model\" : \"x\" , "
+        "\"metadata\" : {\"category\":\"c\"} } ",
+        "{\"metadata\":{\"a\":[1,{\"b\":\"}\"}]},\"model\":null,\"messages\":[],\"stream\":true}",
+        "{\"model\":\"a\",\"stream\":true,\"stream_options\":{\"include_usage\":false},\"metadata\":{}}",
+        "{\"model\":1.5e3,\"temperature\":0.5,\"stream\":false,\"messages\":[{\"role\":\"user\",\"content\":\"\\u00e9\"}]}",
+        "{\"messages\":[],\"mod\\u0065l\":\"x\"}",
+        "{\"messages\":[]}",
+        "{\"model\":\"a\\\\\",\"messages\":[{\"content\":\"x\\\\\\\"y\\\\\"}]}",
+        "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"metadata\":{\"k\":\"v\"}}",
+    };
+    struct tg_provider p = prov(TG_ADAPTER_OPENAI, "http://h:1/v1", "sk-1");
+    struct tg_model m = model("gpt-x", "gpt-\"4o\\mini");
+
+    for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+        struct tg_arena a;
+        struct tg_prov_http h;
+        struct tg_err err = { 0 };
+        cJSON *want = expected_tree(bodies[i], "gpt-\"4o\\mini"), *got;
+
+        tg_arena_init(&a, 0);
+        cr_assert_eq(tg_prov_build(&p, &m, bodies[i], strlen(bodies[i]), 0, &a, &h, &err), TG_OK,
+                     "case %zu: %s", i, err.msg);
+        got = cJSON_ParseWithLength(h.body, h.body_len);
+        cr_assert(got != NULL, "case %zu: not JSON: %.*s", i, (int)h.body_len, h.body);
+        cr_assert(cJSON_Compare(want, got, true), "case %zu: %.*s", i, (int)h.body_len, h.body);
+        cr_assert_eq(h.stream, cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(got, "stream")), "case %zu", i);
+        cJSON_Delete(want);
+        cJSON_Delete(got);
+        tg_arena_free(&a);
+    }
+}
+
+Test(openai, body_with_a_nul_sends_only_what_cjson_saw)
+{
+    /* The pre-flight scans strings up to a NUL; the bytes after it must not
+     * reach the provider (they were never scanned). */
+    static const char body[] =
+        "{\"model\":\"a\",\"messages\":[{\"role\":\"user\",\"content\":\"x\\u0000 jane.roe@example.com\"}]}";
+    struct tg_provider p = prov(TG_ADAPTER_OPENAI, "http://h:1/v1", "");
+    struct tg_model m = model("gpt-x", "up");
+    struct tg_arena a;
+    struct tg_prov_http h;
+    struct tg_err err = { 0 };
+
+    tg_arena_init(&a, 0);
+    cr_assert_eq(tg_prov_build(&p, &m, body, strlen(body), 0, &a, &h, &err), TG_OK, "%s", err.msg);
+    cr_assert_null(memmem(h.body, h.body_len, "example.com", 11), "%.*s", (int)h.body_len, h.body);
+    tg_arena_free(&a);
+}
+
+/* ---- header guard (adapters/http/hdrguard.h) ------------------------------ */
+#include "adapters/http/hdrguard.h"
+
+static char *
+guard(const char *in, size_t n, size_t step)
+{
+    struct tg_hg g;
+    struct evbuffer *src = evbuffer_new(), *dst = evbuffer_new();
+    char *out;
+    size_t len;
+
+    tg_hg_init(&g);
+    /* Fed in pieces: lines split across reads must come out the same. */
+    for (size_t i = 0; i < n; i += step) {
+        evbuffer_add(src, in + i, n - i < step ? n - i : step);
+        (void)tg_hg_filter(src, dst, -1, BEV_NORMAL, &g);
+    }
+    len = evbuffer_get_length(dst);
+    out = calloc(1, len + 1);
+    evbuffer_remove(dst, out, len);
+    evbuffer_free(src);
+    evbuffer_free(dst);
+    return out;
+}
+
+Test(hdrguard, bare_cr_and_obs_fold_become_markers_bodies_untouched)
+{
+    static const char in[] =
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nX-Feature-Id: feat\rX-Injected: 1\r\n"
+        "X-Export-Control: \r\n folded: 1\r\nContent-Length: 12\r\n\r\n"
+        " a\rb\r\n\tc: d"   /* body: looks like bad header lines, must pass as is */
+        "GET /healthz HTTP/1.1\r\nX-A: b\r\n\r\n";
+    static const char want[] =
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n" TG_HG_MARKER ": 1\r\n"
+        "X-Export-Control: \r\n" TG_HG_MARKER ": 1\r\nContent-Length: 12\r\n\r\n"
+        " a\rb\r\n\tc: d"
+        "GET /healthz HTTP/1.1\r\nX-A: b\r\n\r\n";
+
+    for (size_t step = 1; step <= sizeof(in); step += 7) {
+        char *out = guard(in, sizeof(in) - 1, step);
+        cr_assert_str_eq(out, want, "step %zu", step);
+        free(out);
+    }
+}
+
+Test(hdrguard, framing_it_cannot_follow_passes_through)
+{
+    /* Chunked bodies: everything after the header block is left alone. */
+    static const char in[] =
+        "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n a\rb\r\n0\r\n\r\nX: y\rz\r\n";
+    char *out = guard(in, sizeof(in) - 1, 4096);
+
+    cr_assert_str_eq(out, in);
+    free(out);
+}
