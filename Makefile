@@ -41,7 +41,7 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 TESTSUPPORT_SRC := $(sort $(wildcard tests/support/*.c))
 TESTSUPPORT_OBJ := $(TESTSUPPORT_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all run test test-only tollgate-build-all unit asan valgrind fuzz bench deps clean check-purity lint
+.PHONY: all run test test-only tollgate-build-all unit asan valgrind soak kill9 fuzz bench deps clean check-purity lint
 all: tollgate
 
 # The default build also leaves ./tollgate at the top, as the contract asks.
@@ -102,8 +102,23 @@ asan:
 	  SANFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	  TG_SANITIZER=asan test-only
 
+# Memcheck on the integration suite: the gateway scripts start `tollgate
+# serve` under valgrind (tests/support/gateway.sh); errors or definite leaks
+# fail them.  PCRE2 JIT over-reads are suppressed (tests/valgrind.supp).
+VALGRIND_SCRIPTS ?= gateway_http gateway_audit privacy_selfcheck adversarial_http
 valgrind: tollgate-build-all
-	BUILD=$(BUILD) TOLLGATE=$(CURDIR)/$(BIN) TG_VALGRIND=1 ./tests/run.sh integration
+	BUILD=$(BUILD) TOLLGATE=$(CURDIR)/$(BIN) TG_VALGRIND=1 TG_SCRIPTS="$(VALGRIND_SCRIPTS)" \
+	  ./tests/run.sh integration
+
+# Long reliability runs (issue 7), not part of `make test`: a 10-minute soak
+# at 64 connections and 25 kill -9 trials under load.
+SOAK_SECONDS ?= 600
+soak: $(BIN)
+	BUILD=$(BUILD) TOLLGATE=$(CURDIR)/$(BIN) TG_ROOT=$(CURDIR) SOAK_SECONDS=$(SOAK_SECONDS) \
+	  SOAK_CONNS=64 bash tests/soak/soak.sh
+KILLS ?= 25
+kill9: $(BIN)
+	BUILD=$(BUILD) TOLLGATE=$(CURDIR)/$(BIN) TG_ROOT=$(CURDIR) KILLS=$(KILLS) bash tests/crash/kill9.sh
 
 # libFuzzer needs clang; each harness runs FUZZ_SECONDS over its corpus.
 FUZZ_SECONDS ?= 60

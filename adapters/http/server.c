@@ -1983,9 +1983,10 @@ loop_init(struct gw_loop *L, const struct sockaddr *sa, int salen, const struct 
  * freeing the connection meanwhile cannot pull it away. */
 struct gw_conn {
     struct tg_hg        hg;      /* first: the input filter's context */
+    struct event_base  *base;
     struct bufferevent *f, *under;
-    struct event       *kick;
-    bool                kick_pending;
+    struct event       *kick, *wr;
+    bool                kick_pending, wr_pending;
 };
 
 static void
@@ -1995,6 +1996,8 @@ conn_free(void *arg)
 
     if (c->kick != NULL)
         event_free(c->kick);
+    if (c->wr != NULL)
+        event_free(c->wr);
     free(c);
 }
 
@@ -2016,28 +2019,64 @@ on_kick(evutil_socket_t fd, short what, void *arg)
  * reply would vanish).  So bytes go straight to the kernel here, and one
  * byte stays in the filter until the socket bufferevent below has drained:
  * "written" then means what it means without a filter. */
+static void on_wr(evutil_socket_t fd, short what, void *arg);
+
 static enum bufferevent_filter_result
 conn_out(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t lim, enum bufferevent_flush_mode mode,
          void *arg)
 {
     struct gw_conn *c = arg;
     evutil_socket_t fd = bufferevent_getfd(c->under);
-    size_t n;
+    size_t before = evbuffer_get_length(src), n;
 
     (void)lim;
     (void)mode;
-    if (evbuffer_get_length(dst) == 0 && fd >= 0) {
-        while (evbuffer_get_length(src) > 0 && evbuffer_write(src, fd) > 0)
-            ;
-        if (evbuffer_get_length(src) == 0)
-            return BEV_OK;
-    }
-    n = evbuffer_get_length(src);
-    if (n > 1 && evbuffer_get_length(dst) == 0)
-        evbuffer_remove_buffer(src, dst, n - 1);   /* the socket bufferevent waits for writability */
-    else if (n > 0 && fd < 0)
+    if (fd < 0) {
         evbuffer_add_buffer(dst, src);
-    return BEV_OK;
+        return before > 0 ? BEV_OK : BEV_NEED_MORE;
+    }
+    if (evbuffer_get_length(dst) == 0) {
+        while (evbuffer_get_length(src) > 0) {
+            int w = evbuffer_write(src, fd);
+            if (w > 0)
+                continue;
+            if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+                /* Broken connection: the socket bufferevent reports it. */
+                evbuffer_add_buffer(dst, src);
+                return BEV_OK;
+            }
+            break;
+        }
+        n = evbuffer_get_length(src);
+        if (n > 1) {
+            evbuffer_remove_buffer(src, dst, n - 1);   /* written when the socket allows */
+        } else if (n == 1 && !c->wr_pending) {
+            /* The last byte waits for writability here; nothing below would call us. */
+            if (c->wr == NULL)
+                c->wr = event_new(c->base, fd, EV_WRITE, on_wr, c);
+            if (c->wr != NULL) {
+                c->wr_pending = true;
+                bufferevent_incref(c->f);
+                event_add(c->wr, NULL);
+            } else {
+                evbuffer_add_buffer(dst, src);
+            }
+        }
+    }
+    /* No progress must say so: the filter loops while we answer BEV_OK. */
+    return evbuffer_get_length(src) < before ? BEV_OK : BEV_NEED_MORE;
+}
+
+static void
+on_wr(evutil_socket_t fd, short what, void *arg)
+{
+    struct gw_conn *c = arg;
+
+    (void)fd;
+    (void)what;
+    c->wr_pending = false;
+    bufferevent_flush(c->f, EV_WRITE, BEV_NORMAL);
+    bufferevent_decref(c->f);
 }
 
 static void
@@ -2065,6 +2104,7 @@ on_new_bev(struct event_base *base, void *arg)
     if (c == NULL)
         return NULL;
     tg_hg_init(&c->hg);
+    c->base = base;
     c->kick = event_new(base, -1, 0, on_kick, c);
     under = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
     if (c->kick == NULL || under == NULL) {
