@@ -80,7 +80,7 @@ run_e2e() {
   p=${p:-0}; f=${f:-0}
   if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
   pass=$((pass + p)); fail=$((fail + f))
-  [ "$f" -ne 0 ] && { failed+=("e2e"); tail -60 "$out"; }
+  [ "$f" -ne 0 ] && { failed+=("e2e"); grep -a -A14 '^not ok' "$out" | head -200; tail -15 "$out"; }
   note "e2e   node --test: $p passed, $f failed"
 }
 

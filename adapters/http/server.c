@@ -132,6 +132,8 @@ struct gw_loop {
     uint32_t            npool;
     struct tg_gw_metrics m;
     struct gw_tel       tel;
+    EVP_MD             *sha256;    /* fetched once: EVP_sha256() per call re-fetches (OpenSSL 3) */
+    EVP_MD_CTX         *mdctx;
 };
 
 /* What a curl easy handle belongs to (CURLOPT_PRIVATE). */
@@ -1470,7 +1472,8 @@ authenticate(struct gw_req *r)
 
     /* Two Authorization headers are ambiguous credentials: refused. */
     if (header_count(r->ev, "Authorization", &authz) != 1 || !tg_gw_bearer(authz, &tok, &len) ||
-        EVP_Digest(tok, len, h, &hl, EVP_sha256(), NULL) != 1 ||
+        EVP_DigestInit_ex2(r->L->mdctx, r->L->sha256, NULL) != 1 ||
+        EVP_DigestUpdate(r->L->mdctx, tok, len) != 1 || EVP_DigestFinal_ex(r->L->mdctx, h, &hl) != 1 ||
         (r->tenant = tg_policy_tenant_by_key(r->p, h)) == NULL) {
         r->event_kind = "unauthenticated";
         set_error(r, 401, "invalid_request_error", "invalid_api_key",
@@ -1951,6 +1954,10 @@ loop_init(struct gw_loop *L, const struct sockaddr *sa, int salen, const struct 
     evhttp_set_gencb(L->http, on_request, L);
     evhttp_set_bevcb(L->http, on_new_bev, L);
 
+    L->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    L->mdctx = EVP_MD_CTX_new();
+    if (L->sha256 == NULL || L->mdctx == NULL)
+        return tg_err_set(err, TG_ENOMEM, "cannot set up SHA-256");
     L->multi = curl_multi_init();
     if (L->multi == NULL)
         return tg_err_set(err, TG_ENOMEM, "cannot create curl multi handle");
@@ -1980,13 +1987,15 @@ loop_init(struct gw_loop *L, const struct sockaddr *sa, int salen, const struct 
  * still disabled and enables it afterwards; a filter bufferevent only moves
  * output when data is added, so the reply would sit there.  The kick runs
  * from the loop right after, holding a reference on the filter so evhttp
- * freeing the connection meanwhile cannot pull it away. */
+ * freeing the connection meanwhile cannot pull it away; all output moves
+ * from there (conn_out), never from inside evhttp's own calls. */
 struct gw_conn {
     struct tg_hg        hg;      /* first: the input filter's context */
     struct event_base  *base;
     struct bufferevent *f, *under;
     struct event       *kick, *wr;
     bool                kick_pending, wr_pending;
+    bool                in_kick;   /* conn_out may write: we are in a loop callback */
 };
 
 static void
@@ -2009,7 +2018,9 @@ on_kick(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     c->kick_pending = false;
+    c->in_kick = true;
     bufferevent_flush(c->f, EV_WRITE, BEV_NORMAL);
+    c->in_kick = false;
     bufferevent_decref(c->f);
 }
 
@@ -2020,6 +2031,7 @@ on_kick(evutil_socket_t fd, short what, void *arg)
  * byte stays in the filter until the socket bufferevent below has drained:
  * "written" then means what it means without a filter. */
 static void on_wr(evutil_socket_t fd, short what, void *arg);
+static void kick(struct gw_conn *c);
 
 static enum bufferevent_filter_result
 conn_out(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t lim, enum bufferevent_flush_mode mode,
@@ -2031,6 +2043,14 @@ conn_out(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t lim, enum buffer
 
     (void)lim;
     (void)mode;
+    if (!c->in_kick) {
+        /* Called while evhttp adds to the output (evbuffer_add in
+         * evhttp_send_reply_end, before it sets its "done" callback):
+         * finishing the write here would run evhttp's write callback too
+         * early and the connection would never read again.  Later. */
+        kick(c);
+        return BEV_NEED_MORE;
+    }
     if (fd < 0) {
         evbuffer_add_buffer(dst, src);
         return before > 0 ? BEV_OK : BEV_NEED_MORE;
@@ -2075,21 +2095,28 @@ on_wr(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     c->wr_pending = false;
+    c->in_kick = true;
     bufferevent_flush(c->f, EV_WRITE, BEV_NORMAL);
+    c->in_kick = false;
     bufferevent_decref(c->f);
+}
+
+static void
+kick(struct gw_conn *c)
+{
+    if (!c->kick_pending) {
+        c->kick_pending = true;
+        bufferevent_incref(c->f);
+        event_active(c->kick, EV_WRITE, 0);
+    }
 }
 
 static void
 on_conn_output(struct evbuffer *b, const struct evbuffer_cb_info *info, void *arg)
 {
-    struct gw_conn *c = arg;
-
     (void)b;
-    if (info->n_added > 0 && !c->kick_pending) {
-        c->kick_pending = true;
-        bufferevent_incref(c->f);
-        event_active(c->kick, EV_WRITE, 0);
-    }
+    if (info->n_added > 0)
+        kick(arg);
 }
 
 /* evhttp's bufferevent for a new connection: the socket behind the header
@@ -2154,6 +2181,8 @@ loop_free(struct gw_loop *L)
         event_free(L->drain_ev);
     if (L->drain_timer)
         event_free(L->drain_timer);
+    EVP_MD_CTX_free(L->mdctx);
+    EVP_MD_free(L->sha256);
     tg_pii_scratch_free(L->scratch);
     if (L->scratch_pol)
         tg_policy_unref(L->scratch_pol);
