@@ -814,6 +814,30 @@ out:
     return rc;
 }
 
+/*
+ * A NUL, raw or escaped as \u0000, ends the C string cJSON gives us: the
+ * text after it would reach the provider (which parses the JSON itself)
+ * without ever being scanned.  Fail closed: refuse such bodies.
+ */
+static bool
+has_nul(const char *body, size_t len)
+{
+    const char *p = body, *end = body + len;
+
+    if (memchr(body, '\0', len) != NULL)
+        return true;
+    while (p < end && (p = memmem(p, (size_t)(end - p), "\\u0000", 6)) != NULL) {
+        size_t bs = 0;
+        /* "\\u0000" is a literal backslash then "u0000": count the run. */
+        for (const char *q = p; q > body && q[-1] == '\\'; q--)
+            bs++;
+        if (bs % 2 == 0)
+            return true;
+        p += 6;
+    }
+    return false;
+}
+
 int
 tg_request_parse(const char *body, size_t len, struct tg_arena *a,
                  struct tg_request *out, struct tg_err *err)
@@ -828,6 +852,9 @@ tg_request_parse(const char *body, size_t len, struct tg_arena *a,
     if (!json_depth_ok(body, len, TG_MAX_JSON_DEPTH))
         return tg_err_set(err, TG_ELIMIT, "request JSON nests deeper than %u levels",
                           TG_MAX_JSON_DEPTH);
+    if (has_nul(body, len))
+        return tg_err_set(err, TG_EINVAL,
+                          "request body contains a NUL character (raw or \\u0000), which is not accepted");
     const char *end = NULL;
     cJSON *j = cJSON_ParseWithLengthOpts(body, len, &end, false);
     if (j == NULL) {

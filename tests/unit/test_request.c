@@ -548,3 +548,24 @@ Test(request_preflight, opaque_payload_is_unscannable)
     cr_assert(!d.findings.unscannable);
     cr_assert_eq(d.verdict, TG_ALLOW);
 }
+
+/* Text after a NUL would be forwarded but never scanned: such bodies are refused. */
+Test(request, nul_is_rejected_raw_and_escaped)
+{
+    static const char esc[] = "{\"messages\":[{\"role\":\"user\",\"content\":\"a\\u0000 jane@example.com\"}]}";
+    static const char raw[] = "{\"messages\":[{\"role\":\"user\",\"content\":\"a\0b\"}]}";
+    static const char lit[] = "{\"messages\":[{\"role\":\"user\",\"content\":\"path C:\\\\u0000x\"}]}";
+    struct tg_arena a;
+    struct tg_request r;
+    struct tg_err err = {0};
+
+    tg_arena_init(&a, 0);
+    cr_assert_eq(tg_request_parse(esc, sizeof(esc) - 1, &a, &r, &err), TG_EINVAL);
+    cr_assert(strstr(err.msg, "NUL") != NULL, "%s", err.msg);
+    cr_assert_null(r.body);
+    cr_assert_eq(tg_request_parse(raw, sizeof(raw) - 1, &a, &r, &err), TG_EINVAL);
+    /* An escaped backslash followed by "u0000" is ordinary text. */
+    cr_assert_eq(tg_request_parse(lit, sizeof(lit) - 1, &a, &r, &err), TG_OK, "%s", err.msg);
+    tg_request_dispose(&r);
+    tg_arena_free(&a);
+}
