@@ -89,13 +89,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (r2 == 0)
         r2 = tg_sse_feed(&p, in + cut, size - cut, on_event, &split);
     tg_sse_free(&p);
-    if (r1 == 0 && r2 == 0 && (whole.len != split.len || memcmp(whole.buf, split.buf, whole.len) != 0))
+    if (r1 == 0 && r2 == 0 &&
+        (whole.len != split.len || (whole.len != 0 && memcmp(whole.buf, split.buf, whole.len) != 0)))
         abort();
 
     for (int k = 0; k < 2; k++) {
         struct tg_prov_stream s;
         out.len = 0;
-        tg_prov_stream_init(&s, k ? TG_ADAPTER_ANTHROPIC : TG_ADAPTER_OPENAI, (data[0] & 1) != 0,
+        tg_prov_stream_init(&s, k ? TG_ADAPTER_ANTHROPIC : TG_ADAPTER_OPENAI, size != 0 && (data[0] & 1) != 0,
                             "model", 0, on_emit, &out);
         (void)tg_prov_stream_feed(&s, in, cut);
         (void)tg_prov_stream_feed(&s, in + cut, size - cut);
