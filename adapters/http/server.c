@@ -80,6 +80,12 @@ struct gw_snap {
     struct tg_policy  *p;
     struct tg_breaker *br;     /* [p->nmodels], under gw.br_mu */
     struct gw_rate    *rate;   /* [p->ntenants], under gw.br_mu */
+    /* Upstream header lists, [provider * 2 + stream], built on first use and
+     * then read-only (curl only reads them): a provider's headers depend on
+     * nothing but the provider and streaming (provider.h), so building and
+     * freeing a list per attempt was wasted work.  Published with a CAS, so
+     * loop threads need no lock. */
+    _Atomic(struct curl_slist *) *hdrs;
 };
 
 struct gw_loop;
@@ -128,11 +134,13 @@ struct gw_loop {
     struct event       *drain_ev;
     struct event       *drain_timer;
     uint32_t            inflight;
-    CURL               *pool[GW_EASY_POOL];  /* idle easy handles, reset, for reuse */
+    CURL               *pool[GW_EASY_POOL];  /* idle easy handles, shared options set (easy_get) */
     uint32_t            npool;
     struct tg_gw_metrics m;
     struct gw_tel       tel;
     EVP_MD             *sha256;    /* fetched once: EVP_sha256() per call re-fetches (OpenSSL 3) */
+    time_t              date_s;    /* the second date[] shows */
+    char                date[32];  /* the Date header: evhttp formats it afresh per response */
     EVP_MD_CTX         *mdctx;
 };
 
@@ -169,7 +177,6 @@ struct gw_req {
 
     /* current attempt */
     CURL               *easy;
-    struct curl_slist  *hdrs;
     const struct tg_model *cur_m;
     const struct tg_provider *cur_prov;
     int32_t             cur_mi;
@@ -378,9 +385,11 @@ snap_new(struct tg_policy *p, const struct gw_snap *old)
         return NULL;
     s->br = calloc(p->nmodels ? p->nmodels : 1, sizeof(*s->br));
     s->rate = calloc(p->ntenants ? p->ntenants : 1, sizeof(*s->rate));
-    if (s->br == NULL || s->rate == NULL) {
+    s->hdrs = calloc(p->nproviders ? 2u * p->nproviders : 1, sizeof(*s->hdrs));
+    if (s->br == NULL || s->rate == NULL || s->hdrs == NULL) {
         free(s->br);
         free(s->rate);
+        free(s->hdrs);
         free(s);
         return NULL;
     }
@@ -425,9 +434,12 @@ snap_put(struct gw_snap *s)
 {
     if (s == NULL || atomic_fetch_sub(&s->refs, 1) != 1)
         return;
+    for (uint32_t i = 0; i < 2u * s->p->nproviders; i++)
+        curl_slist_free_all(atomic_load(&s->hdrs[i]));
     tg_policy_unref(s->p);
     free(s->br);
     free(s->rate);
+    free(s->hdrs);
     free(s);
 }
 
@@ -479,8 +491,23 @@ set_error(struct gw_req *r, int status, const char *type, const char *code, cons
 static void
 add_common_headers(struct gw_req *r)
 {
+    static const char wd[7][4] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
+    static const char mo[12][4] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                    "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
     struct evkeyvalq *h = evhttp_request_get_output_headers(r->ev);
+    struct gw_loop *L = r->L;
+    time_t now = time(NULL);
+    struct tm tm;
 
+    /* evhttp adds a Date header only when there is none; formatting it once
+     * a second per loop instead of per response saves ~3k instructions. */
+    if (now != L->date_s && gmtime_r(&now, &tm) != NULL) {
+        snprintf(L->date, sizeof(L->date), "%s, %02d %s %04d %02d:%02d:%02d GMT", wd[tm.tm_wday % 7],
+                 tm.tm_mday, mo[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+        L->date_s = now;
+    }
+    if (L->date[0] != '\0')
+        evhttp_add_header(h, "Date", L->date);
     evhttp_add_header(h, "X-Tollgate-Decision-Id", r->id);
     if (r->served != NULL)
         evhttp_add_header(h, "X-Tollgate-Model", r->served->id);
@@ -559,7 +586,6 @@ req_free(struct gw_req *r)
 {
     if (r->easy != NULL)
         easy_put(r->L, r->easy);
-    curl_slist_free_all(r->hdrs);
     if (r->fb_timer)
         event_free(r->fb_timer);
     if (r->done_ev)
@@ -729,10 +755,27 @@ served_ok(struct gw_req *r, const struct tg_model *m)
                               (uint64_t)r->usage.completion_tokens);
 }
 
+/* An easy handle with the options every attempt shares already set.  Pooled
+ * handles are not curl_easy_reset (~3k instructions): start_next sets every
+ * option that varies between attempts, each time. */
+static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud);
+static size_t on_header(char *buf, size_t size, size_t nitems, void *ud);
+
 static CURL *
 easy_get(struct gw_loop *L)
 {
-    return L->npool > 0 ? L->pool[--L->npool] : curl_easy_init();
+    CURL *e;
+
+    if (L->npool > 0)
+        return L->pool[--L->npool];
+    if ((e = curl_easy_init()) == NULL)
+        return NULL;
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_POST, 1L);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    return e;
 }
 
 static void
@@ -740,8 +783,7 @@ easy_put(struct gw_loop *L, CURL *e)
 {
     curl_multi_remove_handle(L->multi, e);
     if (L->npool < GW_EASY_POOL && !atomic_load(&G.draining)) {
-        curl_easy_reset(e);   /* options back to defaults; buffers kept */
-        L->pool[L->npool++] = e;
+        L->pool[L->npool++] = e;   /* options kept; buffers and connection cache too */
     } else {
         curl_easy_cleanup(e);
     }
@@ -754,8 +796,6 @@ attempt_cleanup(struct gw_req *r)
         easy_put(r->L, r->easy);
         r->easy = NULL;
     }
-    curl_slist_free_all(r->hdrs);
-    r->hdrs = NULL;
     if (r->fb_timer)
         evtimer_del(r->fb_timer);
     if (r->st_init) {
@@ -1048,6 +1088,34 @@ outgoing_body(struct gw_req *r, const struct tg_cand *c, size_t *len, struct tg_
     return r->redacted;
 }
 
+/* The header list for this attempt (r->http built): the snapshot's shared
+ * list for the provider, built on first use; NULL when out of memory. */
+static struct curl_slist *
+upstream_headers(struct gw_req *r, uint32_t prov)
+{
+    _Atomic(struct curl_slist *) *slot = &r->snap->hdrs[2u * prov + (r->http.stream ? 1u : 0u)];
+    struct curl_slist *h = atomic_load_explicit(slot, memory_order_acquire), *l, *expect = NULL;
+
+    if (h != NULL)
+        return h;
+    l = expect = curl_slist_append(NULL, "Expect:");   /* no 100-continue round trip */
+    if (l != NULL)
+        l = curl_slist_append(l, "User-Agent: tollgate/0.1");
+    for (uint32_t i = 0; l != NULL && i < r->http.nheaders; i++)
+        l = curl_slist_append(l, r->http.headers[i]);
+    if (l == NULL) {
+        curl_slist_free_all(expect);
+        return NULL;
+    }
+    /* Another loop may have built the same list meanwhile: keep theirs. */
+    if (!atomic_compare_exchange_strong_explicit(slot, &h, expect, memory_order_acq_rel,
+                                                 memory_order_acquire)) {
+        curl_slist_free_all(expect);
+        return h;
+    }
+    return expect;
+}
+
 /* Try route entries from r->ri on until one is in flight or answered. */
 static void
 start_next(struct gw_req *r)
@@ -1062,6 +1130,7 @@ start_next(struct gw_req *r)
         const char *body;
         size_t blen;
         bool admitted;
+        struct curl_slist *hdrs;
         struct tg_err err = { 0 };
 
         if (remaining <= 0) {
@@ -1129,22 +1198,20 @@ start_next(struct gw_req *r)
             record_attempt(r, m, "connect", 0, 0);
             continue;
         }
-        r->hdrs = curl_slist_append(NULL, "Expect:");   /* no 100-continue round trip */
-        r->hdrs = curl_slist_append(r->hdrs, "User-Agent: tollgate/0.1");
-        for (uint32_t i = 0; i < r->http.nheaders; i++)
-            r->hdrs = curl_slist_append(r->hdrs, r->http.headers[i]);
+        hdrs = upstream_headers(r, m->provider);
+        if (hdrs == NULL) {
+            record_attempt(r, m, "connect", 0, 0);   /* out of memory */
+            easy_put(r->L, r->easy);
+            r->easy = NULL;
+            continue;
+        }
         curl_easy_setopt(r->easy, CURLOPT_URL, r->http.url);
-        curl_easy_setopt(r->easy, CURLOPT_PROTOCOLS_STR, "http,https");
-        curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->hdrs);
-        curl_easy_setopt(r->easy, CURLOPT_POST, 1L);
+        curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, hdrs);
         curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, r->http.body);
         curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->http.body_len);
-        curl_easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, on_write);
         curl_easy_setopt(r->easy, CURLOPT_WRITEDATA, r);
-        curl_easy_setopt(r->easy, CURLOPT_HEADERFUNCTION, on_header);
         curl_easy_setopt(r->easy, CURLOPT_HEADERDATA, r);
         curl_easy_setopt(r->easy, CURLOPT_PRIVATE, &r->xfer);
-        curl_easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(r->easy, CURLOPT_CONNECTTIMEOUT_MS, (long)tmo);
         if (r->http.stream) {
             /* Time to first byte, and then the longest gap between chunks,
@@ -1153,11 +1220,14 @@ start_next(struct gw_req *r)
             struct timeval tv = { tmo / 1000, (tmo % 1000) * 1000 };
             curl_easy_setopt(r->easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
             curl_easy_setopt(r->easy, CURLOPT_LOW_SPEED_TIME, (long)GW_STREAM_STALL_S);
+            curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, 0L);   /* the handle may come from a non-stream */
             if (r->fb_timer == NULL)
                 r->fb_timer = evtimer_new(r->L->base, on_stream_timeout, r);
             if (r->fb_timer)
                 evtimer_add(r->fb_timer, &tv);
         } else {
+            curl_easy_setopt(r->easy, CURLOPT_LOW_SPEED_LIMIT, 0L);   /* ... or from a stream */
+            curl_easy_setopt(r->easy, CURLOPT_LOW_SPEED_TIME, 0L);
             curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, (long)tmo);
         }
         if (curl_multi_add_handle(r->L->multi, r->easy) != CURLM_OK) {

@@ -443,12 +443,256 @@ tg__prov_int(const cJSON *o, const char *key)
     return (int64_t)v->valuedouble;
 }
 
+/* ---- the upstream answer: a validating scan for `usage` ------------------
+ *
+ * The answer is relayed to the client byte for byte; all tollgate needs from
+ * it is `usage` (for cost) and the certainty that it is a JSON object with a
+ * `choices` array.  Building a cJSON tree of the whole answer costs ~25k
+ * instructions per request, most of it on `choices` text we never read; this
+ * scan checks the grammar (RFC 8259) without building anything and hands
+ * only the `usage` object to cJSON.  It is stricter than cJSON: whenever it
+ * is not sure (a surrogate escape, an escaped top-level key, deep nesting,
+ * trailing bytes, anything cJSON might read differently) it says so and the
+ * caller falls back to the full parse, so the outcome never differs from
+ * cJSON's. */
+
+#define PROV_SCAN_DEPTH 64
+
+static const char *
+scan_ws(const char *p, const char *e)
+{
+    while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+        p++;
+    return p;
+}
+
+static bool
+scan_hex(char c)
+{
+    return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
+}
+
+/* p at '"'; returns the byte after the closing quote, NULL when unsure.
+ * *escaped tells whether the string held a backslash. */
+static const char *
+scan_string(const char *p, const char *e, bool *escaped)
+{
+    *escaped = false;
+    for (p++; p < e; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '"')
+            return p + 1;
+        if (c < 0x20)
+            return NULL;
+        if (c != '\\')
+            continue;
+        *escaped = true;
+        if (e - p < 2)
+            return NULL;
+        switch (p[1]) {
+        case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+            p++;
+            break;
+        case 'u':
+            if (e - p < 6 || !scan_hex(p[2]) || !scan_hex(p[3]) || !scan_hex(p[4]) || !scan_hex(p[5]))
+                return NULL;
+            /* Surrogates: cJSON rejects some pairs RFC 8259 admits. */
+            if ((p[2] | 0x20) == 'd' && (p[3] >= '8' || (p[3] | 0x20) >= 'a'))
+                return NULL;
+            p += 5;
+            break;
+        default:
+            return NULL;
+        }
+    }
+    return NULL;
+}
+
+static const char *
+scan_digits(const char *p, const char *e)
+{
+    const char *s = p;
+    while (p < e && *p >= '0' && *p <= '9')
+        p++;
+    return p > s ? p : NULL;
+}
+
+static const char *
+scan_number(const char *p, const char *e)
+{
+    const char *s = p;
+
+    if (p < e && *p == '-')
+        p++;
+    if (p < e && *p == '0')
+        p++;
+    else if ((p = scan_digits(p, e)) == NULL)
+        return NULL;
+    if (p < e && *p == '.' && (p = scan_digits(p + 1, e)) == NULL)
+        return NULL;
+    if (p < e && (*p == 'e' || *p == 'E')) {
+        p++;
+        if (p < e && (*p == '+' || *p == '-'))
+            p++;
+        if ((p = scan_digits(p, e)) == NULL)
+            return NULL;
+    }
+    /* cJSON reads at most 63 bytes of a number and then fails on the rest. */
+    return p - s < 64 ? p : NULL;
+}
+
+static const char *
+scan_lit(const char *p, const char *e, const char *lit, size_t n)
+{
+    return (size_t)(e - p) >= n && memcmp(p, lit, n) == 0 ? p + n : NULL;
+}
+
+/* One value at p (no leading whitespace); returns the byte after it. */
+static const char *
+scan_value(const char *p, const char *e, unsigned depth)
+{
+    bool esc;
+
+    if (p >= e)
+        return NULL;
+    switch (*p) {
+    case '"':
+        return scan_string(p, e, &esc);
+    case 't':
+        return scan_lit(p, e, "true", 4);
+    case 'f':
+        return scan_lit(p, e, "false", 5);
+    case 'n':
+        return scan_lit(p, e, "null", 4);
+    case '{':
+    case '[': {
+        char close = *p == '{' ? '}' : ']';
+        bool obj = *p == '{';
+        if (depth >= PROV_SCAN_DEPTH)
+            return NULL;
+        p = scan_ws(p + 1, e);
+        if (p < e && *p == close)
+            return p + 1;
+        for (;;) {
+            if (obj) {
+                if (p >= e || *p != '"' || (p = scan_string(p, e, &esc)) == NULL)
+                    return NULL;
+                p = scan_ws(p, e);
+                if (p >= e || *p != ':')
+                    return NULL;
+                p = scan_ws(p + 1, e);
+            }
+            if ((p = scan_value(p, e, depth + 1)) == NULL)
+                return NULL;
+            p = scan_ws(p, e);
+            if (p < e && *p == ',') {
+                p = scan_ws(p + 1, e);
+                continue;
+            }
+            return p < e && *p == close ? p + 1 : NULL;
+        }
+    }
+    default:
+        return *p == '-' || (*p >= '0' && *p <= '9') ? scan_number(p, e) : NULL;
+    }
+}
+
+/* The members of the object at p ('{', already known to be well formed or
+ * about to be checked): for each of keys[], where its first occurrence's
+ * value starts and ends (NULL when absent).  Returns the byte after the
+ * object, NULL when unsure (bad grammar, or a key with an escape, which
+ * cJSON would decode before comparing). */
+static const char *
+scan_members(const char *p, const char *e, const char *const *keys, size_t nkeys,
+             const char **vals, const char **val_ends)
+{
+    bool esc;
+
+    for (size_t i = 0; i < nkeys; i++)
+        vals[i] = val_ends[i] = NULL;
+    p = scan_ws(p + 1, e);
+    if (p < e && *p == '}')
+        return p + 1;
+    for (;;) {
+        const char *k, *v;
+        size_t klen;
+        if (p >= e || *p != '"' || (v = scan_string(p, e, &esc)) == NULL || esc)
+            return NULL;
+        k = p + 1;
+        klen = (size_t)(v - k) - 1;
+        p = scan_ws(v, e);
+        if (p >= e || *p != ':')
+            return NULL;
+        p = scan_ws(p + 1, e);
+        v = p;
+        if ((p = scan_value(p, e, 1)) == NULL)
+            return NULL;
+        /* The first of duplicate keys counts, as cJSON_GetObjectItem finds it. */
+        for (size_t i = 0; i < nkeys; i++)
+            if (vals[i] == NULL && strlen(keys[i]) == klen && memcmp(k, keys[i], klen) == 0) {
+                vals[i] = v;
+                val_ends[i] = p;
+                break;
+            }
+        p = scan_ws(p, e);
+        if (p < e && *p == ',') {
+            p = scan_ws(p + 1, e);
+            continue;
+        }
+        return p < e && *p == '}' ? p + 1 : NULL;
+    }
+}
+
+/* A token count as tg__prov_int reads it: a number in [0, 9e15], else -1.
+ * strtod on a copy, as cJSON converts numbers. */
+static int64_t
+scan_count(const char *v, const char *ve)
+{
+    char num[64];
+    double d;
+
+    if (v == NULL || (*v != '-' && (*v < '0' || *v > '9')) || (size_t)(ve - v) >= sizeof(num))
+        return -1;
+    memcpy(num, v, (size_t)(ve - v));
+    num[ve - v] = '\0';
+    d = strtod(num, NULL);
+    return d < 0 || d > 9e15 ? -1 : (int64_t)d;
+}
+
+/* 1: a JSON object with a `choices` array, usage filled in; 0: not sure,
+ * use the full parse. */
+static int
+openai_response_scan(const char *body, size_t len, struct tg_prov_usage *u)
+{
+    static const char *const top[] = { "choices", "usage" };
+    static const char *const cnt[] = { "prompt_tokens", "completion_tokens" };
+    const char *e = body + len, *p = scan_ws(body, e), *v[2], *ve[2], *uv[2], *uve[2];
+
+    if (p >= e || *p != '{' || (p = scan_members(p, e, top, 2, v, ve)) == NULL)
+        return 0;
+    if (scan_ws(p, e) != e || v[0] == NULL || *v[0] != '[')
+        return 0;   /* trailing bytes, or no choices: the full parse decides */
+    if (v[1] != NULL && *v[1] == '{') {
+        /* Numbers longer than scan_count's buffer: let cJSON read them. */
+        if (scan_members(v[1], ve[1], cnt, 2, uv, uve) == NULL ||
+            (uv[0] != NULL && (size_t)(uve[0] - uv[0]) >= 64) || (uv[1] != NULL && (size_t)(uve[1] - uv[1]) >= 64))
+            return 0;
+        u->prompt_tokens = scan_count(uv[0], uve[0]);
+        u->completion_tokens = scan_count(uv[1], uve[1]);
+    }
+    return 1;
+}
+
 static int
 openai_response(const char *body, size_t len, struct tg_prov_usage *u, struct tg_err *err)
 {
-    cJSON *j = cJSON_ParseWithLength(body, len), *usage, *choices;
+    cJSON *j, *usage, *choices;
     int rc = TG_EINVAL;
 
+    if (openai_response_scan(body, len, u))
+        return TG_OK;
+    u->prompt_tokens = u->completion_tokens = -1;
+    j = cJSON_ParseWithLength(body, len);
     if (!cJSON_IsObject(j)) {
         rc = tg_err_set(err, TG_EINVAL, "upstream answer is not a JSON object");
         goto out;

@@ -28,7 +28,8 @@ struct tg_prov_usage {
 /* One upstream request, all strings in the caller's arena. */
 struct tg_prov_http {
     const char *url;
-    const char *headers[TG_PROV_MAX_HEADERS];   /* "Name: value" */
+    const char *headers[TG_PROV_MAX_HEADERS];   /* "Name: value"; a function of the provider and
+                                                   `stream` only: the gateway caches the list */
     uint32_t    nheaders;
     const char *body;
     size_t      body_len;
