@@ -417,29 +417,13 @@ out:
 static int
 emit_chunk(struct tg_prov_stream *s, cJSON *delta, const char *finish, bool with_usage)
 {
-    cJSON *o = cJSON_CreateObject(), *choices, *ch;
+    cJSON *o = tg__prov_chunk(s->id[0] ? s->id : "chatcmpl-anthropic", s->created, s->model,
+                              NULL, delta, finish);
     char *txt;
     int rc = TG_ENOMEM;
 
-    if (o == NULL) {
-        cJSON_Delete(delta);
+    if (o == NULL)
         return rc;
-    }
-    cJSON_AddStringToObject(o, "id", s->id[0] ? s->id : "chatcmpl-anthropic");
-    cJSON_AddStringToObject(o, "object", "chat.completion.chunk");
-    cJSON_AddNumberToObject(o, "created", (double)s->created);
-    cJSON_AddStringToObject(o, "model", s->model);
-    choices = cJSON_AddArrayToObject(o, "choices");
-    if (delta != NULL) {
-        ch = cJSON_CreateObject();
-        cJSON_AddItemToArray(choices, ch);
-        cJSON_AddNumberToObject(ch, "index", 0);
-        cJSON_AddItemToObject(ch, "delta", delta);
-        if (finish)
-            cJSON_AddStringToObject(ch, "finish_reason", finish);
-        else
-            cJSON_AddNullToObject(ch, "finish_reason");
-    }
     if (with_usage) {
         cJSON *u = cJSON_AddObjectToObject(o, "usage");
         int64_t p = s->usage.prompt_tokens < 0 ? 0 : s->usage.prompt_tokens;

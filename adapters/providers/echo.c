@@ -58,25 +58,7 @@ text_of(const cJSON *c, char **buf, size_t *len, size_t *cap)
 static cJSON *
 chunk(const char *id, int64_t now_s, const char *model, cJSON *delta, const char *finish)
 {
-    cJSON *o = cJSON_CreateObject(), *choices, *ch;
-
-    cJSON_AddStringToObject(o, "id", id);
-    cJSON_AddStringToObject(o, "object", "chat.completion.chunk");
-    cJSON_AddNumberToObject(o, "created", (double)now_s);
-    cJSON_AddStringToObject(o, "model", model);
-    cJSON_AddStringToObject(o, "system_fingerprint", "tollgate-echo");
-    choices = cJSON_AddArrayToObject(o, "choices");
-    if (delta != NULL) {
-        ch = cJSON_CreateObject();
-        cJSON_AddItemToArray(choices, ch);
-        cJSON_AddNumberToObject(ch, "index", 0);
-        cJSON_AddItemToObject(ch, "delta", delta);
-        if (finish)
-            cJSON_AddStringToObject(ch, "finish_reason", finish);
-        else
-            cJSON_AddNullToObject(ch, "finish_reason");
-    }
-    return o;
+    return tg__prov_chunk(id, now_s, model, "tollgate-echo", delta, finish);
 }
 
 static bool

@@ -12,6 +12,12 @@ bool    tg__prov_has_crlf(const char *s);
 char   *tg__prov_print(cJSON *j, struct tg_arena *a, size_t *len);
 /* base (trailing slashes dropped) + path, in the arena. */
 char   *tg__prov_url(struct tg_arena *a, const char *base, const char *path);
+/* A chat.completion.chunk object {id, object, created, model,
+ * [system_fingerprint], choices: [{index: 0, delta, finish_reason}]}
+ * (choices empty when delta is NULL).  Consumes delta in every case;
+ * NULL on ENOMEM. */
+cJSON  *tg__prov_chunk(const char *id, int64_t created, const char *model,
+                       const char *fingerprint, cJSON *delta, const char *finish);
 /* Non-negative integer field, or -1. */
 int64_t tg__prov_int(const cJSON *o, const char *key);
 

@@ -434,6 +434,41 @@ out:
     return rc;
 }
 
+cJSON *
+tg__prov_chunk(const char *id, int64_t created, const char *model, const char *fingerprint,
+               cJSON *delta, const char *finish)
+{
+    cJSON *o = cJSON_CreateObject(), *choices, *ch;
+
+    if (o == NULL) {
+        cJSON_Delete(delta);
+        return NULL;
+    }
+    cJSON_AddStringToObject(o, "id", id);
+    cJSON_AddStringToObject(o, "object", "chat.completion.chunk");
+    cJSON_AddNumberToObject(o, "created", (double)created);
+    cJSON_AddStringToObject(o, "model", model);
+    if (fingerprint != NULL)
+        cJSON_AddStringToObject(o, "system_fingerprint", fingerprint);
+    choices = cJSON_AddArrayToObject(o, "choices");
+    if (delta != NULL) {
+        ch = cJSON_CreateObject();
+        if (choices == NULL || ch == NULL || !cJSON_AddItemToArray(choices, ch)) {
+            cJSON_Delete(ch);
+            cJSON_Delete(delta);
+            cJSON_Delete(o);
+            return NULL;
+        }
+        cJSON_AddNumberToObject(ch, "index", 0);
+        cJSON_AddItemToObject(ch, "delta", delta);
+        if (finish)
+            cJSON_AddStringToObject(ch, "finish_reason", finish);
+        else
+            cJSON_AddNullToObject(ch, "finish_reason");
+    }
+    return o;
+}
+
 int64_t
 tg__prov_int(const cJSON *o, const char *key)
 {
