@@ -39,17 +39,6 @@ esc(FILE *f, const char *s)
     }
 }
 
-static void
-money(char *b, size_t n, double v)
-{
-    if (isnan(v))
-        snprintf(b, n, "n/a");
-    else if (v != 0 && fabs(v) < 0.01)
-        snprintf(b, n, "$%.6f", v);
-    else
-        snprintf(b, n, "$%.2f", v);
-}
-
 /* Stacked horizontal bars: one row per group, allow/redact/deny segments. */
 static void
 chart_stacked(FILE *f, const char *title, struct dr_group **g, uint32_t n)
@@ -132,14 +121,14 @@ chart_money(FILE *f, const char *title, const struct bar *bars, uint32_t n, bool
                 y + (pair ? 16 : 14));
         esc(f, bars[i].label);
         fputs("</text>", f);
-        money(m, sizeof(m), bars[i].a);
+        dr_money(m, sizeof(m), bars[i].a);
         fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\">"
                 "<title>%s</title></rect><text x=\"%.1f\" y=\"%d\" class=\"val\">%s</text>\n",
                 lw, y, w, pair ? 11 : 16, bars[i].hl ? "#6a1b9a" : "#1565c0", m, lw + w + 4,
                 y + (pair ? 10 : 13), m);
         if (pair) {
             w = isnan(bars[i].b) ? 0 : bars[i].b / max * bw;
-            money(m, sizeof(m), bars[i].b);
+            dr_money(m, sizeof(m), bars[i].b);
             fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"11\" fill=\"#90a4ae\">"
                     "<title>%s</title></rect><text x=\"%.1f\" y=\"%d\" class=\"val\">%s</text>\n",
                     lw, y + 12, w, m, lw + w + 4, y + 22, m);
@@ -222,10 +211,10 @@ group_table(FILE *f, const char *title, const struct dr_table *t, bool baseline)
         esc(f, g[i]->key);
         fprintf(f, "</td><td>%" PRIu64 "</td><td>%" PRIu64 "</td><td>%" PRIu64 "</td><td>%" PRIu64
                 "</td>", g[i]->c.requests, g[i]->c.v[0], g[i]->c.v[1], g[i]->c.v[2]);
-        money(m, sizeof(m), g[i]->c.cost_usd);
+        dr_money(m, sizeof(m), g[i]->c.cost_usd);
         fprintf(f, "<td>%s</td>", m);
         if (baseline) {
-            money(m, sizeof(m), g[i]->c.baseline_usd);
+            dr_money(m, sizeof(m), g[i]->c.baseline_usd);
             fprintf(f, "<td>%s</td>", m);
         }
         fputs("</tr>\n", f);
@@ -295,14 +284,14 @@ dr_report_html(const char *path, const struct dr_report *r, struct tg_err *err)
             fprintf(f, "<div class=\"note\">baseline %" PRIu64 "</div>", r->base.v[v]);
         fputs("</div>", f);
     }
-    money(m, sizeof(m), r->cur.cost_usd);
+    dr_money(m, sizeof(m), r->cur.cost_usd);
     fprintf(f, "<div class=\"card\"><div>routed cost</div><div class=\"n\">%s</div>", m);
     if (r->has_baseline) {
-        money(m, sizeof(m), r->base.cost_usd);
+        dr_money(m, sizeof(m), r->base.cost_usd);
         fprintf(f, "<div class=\"note\">baseline %s</div>", m);
     }
     fputs("</div>", f);
-    money(m, sizeof(m), dr_annualise(r, r->cur.cost_usd));
+    dr_money(m, sizeof(m), dr_annualise(r, r->cur.cost_usd));
     fprintf(f, "<div class=\"card\"><div>annualised</div><div class=\"n\">%s</div>%s</div></div>\n",
             r->annual_factor > 0 ? m : "per capture",
             r->annual_factor > 0 ? "<div class=\"note\">scaled from the capture's span</div>" : "");

@@ -110,4 +110,7 @@ int    dr_report_html(const char *path, const struct dr_report *r, struct tg_err
 /* Annualised USD for a capture total, or NAN when the capture has no span. */
 double dr_annualise(const struct dr_report *r, double usd);
 
+/* Format USD for reports: cents, or six decimals below a cent; "n/a" if NAN. */
+void dr_money(char *b, size_t n, double v);
+
 #endif /* TG_DRYRUN_INT_H */

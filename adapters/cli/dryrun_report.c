@@ -20,8 +20,9 @@ put_safe(FILE *f, const char *s, int width)
         fputc(' ', f);
 }
 
-static void
-money(char *b, size_t n, double v)
+/* "$12.34", "$0.000123" below a cent (per-request costs), "n/a" when unknown. */
+void
+dr_money(char *b, size_t n, double v)
 {
     if (isnan(v))
         snprintf(b, n, "n/a");
@@ -46,11 +47,11 @@ groups_table(FILE *f, const char *title, const struct dr_table *t, bool baseline
     for (uint32_t i = 0; g && i < n; i++) {
         fputs("  ", f);
         put_safe(f, g[i]->key, 28);
-        money(m1, sizeof(m1), g[i]->c.cost_usd);
+        dr_money(m1, sizeof(m1), g[i]->c.cost_usd);
         fprintf(f, " %9" PRIu64 " %9" PRIu64 " %9" PRIu64 " %9" PRIu64 " %14s", g[i]->c.requests,
                 g[i]->c.v[0], g[i]->c.v[1], g[i]->c.v[2], m1);
         if (baseline) {
-            money(m2, sizeof(m2), g[i]->c.baseline_usd);
+            dr_money(m2, sizeof(m2), g[i]->c.baseline_usd);
             fprintf(f, " %14s", m2);
         }
         fputc('\n', f);
@@ -170,15 +171,15 @@ dr_report_text(FILE *f, const struct dr_report *r)
     fprintf(f, "\ncost (routed model = first route entry; %" PRIu64 " input + %" PRIu64
             " output tokens, usage captured for %" PRIu64 " of %" PRIu64 " requests, estimated for the rest)\n",
             r->in_tokens, r->out_tokens, r->with_usage, r->requests);
-    money(m1, sizeof(m1), r->cur.cost_usd);
-    money(m2, sizeof(m2), dr_annualise(r, r->cur.cost_usd));
+    dr_money(m1, sizeof(m1), r->cur.cost_usd);
+    dr_money(m2, sizeof(m2), dr_annualise(r, r->cur.cost_usd));
     fprintf(f, "  %-28s %14s", "policy", m1);
     if (r->annual_factor > 0)
         fprintf(f, "   annualised %s", m2);
     fputc('\n', f);
     if (r->has_baseline) {
-        money(m1, sizeof(m1), r->base.cost_usd);
-        money(m2, sizeof(m2), dr_annualise(r, r->base.cost_usd));
+        dr_money(m1, sizeof(m1), r->base.cost_usd);
+        dr_money(m2, sizeof(m2), dr_annualise(r, r->base.cost_usd));
         fprintf(f, "  %-28s %14s", "baseline", m1);
         if (r->annual_factor > 0)
             fprintf(f, "   annualised %s", m2);
@@ -198,16 +199,16 @@ dr_report_text(FILE *f, const struct dr_report *r)
             "all requests", "annualised", "allowed only", "vs routed");
     for (uint32_t m = 0; m < r->nmono; m++) {
         char m3[64];
-        money(m1, sizeof(m1), r->mono[m].usd);
-        money(m2, sizeof(m2), dr_annualise(r, r->mono[m].usd));
-        money(m3, sizeof(m3), r->mono[m].usd_allowed);
+        dr_money(m1, sizeof(m1), r->mono[m].usd);
+        dr_money(m2, sizeof(m2), dr_annualise(r, r->mono[m].usd));
+        dr_money(m3, sizeof(m3), r->mono[m].usd_allowed);
         fprintf(f, "  %-28s %14s %14s %16s", r->mono[m].model, m1, r->annual_factor > 0 ? m2 : "-", m3);
         if (!isnan(r->mono[m].usd_allowed) && r->cur.cost_usd > 0)
             fprintf(f, " %11.1fx", r->mono[m].usd_allowed / r->cur.cost_usd);
         fputc('\n', f);
     }
-    money(m1, sizeof(m1), r->cur.cost_usd);
-    money(m2, sizeof(m2), dr_annualise(r, r->cur.cost_usd));
+    dr_money(m1, sizeof(m1), r->cur.cost_usd);
+    dr_money(m2, sizeof(m2), dr_annualise(r, r->cur.cost_usd));
     fprintf(f, "  %-28s %14s %14s %16s %11.1fx\n", "routed by the policy", "-",
             r->annual_factor > 0 ? m2 : "-", m1, 1.0);
     fprintf(f, "  (all requests: the %" PRIu64 " captured requests; allowed only: the %" PRIu64
