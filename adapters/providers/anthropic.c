@@ -413,6 +413,33 @@ out:
     return rc;
 }
 
+/* An OpenAI tool_calls delta {tool_calls: [{index, [id, type], function:
+ * {[name], arguments}}]}: the first chunk of a call names it (id, name), the
+ * following ones carry only argument fragments (id == NULL).  NULL on ENOMEM. */
+static cJSON *
+tool_call_delta(int64_t idx, const char *id, const char *name, const char *args)
+{
+    cJSON *delta = cJSON_CreateObject(), *tcs, *tc, *fn;
+
+    tcs = cJSON_AddArrayToObject(delta, "tool_calls");
+    tc = cJSON_CreateObject();
+    if (tcs == NULL || tc == NULL || !cJSON_AddItemToArray(tcs, tc)) {
+        cJSON_Delete(tc);
+        cJSON_Delete(delta);
+        return NULL;
+    }
+    cJSON_AddNumberToObject(tc, "index", (double)(idx < 0 ? 0 : idx));
+    if (id != NULL) {
+        cJSON_AddStringToObject(tc, "id", id);
+        cJSON_AddStringToObject(tc, "type", "function");
+    }
+    fn = cJSON_AddObjectToObject(tc, "function");
+    if (name != NULL)
+        cJSON_AddStringToObject(fn, "name", name);
+    cJSON_AddStringToObject(fn, "arguments", args);
+    return delta;
+}
+
 /* Emit one chat.completion.chunk with `delta` (consumed) and finish_reason. */
 static int
 emit_chunk(struct tg_prov_stream *s, cJSON *delta, const char *finish, bool with_usage)
@@ -476,19 +503,10 @@ tg__prov_anthropic_event(struct tg_prov_stream *s, const char *event, const char
         if (cJSON_IsString(ct) && strcmp(ct->valuestring, "tool_use") == 0) {
             const cJSON *id = cJSON_GetObjectItemCaseSensitive(cb, "id");
             const cJSON *name = cJSON_GetObjectItemCaseSensitive(cb, "name");
-            int64_t idx = tg__prov_int(j, "index");
-            cJSON *tcs, *tc, *fn;
-            delta = cJSON_CreateObject();
-            tcs = cJSON_AddArrayToObject(delta, "tool_calls");
-            tc = cJSON_CreateObject();
-            cJSON_AddItemToArray(tcs, tc);
-            cJSON_AddNumberToObject(tc, "index", (double)(idx < 0 ? 0 : idx));
-            cJSON_AddStringToObject(tc, "id", cJSON_IsString(id) ? id->valuestring : "");
-            cJSON_AddStringToObject(tc, "type", "function");
-            fn = cJSON_AddObjectToObject(tc, "function");
-            cJSON_AddStringToObject(fn, "name", cJSON_IsString(name) ? name->valuestring : "");
-            cJSON_AddStringToObject(fn, "arguments", "");
-            rc = emit_chunk(s, delta, NULL, false);
+            delta = tool_call_delta(tg__prov_int(j, "index"),
+                                    cJSON_IsString(id) ? id->valuestring : "",
+                                    cJSON_IsString(name) ? name->valuestring : "", "");
+            rc = delta != NULL ? emit_chunk(s, delta, NULL, false) : TG_ENOMEM;
         }
     } else if (strcmp(t, "content_block_delta") == 0) {
         const cJSON *d = cJSON_GetObjectItemCaseSensitive(j, "delta");
@@ -500,16 +518,9 @@ tg__prov_anthropic_event(struct tg_prov_stream *s, const char *event, const char
             rc = emit_chunk(s, delta, NULL, false);
         } else if (cJSON_IsString(dt) && strcmp(dt->valuestring, "input_json_delta") == 0) {
             const cJSON *pj = cJSON_GetObjectItemCaseSensitive(d, "partial_json");
-            int64_t idx = tg__prov_int(j, "index");
-            cJSON *tcs, *tc, *fn;
-            delta = cJSON_CreateObject();
-            tcs = cJSON_AddArrayToObject(delta, "tool_calls");
-            tc = cJSON_CreateObject();
-            cJSON_AddItemToArray(tcs, tc);
-            cJSON_AddNumberToObject(tc, "index", (double)(idx < 0 ? 0 : idx));
-            fn = cJSON_AddObjectToObject(tc, "function");
-            cJSON_AddStringToObject(fn, "arguments", cJSON_IsString(pj) ? pj->valuestring : "");
-            rc = emit_chunk(s, delta, NULL, false);
+            delta = tool_call_delta(tg__prov_int(j, "index"), NULL, NULL,
+                                    cJSON_IsString(pj) ? pj->valuestring : "");
+            rc = delta != NULL ? emit_chunk(s, delta, NULL, false) : TG_ENOMEM;
         }
     } else if (strcmp(t, "message_delta") == 0) {
         const cJSON *d = cJSON_GetObjectItemCaseSensitive(j, "delta");

@@ -579,3 +579,33 @@ Test(hdrguard, framing_it_cannot_follow_passes_through)
     cr_assert_str_eq(out, in);
     free(out);
 }
+
+/* Anthropic tool_use streams become OpenAI tool_calls deltas: the start
+ * carries id, type and name with empty arguments; each input_json_delta
+ * carries only index and an arguments fragment; stop_reason tool_use maps
+ * to finish_reason tool_calls. */
+Test(anthropic, stream_tool_calls_translation)
+{
+    static const char up[] =
+        "event: message_start\n"
+        "data: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_t\",\"usage\":{\"input_tokens\":3,\"output_tokens\":1}}}\n\n"
+        "event: content_block_start\n"
+        "data: {\"type\":\"content_block_start\",\"index\":1,\"content_block\":{\"type\":\"tool_use\",\"id\":\"toolu_1\",\"name\":\"lookup\"}}\n\n"
+        "event: content_block_delta\n"
+        "data: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{\\\"q\\\":\"}}\n\n"
+        "event: message_delta\n"
+        "data: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\"},\"usage\":{\"output_tokens\":4}}\n\n"
+        "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
+    struct tg_prov_stream s;
+    struct sink k = { .len = 0 };
+
+    tg_prov_stream_init(&s, TG_ADAPTER_ANTHROPIC, false, "claude", 5, sink_emit, &k);
+    cr_assert_eq(tg_prov_stream_feed(&s, up, strlen(up)), 0);
+    cr_assert(s.done);
+    cr_assert_not_null(strstr(k.buf, "\"tool_calls\":[{\"index\":1,\"id\":\"toolu_1\",\"type\":\"function\","
+                                     "\"function\":{\"name\":\"lookup\",\"arguments\":\"\"}}]"), "%s", k.buf);
+    cr_assert_not_null(strstr(k.buf, "\"tool_calls\":[{\"index\":1,\"function\":{\"arguments\":\"{\\\"q\\\":\"}}]"),
+                       "%s", k.buf);
+    cr_assert_not_null(strstr(k.buf, "\"finish_reason\":\"tool_calls\""), "%s", k.buf);
+    tg_prov_stream_free(&s);
+}
