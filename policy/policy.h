@@ -35,6 +35,10 @@ enum tg_adapter_kind {
     TG_ADAPTER_ECHO      = 2,  /* answers locally; demos and tests */
 };
 
+/* How the gateway reaches a provider: `auto` takes the in-loop HTTP/1.1
+ * client for plain-HTTP IP-literal/localhost URLs and libcurl otherwise;
+ * `curl` always libcurl (adapters/http/upstream.h). */
+enum tg_transport { TG_TRANSPORT_AUTO = 0, TG_TRANSPORT_CURL = 1 };
 enum tg_mode      { TG_MODE_ENFORCE = 0, TG_MODE_AUDIT = 1 };
 enum tg_pii_action{ TG_PII_ACTION_DENY = 0, TG_PII_ACTION_REDACT = 1 };
 enum tg_fsync     { TG_FSYNC_BATCH = 0, TG_FSYNC_ALWAYS = 1, TG_FSYNC_NEVER = 2 };
@@ -48,6 +52,7 @@ struct tg_provider {
     const char *region;         /* where data is processed/stored: "us", "eu", "cn", ... */
     const char *jurisdiction;   /* ISO 3166-1 alpha-2 of the legal entity */
     bool        pii_allowed;    /* a DPA allows personal data */
+    enum tg_transport transport;
     struct tg_pos pos;
 };
 

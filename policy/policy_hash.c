@@ -123,6 +123,7 @@ tg__policy_hash(struct tg_policy *p, const char *const *files, uint32_t nfiles, 
     for (uint32_t i = 0; i < p->nproviders; i++) {
         const struct tg_provider *v = &p->providers[i];
         h_str(&h, v->id); h_u(&h, v->adapter); h_str(&h, v->base_url); h_secret(&h, v->api_key);
+        h_u(&h, v->transport);
         h_str(&h, v->region); h_str(&h, v->jurisdiction); h_u(&h, v->pii_allowed);
     }
     h_str(&h, "models"); h_u(&h, p->nmodels);

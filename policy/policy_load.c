@@ -121,6 +121,7 @@ struct fconf {
 static const char *const adapter_names[] = { "openai", "anthropic", "echo", NULL };
 static const char *const mode_names[]    = { "enforce", "audit", NULL };
 static const char *const action_names[]  = { "deny", "redact", NULL };
+static const char *const transport_names[] = { "auto", "curl", NULL };
 static const char *const fsync_names[]   = { "batch", "always", "never", NULL };
 static const char *const sign_names[]    = { "seal", "each", NULL };
 
@@ -169,6 +170,7 @@ static const struct tg__field provider_tab[] = {
     F_STRV("region", struct tg_provider, region, TG__REQ, NULL, v_nonempty),
     F_STRV("jurisdiction", struct tg_provider, jurisdiction, TG__REQ, NULL, v_jurisdiction),
     F_BOOL("pii_allowed", struct tg_provider, pii_allowed, "false"),
+    F_ENUM("transport", struct tg_provider, transport, transport_names, "auto"),
     F_END
 };
 

@@ -15,6 +15,7 @@
 #include "adapters/http/gateway.h"
 #include "adapters/http/hdrguard.h"
 #include "adapters/http/metrics.h"
+#include "adapters/http/upstream.h"
 #include "adapters/providers/provider.h"
 #include "adapters/capture/capture.h"
 #include "audit/audit.h"
@@ -86,6 +87,7 @@ struct gw_snap {
      * freeing a list per attempt was wasted work.  Published with a CAS, so
      * loop threads need no lock. */
     _Atomic(struct curl_slist *) *hdrs;
+    uint8_t           *native;   /* [p->nproviders]: in-loop HTTP/1.1 client (upstream.h) */
 };
 
 struct gw_loop;
@@ -129,6 +131,7 @@ struct gw_loop {
     struct evhttp_bound_socket *bound;
     CURLM              *multi;
     struct event       *curl_timer;
+    struct tg_up_pool  *up;        /* plain-HTTP upstream connections of this loop */
     struct tg_pii_scratch *scratch;
     struct tg_policy   *scratch_pol;   /* scratch belongs to this policy's db (ref held) */
     struct event       *drain_ev;
@@ -175,8 +178,10 @@ struct gw_req {
     uint32_t            natt;
     bool                hit_deadline;
 
-    /* current attempt */
+    /* current attempt: a curl handle, or the in-loop client's request */
     CURL               *easy;
+    struct tg_up_req    up;
+    bool                up_on;
     const struct tg_model *cur_m;
     const struct tg_provider *cur_prov;
     int32_t             cur_mi;
@@ -386,10 +391,12 @@ snap_new(struct tg_policy *p, const struct gw_snap *old)
     s->br = calloc(p->nmodels ? p->nmodels : 1, sizeof(*s->br));
     s->rate = calloc(p->ntenants ? p->ntenants : 1, sizeof(*s->rate));
     s->hdrs = calloc(p->nproviders ? 2u * p->nproviders : 1, sizeof(*s->hdrs));
-    if (s->br == NULL || s->rate == NULL || s->hdrs == NULL) {
+    s->native = calloc(p->nproviders ? p->nproviders : 1, 1);
+    if (s->br == NULL || s->rate == NULL || s->hdrs == NULL || s->native == NULL) {
         free(s->br);
         free(s->rate);
         free(s->hdrs);
+        free(s->native);
         free(s);
         return NULL;
     }
@@ -397,6 +404,10 @@ snap_new(struct tg_policy *p, const struct gw_snap *old)
     s->p = p;
     for (uint32_t i = 0; i < p->nmodels; i++)
         tg_breaker_init(&s->br[i]);
+    for (uint32_t i = 0; i < p->nproviders; i++)
+        s->native[i] = p->providers[i].transport == TG_TRANSPORT_AUTO &&
+                       p->providers[i].adapter != TG_ADAPTER_ECHO &&
+                       tg_up_eligible(p->providers[i].base_url);
     if (old != NULL) {
         /* Carry breaker state and rate windows over by id: a reload must not
          * reopen traffic to a provider that is down, nor reset limits. */
@@ -440,6 +451,7 @@ snap_put(struct gw_snap *s)
     free(s->br);
     free(s->rate);
     free(s->hdrs);
+    free(s->native);
     free(s);
 }
 
@@ -586,6 +598,8 @@ req_free(struct gw_req *r)
 {
     if (r->easy != NULL)
         easy_put(r->L, r->easy);
+    if (r->up_on)
+        tg_up_cancel(&r->up);
     if (r->fb_timer)
         event_free(r->fb_timer);
     if (r->done_ev)
@@ -796,6 +810,10 @@ attempt_cleanup(struct gw_req *r)
         easy_put(r->L, r->easy);
         r->easy = NULL;
     }
+    if (r->up_on) {
+        tg_up_cancel(&r->up);
+        r->up_on = false;
+    }
     if (r->fb_timer)
         evtimer_del(r->fb_timer);
     if (r->st_init) {
@@ -841,6 +859,20 @@ flush_client(struct gw_req *r)
     return true;
 }
 
+/* The upstream's status is known: a 2xx stream starts relaying. */
+static void
+got_status(struct gw_req *r, long status)
+{
+    r->ustatus = status;
+    r->status_checked = true;
+    if (r->http.stream && status >= 200 && status < 300) {
+        r->relaying = true;
+        tg_prov_stream_init(&r->st, r->cur_prov->adapter, r->http.strip_usage, r->cur_m->id,
+                            r->ts_us / 1000000, client_emit, r);
+        r->st_init = true;
+    }
+}
+
 static size_t
 on_write(char *ptr, size_t size, size_t nmemb, void *ud)
 {
@@ -848,14 +880,9 @@ on_write(char *ptr, size_t size, size_t nmemb, void *ud)
     size_t n = size * nmemb;
 
     if (!r->status_checked) {
-        curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->ustatus);
-        r->status_checked = true;
-        if (r->http.stream && r->ustatus >= 200 && r->ustatus < 300) {
-            r->relaying = true;
-            tg_prov_stream_init(&r->st, r->cur_prov->adapter, r->http.strip_usage, r->cur_m->id,
-                                r->ts_us / 1000000, client_emit, r);
-            r->st_init = true;
-        }
+        long st = 0;
+        curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &st);
+        got_status(r, st);
     }
     if (r->relaying) {
         int rc;
@@ -1036,8 +1063,65 @@ on_stream_timeout(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
-    if (r->easy != NULL)
+    if (r->easy != NULL || r->up_on)
         attempt_done(r, CURLE_OPERATION_TIMEDOUT);
+}
+
+/* ---- the in-loop client's callbacks (upstream.h) ----------------------- */
+
+static int
+up_on_head(void *ud, int status, const char *retry_after)
+{
+    struct gw_req *r = ud;
+
+    r->retry_after_ms = retry_after ? tg_prov_retry_after_ms(retry_after, r->ts_us / 1000000) : -1;
+    got_status(r, status);
+    return 0;
+}
+
+static int
+up_on_body(void *ud, const char *p, size_t n)
+{
+    return on_write((char *)p, 1, n, ud) == n ? 0 : 1;
+}
+
+static void
+up_on_done(void *ud, enum tg_up_result res)
+{
+    struct gw_req *r = ud;
+    CURLcode c;
+
+    r->up_on = false;
+    switch (res) {   /* the outcomes attempt_done already knows, in curl's terms */
+    case TG_UP_OK:           c = CURLE_OK; break;
+    case TG_UP_CONNECT:      c = CURLE_COULDNT_CONNECT; break;
+    case TG_UP_TIMEOUT:      c = CURLE_OPERATION_TIMEDOUT; break;
+    case TG_UP_ABORTED:      c = CURLE_WRITE_ERROR; break;
+    case TG_UP_BAD_RESPONSE: c = CURLE_WEIRD_SERVER_REPLY; break;
+    default:                 c = CURLE_RECV_ERROR; break;
+    }
+    attempt_done(r, c);
+}
+
+static const struct tg_up_cbs up_cbs = { up_on_head, up_on_body, up_on_done };
+
+/* Start the attempt on the in-loop client; false when it cannot start. */
+static bool
+start_native(struct gw_req *r, uint32_t tmo)
+{
+    const char *h[TG_PROV_MAX_HEADERS + 1];
+    uint32_t n = 0;
+
+    h[n++] = "User-Agent: tollgate/0.1";
+    for (uint32_t i = 0; i < r->http.nheaders && n < TG_ARRAY_LEN(h); i++)
+        h[n++] = r->http.headers[i];
+    /* Streams: time to first byte and gaps are the fb_timer's (as with
+     * curl); the total bound is for whole answers only. */
+    if (tg_up_start(r->L->up, &r->up, r->http.url, h, n, r->http.body, r->http.body_len, tmo,
+                    r->http.stream ? 0 : tmo, &up_cbs, r) != 0)
+        return false;
+    r->up_on = true;
+    return true;
 }
 
 static void
@@ -1193,6 +1277,22 @@ start_next(struct gw_req *r)
             tmo = (uint32_t)remaining;
         r->att_timeout_ms = tmo;
 
+        if (r->snap->native[m->provider]) {
+            if (r->http.stream) {
+                struct timeval tv = { tmo / 1000, (tmo % 1000) * 1000 };
+                if (r->fb_timer == NULL)
+                    r->fb_timer = evtimer_new(r->L->base, on_stream_timeout, r);
+                if (r->fb_timer)
+                    evtimer_add(r->fb_timer, &tv);
+            }
+            if (!start_native(r, tmo)) {
+                if (r->fb_timer)
+                    evtimer_del(r->fb_timer);
+                record_attempt(r, m, "connect", 0, 0);
+                continue;
+            }
+            return;
+        }
         r->easy = easy_get(r->L);
         if (r->easy == NULL) {
             record_attempt(r, m, "connect", 0, 0);
@@ -2031,6 +2131,8 @@ loop_init(struct gw_loop *L, const struct sockaddr *sa, int salen, const struct 
     L->multi = curl_multi_init();
     if (L->multi == NULL)
         return tg_err_set(err, TG_ENOMEM, "cannot create curl multi handle");
+    if (tg_up_pool_new(L->base, &L->up) != 0)
+        return tg_err_set(err, TG_ENOMEM, "out of memory");
     L->curl_timer = evtimer_new(L->base, on_curl_timeout, L);
     curl_multi_setopt(L->multi, CURLMOPT_SOCKETFUNCTION, curl_sock_cb);
     curl_multi_setopt(L->multi, CURLMOPT_SOCKETDATA, L);
@@ -2245,6 +2347,8 @@ loop_free(struct gw_loop *L)
         evhttp_free(L->http);
     if (L->multi)
         curl_multi_cleanup(L->multi);
+    tg_up_pool_free(L->up);
+    L->up = NULL;
     if (L->curl_timer)
         event_free(L->curl_timer);
     if (L->drain_ev)
