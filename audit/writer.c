@@ -32,6 +32,13 @@
 /* Items taken from the queue per group commit: bounds the time one batch
  * holds its producers' done callbacks back. */
 #define MAX_BATCH                8192u
+/* fsync: never — after a batch the writer naps this long instead of being
+ * woken per entry: a futex wake and two context switches per request were
+ * the largest single cost of the audit log on the gateway (docs/gateway.md).
+ * No durability is promised in this mode; entries reach the file within
+ * this bound (or at once when the queue fills to NAP_WAKE_QLEN). */
+#define NAP_US                   1000
+#define NAP_WAKE_QLEN            1024u
 
 enum item_kind { ITEM_ENTRY = 0, ITEM_ROTATE_KEY = 1 };
 
@@ -87,6 +94,7 @@ struct tg_audit_log {
     size_t          qcap, qhead, qlen;
     bool            stopping;
     bool            writer_waiting;
+    bool            writer_napping;   /* waiting out NAP_US: producers need not wake it */
     atomic_bool     failed;
     bool            started;
     pthread_t       thr;
@@ -611,11 +619,25 @@ writer_main(void *arg)
 
     if (batch == NULL)
         atomic_store(&l->failed, true);
+    bool napped_work = false;
+
     for (;;) {
         size_t n = 0;
         bool stop;
 
         pthread_mutex_lock(&l->mu);
+        if (napped_work && l->cfg.fsync == TG_FSYNC_NEVER && l->qlen < NAP_WAKE_QLEN && !l->stopping) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += NAP_US * 1000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            l->writer_waiting = l->writer_napping = true;
+            pthread_cond_timedwait(&l->not_empty, &l->mu, &ts);
+            l->writer_waiting = l->writer_napping = false;
+        }
         while (l->qlen == 0 && !l->stopping) {
             if (l->nleaves > 0) {
                 int64_t wait = l->pending_since + interval - mono_us();
@@ -644,6 +666,7 @@ writer_main(void *arg)
             l->qlen--;
         }
         stop = l->stopping && l->qlen == 0;
+        napped_work = n > 0;
         if (n > 0)
             pthread_cond_broadcast(&l->not_full);
         pthread_mutex_unlock(&l->mu);
@@ -1119,7 +1142,7 @@ tg_audit_append(struct tg_audit_log *l, cJSON *entry, tg_audit_done_fn done, voi
         entry = NULL;
         /* Wake the writer only if it sleeps: under load it is busy and the
          * producer's cost stays a lock round trip. */
-        if (l->writer_waiting)
+        if (l->writer_waiting && (!l->writer_napping || l->qlen >= NAP_WAKE_QLEN))
             pthread_cond_signal(&l->not_empty);
         rc = TG_OK;
     }
