@@ -26,35 +26,65 @@ struct parts_buf {
     uint32_t n, cap;
 };
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+enum prescan_rc { PRESCAN_OK = 0, PRESCAN_DEEP, PRESCAN_NUL };
+
+/* Offset of the next '"' or '\\' at or after i (len if none).  Chat bodies
+ * are mostly string content, so this is where the pre-scan spends its time:
+ * 16 bytes per step where SSE2 is there. */
+static size_t
+next_quote_or_escape(const char *s, size_t i, size_t len)
+{
+#if defined(__SSE2__)
+    const __m128i q = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\');
+    while (i + 16 <= len) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+        unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, q), _mm_cmpeq_epi8(v, bs)));
+        if (m != 0)
+            return i + (size_t)__builtin_ctz(m);
+        i += 16;
+    }
+#endif
+    while (i < len && s[i] != '"' && s[i] != '\\')
+        i++;
+    return i;
+}
+
 /*
- * Deepest [ / { nesting of a JSON text, counted outside strings, stopping
- * as soon as it exceeds max.  Done before cJSON so a hostile body never
- * reaches cJSON's recursive descent past our own cap.
+ * One pass over the raw body before cJSON sees it:
+ *  - the deepest [ / { nesting, counted outside strings, stopping as soon as
+ *    it exceeds max, so a hostile body never reaches cJSON's recursive
+ *    descent past our own cap (reported first, as the more basic problem);
+ *  - a NUL, raw or escaped as \u0000 inside a string: it ends the C string
+ *    cJSON gives us, and the text after it would reach the provider (which
+ *    parses the JSON itself) without ever being scanned.  Fail closed.
  */
-static bool
-json_depth_ok(const char *s, size_t len, unsigned max)
+static enum prescan_rc
+prescan(const char *s, size_t len, unsigned max)
 {
     unsigned depth = 0;
-    bool in_str = false;
+    bool nul = memchr(s, '\0', len) != NULL;
+
     for (size_t i = 0; i < len; i++) {
         char c = s[i];
-        if (in_str) {
-            if (c == '\\')
-                i++;
-            else if (c == '"')
-                in_str = false;
-            continue;
-        }
         if (c == '"') {
-            in_str = true;
+            /* inside a string: jump from escape to escape */
+            for (i = next_quote_or_escape(s, i + 1, len); i < len && s[i] == '\\';
+                 i = next_quote_or_escape(s, i + 2, len)) {
+                if (len - i >= 6 && memcmp(s + i + 1, "u0000", 5) == 0)
+                    nul = true;
+            }
         } else if (c == '[' || c == '{') {
             if (++depth > max)
-                return false;
+                return PRESCAN_DEEP;
         } else if ((c == ']' || c == '}') && depth > 0) {
             depth--;
         }
     }
-    return true;
+    return nul ? PRESCAN_NUL : PRESCAN_OK;
 }
 
 /* Same check on an already-parsed tree (capture readers hand us cJSON). */
@@ -814,30 +844,6 @@ out:
     return rc;
 }
 
-/*
- * A NUL, raw or escaped as \u0000, ends the C string cJSON gives us: the
- * text after it would reach the provider (which parses the JSON itself)
- * without ever being scanned.  Fail closed: refuse such bodies.
- */
-static bool
-has_nul(const char *body, size_t len)
-{
-    const char *p = body, *end = body + len;
-
-    if (memchr(body, '\0', len) != NULL)
-        return true;
-    while (p < end && (p = memmem(p, (size_t)(end - p), "\\u0000", 6)) != NULL) {
-        size_t bs = 0;
-        /* "\\u0000" is a literal backslash then "u0000": count the run. */
-        for (const char *q = p; q > body && q[-1] == '\\'; q--)
-            bs++;
-        if (bs % 2 == 0)
-            return true;
-        p += 6;
-    }
-    return false;
-}
-
 int
 tg_request_parse(const char *body, size_t len, struct tg_arena *a,
                  struct tg_request *out, struct tg_err *err)
@@ -849,12 +855,16 @@ tg_request_parse(const char *body, size_t len, struct tg_arena *a,
     if (len > TG_MAX_BODY_BYTES)
         return tg_err_set(err, TG_ELIMIT, "request body is larger than %u bytes",
                           TG_MAX_BODY_BYTES);
-    if (!json_depth_ok(body, len, TG_MAX_JSON_DEPTH))
+    switch (prescan(body, len, TG_MAX_JSON_DEPTH)) {
+    case PRESCAN_DEEP:
         return tg_err_set(err, TG_ELIMIT, "request JSON nests deeper than %u levels",
                           TG_MAX_JSON_DEPTH);
-    if (has_nul(body, len))
+    case PRESCAN_NUL:
         return tg_err_set(err, TG_EINVAL,
                           "request body contains a NUL character (raw or \\u0000), which is not accepted");
+    default:
+        break;
+    }
     const char *end = NULL;
     cJSON *j = cJSON_ParseWithLengthOpts(body, len, &end, false);
     if (j == NULL) {

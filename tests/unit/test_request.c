@@ -569,3 +569,47 @@ Test(request, nul_is_rejected_raw_and_escaped)
     tg_request_dispose(&r);
     tg_arena_free(&a);
 }
+
+/* The pre-scan jumps through string content 16 bytes at a time: escapes and
+ * quotes past the first block, at block edges and in the scalar tail must
+ * still be seen, and brackets inside strings must not count as nesting. */
+Test(request, prescan_long_strings)
+{
+    struct tg_arena a;
+    struct tg_request r;
+    struct tg_err err = {0};
+    char body[4096];
+
+    tg_arena_init(&a, 0);
+    for (int pad = 0; pad < 40; pad++) {
+        /* an escaped NUL after `pad` bytes of text and an escaped quote */
+        int n = snprintf(body, sizeof(body),
+                         "{\"messages\":[{\"role\":\"user\",\"content\":\"%.*s\\\"q\\u0000 x\"}]}", pad,
+                         "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz");
+        cr_assert_eq(tg_request_parse(body, (size_t)n, &a, &r, &err), TG_EINVAL, "pad %d", pad);
+        cr_assert(strstr(err.msg, "NUL") != NULL, "pad %d: %s", pad, err.msg);
+        /* the same with the backslash itself escaped: ordinary text */
+        n = snprintf(body, sizeof(body),
+                     "{\"messages\":[{\"role\":\"user\",\"content\":\"%.*s\\\"q\\\\u0000 x\"}]}", pad,
+                     "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz");
+        cr_assert_eq(tg_request_parse(body, (size_t)n, &a, &r, &err), TG_OK, "pad %d: %s", pad, err.msg);
+        tg_request_dispose(&r);
+    }
+    /* 300 brackets inside a string are text, not nesting */
+    {
+        int n = snprintf(body, sizeof(body), "{\"messages\":[{\"role\":\"user\",\"content\":\"");
+        for (int i = 0; i < 300; i++)
+            body[n++] = '[';
+        n += snprintf(body + n, sizeof(body) - (size_t)n, "\"}]}");
+        cr_assert_eq(tg_request_parse(body, (size_t)n, &a, &r, &err), TG_OK, "%s", err.msg);
+        tg_request_dispose(&r);
+    }
+    /* ... and 300 real ones are too deep */
+    {
+        int n = snprintf(body, sizeof(body), "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"m\":");
+        for (int i = 0; i < 300; i++)
+            body[n++] = '[';
+        cr_assert_eq(tg_request_parse(body, (size_t)n, &a, &r, &err), TG_ELIMIT);
+    }
+    tg_arena_free(&a);
+}
