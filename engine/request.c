@@ -8,6 +8,7 @@
  * 400 and the audit records request.malformed), never a best-effort pass.
  */
 #include "engine/request.h"
+#include "engine/json.h"
 #include "engine/limits.h"
 
 #include <stdio.h>
@@ -836,6 +837,8 @@ tg_request_from_json(cJSON *body, size_t body_len, struct tg_arena *a,
         goto out;
     }
     rc = index_body(body, body_len, a, out, err);
+    if (rc == TG_OK)
+        out->body_owned = true;
 out:
     if (rc != TG_OK) {
         cJSON_Delete(body);
@@ -866,22 +869,25 @@ tg_request_parse(const char *body, size_t len, struct tg_arena *a,
         break;
     }
     const char *end = NULL;
-    cJSON *j = cJSON_ParseWithLengthOpts(body, len, &end, false);
-    if (j == NULL) {
+    cJSON *j = NULL;
+    int rc = tg_json_parse(body, len, TG_MAX_JSON_DEPTH, a, &j, &end);
+    if (rc == TG_ENOMEM)
+        return tg_err_set(err, TG_ENOMEM, "out of memory parsing the request body");
+    if (rc == TG_ELIMIT)
+        return tg_err_set(err, TG_ELIMIT, "request JSON nests deeper than %u levels", TG_MAX_JSON_DEPTH);
+    if (rc != TG_OK) {
         size_t off = end != NULL && end >= body ? (size_t)(end - body) : 0;
         return tg_err_set(err, TG_EINVAL, "request body is not valid JSON (near byte %zu)", off);
     }
     /* Trailing garbage after the value is as malformed as a broken value. */
     for (const char *p = end; p != NULL && p < body + len; p++) {
-        if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n' && *p != '\0') {
-            cJSON_Delete(j);
+        if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n' && *p != '\0')
             return tg_err_set(err, TG_EINVAL,
                               "request body has trailing data after the JSON value");
-        }
     }
-    int rc = index_body(j, len, a, out, err);
+    /* The tree lives in the arena: nothing to free on failure. */
+    rc = index_body(j, len, a, out, err);
     if (rc != TG_OK) {
-        cJSON_Delete(j);
         memset(out, 0, sizeof(*out));
         out->max_tokens = -1;
     }
@@ -893,8 +899,10 @@ tg_request_dispose(struct tg_request *r)
 {
     if (r == NULL)
         return;
-    cJSON_Delete(r->body);
+    if (r->body_owned)
+        cJSON_Delete(r->body);
     r->body = NULL;
+    r->body_owned = false;
     r->parts = NULL;
     r->nparts = 0;
 }

@@ -49,7 +49,8 @@ struct tg_part {
 };
 
 struct tg_request {
-    cJSON      *body;       /* owned; freed by tg_request_dispose() */
+    cJSON      *body;       /* freed (if body_owned) by tg_request_dispose() */
+    bool        body_owned; /* false: an arena tree from tg_json_parse (engine/json.h) */
     size_t      body_len;
     const char *model;      /* body.model, NULL if absent */
     bool        stream;

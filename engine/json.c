@@ -1,0 +1,336 @@
+/*
+ * json.c — arena-built, read-only cJSON trees (json.h).
+ *
+ * Grammar and tree shape follow cJSON 1.7 exactly, quirks included, so
+ * that switching parsers changes no decision: whitespace is any byte
+ * <= 0x20; a number is the longest run of [0-9+-.eE]
+ * after a leading '-' or digit, converted by strtod, with valueint
+ * saturated; strings may hold raw control bytes; the first child's prev
+ * points at the last child.  One deliberate difference: a \\u escape with a
+ * non-hex digit is refused (cJSON reads it as U+0000, which would cut the
+ * C string short of what the provider parses).
+ */
+#include "engine/json.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+size_t
+tg_json_next_special(const char *s, size_t i, size_t len)
+{
+#if defined(__SSE2__)
+    const __m128i q = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\');
+    while (i + 16 <= len) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+        unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, q), _mm_cmpeq_epi8(v, bs)));
+        if (m != 0)
+            return i + (size_t)__builtin_ctz(m);
+        i += 16;
+    }
+#endif
+    while (i < len && s[i] != '"' && s[i] != '\\')
+        i++;
+    return i;
+}
+
+struct jp {
+    const char      *s;
+    size_t           len, i;
+    unsigned         depth, max_depth;
+    struct tg_arena *a;
+    int              rc;   /* why parsing stopped: TG_EINVAL / TG_ELIMIT / TG_ENOMEM */
+};
+
+static void
+skip_ws(struct jp *p)
+{
+    while (p->i < p->len && (unsigned char)p->s[p->i] <= 32)
+        p->i++;
+}
+
+static int
+hex4(const char *h, unsigned *out)
+{
+    unsigned v = 0;
+
+    for (int k = 0; k < 4; k++) {
+        char c = h[k];
+        v <<= 4;
+        if (c >= '0' && c <= '9')
+            v |= (unsigned)(c - '0');
+        else if (c >= 'a' && c <= 'f')
+            v |= (unsigned)(c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F')
+            v |= (unsigned)(c - 'A' + 10);
+        else
+            return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* p->s[p->i] is the opening quote.  *out = the decoded string (arena). */
+static bool
+parse_string(struct jp *p, char **out)
+{
+    size_t start = p->i + 1, end = start, n = 0;
+    char *o;
+
+    /* Find the closing quote; its distance bounds the decoded length. */
+    for (;;) {
+        end = tg_json_next_special(p->s, end, p->len);
+        if (end >= p->len)
+            goto bad;
+        if (p->s[end] == '"')
+            break;
+        if (end + 1 >= p->len)
+            goto bad;   /* a backslash as the last byte */
+        end += 2;
+    }
+    if ((o = tg_arena_alloc(p->a, end - start + 1)) == NULL) {
+        p->rc = TG_ENOMEM;
+        return false;
+    }
+    for (size_t i = start; i < end;) {
+        size_t j = tg_json_next_special(p->s, i, end);
+        unsigned cp, lo;
+        memcpy(o + n, p->s + i, j - i);
+        n += j - i;
+        if (j >= end)
+            break;
+        /* p->s[j] == '\\' (a quote cannot occur before end) */
+        switch (p->s[j + 1]) {
+        case 'b':  o[n++] = '\b'; i = j + 2; continue;
+        case 'f':  o[n++] = '\f'; i = j + 2; continue;
+        case 'n':  o[n++] = '\n'; i = j + 2; continue;
+        case 'r':  o[n++] = '\r'; i = j + 2; continue;
+        case 't':  o[n++] = '\t'; i = j + 2; continue;
+        case '"': case '\\': case '/':
+            o[n++] = p->s[j + 1];
+            i = j + 2;
+            continue;
+        case 'u':
+            break;
+        default:
+            p->i = j;
+            goto bad;
+        }
+        if (end - j < 6 || hex4(p->s + j + 2, &cp) != 0 || (cp >= 0xDC00 && cp <= 0xDFFF)) {
+            p->i = j;
+            goto bad;
+        }
+        i = j + 6;
+        if (cp >= 0xD800 && cp <= 0xDBFF) {
+            /* a high surrogate needs its low half right after */
+            if (end - i < 6 || p->s[i] != '\\' || p->s[i + 1] != 'u' || hex4(p->s + i + 2, &lo) != 0 ||
+                lo < 0xDC00 || lo > 0xDFFF) {
+                p->i = j;
+                goto bad;
+            }
+            cp = 0x10000 + (((cp & 0x3FF) << 10) | (lo & 0x3FF));
+            i += 6;
+        }
+        if (cp < 0x80) {
+            o[n++] = (char)cp;
+        } else if (cp < 0x800) {
+            o[n++] = (char)(0xC0 | (cp >> 6));
+            o[n++] = (char)(0x80 | (cp & 0x3F));
+        } else if (cp < 0x10000) {
+            o[n++] = (char)(0xE0 | (cp >> 12));
+            o[n++] = (char)(0x80 | ((cp >> 6) & 0x3F));
+            o[n++] = (char)(0x80 | (cp & 0x3F));
+        } else {
+            o[n++] = (char)(0xF0 | (cp >> 18));
+            o[n++] = (char)(0x80 | ((cp >> 12) & 0x3F));
+            o[n++] = (char)(0x80 | ((cp >> 6) & 0x3F));
+            o[n++] = (char)(0x80 | (cp & 0x3F));
+        }
+    }
+    o[n] = '\0';
+    *out = o;
+    p->i = end + 1;
+    return true;
+bad:
+    p->rc = TG_EINVAL;
+    return false;
+}
+
+static bool
+parse_number(struct jp *p, cJSON *item)
+{
+    char sbuf[64], *buf = sbuf, *after;
+    size_t k = 0;
+    double d;
+
+    /* The whole run of number bytes, however long (as the cJSON this
+     * project builds against does), NUL-terminated for strtod. */
+    while (p->i + k < p->len) {
+        char c = p->s[p->i + k];
+        if (!((c >= '0' && c <= '9') || c == '+' || c == '-' || c == 'e' || c == 'E' || c == '.'))
+            break;
+        k++;
+    }
+    if (k >= sizeof(sbuf) && (buf = tg_arena_alloc(p->a, k + 1)) == NULL) {
+        p->rc = TG_ENOMEM;
+        return false;
+    }
+    memcpy(buf, p->s + p->i, k);
+    buf[k] = '\0';
+    d = strtod(buf, &after);
+    if (after == buf) {
+        p->rc = TG_EINVAL;
+        return false;
+    }
+    item->type = cJSON_Number;
+    item->valuedouble = d;
+    if (d >= INT_MAX)
+        item->valueint = INT_MAX;
+    else if (d <= (double)INT_MIN)
+        item->valueint = INT_MIN;
+    else
+        item->valueint = (int)d;
+    p->i += (size_t)(after - buf);
+    return true;
+}
+
+static bool parse_value(struct jp *p, cJSON *item);
+
+static cJSON *
+new_item(struct jp *p)
+{
+    cJSON *c = tg_arena_calloc(p->a, 1, sizeof(*c));
+    if (c == NULL)
+        p->rc = TG_ENOMEM;
+    return c;
+}
+
+/* '[' or '{' at p->i. */
+static bool
+parse_container(struct jp *p, cJSON *item, bool object)
+{
+    char close = object ? '}' : ']';
+    cJSON *head = NULL, *cur = NULL;
+
+    if (++p->depth > p->max_depth) {
+        p->rc = TG_ELIMIT;
+        return false;
+    }
+    p->i++;
+    skip_ws(p);
+    if (p->i < p->len && p->s[p->i] == close)
+        goto done;
+    for (;;) {
+        cJSON *c = new_item(p);
+        if (c == NULL)
+            return false;
+        if (head == NULL) {
+            head = c;
+        } else {
+            cur->next = c;
+            c->prev = cur;
+        }
+        cur = c;
+        skip_ws(p);
+        if (object) {
+            if (p->i >= p->len || p->s[p->i] != '"' || !parse_string(p, &c->string)) {
+                if (p->rc == 0)
+                    p->rc = TG_EINVAL;
+                return false;
+            }
+            skip_ws(p);
+            if (p->i >= p->len || p->s[p->i] != ':') {
+                p->rc = TG_EINVAL;
+                return false;
+            }
+            p->i++;
+            skip_ws(p);
+        }
+        if (!parse_value(p, c))
+            return false;
+        skip_ws(p);
+        if (p->i < p->len && p->s[p->i] == ',') {
+            p->i++;
+            continue;
+        }
+        if (p->i < p->len && p->s[p->i] == close)
+            break;
+        p->rc = TG_EINVAL;
+        return false;
+    }
+done:
+    if (head != NULL)
+        head->prev = cur;
+    item->type = object ? cJSON_Object : cJSON_Array;
+    item->child = head;
+    p->i++;
+    p->depth--;
+    return true;
+}
+
+static bool
+parse_value(struct jp *p, cJSON *item)
+{
+    const char *s = p->s + p->i;
+    size_t left = p->len - p->i;
+
+    if (left >= 4 && memcmp(s, "null", 4) == 0) {
+        item->type = cJSON_NULL;
+        p->i += 4;
+        return true;
+    }
+    if (left >= 5 && memcmp(s, "false", 5) == 0) {
+        item->type = cJSON_False;
+        p->i += 5;
+        return true;
+    }
+    if (left >= 4 && memcmp(s, "true", 4) == 0) {
+        item->type = cJSON_True;
+        item->valueint = 1;
+        p->i += 4;
+        return true;
+    }
+    if (left == 0) {
+        p->rc = TG_EINVAL;
+        return false;
+    }
+    if (*s == '"') {
+        if (!parse_string(p, &item->valuestring))
+            return false;
+        item->type = cJSON_String;
+        return true;
+    }
+    if (*s == '-' || (*s >= '0' && *s <= '9'))
+        return parse_number(p, item);
+    if (*s == '[' || *s == '{')
+        return parse_container(p, item, *s == '{');
+    p->rc = TG_EINVAL;
+    return false;
+}
+
+int
+tg_json_parse(const char *s, size_t len, unsigned max_depth, struct tg_arena *a, cJSON **out,
+              const char **end)
+{
+    struct jp p = { s, len, 0, 0, max_depth, a, 0 };
+    cJSON *root;
+
+    *out = NULL;
+    /* cJSON skips a BOM only when at least two more bytes follow it. */
+    if (len >= 5 && memcmp(s, "\xEF\xBB\xBF", 3) == 0)
+        p.i = 3;
+    skip_ws(&p);
+    if ((root = new_item(&p)) == NULL || !parse_value(&p, root)) {
+        if (end != NULL)
+            *end = s + (p.i < len ? p.i : len);
+        return p.rc != 0 ? p.rc : TG_EINVAL;
+    }
+    if (end != NULL)
+        *end = s + p.i;
+    *out = root;
+    return TG_OK;
+}
