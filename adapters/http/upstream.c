@@ -319,7 +319,15 @@ rq_send(struct tg_up_req *rq)
             iov[n].iov_base = (void *)(rq->body + (rq->sent - rq->head_len));
             iov[n++].iov_len = rq->body_len - (rq->sent - rq->head_len);
         }
-        w = writev(c->fd, iov, n);
+        {
+            /* sendmsg for MSG_NOSIGNAL: a peer that hung up must not SIGPIPE
+             * the process, whatever its signal disposition. */
+            struct msghdr mh;
+            memset(&mh, 0, sizeof(mh));
+            mh.msg_iov = iov;
+            mh.msg_iovlen = (size_t)n;
+            w = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
+        }
         if (w < 0) {
             if (errno == EINTR)
                 continue;

@@ -6,7 +6,7 @@
  * parse, request formatting, a poll() liveness check per reused
  * connection, socket-callback churn on the loop) cost more than the rest of
  * the request (docs/gateway.md has the profile).  This client does one
- * writev() and reads straight into a fixed buffer on the loop that owns it.
+ * sendmsg() and reads straight into a fixed buffer on the loop that owns it.
  * It serves `http://` URLs whose host is an IP literal or `localhost` (no
  * DNS: a blocking resolver must not run on the loop); TLS and host names
  * stay with libcurl (server.c picks, tg_up_eligible()).
@@ -81,8 +81,9 @@ bool tg_h1r_pristine(const struct tg_h1r *p);
 
 enum tg_up_result {
     TG_UP_OK = 0,
-    TG_UP_CONNECT,      /* could not connect (refused, unreachable, connect timeout) */
-    TG_UP_TIMEOUT,      /* the total timeout passed */
+    TG_UP_CONNECT,      /* could not connect (refused, unreachable) */
+    TG_UP_TIMEOUT,      /* the connect or the total timeout passed (as libcurl's
+                           CURLE_OPERATION_TIMEDOUT: the gateway records "timeout") */
     TG_UP_RESET,        /* the connection broke mid-exchange */
     TG_UP_BAD_RESPONSE, /* not a valid HTTP/1.x response */
     TG_UP_ABORTED,      /* a callback asked to stop */
@@ -140,7 +141,8 @@ uint32_t tg_up_pool_idle(const struct tg_up_pool *pool);
 int  tg_up_start(struct tg_up_pool *pool, struct tg_up_req *rq, const char *url,
                  const char *const *headers, uint32_t nheaders, const char *body, size_t body_len,
                  uint32_t connect_ms, uint32_t total_ms, const struct tg_up_cbs *cbs, void *ud);
-/* Stop an active request: its connection is closed, no callbacks follow. */
+/* Stop an active request: its connection is closed, no callbacks follow.
+ * Not from inside on_head/on_body (return non-zero there to stop). */
 void tg_up_cancel(struct tg_up_req *rq);
 
 #endif /* TG_UPSTREAM_H */
