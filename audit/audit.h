@@ -2,7 +2,8 @@
  * audit.h — the signed, hash-chained decision log (CONTRACT §6).
  *
  * Producers (event-loop threads, CLI) build an entry with
- * tg_audit_entry_json() and hand it to tg_audit_append(); one writer thread
+ * tg_audit_entry_json() and hand it to tg_audit_append() (or render it with
+ * tg_audit_entry_text() and hand it to tg_audit_append_text()); one writer thread
  * owns the chain state (seq, prev hash, seals), serialises canonical bytes,
  * signs (Ed25519, OpenSSL EVP), appends with O_APPEND and fsyncs per
  * policy.  Producers never touch chain state, they only enqueue.
@@ -54,10 +55,10 @@ struct tg_audit_event {
     const char *error;               /* short reason, never PII */
 };
 
-/* Entry JSON without the chain fields (seq, prev, hash, key_id, sig), which the writer adds. NULL on ENOMEM.
- * Its string values share one block owned by the returned root (see entry.c):
- * members may be read, replaced or deleted, but must not be moved into
- * another tree that outlives the root. */
+/* Entry JSON without the chain fields (seq, prev, hash, key_id, sig), which
+ * the writer adds: the parse of tg_audit_entry_text() with "event" first.
+ * NULL on ENOMEM.  For callers that inspect or extend an entry (CLI); the
+ * gateway appends the text. */
 cJSON *tg_audit_entry_json(const struct tg_audit_event *ev);
 
 struct tg_audit_log;
@@ -77,6 +78,32 @@ typedef void (*tg_audit_done_fn)(void *arg, int status, uint64_t seq);
  * failed or is closed: the caller must then deny (503).
  */
 int  tg_audit_append(struct tg_audit_log *log, cJSON *entry, tg_audit_done_fn done, void *arg);
+
+/*
+ * The same entry without a tree (the gateway's per-request path): the
+ * members rendered by tg_audit_entry_text() are copied into the line as they
+ * are, so the writer thread only adds the header and suffix.
+ */
+struct tg_audit_text {
+    char       *buf;     /* malloc'd: the members, NUL, the event name, NUL */
+    size_t      len;     /* bytes of the members (NUL excluded) */
+    const char *event;   /* points into buf */
+};
+
+/*
+ * Render ev into out: exactly the bytes the writer prints after its header
+ * — every member except `event` (which goes into the header), with no
+ * leading comma — and the event name ("decision" when ev->event is NULL).  TG_OK, or TG_ENOMEM with out emptied.
+ * Release an entry that is not appended with tg_audit_text_free().
+ */
+int  tg_audit_entry_text(const struct tg_audit_event *ev, struct tg_audit_text *out);
+void tg_audit_text_free(struct tg_audit_text *t);
+
+/* tg_audit_append for a rendered entry, with the same contract: takes
+ * ownership of text->buf in every case (*text is emptied), blocks while the
+ * queue is full, TG_EIO without calling done when the log failed or is closed. */
+int  tg_audit_append_text(struct tg_audit_log *log, struct tg_audit_text *text, tg_audit_done_fn done,
+                          void *arg);
 
 /* Per-tenant keyed hash of a request body (key derived from the signing key). */
 void tg_audit_request_hmac(const struct tg_audit_log *log, const char *tenant,

@@ -87,11 +87,34 @@ bool tg__audit_parse_ts(const char *s, int64_t *us);
 
 #include <cjson/cJSON.h>
 
+/* ---- canonical JSON scalars ------------------------------------------------
+ * One spelling per value, shared by the writer's tree printer (writer.c) and
+ * the entry text path (entry.c): an entry must hash the same whichever path
+ * produced it. */
+
+#define TG__AUDIT_NUM_MAX 40u   /* tg__audit_fmt_num output, with room to spare */
+
+/* Decimal integer, no NUL; returns its length (at most 20). */
+size_t tg__audit_fmt_i64(int64_t v, char *out);
+/* A JSON number as the log spells it, no NUL: integers below 2^53 in
+ * decimal, other finite values %1.15g or, when that does not read back
+ * exactly, %1.17g; non-finite values "null".  Returns the length, 0 on failure. */
+size_t tg__audit_fmt_num(double d, char out[TG__AUDIT_NUM_MAX]);
+/* s[0..n) as a quoted JSON string: '"' and '\\' backslashed, \b \f \n \r \t
+ * short, other bytes below 0x20 as \u00xx, everything else (UTF-8 included)
+ * as is.  dst needs room for 2 + 6n bytes; returns the bytes written. */
+size_t tg__audit_esc_str(char *dst, const char *s, size_t n);
+
 /* Does the parsed recovery entry `j` describe the discarded bytes junk[0..n)
  * found at file offset `off`, right after entry `after_seq`? */
 bool tg__audit_recovery_ok(const cJSON *j, uint64_t after_seq, uint64_t off, const char *junk, size_t n);
 
 /* Integer field of an object as uint64 (exact, non-negative); false if absent or not one. */
 bool tg__audit_get_u64(const cJSON *obj, const char *key, uint64_t *out);
+
+/* Tests only: the bytes the writer prints for entry tree obj after its
+ * header and the separating comma (members minus the chain fields), as
+ * tg_audit_entry_text() renders them; *out is malloc'd and NUL-terminated. */
+int  tg__audit_print_members(const cJSON *obj, char **out, size_t *len);
 
 #endif /* TG_AUDIT_INT_H */

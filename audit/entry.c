@@ -1,8 +1,9 @@
-/* entry.c — build the JSON of one audit entry (CONTRACT §6) from an event. */
+/* entry.c — render one audit entry (CONTRACT §6) from an event. */
 #include "audit/audit.h"
 #include "audit/audit_int.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 
@@ -11,137 +12,6 @@
 /* PII spans kept per entry: offsets are useful evidence, but a request with
  * thousands of findings must not make a megabyte audit line. */
 #define AUDIT_MAX_SPANS 256u
-
-/*
- * The tree is built directly, in the exact member order the writer will
- * serialise (its bytes are what the chain hashes), with the fewest
- * allocations cJSON allows.  This runs on every request of every event-loop
- * thread, and the writer thread frees what it allocates.
- *
- *   - member names are string literals, attached without copying
- *     (cJSON_AddItemToObjectCS);
- *   - values that are literals of this file are references;
- *   - values owned by the caller (ids, names, messages: the entry outlives
- *     the request and maybe its policy) are copied into ONE block, sized
- *     by a first pass, and referenced from there.  The block hangs off the
- *     root object's valuestring (unused for objects), so cJSON_Delete of the
- *     root frees it after the members; reference nodes never free their
- *     string.  Should the block run out, a value gets its own copy.
- *
- * Failures are collected in one flag and checked once.
- */
-struct eb {
-    bool   fail;
-    char  *pool;   /* the shared string block (owned by the root) */
-    size_t used, cap;
-};
-
-/* Attach item under key (a string literal: not copied) or append it to an array (key NULL). */
-static cJSON *
-put(struct eb *b, cJSON *parent, const char *key, cJSON *item)
-{
-    if (item == NULL || parent == NULL) {
-        cJSON_Delete(item);
-        b->fail = true;
-        return NULL;
-    }
-    if (key != NULL ? !cJSON_AddItemToObjectCS(parent, key, item) : !cJSON_AddItemToArray(parent, item)) {
-        cJSON_Delete(item);
-        b->fail = true;
-        return NULL;
-    }
-    return item;
-}
-
-/* A caller's string (copied into the block, or on its own), or null. */
-static cJSON *
-str(struct eb *b, const char *s)
-{
-    size_t n;
-
-    if (s == NULL)
-        return cJSON_CreateNull();
-    n = strlen(s) + 1;
-    if (b->cap - b->used < n)
-        return cJSON_CreateString(s);
-    memcpy(b->pool + b->used, s, n);
-    b->used += n;
-    return cJSON_CreateStringReference(b->pool + b->used - n);
-}
-
-static size_t
-slen(const char *s)
-{
-    return s != NULL ? strlen(s) + 1 : 0;
-}
-
-static size_t
-reasons_len(const struct tg_reason *r, uint32_t n)
-{
-    size_t t = 0;
-    for (uint32_t i = 0; i < n; i++)
-        t += slen(r[i].rule) * 2 + slen(r[i].message);   /* rule ids twice: reasons and `rules` */
-    return t;
-}
-
-/* Bytes of every caller string the entry copies (an upper bound: a value
- * missed here only costs it its own allocation). */
-static size_t
-strings_len(const struct tg_audit_event *ev)
-{
-    const struct tg_decision *d = ev->decision;
-    const struct tg_policy *p = ev->policy;
-    size_t t = 32 + 65 + slen(ev->event) + slen(ev->decision_id) + slen(ev->mode) + slen(ev->tenant) +
-               slen(ev->model) + slen(ev->provider) + slen(ev->error);
-
-    for (uint32_t i = 0; i < ev->nattempts; i++)
-        t += slen(ev->attempts[i].model) + slen(ev->attempts[i].provider) + slen(ev->attempts[i].outcome);
-    if (p != NULL)
-        t += sizeof(p->policy_version);
-    if (d == NULL)
-        return t;
-    t += slen(d->tenant) + slen(d->feature) + slen(d->category) + slen(d->policy_version);
-    for (uint32_t i = 0; i < d->nexport_tags; i++)
-        t += slen(d->export_tags[i]);
-    for (uint32_t i = 0; i < d->npii; i++)
-        t += slen(d->pii[i].entity);
-    for (uint32_t i = 0; i < d->findings.n && i < AUDIT_MAX_SPANS; i++)
-        t += slen(d->findings.v[i].entity);
-    for (uint32_t i = 0; i < d->ncands; i++) {
-        const struct tg_cand *c = &d->cands[i];
-        if (p != NULL && c->model < p->nmodels) {
-            const struct tg_model *m = &p->models[c->model];
-            t += slen(m->id);
-            if (m->provider < p->nproviders) {
-                const struct tg_provider *pv = &p->providers[m->provider];
-                t += slen(pv->id) + slen(pv->region) + slen(pv->jurisdiction);
-            }
-        }
-        t += reasons_len(c->reasons, c->nreasons);
-    }
-    for (uint32_t i = 0; p != NULL && i < d->nroute; i++)
-        t += d->route[i] < p->nmodels ? slen(p->models[d->route[i]].id) : 0;
-    return t + reasons_len(d->reasons, d->nreasons);
-}
-
-/* A string literal of this file: referenced, never freed. */
-static cJSON *
-lit(const char *s)
-{
-    return cJSON_CreateStringReference(s);
-}
-
-static cJSON *
-num(double v)
-{
-    return cJSON_CreateNumber(v);
-}
-
-static cJSON *
-num_or_null(double v)
-{
-    return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull();
-}
 
 static const char *
 verdict_name(enum tg_verdict v)
@@ -153,259 +23,589 @@ verdict_name(enum tg_verdict v)
     }
 }
 
-static void
-put_reasons(struct eb *b, cJSON *obj, const struct tg_reason *r, uint32_t n)
-{
-    cJSON *arr = put(b, obj, "reasons", cJSON_CreateArray());
+/* ---- rendering ---------------------------------------------------------------
+ *
+ * An entry is rendered once, straight to the bytes the writer prints after
+ * its header: one growing buffer instead of a tree of ~50 nodes, and the
+ * writer copies it into the line.  tg_audit_entry_json() is the parse of
+ * these bytes, so there is one renderer to keep right.
+ *
+ * Separators: `comma` says whether the next member or element needs one;
+ * keys and array elements write it, values set it, brackets clear it.
+ */
+struct tb {
+    bool   fail;
+    bool   comma;
+    char  *p;
+    size_t len, cap;
+};
 
-    for (uint32_t i = 0; arr != NULL && i < n; i++) {
-        cJSON *o = put(b, arr, NULL, cJSON_CreateObject());
-        put(b, o, "rule", str(b, r[i].rule));
-        put(b, o, "message", str(b, r[i].message));
+/* Out of line: rarely taken (the first size fits most entries). */
+static bool
+tb_grow(struct tb *b, size_t more)
+{
+    size_t ncap = b->cap ? b->cap : 1024;
+    char *np;
+
+    while (ncap - b->len < more)
+        ncap *= 2;
+    if ((np = realloc(b->p, ncap)) == NULL) {
+        b->fail = true;
+        return false;
+    }
+    b->p = np;
+    b->cap = ncap;
+    return true;
+}
+
+static inline bool
+tb_room(struct tb *b, size_t more)
+{
+    if (b->fail)
+        return false;
+    return b->cap - b->len >= more || tb_grow(b, more);
+}
+
+static inline void
+tb_raw(struct tb *b, const char *s, size_t n)
+{
+    if (tb_room(b, n)) {
+        memcpy(b->p + b->len, s, n);
+        b->len += n;
     }
 }
 
-/* `rules`: the distinct rule ids of the candidates' reasons, then the decision's, first seen first. */
-static void
-add_rule_id(struct eb *b, cJSON *rules, const char *id)
+/* Member name, quoted with its colon: `"k":` (n bytes).  Names are
+ * literals of this file (nothing to escape), so tb_key pastes the quotes
+ * and colon at compile time and no strlen runs per member. */
+static inline void
+tb_keyn(struct tb *b, const char *qk, size_t n)
 {
-    const cJSON *it;
-
-    if (id == NULL || rules == NULL)
+    if (!tb_room(b, n + 1))
         return;
-    cJSON_ArrayForEach(it, rules)
-        if (strcmp(it->valuestring, id) == 0)
-            return;
-    put(b, rules, NULL, str(b, id));
+    if (b->comma)
+        b->p[b->len++] = ',';
+    memcpy(b->p + b->len, qk, n);
+    b->len += n;
+}
+
+#define tb_key(b, k) tb_keyn((b), "\"" k "\":", sizeof("\"" k "\":") - 1)
+
+/* Before an array element. */
+static inline void
+tb_elem(struct tb *b)
+{
+    if (b->comma)
+        tb_raw(b, ",", 1);
+}
+
+static inline void
+tb_open(struct tb *b, char c)
+{
+    tb_raw(b, &c, 1);
+    b->comma = false;
+}
+
+static inline void
+tb_close(struct tb *b, char c)
+{
+    tb_raw(b, &c, 1);
+    b->comma = true;
+}
+
+/* An empty array. */
+static inline void
+tb_empty(struct tb *b)
+{
+    tb_raw(b, "[]", 2);
+    b->comma = true;
+}
+
+static inline void
+tb_null(struct tb *b)
+{
+    tb_raw(b, "null", 4);
+    b->comma = true;
+}
+
+static inline void
+tb_bool(struct tb *b, bool v)
+{
+    if (v)
+        tb_raw(b, "true", 4);
+    else
+        tb_raw(b, "false", 5);
+    b->comma = true;
+}
+
+/* A string, or null. */
+static inline void
+tb_str(struct tb *b, const char *s)
+{
+    size_t n;
+
+    if (s == NULL) {
+        tb_null(b);
+        return;
+    }
+    n = strlen(s);
+    if (tb_room(b, 2 + 6 * n))
+        b->len += tg__audit_esc_str(b->p + b->len, s, n);
+    b->comma = true;
+}
+
+/* Any double, non-finite as null (num_or_null; num() never gets one). */
+static inline void
+tb_num(struct tb *b, double v)
+{
+    size_t n;
+
+    if (tb_room(b, TG__AUDIT_NUM_MAX)) {
+        if ((n = tg__audit_fmt_num(v, b->p + b->len)) == 0)
+            b->fail = true;
+        b->len += n;
+    }
+    b->comma = true;
+}
+
+/* An int or uint32_t member: exact as a double,
+ * so put_num would print it as this integer. */
+static inline void
+tb_int(struct tb *b, int64_t v)
+{
+    if (tb_room(b, 20))
+        b->len += tg__audit_fmt_i64(v, b->p + b->len);
+    b->comma = true;
 }
 
 static void
-put_rules(struct eb *b, cJSON *o, const struct tg_decision *d)
+tb_reasons(struct tb *b, const struct tg_reason *r, uint32_t n)
 {
-    cJSON *rules = put(b, o, "rules", cJSON_CreateArray());
+    tb_key(b, "reasons");
+    tb_open(b, '[');
+    for (uint32_t i = 0; i < n; i++) {
+        tb_elem(b);
+        tb_open(b, '{');
+        tb_key(b, "rule");
+        tb_str(b, r[i].rule);
+        tb_key(b, "message");
+        tb_str(b, r[i].message);
+        tb_close(b, '}');
+    }
+    tb_close(b, ']');
+}
+
+/* Distinct rule ids seen so far (add_rule_id compares against the array it builds). */
+struct seen {
+    const char **v;
+    size_t       n;
+    const char  *small[32];
+};
+
+static void
+tb_rule_id(struct tb *b, struct seen *s, const char *id)
+{
+    if (id == NULL)
+        return;
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->v[i], id) == 0)
+            return;
+    s->v[s->n++] = id;
+    tb_elem(b);
+    tb_str(b, id);
+}
+
+static void
+tb_rules(struct tb *b, const struct tg_decision *d)
+{
+    struct seen s;
+    size_t max = d->nreasons;
 
     for (uint32_t i = 0; i < d->ncands; i++)
+        max += d->cands[i].nreasons;
+    s.n = 0;
+    s.v = max <= TG_ARRAY_LEN(s.small) ? s.small : malloc(max * sizeof(*s.v));
+    if (s.v == NULL) {
+        b->fail = true;
+        return;
+    }
+    tb_key(b, "rules");
+    tb_open(b, '[');
+    for (uint32_t i = 0; i < d->ncands; i++)
         for (uint32_t j = 0; j < d->cands[i].nreasons; j++)
-            add_rule_id(b, rules, d->cands[i].reasons[j].rule);
+            tb_rule_id(b, &s, d->cands[i].reasons[j].rule);
     for (uint32_t j = 0; j < d->nreasons; j++)
-        add_rule_id(b, rules, d->reasons[j].rule);
+        tb_rule_id(b, &s, d->reasons[j].rule);
+    tb_close(b, ']');
+    if (s.v != s.small)
+        free(s.v);
 }
 
-/* Offsets only: where, never what. */
 static void
-put_spans(struct eb *b, cJSON *o, const struct tg_decision *d)
+tb_spans(struct tb *b, const struct tg_decision *d)
 {
-    cJSON *arr = put(b, o, "pii_spans", cJSON_CreateArray());
-
-    for (uint32_t i = 0; arr != NULL && i < d->findings.n && i < AUDIT_MAX_SPANS; i++) {
+    tb_key(b, "pii_spans");
+    tb_open(b, '[');
+    for (uint32_t i = 0; i < d->findings.n && i < AUDIT_MAX_SPANS; i++) {
         const struct tg_finding *f = &d->findings.v[i];
-        cJSON *e = put(b, arr, NULL, cJSON_CreateObject());
-        put(b, e, "entity", str(b, f->entity));
-        put(b, e, "part", num(f->part));
-        put(b, e, "start", num(f->start));
-        put(b, e, "end", num(f->end));
+        tb_elem(b);
+        tb_open(b, '{');
+        tb_key(b, "entity");
+        tb_str(b, f->entity);
+        tb_key(b, "part");
+        tb_int(b, f->part);
+        tb_key(b, "start");
+        tb_int(b, f->start);
+        tb_key(b, "end");
+        tb_int(b, f->end);
+        tb_close(b, '}');
     }
-    if (d->findings.n > AUDIT_MAX_SPANS)
-        put(b, o, "pii_spans_truncated", cJSON_CreateTrue());
+    tb_close(b, ']');
+    if (d->findings.n > AUDIT_MAX_SPANS) {
+        tb_key(b, "pii_spans_truncated");
+        tb_bool(b, true);
+    }
 }
 
+/* An array of strings (the member name written by the caller). */
 static void
-put_strings(struct eb *b, cJSON *o, const char *key, const char *const *v, uint32_t n)
+tb_strings(struct tb *b, const char *const *v, uint32_t n)
 {
-    cJSON *arr = put(b, o, key, cJSON_CreateArray());
-
-    for (uint32_t i = 0; arr != NULL && i < n; i++)
-        put(b, arr, NULL, str(b, v[i]));
+    tb_open(b, '[');
+    for (uint32_t i = 0; i < n; i++) {
+        tb_elem(b);
+        tb_str(b, v[i]);
+    }
+    tb_close(b, ']');
 }
 
-/*
- * With a policy: the engine's CONTRACT §4 decision JSON (tg_decision_to_json
- * with detail off, the printer `explain` uses) minus its `mode` (the event's
- * own wins), each candidate with its `reasons` (why it was excluded), then
- * bounded PII offsets and the distinct rule ids.  Member for member what the
- * engine prints, built here without its intermediate tree: keep the two in
- * step (bench_audit checks old and new output agree).
- */
+/* Members shared by the two decision shapes, up to and including `export_tags`. */
 static void
-put_engine_decision(struct eb *b, cJSON *o, const struct tg_policy *p, const struct tg_decision *d)
+tb_decision_head(struct tb *b, const struct tg_decision *d)
 {
-    cJSON *arr, *e;
+    tb_key(b, "decision");
+    tb_str(b, verdict_name(d->verdict));
+    tb_key(b, "enforced");
+    tb_bool(b, d->enforced);
+    tb_key(b, "tenant");
+    tb_str(b, d->tenant);
+    tb_key(b, "feature");
+    tb_str(b, d->feature);
+    tb_key(b, "category");
+    tb_str(b, d->category);
+    tb_key(b, "export_tags");
+    tb_strings(b, d->export_tags, d->nexport_tags);
+}
 
-    put(b, o, "decision", lit(verdict_name(d->verdict)));
-    put(b, o, "enforced", cJSON_CreateBool(d->enforced));
-    put(b, o, "tenant", str(b, d->tenant));
-    put(b, o, "feature", str(b, d->feature));
-    put(b, o, "category", str(b, d->category));
-    put_strings(b, o, "export_tags", d->export_tags, d->nexport_tags);
-    arr = put(b, o, "pii", cJSON_CreateArray());
-    for (uint32_t i = 0; arr != NULL && i < d->npii; i++) {
-        e = put(b, arr, NULL, cJSON_CreateObject());
-        put(b, e, "entity", str(b, d->pii[i].entity));
-        put(b, e, "count", num(d->pii[i].count));
-        put(b, e, "class", lit(d->pii[i].cls == TG_PII_CLASS_SECRET ? "secret" : "pii"));
+/* put_engine_decision */
+static void
+tb_engine_decision(struct tb *b, const struct tg_policy *p, const struct tg_decision *d)
+{
+    tb_decision_head(b, d);
+    tb_key(b, "pii");
+    tb_open(b, '[');
+    for (uint32_t i = 0; i < d->npii; i++) {
+        tb_elem(b);
+        tb_open(b, '{');
+        tb_key(b, "entity");
+        tb_str(b, d->pii[i].entity);
+        tb_key(b, "count");
+        tb_int(b, d->pii[i].count);
+        tb_key(b, "class");
+        tb_str(b, d->pii[i].cls == TG_PII_CLASS_SECRET ? "secret" : "pii");
+        tb_close(b, '}');
     }
-    put(b, o, "pii_unscannable", cJSON_CreateBool(d->findings.unscannable));
-    arr = put(b, o, "candidates", cJSON_CreateArray());
-    for (uint32_t i = 0; arr != NULL && i < d->ncands; i++) {
+    tb_close(b, ']');
+    tb_key(b, "pii_unscannable");
+    tb_bool(b, d->findings.unscannable);
+    tb_key(b, "candidates");
+    tb_open(b, '[');
+    for (uint32_t i = 0; i < d->ncands; i++) {
         const struct tg_cand *c = &d->cands[i];
         const struct tg_model *m = c->model < p->nmodels ? &p->models[c->model] : NULL;
         const struct tg_provider *pv = m != NULL && m->provider < p->nproviders ? &p->providers[m->provider] : NULL;
-        e = put(b, arr, NULL, cJSON_CreateObject());
-        put(b, e, "model", str(b, m ? m->id : NULL));
-        put(b, e, "provider", str(b, pv ? pv->id : NULL));
-        put(b, e, "region", str(b, pv ? pv->region : NULL));
-        put(b, e, "jurisdiction", str(b, pv ? pv->jurisdiction : NULL));
-        put(b, e, "compliant", cJSON_CreateBool(c->compliant));
-        put(b, e, "eligible", cJSON_CreateBool(c->eligible));
-        put(b, e, "redact", cJSON_CreateBool(c->redact));
-        put(b, e, "estimated_cost_usd", num_or_null(c->est_cost_usd));
-        put(b, e, "timeout_ms", num(c->timeout_ms));
-        if (e != NULL)
-            put_reasons(b, e, c->reasons, c->nreasons);
+        tb_elem(b);
+        tb_open(b, '{');
+        tb_key(b, "model");
+        tb_str(b, m ? m->id : NULL);
+        tb_key(b, "provider");
+        tb_str(b, pv ? pv->id : NULL);
+        tb_key(b, "region");
+        tb_str(b, pv ? pv->region : NULL);
+        tb_key(b, "jurisdiction");
+        tb_str(b, pv ? pv->jurisdiction : NULL);
+        tb_key(b, "compliant");
+        tb_bool(b, c->compliant);
+        tb_key(b, "eligible");
+        tb_bool(b, c->eligible);
+        tb_key(b, "redact");
+        tb_bool(b, c->redact);
+        tb_key(b, "estimated_cost_usd");
+        tb_num(b, c->est_cost_usd);
+        tb_key(b, "timeout_ms");
+        tb_int(b, c->timeout_ms);
+        tb_reasons(b, c->reasons, c->nreasons);
+        tb_close(b, '}');
     }
-    arr = put(b, o, "route", cJSON_CreateArray());
-    for (uint32_t i = 0; arr != NULL && i < d->nroute; i++)
-        put(b, arr, NULL, str(b, d->route[i] < p->nmodels ? p->models[d->route[i]].id : NULL));
-    put_reasons(b, o, d->reasons, d->nreasons);
-    e = put(b, o, "estimated_tokens", cJSON_CreateObject());
-    put(b, e, "input", num(d->est_input_tokens));
-    put(b, e, "output", num(d->est_output_tokens));
-    put(b, o, "deadline_ms", num(d->deadline_ms));
-    put(b, o, "policy_version", str(b, d->policy_version));
-    put_spans(b, o, d);
-    put_rules(b, o, d);
+    tb_close(b, ']');
+    tb_key(b, "route");
+    tb_open(b, '[');
+    for (uint32_t i = 0; i < d->nroute; i++) {
+        tb_elem(b);
+        tb_str(b, d->route[i] < p->nmodels ? p->models[d->route[i]].id : NULL);
+    }
+    tb_close(b, ']');
+    tb_reasons(b, d->reasons, d->nreasons);
+    tb_key(b, "estimated_tokens");
+    tb_open(b, '{');
+    tb_key(b, "input");
+    tb_int(b, d->est_input_tokens);
+    tb_key(b, "output");
+    tb_int(b, d->est_output_tokens);
+    tb_close(b, '}');
+    tb_key(b, "deadline_ms");
+    tb_int(b, d->deadline_ms);
+    tb_key(b, "policy_version");
+    tb_str(b, d->policy_version);
+    tb_spans(b, d);
+    tb_rules(b, d);
 }
 
-/* Without a policy (tests, a decision made before load): the same fields
- * from the struct alone; models and providers cannot be named. */
+/* put_bare_decision */
 static void
-put_bare_decision(struct eb *b, cJSON *o, const struct tg_decision *d)
+tb_bare_decision(struct tb *b, const struct tg_decision *d)
 {
-    cJSON *arr, *e;
-
-    put(b, o, "decision", lit(verdict_name(d->verdict)));
-    put(b, o, "enforced", cJSON_CreateBool(d->enforced));
-    put(b, o, "tenant", str(b, d->tenant));
-    put(b, o, "feature", str(b, d->feature));
-    put(b, o, "category", str(b, d->category));
-    put_strings(b, o, "export_tags", d->export_tags, d->nexport_tags);
-    arr = put(b, o, "pii", cJSON_CreateArray());
-    for (uint32_t i = 0; arr != NULL && i < d->npii; i++) {
-        e = put(b, arr, NULL, cJSON_CreateObject());
-        put(b, e, "entity", str(b, d->pii[i].entity));
-        put(b, e, "count", num(d->pii[i].count));
+    tb_decision_head(b, d);
+    tb_key(b, "pii");
+    tb_open(b, '[');
+    for (uint32_t i = 0; i < d->npii; i++) {
+        tb_elem(b);
+        tb_open(b, '{');
+        tb_key(b, "entity");
+        tb_str(b, d->pii[i].entity);
+        tb_key(b, "count");
+        tb_int(b, d->pii[i].count);
+        tb_close(b, '}');
     }
-    put_spans(b, o, d);
-    if (d->findings.unscannable)
-        put(b, o, "pii_unscannable", cJSON_CreateTrue());
-    arr = put(b, o, "candidates", cJSON_CreateArray());
-    for (uint32_t i = 0; arr != NULL && i < d->ncands; i++) {
+    tb_close(b, ']');
+    tb_spans(b, d);
+    if (d->findings.unscannable) {
+        tb_key(b, "pii_unscannable");
+        tb_bool(b, true);
+    }
+    tb_key(b, "candidates");
+    tb_open(b, '[');
+    for (uint32_t i = 0; i < d->ncands; i++) {
         const struct tg_cand *c = &d->cands[i];
-        e = put(b, arr, NULL, cJSON_CreateObject());
-        put(b, e, "model", cJSON_CreateNull());
-        put(b, e, "provider", cJSON_CreateNull());
-        put(b, e, "region", cJSON_CreateNull());
-        put(b, e, "compliant", cJSON_CreateBool(c->compliant));
-        put(b, e, "eligible", cJSON_CreateBool(c->eligible));
-        put(b, e, "estimated_cost_usd", num_or_null(c->est_cost_usd));
-        if (e != NULL)
-            put_reasons(b, e, c->reasons, c->nreasons);
+        tb_elem(b);
+        tb_open(b, '{');
+        tb_key(b, "model");
+        tb_null(b);
+        tb_key(b, "provider");
+        tb_null(b);
+        tb_key(b, "region");
+        tb_null(b);
+        tb_key(b, "compliant");
+        tb_bool(b, c->compliant);
+        tb_key(b, "eligible");
+        tb_bool(b, c->eligible);
+        tb_key(b, "estimated_cost_usd");
+        tb_num(b, c->est_cost_usd);
+        tb_reasons(b, c->reasons, c->nreasons);
+        tb_close(b, '}');
     }
-    arr = put(b, o, "route", cJSON_CreateArray());
-    for (uint32_t i = 0; arr != NULL && i < d->nroute; i++)
-        put(b, arr, NULL, cJSON_CreateNull());
-    put_reasons(b, o, d->reasons, d->nreasons);
-    put_rules(b, o, d);
-    put(b, o, "policy_version", str(b, d->policy_version));
+    tb_close(b, ']');
+    tb_key(b, "route");
+    tb_open(b, '[');
+    for (uint32_t i = 0; i < d->nroute; i++) {
+        tb_elem(b);
+        tb_null(b);
+    }
+    tb_close(b, ']');
+    tb_reasons(b, d->reasons, d->nreasons);
+    tb_rules(b, d);
+    tb_key(b, "policy_version");
+    tb_str(b, d->policy_version);
 }
 
-/* No decision (unauthenticated, malformed before decide): the same fields,
- * empty, so readers need no special case.  An unauthenticated request never
- * reached the policy: name the rule it failed so `audit stats --by rule`
- * counts it. */
+/* put_no_decision */
 static void
-put_no_decision(struct eb *b, cJSON *o, const struct tg_audit_event *ev)
+tb_no_decision(struct tb *b, const struct tg_audit_event *ev)
 {
-    static const struct tg_reason unauth = { "tenant.unknown", "unknown or missing API key" };
+    static const char unauth_rule[] = "tenant.unknown", unauth_msg[] = "unknown or missing API key";
     bool is_unauth = ev->event != NULL && strcmp(ev->event, "unauthenticated") == 0;
-    cJSON *arr;
 
-    put(b, o, "decision", lit("deny"));
-    put(b, o, "tenant", str(b, ev->tenant));
-    put(b, o, "feature", cJSON_CreateNull());
-    put(b, o, "category", cJSON_CreateNull());
-    put(b, o, "export_tags", cJSON_CreateArray());
-    put(b, o, "pii", cJSON_CreateArray());
-    put(b, o, "candidates", cJSON_CreateArray());
-    put(b, o, "route", cJSON_CreateArray());
-    arr = put(b, o, "reasons", cJSON_CreateArray());
-    if (is_unauth && arr != NULL) {
-        cJSON *r = put(b, arr, NULL, cJSON_CreateObject());
-        put(b, r, "rule", lit(unauth.rule));
-        put(b, r, "message", lit(unauth.message));
+    tb_key(b, "decision");
+    tb_str(b, "deny");
+    tb_key(b, "tenant");
+    tb_str(b, ev->tenant);
+    tb_key(b, "feature");
+    tb_null(b);
+    tb_key(b, "category");
+    tb_null(b);
+    tb_key(b, "export_tags");
+    tb_empty(b);
+    tb_key(b, "pii");
+    tb_empty(b);
+    tb_key(b, "candidates");
+    tb_empty(b);
+    tb_key(b, "route");
+    tb_empty(b);
+    tb_key(b, "reasons");
+    tb_open(b, '[');
+    if (is_unauth) {
+        tb_open(b, '{');
+        tb_key(b, "rule");
+        tb_str(b, unauth_rule);
+        tb_key(b, "message");
+        tb_str(b, unauth_msg);
+        tb_close(b, '}');
     }
-    arr = put(b, o, "rules", cJSON_CreateArray());
+    tb_close(b, ']');
+    tb_key(b, "rules");
+    tb_open(b, '[');
     if (is_unauth)
-        put(b, arr, NULL, lit(unauth.rule));
-    put(b, o, "policy_version", str(b, ev->policy ? ev->policy->policy_version : NULL));
+        tb_str(b, unauth_rule);
+    tb_close(b, ']');
+    tb_key(b, "policy_version");
+    tb_str(b, ev->policy ? ev->policy->policy_version : NULL);
+}
+
+int
+tg_audit_entry_text(const struct tg_audit_event *ev, struct tg_audit_text *out)
+{
+    /* Sized for the usual entry from the counts alone (measuring every
+     * string first would cost as much as copying it); tb_grow doubles it
+     * for the rest. */
+    struct tb b = { false, false, NULL, 0, 0 };
+    const struct tg_decision *d = ev->decision;
+    const char *event = ev->event ? ev->event : "decision";
+    char ts[32], hex[65];
+    size_t elen = strlen(event);
+
+    *out = (struct tg_audit_text){ NULL, 0, NULL };
+    if (!tb_room(&b, 1024 + 128 * ev->nattempts +
+                         (d != NULL ? 320 * d->ncands + 96 * (d->nreasons + d->npii) +
+                                      48 * (d->findings.n < AUDIT_MAX_SPANS ? d->findings.n : AUDIT_MAX_SPANS)
+                                    : 0)))
+        return TG_ENOMEM;
+    tg__audit_fmt_ts(ev->ts_us != 0 ? ev->ts_us : tg__audit_now_us(), ts);
+    /* `event` is the writer's (its header): not a member here. */
+    tb_key(&b, "ts");
+    tb_str(&b, ts);
+    tb_key(&b, "decision_id");
+    tb_str(&b, ev->decision_id);
+    tb_key(&b, "mode");
+    tb_str(&b, ev->mode);
+    if (ev->decision != NULL && ev->policy != NULL)
+        tb_engine_decision(&b, ev->policy, ev->decision);
+    else if (ev->decision != NULL)
+        tb_bare_decision(&b, ev->decision);
+    else
+        tb_no_decision(&b, ev);
+    tb_key(&b, "model");
+    tb_str(&b, ev->model);
+    tb_key(&b, "provider");
+    tb_str(&b, ev->provider);
+    tb_key(&b, "status");
+    tb_int(&b, ev->http_status);
+    tb_key(&b, "attempts");
+    tb_open(&b, '[');
+    for (uint32_t i = 0; i < ev->nattempts; i++) {
+        const struct tg_audit_attempt *a = &ev->attempts[i];
+        tb_elem(&b);
+        tb_open(&b, '{');
+        tb_key(&b, "model");
+        tb_str(&b, a->model);
+        tb_key(&b, "provider");
+        tb_str(&b, a->provider);
+        tb_key(&b, "outcome");
+        tb_str(&b, a->outcome);
+        tb_key(&b, "http_status");
+        tb_int(&b, a->http_status);
+        tb_key(&b, "ms");
+        tb_int(&b, a->ms);
+        tb_close(&b, '}');
+    }
+    tb_close(&b, ']');
+    tb_key(&b, "latency_ms");
+    tb_int(&b, ev->latency_ms);
+    tb_key(&b, "usage");
+    tb_open(&b, '{');
+    tb_key(&b, "prompt_tokens");
+    if (ev->prompt_tokens >= 0)
+        tb_num(&b, (double)ev->prompt_tokens);
+    else
+        tb_null(&b);
+    tb_key(&b, "completion_tokens");
+    if (ev->completion_tokens >= 0)
+        tb_num(&b, (double)ev->completion_tokens);
+    else
+        tb_null(&b);
+    tb_close(&b, '}');
+    tb_key(&b, "cost_usd");
+    tb_num(&b, ev->cost_usd);
+    tb_key(&b, "request_sha256");
+    if (ev->has_request_hmac) {
+        tg__audit_hex(ev->request_hmac, 32, hex);
+        tb_str(&b, hex);
+    } else {
+        tb_null(&b);
+    }
+    tb_key(&b, "request_len");
+    tb_num(&b, (double)ev->request_len);
+    tb_key(&b, "stream");
+    tb_bool(&b, ev->stream);
+    if (ev->error != NULL) {
+        tb_key(&b, "error");
+        tb_str(&b, ev->error);
+    }
+    /* The event name rides behind the members, in the same block. */
+    if (tb_room(&b, elen + 2)) {
+        b.p[b.len] = '\0';
+        memcpy(b.p + b.len + 1, event, elen + 1);
+    }
+    if (b.fail) {
+        free(b.p);
+        return TG_ENOMEM;
+    }
+    *out = (struct tg_audit_text){ b.p, b.len, b.p + b.len + 1 };
+    return TG_OK;
 }
 
 cJSON *
 tg_audit_entry_json(const struct tg_audit_event *ev)
 {
-    struct eb b = { false, NULL, 0, 0 };
-    cJSON *o = cJSON_CreateObject(), *arr, *u;
-    char ts[32], hex[65];
-    size_t need = strings_len(ev);
+    struct tg_audit_text t;
+    size_t elen, n = 0;
+    char *j;
+    cJSON *o = NULL;
 
-    if (o == NULL)
+    if (tg_audit_entry_text(ev, &t) != TG_OK)
         return NULL;
-    if ((b.pool = cJSON_malloc(need)) != NULL) {
-        b.cap = need;
-        o->valuestring = b.pool;   /* freed by cJSON_Delete(o), after the members */
+    elen = strlen(t.event);
+    /* {"event":<event>,<members>} — the member order the writer prints */
+    if ((j = malloc(12 + 6 * elen + t.len)) != NULL) {
+        memcpy(j, "{\"event\":", 9);
+        n = 9 + tg__audit_esc_str(j + 9, t.event, elen);
+        j[n++] = ',';
+        memcpy(j + n, t.buf, t.len);
+        n += t.len;
+        j[n++] = '}';
+        o = cJSON_ParseWithLength(j, n);
+        free(j);
     }
-    tg__audit_fmt_ts(ev->ts_us != 0 ? ev->ts_us : tg__audit_now_us(), ts);
-    put(&b, o, "event", ev->event ? str(&b, ev->event) : lit("decision"));
-    put(&b, o, "ts", str(&b, ts));
-    put(&b, o, "decision_id", str(&b, ev->decision_id));
-    put(&b, o, "mode", str(&b, ev->mode));
-    if (ev->decision != NULL && ev->policy != NULL)
-        put_engine_decision(&b, o, ev->policy, ev->decision);
-    else if (ev->decision != NULL)
-        put_bare_decision(&b, o, ev->decision);
-    else
-        put_no_decision(&b, o, ev);
-    put(&b, o, "model", str(&b, ev->model));
-    put(&b, o, "provider", str(&b, ev->provider));
-    put(&b, o, "status", num(ev->http_status));
-    arr = put(&b, o, "attempts", cJSON_CreateArray());
-    for (uint32_t i = 0; arr != NULL && i < ev->nattempts; i++) {
-        const struct tg_audit_attempt *a = &ev->attempts[i];
-        cJSON *e = put(&b, arr, NULL, cJSON_CreateObject());
-        put(&b, e, "model", str(&b, a->model));
-        put(&b, e, "provider", str(&b, a->provider));
-        put(&b, e, "outcome", str(&b, a->outcome));
-        put(&b, e, "http_status", num(a->http_status));
-        put(&b, e, "ms", num(a->ms));
-    }
-    put(&b, o, "latency_ms", num(ev->latency_ms));
-    u = put(&b, o, "usage", cJSON_CreateObject());
-    put(&b, u, "prompt_tokens", ev->prompt_tokens >= 0 ? num((double)ev->prompt_tokens) : cJSON_CreateNull());
-    put(&b, u, "completion_tokens",
-        ev->completion_tokens >= 0 ? num((double)ev->completion_tokens) : cJSON_CreateNull());
-    put(&b, o, "cost_usd", num_or_null(ev->cost_usd));
-    if (ev->has_request_hmac)
-        tg__audit_hex(ev->request_hmac, 32, hex);
-    put(&b, o, "request_sha256", ev->has_request_hmac ? str(&b, hex) : cJSON_CreateNull());
-    put(&b, o, "request_len", num((double)ev->request_len));
-    put(&b, o, "stream", cJSON_CreateBool(ev->stream));
-    if (ev->error != NULL)
-        put(&b, o, "error", str(&b, ev->error));
-    if (b.fail) {
-        cJSON_Delete(o);
-        return NULL;
-    }
+    tg_audit_text_free(&t);
     return o;
+}
+
+void
+tg_audit_text_free(struct tg_audit_text *t)
+{
+    if (t == NULL)
+        return;
+    free(t->buf);
+    *t = (struct tg_audit_text){ NULL, 0, NULL };
 }
 
 void

@@ -44,7 +44,10 @@ enum item_kind { ITEM_ENTRY = 0, ITEM_ROTATE_KEY = 1 };
 
 struct item {
     enum item_kind   kind;
-    cJSON           *entry;
+    cJSON           *entry;        /* ITEM_ENTRY: a tree (tg_audit_append) ... */
+    char            *text;         /* ... or rendered members (tg_audit_append_text), */
+    size_t           text_len;
+    const char      *text_event;   /* its event name, inside text */
     EVP_PKEY        *newkey;       /* ITEM_ROTATE_KEY: ownership passes to the writer */
     tg_audit_done_fn done;
     void            *arg;
@@ -159,18 +162,34 @@ leaf_push(struct tg_audit_log *l, uint64_t seq, const uint8_t h[32])
 static int
 emit_begin(struct tg_audit_log *l, const char *event, size_t *start)
 {
-    char hdr[256], prevhex[65];
-    int n;
+    /* {"seq":N,"prev":"<64>","key_id":"<32>","event":"<event>", assembled
+     * by hand rather than by an snprintf per entry on the writer thread. */
+    char seq[20], rev[20];
+    size_t ns = 0, nr = 0, ne = strlen(event), nk = strlen(l->key_id), n;
+    uint64_t v = l->seq + 1;
 
-    tg__audit_hex(l->prev, 32, prevhex);
-    n = snprintf(hdr, sizeof(hdr), "{\"seq\":%llu,\"prev\":\"%s\",\"key_id\":\"%s\",\"event\":\"%s\"",
-                 (unsigned long long)(l->seq + 1), prevhex, l->key_id, event);
-    if (n < 0 || (size_t)n >= sizeof(hdr))
+    do {
+        rev[nr++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    while (nr > 0)
+        seq[ns++] = rev[--nr];
+    n = 7 + ns + 9 + 64 + 12 + nk + 11 + ne + 1;
+    if (n >= 256)   /* the bound the header always had */
         return TG_EINVAL;
-    if (!buf_reserve(l, (size_t)n))
+    if (!buf_reserve(l, n))
         return TG_ENOMEM;
     *start = l->len;
-    buf_put(l, hdr, (size_t)n);
+    buf_put(l, "{\"seq\":", 7);
+    buf_put(l, seq, ns);
+    buf_put(l, ",\"prev\":\"", 9);
+    tg__audit_hex(l->prev, 32, l->buf + l->len);   /* 64 digits and a NUL, overwritten next */
+    l->len += 64;
+    buf_put(l, "\",\"key_id\":\"", 12);
+    buf_put(l, l->key_id, nk);
+    buf_put(l, "\",\"event\":\"", 11);
+    buf_put(l, event, ne);
+    buf_put(l, "\"", 1);
     return TG_OK;
 }
 
@@ -240,7 +259,9 @@ emit(struct tg_audit_log *l, const char *event, const char *inner, size_t inner_
 /* ---- compact JSON printer --------------------------------------------------
  * cJSON_PrintUnformatted prints every number with sprintf and reads it back
  * with sscanf; on the writer thread that was most of the cost of an entry.
- * Integers take a fast path; other numbers the same shortest-round-trip rule. */
+ * Integers take a fast path; other numbers the same shortest-round-trip rule.
+ * Scalars are spelled by tg__audit_fmt_num / tg__audit_esc_str (util.c),
+ * which tg_audit_entry_text uses too: both paths must hash the same bytes. */
 
 static bool
 put_lit(struct tg_audit_log *l, const char *s, size_t n)
@@ -254,55 +275,24 @@ put_lit(struct tg_audit_log *l, const char *s, size_t n)
 static bool
 put_str(struct tg_audit_log *l, const char *s)
 {
-    static const char hexd[] = "0123456789abcdef";
     size_t n = strlen(s);
 
     if (!buf_reserve(l, 2 + 6 * n))
         return false;
-    l->buf[l->len++] = '"';
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') {
-            l->buf[l->len++] = '\\';
-            l->buf[l->len++] = (char)c;
-        } else if (c < 0x20) {
-            l->buf[l->len++] = '\\';
-            switch (c) {
-            case '\n': l->buf[l->len++] = 'n'; break;
-            case '\r': l->buf[l->len++] = 'r'; break;
-            case '\t': l->buf[l->len++] = 't'; break;
-            case '\b': l->buf[l->len++] = 'b'; break;
-            case '\f': l->buf[l->len++] = 'f'; break;
-            default:
-                memcpy(l->buf + l->len, "u00", 3);
-                l->len += 3;
-                l->buf[l->len++] = hexd[c >> 4];
-                l->buf[l->len++] = hexd[c & 15];
-            }
-        } else {
-            l->buf[l->len++] = (char)c;
-        }
-    }
-    l->buf[l->len++] = '"';
+    l->len += tg__audit_esc_str(l->buf + l->len, s, n);
     return true;
 }
 
 static bool
 put_num(struct tg_audit_log *l, double d)
 {
-    char tmp[40];
-    int n;
+    size_t n;
 
-    if (!isfinite(d))
-        return put_lit(l, "null", 4);
-    if (fabs(d) < 9007199254740992.0 && d == (double)(int64_t)d) {
-        n = snprintf(tmp, sizeof(tmp), "%lld", (long long)(int64_t)d);
-    } else {
-        n = snprintf(tmp, sizeof(tmp), "%1.15g", d);
-        if (strtod(tmp, NULL) != d)
-            n = snprintf(tmp, sizeof(tmp), "%1.17g", d);
-    }
-    return n > 0 && put_lit(l, tmp, (size_t)n);
+    if (!buf_reserve(l, TG__AUDIT_NUM_MAX))
+        return false;
+    n = tg__audit_fmt_num(d, l->buf + l->len);
+    l->len += n;
+    return n > 0;
 }
 
 static bool put_value(struct tg_audit_log *l, const cJSON *v, int depth);
@@ -525,13 +515,21 @@ static int
 write_entry(struct tg_audit_log *l, struct item *it)
 {
     char event[TG__AUDIT_EVENT_MAX + 1] = "decision";
-    const cJSON *ev = cJSON_GetObjectItemCaseSensitive(it->entry, "event");
+    const cJSON *ev;
     uint64_t seq = 0;
     int rc;
 
-    if (cJSON_IsString(ev) && valid_event(ev->valuestring))
-        snprintf(event, sizeof(event), "%s", ev->valuestring);
-    rc = emit_json(l, event, it->entry, l->cfg.sign == TG_SIGN_EACH, &seq);
+    if (it->text != NULL) {
+        /* Rendered by the producer: only the header and suffix are ours. */
+        if (valid_event(it->text_event))
+            snprintf(event, sizeof(event), "%s", it->text_event);
+        rc = emit(l, event, it->text, it->text_len, l->cfg.sign == TG_SIGN_EACH, &seq);
+    } else {
+        ev = cJSON_GetObjectItemCaseSensitive(it->entry, "event");
+        if (cJSON_IsString(ev) && valid_event(ev->valuestring))
+            snprintf(event, sizeof(event), "%s", ev->valuestring);
+        rc = emit_json(l, event, it->entry, l->cfg.sign == TG_SIGN_EACH, &seq);
+    }
     if (rc == TG_OK && l->npd < l->cappd) {
         l->pd[l->npd].done = it->done;
         l->pd[l->npd].arg = it->arg;
@@ -605,6 +603,7 @@ fail_item(struct item *it)
     if (it->kind == ITEM_ROTATE_KEY)
         EVP_PKEY_free(it->newkey);
     cJSON_Delete(it->entry);
+    free(it->text);
     if (it->done != NULL)
         it->done(it->arg, TG_EIO, 0);
 }
@@ -694,6 +693,7 @@ writer_main(void *arg)
             }
             rc = write_entry(l, it);
             cJSON_Delete(it->entry);
+            free(it->text);
             if (rc != TG_OK) {
                 /* An entry we cannot format is an entry we cannot record: fail closed. */
                 atomic_store(&l->failed, true);
@@ -1119,15 +1119,14 @@ out:
     return rc;
 }
 
-int
-tg_audit_append(struct tg_audit_log *l, cJSON *entry, tg_audit_done_fn done, void *arg)
+/* Queue one entry (a tree or rendered text; exactly one is non-NULL).
+ * Ownership passes to the queue on TG_OK; otherwise the caller still owns it. */
+static int
+enqueue(struct tg_audit_log *l, cJSON *entry, char *text, size_t text_len, const char *text_event,
+        tg_audit_done_fn done, void *arg)
 {
     int rc = TG_EIO;
 
-    if (l == NULL || entry == NULL) {
-        cJSON_Delete(entry);
-        return TG_EINVAL;
-    }
     pthread_mutex_lock(&l->mu);
     while (l->qlen == l->qcap && !l->stopping && !atomic_load(&l->failed))
         pthread_cond_wait(&l->not_full, &l->mu);
@@ -1135,11 +1134,13 @@ tg_audit_append(struct tg_audit_log *l, cJSON *entry, tg_audit_done_fn done, voi
         struct item *it = &l->q[(l->qhead + l->qlen) % l->qcap];
         it->kind = ITEM_ENTRY;
         it->entry = entry;
+        it->text = text;
+        it->text_len = text_len;
+        it->text_event = text_event;
         it->newkey = NULL;
         it->done = done;
         it->arg = arg;
         l->qlen++;
-        entry = NULL;
         /* Wake the writer only if it sleeps: under load it is busy and the
          * producer's cost stays a lock round trip. */
         if (l->writer_waiting && (!l->writer_napping || l->qlen >= NAP_WAKE_QLEN))
@@ -1147,7 +1148,71 @@ tg_audit_append(struct tg_audit_log *l, cJSON *entry, tg_audit_done_fn done, voi
         rc = TG_OK;
     }
     pthread_mutex_unlock(&l->mu);
-    cJSON_Delete(entry);
+    return rc;
+}
+
+int
+tg_audit_append(struct tg_audit_log *l, cJSON *entry, tg_audit_done_fn done, void *arg)
+{
+    int rc;
+
+    if (l == NULL || entry == NULL) {
+        cJSON_Delete(entry);
+        return TG_EINVAL;
+    }
+    if ((rc = enqueue(l, entry, NULL, 0, NULL, done, arg)) != TG_OK)
+        cJSON_Delete(entry);
+    return rc;
+}
+
+int
+tg_audit_append_text(struct tg_audit_log *l, struct tg_audit_text *text, tg_audit_done_fn done, void *arg)
+{
+    struct tg_audit_text t = { NULL, 0, NULL };
+    int rc;
+
+    /* Ours in every case: the caller's struct is emptied before anything can fail. */
+    if (text != NULL) {
+        t = *text;
+        *text = (struct tg_audit_text){ NULL, 0, NULL };
+    }
+    if (l == NULL || t.buf == NULL || t.event == NULL) {
+        free(t.buf);
+        return TG_EINVAL;
+    }
+    if ((rc = enqueue(l, NULL, t.buf, t.len, t.event, done, arg)) != TG_OK)
+        free(t.buf);
+    return rc;
+}
+
+/* Tests only (audit_int.h): put_members on a scratch log that has no file. */
+int
+tg__audit_print_members(const cJSON *obj, char **out, size_t *len)
+{
+    struct tg_audit_log *l = calloc(1, sizeof(*l));
+    int rc = TG_ENOMEM;
+
+    *out = NULL;
+    *len = 0;
+    if (l == NULL)
+        return TG_ENOMEM;
+    if (!put_members(l, obj, 0, true)) {
+        rc = TG_EINVAL;
+        goto out;
+    }
+    if (!buf_reserve(l, 1))
+        goto out;
+    /* At the top level every member is preceded by a comma; the first one
+     * is the separator emit() writes after the header. */
+    *len = l->len > 0 ? l->len - 1 : 0;
+    memmove(l->buf, l->buf + (l->len > 0), *len);
+    l->buf[*len] = '\0';
+    *out = l->buf;
+    l->buf = NULL;
+    rc = TG_OK;
+out:
+    free(l->buf);
+    free(l);
     return rc;
 }
 
@@ -1193,6 +1258,7 @@ tg_audit_rotate_key(struct tg_audit_log *l, const char *new_key_path, char new_k
         struct item *it = &l->q[(l->qhead + l->qlen) % l->qcap];
         it->kind = ITEM_ROTATE_KEY;
         it->entry = NULL;
+        it->text = NULL;
         it->newkey = k;
         it->done = rot_done;
         it->arg = &w;

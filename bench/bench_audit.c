@@ -7,6 +7,10 @@
  *   enqueue (fsync never)       median µs per tg_audit_append   target <= 2 µs
  *   entry build + hmac per request   CPU µs, vs the pre-optimisation path (kept
  *                               below, same run); the two must agree byte for byte
+ *   text path (issue 6)         the same entries rendered by tg_audit_entry_text
+ *                               and appended with tg_audit_append_text: writer
+ *                               rate and producer CPU beside the tree path's (ratio),
+ *                               and its bytes checked against the tree's print
  *
  * BENCH_AUDIT_ONLY=entry runs only the last section (for callgrind).
  * Numbers are printed with their ratio to the target or the baseline; a
@@ -47,14 +51,15 @@ now_s(void)
 }
 
 /* A realistic decision entry: ~700 bytes, like the gateway's. */
-static cJSON *
-entry(struct tg_audit_log *l, uint64_t i)
+static void
+entry_event(struct tg_audit_log *l, uint64_t i, struct tg_audit_event *out, char id[33],
+            struct tg_audit_attempt *att)
 {
     static const char *const tenants[] = { "acme-bank", "globex", "initech" };
     struct tg_audit_attempt at = { "gpt-4o", "openai", "ok", 200, 412 };
     struct tg_audit_event ev = { 0 };
-    char id[33];
 
+    *att = at;
     tg_audit_new_id(id);
     ev.event = "decision";
     ev.decision_id = id;
@@ -63,7 +68,7 @@ entry(struct tg_audit_log *l, uint64_t i)
     ev.http_status = 200;
     ev.model = "gpt-4o";
     ev.provider = "openai";
-    ev.attempts = &at;
+    ev.attempts = att;
     ev.nattempts = 1;
     ev.latency_ms = 430;
     ev.prompt_tokens = 812;
@@ -72,7 +77,46 @@ entry(struct tg_audit_log *l, uint64_t i)
     ev.has_request_hmac = true;
     tg_audit_request_hmac(l, ev.tenant, "a request body of moderate size", 31, ev.request_hmac);
     ev.request_len = 31;
+    *out = ev;
+}
+
+static cJSON *
+entry(struct tg_audit_log *l, uint64_t i)
+{
+    struct tg_audit_attempt at;
+    struct tg_audit_event ev;
+    char id[33];
+
+    entry_event(l, i, &ev, id, &at);
     return tg_audit_entry_json(&ev);
+}
+
+/* The same entry by the text path (the gateway's since issue 6). */
+static int
+entry_text(struct tg_audit_log *l, uint64_t i, struct tg_audit_text *t)
+{
+    struct tg_audit_attempt at;
+    struct tg_audit_event ev;
+    char id[33];
+
+    entry_event(l, i, &ev, id, &at);
+    return tg_audit_entry_text(&ev, t);
+}
+
+/* Append one entry, tree or text. */
+static int
+append_one(struct tg_audit_log *l, bool text, cJSON *e, struct tg_audit_text *t, uint64_t i)
+{
+    struct tg_audit_text own;
+
+    if (!text)
+        return tg_audit_append(l, e != NULL ? e : entry(l, i), NULL, NULL);
+    if (t == NULL) {
+        if (entry_text(l, i, &own) != TG_OK)
+            return TG_ENOMEM;
+        t = &own;
+    }
+    return tg_audit_append_text(l, t, NULL, NULL);
 }
 
 static int
@@ -103,27 +147,32 @@ struct rate {
 
 static struct rate
 append_rate(const char *path, const char *key, enum tg_fsync fs, enum tg_sign_mode sign, uint64_t n,
-            bool prebuilt)
+            bool prebuilt, bool text)
 {
     struct rate fail = { 0, 0 };
     const uint64_t chunk = prebuilt ? 50000 : n;
-    cJSON **es = prebuilt ? malloc(sizeof(*es) * chunk) : NULL;
+    cJSON **es = prebuilt && !text ? malloc(sizeof(*es) * chunk) : NULL;
+    struct tg_audit_text *ts = prebuilt && text ? malloc(sizeof(*ts) * chunk) : NULL;
     struct tg_err err = { 0 };
     double total = 0, cpu = 0;
 
     unlink(path);
-    if (prebuilt && es == NULL)
+    if (prebuilt && es == NULL && ts == NULL)
         return fail;
     for (uint64_t done = 0; done < n; done += chunk) {
         struct tg_audit_log *l;
         uint64_t m = n - done < chunk ? n - done : chunk;
         if (open_log(path, key, fs, sign, &l) != 0)
             return fail;
-        for (uint64_t i = 0; prebuilt && i < m; i++)
-            es[i] = entry(l, done + i);
+        for (uint64_t i = 0; prebuilt && i < m; i++) {
+            if (text && entry_text(l, done + i, &ts[i]) != TG_OK)
+                return fail;
+            if (!text)
+                es[i] = entry(l, done + i);
+        }
         double t0 = now_s(), c0 = cpu_s();
         for (uint64_t i = 0; i < m; i++)
-            if (tg_audit_append(l, prebuilt ? es[i] : entry(l, done + i), NULL, NULL) != TG_OK)
+            if (append_one(l, text, es ? es[i] : NULL, ts ? &ts[i] : NULL, done + i) != TG_OK)
                 return fail;
         if (tg_audit_close(l, &err) != TG_OK)
             return fail;
@@ -131,6 +180,7 @@ append_rate(const char *path, const char *key, enum tg_fsync fs, enum tg_sign_mo
         cpu += cpu_s() - c0;
     }
     free(es);
+    free(ts);
     return (struct rate){ (double)n / total, (double)n / cpu };
 }
 
@@ -639,6 +689,17 @@ check_same(const struct sample *base)
                    sb ? sb : "(null)");
             bad++;
         }
+        /* The text path: the bytes the writer prints for the tree. */
+        struct tg_audit_text t = { NULL, 0, NULL };
+        char *pm = NULL;
+        size_t pmlen = 0;
+        if (b == NULL || tg__audit_print_members(b, &pm, &pmlen) != TG_OK ||
+            tg_audit_entry_text(&s->ev, &t) != TG_OK || t.len != pmlen || memcmp(t.buf, pm, pmlen) != 0) {
+            printf("text    MISMATCH in variant %d\n  tree: %s\n", v, pm ? pm : "(null)");
+            bad++;
+        }
+        tg_audit_text_free(&t);
+        free(pm);
         free(sa);
         free(sb);
         cJSON_Delete(a);
@@ -650,12 +711,14 @@ check_same(const struct sample *base)
 
 /* CPU µs per request by the old (ref) or the current path: what 1 = entry
  * build (the request path; *free_us gets the tree's cJSON_Delete, which the
- * writer thread does later), 2 = HMAC of the 1500-byte body, 3 = of 100 bytes. */
+ * writer thread does later), 2 = HMAC of the 1500-byte body, 3 = of 100 bytes,
+ * 4 = the entry rendered by tg_audit_entry_text (*free_us: its free()). */
 static double
 entry_cost(struct sample *s, struct tg_audit_log *l, const uint8_t master[32], int iters, bool ref, int what,
            double *free_us)
 {
     cJSON *batch[64];
+    struct tg_audit_text tb[64];
     double t_build = 0, t_free = 0, t0;
 
     for (int i = 0; i < iters; i += 64) {
@@ -666,6 +729,9 @@ entry_cost(struct sample *s, struct tg_audit_log *l, const uint8_t master[32], i
                 batch[j] = ref ? ref_entry_json(&s->ev) : tg_audit_entry_json(&s->ev);
                 if (batch[j] == NULL)
                     return NAN;
+            } else if (what == 4) {
+                if (tg_audit_entry_text(&s->ev, &tb[j]) != TG_OK)
+                    return NAN;
             } else if (ref) {
                 ref_request_hmac(master, s->ev.tenant, s->body, what == 2 ? sizeof(s->body) : 100, s->ev.request_hmac);
             } else {
@@ -673,10 +739,14 @@ entry_cost(struct sample *s, struct tg_audit_log *l, const uint8_t master[32], i
             }
         }
         t_build += cpu_s() - t0;
-        if (what == 1) {
+        if (what == 1 || what == 4) {
             t0 = cpu_s();
-            for (int j = 0; j < n; j++)
-                cJSON_Delete(batch[j]);
+            for (int j = 0; j < n; j++) {
+                if (what == 1)
+                    cJSON_Delete(batch[j]);
+                else
+                    tg_audit_text_free(&tb[j]);
+            }
             t_free += cpu_s() - t0;
         }
     }
@@ -790,10 +860,11 @@ bench_entry(const char *key, const char *log)
     }
     bad += check_hmac_threads(l, master);
     /* Alternate old and new and keep each one's best of three: the machine is shared. */
-    double e_old[3], e_new[3], h_o[3], h_n[3], f_old[3], f_new[3], s_o[3], s_n[3];
+    double e_old[3], e_new[3], h_o[3], h_n[3], f_old[3], f_new[3], s_o[3], s_n[3], e_txt[3], f_txt[3];
     for (int r = 0; r < 3; r++) {
         e_old[r] = entry_cost(s, l, master, iters, true, 1, &f_old[r]);
         e_new[r] = entry_cost(s, l, master, iters, false, 1, &f_new[r]);
+        e_txt[r] = entry_cost(s, l, master, iters, false, 4, &f_txt[r]);
         h_o[r] = entry_cost(s, l, master, iters, true, 2, NULL);
         h_n[r] = entry_cost(s, l, master, iters, false, 2, NULL);
         s_o[r] = entry_cost(s, l, master, iters, true, 3, NULL);
@@ -803,6 +874,7 @@ bench_entry(const char *key, const char *log)
     double fo = min3(f_old[0], f_old[1], f_old[2]), fn = min3(f_new[0], f_new[1], f_new[2]);
     double ho = min3(h_o[0], h_o[1], h_o[2]), hn = min3(h_n[0], h_n[1], h_n[2]);
     double so = min3(s_o[0], s_o[1], s_o[2]), sn = min3(s_n[0], s_n[1], s_n[2]);
+    double et = min3(e_txt[0], e_txt[1], e_txt[2]), ft = min3(f_txt[0], f_txt[1], f_txt[2]);
     printf("(CPU µs per request, best of 3 alternating runs of %d; \"before\" = the pre-issue-5 code, same run)\n",
            iters);
     printf("entry JSON build          : %6.2f µs, before %6.2f µs  (ratio %.2f)\n", en, eo, en / eo);
@@ -812,6 +884,11 @@ bench_entry(const char *key, const char *log)
     printf("request HMAC, 100 B body  : %6.2f µs, before %6.2f µs  (ratio %.2f)\n", sn, so, sn / so);
     printf("entry build + hmac per request: %6.2f µs, before %6.2f µs  (ratio %.2f; %s)\n", en + hn, eo + ho,
            (en + hn) / (eo + ho), bad ? "OUTPUT DIFFERS" : "identical output");
+    printf("entry text build          : %6.2f µs, tree %6.2f µs  (ratio %.2f; tg_audit_entry_text)\n", et, en,
+           et / en);
+    printf("entry text free (writer)  : %6.2f µs, tree %6.2f µs  (ratio %.2f)\n", ft, fn, ft / fn);
+    printf("entry text build + hmac   : %6.2f µs, tree %6.2f µs  (ratio %.2f; %s)\n", et + hn, en + hn,
+           (et + hn) / (en + hn), bad ? "OUTPUT DIFFERS" : "same bytes as the tree");
     if (tg_audit_close(l, &err) != TG_OK)
         return 1;
     free(s);
@@ -822,7 +899,7 @@ int
 main(void)
 {
     const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-    char dir[512], key[600], pub[600], log[600], log2[600], log3[600], cmd[700];
+    char dir[512], key[600], pub[600], log[600], log2[600], log3[600], log4[600], cmd[700];
     char id[33];
     struct tg_err err = { 0 };
     EVP_PKEY *k = NULL;
@@ -844,6 +921,7 @@ main(void)
     snprintf(log, sizeof(log), "%s/seal.log", dir);
     snprintf(log2, sizeof(log2), "%s/each.log", dir);
     snprintf(log3, sizeof(log3), "%s/never.log", dir);
+    snprintf(log4, sizeof(log4), "%s/text.log", dir);
 
     if (getenv("BENCH_AUDIT_ONLY") != NULL && strcmp(getenv("BENCH_AUDIT_ONLY"), "entry") == 0) {
         int brc = bench_entry(key, log3);
@@ -853,13 +931,35 @@ main(void)
     }
 
     /* 1. append with seals, fsync batch */
-    struct rate r_e2e = append_rate(log, key, TG_FSYNC_BATCH, TG_SIGN_SEAL, n_append / 4, false);
-    struct rate r_seal = append_rate(log, key, TG_FSYNC_BATCH, TG_SIGN_SEAL, n_append, true);
+    /* The tree path (CLI) and the text path (gateway), alternated, best of two each: shared machine. */
+    struct rate r_e2e = append_rate(log, key, TG_FSYNC_BATCH, TG_SIGN_SEAL, n_append / 4, false, false);
+    struct rate r_e2e_t = append_rate(log4, key, TG_FSYNC_BATCH, TG_SIGN_SEAL, n_append / 4, false, true);
+    struct rate r_seal_t = append_rate(log4, key, TG_FSYNC_BATCH, TG_SIGN_SEAL, n_append, true, true);
+    struct rate r_seal = append_rate(log, key, TG_FSYNC_BATCH, TG_SIGN_SEAL, n_append, true, false);
+    {
+        struct rate x = append_rate(log4, key, TG_FSYNC_BATCH, TG_SIGN_SEAL, n_append, true, true);
+        if (x.cpu > r_seal_t.cpu)
+            r_seal_t = x;
+        x = append_rate(log4, key, TG_FSYNC_BATCH, TG_SIGN_SEAL, n_append / 4, false, true);
+        if (x.cpu > r_e2e_t.cpu)
+            r_e2e_t = x;
+        x = append_rate(log, key, TG_FSYNC_BATCH, TG_SIGN_SEAL, n_append / 4, false, false);
+        if (x.cpu > r_e2e.cpu)
+            r_e2e = x;
+        /* last: section 3 verifies this tree-path log */
+        x = append_rate(log, key, TG_FSYNC_BATCH, TG_SIGN_SEAL, n_append, true, false);
+        if (x.cpu > r_seal.cpu)
+            r_seal = x;
+    }
     printf("(rates per CPU second of this process = one core; wall-clock rates in brackets)\n");
     printf("append  seal, fsync batch : %10.0f entries/s [%7.0f]  (writer thread, %llu entries; target 50000: ratio %.2f)\n",
            r_seal.cpu, r_seal.wall, (unsigned long long)n_append, r_seal.cpu / 50000.0);
+    printf("append  seal, text path   : %10.0f entries/s [%7.0f]  (writer thread, same entries as text; vs tree: ratio %.2f)\n",
+           r_seal_t.cpu, r_seal_t.wall, r_seal_t.cpu / r_seal.cpu);
     printf("append  seal, end to end  : %10.0f entries/s [%7.0f]  (one producer building entries + the writer)\n",
            r_e2e.cpu, r_e2e.wall);
+    printf("append  end to end, text  : %10.0f entries/s [%7.0f]  (producer renders text + the writer; vs tree: ratio %.2f)\n",
+           r_e2e_t.cpu, r_e2e_t.wall, r_e2e_t.cpu / r_e2e.cpu);
 
     /* 2. raw Ed25519 signing, then sign: each */
     if (tg__audit_load_key(key, &k, &err) != TG_OK)
@@ -867,7 +967,7 @@ main(void)
     /* Raw signing measured right before and after the sign-each run; the
      * faster of the two is the baseline (shared machines are noisy). */
     double r_raw1 = sign_rate(md, k, n_sign);
-    struct rate r_each = append_rate(log2, key, TG_FSYNC_BATCH, TG_SIGN_EACH, n_each, true);
+    struct rate r_each = append_rate(log2, key, TG_FSYNC_BATCH, TG_SIGN_EACH, n_each, true, false);
     double r_raw2 = sign_rate(md, k, n_sign);
     double r_raw = r_raw1 > r_raw2 ? r_raw1 : r_raw2;
     printf("raw Ed25519 EVP_DigestSign: %10.0f signs/s  (before %.0f, after %.0f)\n", r_raw, r_raw1, r_raw2);

@@ -660,7 +660,7 @@ static void
 finish(struct gw_req *r)
 {
     struct tg_audit_event ev;
-    cJSON *entry;
+    struct tg_audit_text entry;
     int rc;
 
     if (r->finishing)
@@ -696,23 +696,24 @@ finish(struct gw_req *r)
     }
     ev.stream = r->stream;
     ev.error = r->error;
-    entry = tg_audit_entry_json(&ev);
-    if (entry == NULL) {
+    /* Rendered here as the bytes of the line (no tree): the writer thread
+     * only adds the chain fields (docs/gateway.md: per-request CPU). */
+    if (tg_audit_entry_text(&ev, &entry) != TG_OK) {
         rc = TG_ENOMEM;
     } else if (!G.audit_wait) {
         /* fsync: never promises no durability, so there is nothing to wait
          * for: enqueued (in order) is as good as it gets. */
-        rc = tg_audit_append(G.audit, entry, NULL, NULL);
+        rc = tg_audit_append_text(G.audit, &entry, NULL, NULL);
         if (rc == TG_OK) {
             send_response(r);
             req_free(r);
             return;
         }
     } else if ((r->done_ev = event_new(r->L->base, -1, 0, on_audit_done_ev, r)) == NULL) {
-        cJSON_Delete(entry);
+        tg_audit_text_free(&entry);
         rc = TG_ENOMEM;
     } else {
-        rc = tg_audit_append(G.audit, entry, on_audit_done, r);
+        rc = tg_audit_append_text(G.audit, &entry, on_audit_done, r);
     }
     if (rc != TG_OK) {
         /* Nothing unaudited leaves: the upstream answer is dropped. */
