@@ -161,6 +161,8 @@ struct tg_server_cfg {
     uint32_t    max_body_bytes;
     uint32_t    header_timeout_ms;
     uint32_t    idle_timeout_ms;
+    uint32_t    busy_poll_us;         /* 0 = off; else a loop keeps polling this long after
+                                         its last activity before it sleeps (adapters/http) */
 };
 
 struct tg_policy {

@@ -198,6 +198,7 @@ tg__policy_hash(struct tg_policy *p, const char *const *files, uint32_t nfiles, 
     h_str(&h, "server");
     h_str(&h, p->server.listen); h_u(&h, p->server.threads); h_u(&h, p->server.max_body_bytes);
     h_u(&h, p->server.header_timeout_ms); h_u(&h, p->server.idle_timeout_ms);
+    h_u(&h, p->server.busy_poll_us);
     /* Packs and markings by content, in configured order. */
     h_str(&h, "files"); h_u(&h, nfiles);
     for (uint32_t i = 0; i < nfiles; i++)

@@ -299,6 +299,7 @@ static const struct tg__field server_tab[] = {
     F_U32("max_body_bytes", struct tg_server_cfg, max_body_bytes, 1024, TG_MAX_BODY_BYTES, 0, "4194304"),
     F_U32("header_timeout_ms", struct tg_server_cfg, header_timeout_ms, 0, 86400000, TG__GT, "10000"),
     F_U32("idle_timeout_ms", struct tg_server_cfg, idle_timeout_ms, 0, 86400000, TG__GT, "60000"),
+    F_U32("busy_poll_us", struct tg_server_cfg, busy_poll_us, 0, 10000, 0, "0"),
     F_END
 };
 

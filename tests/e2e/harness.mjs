@@ -119,6 +119,7 @@ export const DEFAULT_VARS = {
   ON_VIOLATION: 'deny',
   MAX_BODY: 262144,
   HEADER_TIMEOUT_MS: 5000,
+  BUSY_POLL_US: 200,   // the e2e suite runs the loops busy-polling; tests/scripts do not
   MODE: 'enforce',
   TELEMETRY_ENABLED: false,
   PROGRESSIVE: false,

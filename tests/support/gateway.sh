@@ -83,7 +83,7 @@ gw_start() {
   GW_CONFIG=$GW_DIR/config.yaml GW_AUDIT=$GW_DIR/audit.log GW_PUB=$GW_DIR/audit.pub
   # Overrides first: the first substitution of a placeholder wins.
   gw_render "$tpl" "$GW_CONFIG" "$@" TIMEOUT_MS=2000 DEADLINE_MS=6000 FAILURE_THRESHOLD=5 RECOVERY_MS=30000 \
-    ON_VIOLATION=deny MAX_BODY=262144 HEADER_TIMEOUT_MS=5000 MODE=enforce DEAD_URL=http://127.0.0.1:1/v1 \
+    ON_VIOLATION=deny MAX_BODY=262144 HEADER_TIMEOUT_MS=5000 BUSY_POLL_US=0 MODE=enforce DEAD_URL=http://127.0.0.1:1/v1 \
     TELEMETRY_ENABLED=false PROGRESSIVE=false US_API_KEY=sk-stub-us-key TELEMETRY_URL="$STUB_URL/telemetry/v1/inference" \
     STUB="$STUB_URL" DIR="$GW_DIR" AUDIT_LOG="$GW_AUDIT" AUDIT_KEY="$GW_DIR/audit.key" \
     ACME_KEY_SHA="$(sha256_hex "$ACME_KEY")" GLOBEX_KEY_SHA="$(sha256_hex "$GLOBEX_KEY")" \
