@@ -27,32 +27,7 @@ struct parts_buf {
     uint32_t n, cap;
 };
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-
 enum prescan_rc { PRESCAN_OK = 0, PRESCAN_DEEP, PRESCAN_NUL };
-
-/* Offset of the next '"' or '\\' at or after i (len if none).  Chat bodies
- * are mostly string content, so this is where the pre-scan spends its time:
- * 16 bytes per step where SSE2 is there. */
-static size_t
-next_quote_or_escape(const char *s, size_t i, size_t len)
-{
-#if defined(__SSE2__)
-    const __m128i q = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\');
-    while (i + 16 <= len) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
-        unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, q), _mm_cmpeq_epi8(v, bs)));
-        if (m != 0)
-            return i + (size_t)__builtin_ctz(m);
-        i += 16;
-    }
-#endif
-    while (i < len && s[i] != '"' && s[i] != '\\')
-        i++;
-    return i;
-}
 
 /*
  * One pass over the raw body before cJSON sees it:
@@ -73,8 +48,8 @@ prescan(const char *s, size_t len, unsigned max)
         char c = s[i];
         if (c == '"') {
             /* inside a string: jump from escape to escape */
-            for (i = next_quote_or_escape(s, i + 1, len); i < len && s[i] == '\\';
-                 i = next_quote_or_escape(s, i + 2, len)) {
+            for (i = tg_json_next_special(s, i + 1, len); i < len && s[i] == '\\';
+                 i = tg_json_next_special(s, i + 2, len)) {
                 if (len - i >= 6 && memcmp(s + i + 1, "u0000", 5) == 0)
                     nul = true;
             }

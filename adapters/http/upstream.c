@@ -170,18 +170,25 @@ conn_set_write(struct tg_up_conn *c, bool on)
     c->ev_write = on;
 }
 
-/* Close an idle connection. */
+/* Drop a connection that is not in the idle list (owned by a request). */
 static void
-conn_close(struct tg_up_conn *c)
+conn_drop(struct tg_up_conn *c)
 {
-    TAILQ_REMOVE(&c->pool->idle, c, idle_link);
-    c->pool->nidle--;
     event_del(&c->ev);
     event_del(&c->idle_timer);
     LIST_REMOVE(c, all_link);
     if (c->fd >= 0)
         close(c->fd);
     free(c);
+}
+
+/* Close an idle connection. */
+static void
+conn_close(struct tg_up_conn *c)
+{
+    TAILQ_REMOVE(&c->pool->idle, c, idle_link);
+    c->pool->nidle--;
+    conn_drop(c);
 }
 
 static void
@@ -226,17 +233,6 @@ conn_new(struct tg_up_pool *pool, const struct sockaddr_storage *addr, socklen_t
 
 /* ---- requests ------------------------------------------------------------ */
 
-/* Drop a connection owned by a request (not idle). */
-static void
-conn_drop(struct tg_up_conn *c)
-{
-    event_del(&c->ev);
-    event_del(&c->idle_timer);
-    LIST_REMOVE(c, all_link);
-    if (c->fd >= 0)
-        close(c->fd);
-    free(c);
-}
 
 
 static void
