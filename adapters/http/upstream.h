@@ -123,7 +123,7 @@ struct tg_up_req {
 };
 
 /* True when `url` can take this client: http:// with an IP literal or
- * localhost host. */
+ * localhost host (which means 127.0.0.1 here; write [::1] for IPv6). */
 bool tg_up_eligible(const char *url);
 
 int  tg_up_pool_new(struct event_base *base, struct tg_up_pool **out);
