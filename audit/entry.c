@@ -585,7 +585,8 @@ tg_audit_entry_json(const struct tg_audit_event *ev)
         return NULL;
     elen = strlen(t.event);
     /* {"event":<event>,<members>} — the member order the writer prints */
-    if ((j = malloc(12 + 6 * elen + t.len)) != NULL) {
+    /* 9 for {"event": + the quoted, escaped name (<= 2 + 6 * elen) + "," + members + "}" */
+    if ((j = malloc(9 + 2 + 6 * elen + 1 + t.len + 1)) != NULL) {
         memcpy(j, "{\"event\":", 9);
         n = 9 + tg__audit_esc_str(j + 9, t.event, elen);
         j[n++] = ',';
