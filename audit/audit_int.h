@@ -48,6 +48,19 @@ bool tg__audit_unhex(const char *in, size_t n, uint8_t *out);
  * SHA-256(0x00||h), node = SHA-256(0x01||l||r).  n >= 1.  Uses scratch of n*32 bytes. */
 void tg__audit_merkle_root(const uint8_t *leaves, size_t n, uint8_t *scratch, uint8_t out[32]);
 
+/* The same root, built a leaf at a time (the writer): a stack of the roots of
+ * complete subtrees, merged as soon as two have the same size, so that a seal
+ * costs at most log2(n) hashes instead of 2n in one burst on the writer thread.
+ * Zero-initialised = empty. */
+struct tg__audit_mtree {
+    uint8_t  node[64][32];
+    uint32_t depth;
+    uint64_t n;
+};
+void tg__audit_mtree_add(struct tg__audit_mtree *m, EVP_MD_CTX *c, const uint8_t leaf[32]);
+/* n >= 1 */
+void tg__audit_mtree_root(const struct tg__audit_mtree *m, EVP_MD_CTX *c, uint8_t out[32]);
+
 /* Key id: hex of the first 16 bytes of SHA-256(raw 32-byte public key). */
 int  tg__audit_key_id(EVP_PKEY *k, char out[33]);
 /* Sign with k.  ctx is bound to the first key it signs with (it is reused

@@ -205,6 +205,44 @@ tg__audit_merkle_root(const uint8_t *leaves, size_t n, uint8_t *scratch, uint8_t
     memcpy(out, scratch, 32);
 }
 
+static void
+mtree_node(EVP_MD_CTX *c, const uint8_t l[32], const uint8_t r[32], uint8_t out[32])
+{
+    uint8_t buf[65];
+
+    buf[0] = 0x01;
+    memcpy(buf + 1, l, 32);
+    memcpy(buf + 33, r, 32);
+    tg__audit_sha256_ctx(c, buf, sizeof(buf), out);
+}
+
+void
+tg__audit_mtree_add(struct tg__audit_mtree *m, EVP_MD_CTX *c, const uint8_t leaf[32])
+{
+    uint8_t buf[33];
+
+    buf[0] = 0x00;
+    memcpy(buf + 1, leaf, 32);
+    tg__audit_sha256_ctx(c, buf, sizeof(buf), m->node[m->depth++]);
+    /* Leaf n (1-based) completes one subtree per trailing zero bit of n. */
+    for (uint64_t k = ++m->n; (k & 1) == 0 && m->depth >= 2; k >>= 1) {
+        mtree_node(c, m->node[m->depth - 2], m->node[m->depth - 1], m->node[m->depth - 2]);
+        m->depth--;
+    }
+}
+
+void
+tg__audit_mtree_root(const struct tg__audit_mtree *m, EVP_MD_CTX *c, uint8_t out[32])
+{
+    uint8_t h[32];
+
+    /* Fold right to left: RFC 9162's split at the largest power of two. */
+    memcpy(h, m->node[m->depth - 1], 32);
+    for (uint32_t i = m->depth - 1; i-- > 0;)
+        mtree_node(c, m->node[i], h, h);
+    memcpy(out, h, 32);
+}
+
 int
 tg__audit_key_id(EVP_PKEY *k, char out[33])
 {

@@ -1531,3 +1531,30 @@ Test(audit, text_entries_verify_sign_each)
 {
     text_log_verifies(TG_SIGN_EACH);
 }
+
+/* The writer's leaf-at-a-time Merkle root equals the verifier's one-shot
+ * root for every size, powers of two and their neighbours included. */
+Test(audit, incremental_merkle_root_matches)
+{
+    static uint8_t leaves[1100 * 32], scratch[1100 * 32];
+    static struct tg__audit_mtree m;
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    uint8_t want[32], got[32];
+
+    cr_assert_not_null(c);
+    for (size_t i = 0; i < sizeof(leaves); i++)
+        leaves[i] = (uint8_t)(i * 131u + (i >> 7) * 17u);
+    memset(&m, 0, sizeof(m));
+    for (size_t n = 1; n <= 1100; n++) {
+        tg__audit_mtree_add(&m, c, leaves + 32 * (n - 1));
+        cr_assert_eq(m.n, n);
+        tg__audit_merkle_root(leaves, n, scratch, want);
+        tg__audit_mtree_root(&m, c, got);
+        cr_assert(memcmp(want, got, 32) == 0, "root differs at n = %zu", n);
+    }
+    /* a different leaf changes the root */
+    leaves[5] ^= 1;
+    tg__audit_merkle_root(leaves, 1100, scratch, want);
+    cr_assert(memcmp(want, got, 32) != 0);
+    EVP_MD_CTX_free(c);
+}
