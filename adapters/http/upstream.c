@@ -261,14 +261,12 @@ rq_arm_timer(struct tg_up_req *rq)
     rq->timer_set = true;
 }
 
-/* End the request: the connection goes back to the pool (keep) or is
- * closed; then the one callback.  Nothing of rq is touched after on_done. */
-static void
-rq_end(struct tg_up_req *rq, enum tg_up_result res, bool keep)
+/* Make rq inactive and part it from its connection, which it returns (or
+ * NULL); the caller decides the connection's fate.  No callback. */
+static struct tg_up_conn *
+rq_detach(struct tg_up_req *rq)
 {
     struct tg_up_conn *c = rq->conn;
-    const struct tg_up_cbs *cbs = rq->cbs;
-    void *ud = rq->ud;
 
     if (rq->timer_set)
         event_del(&rq->timer);
@@ -277,8 +275,21 @@ rq_end(struct tg_up_req *rq, enum tg_up_result res, bool keep)
     rq->conn = NULL;
     free(rq->head);
     rq->head = NULL;
-    if (c != NULL) {
+    if (c != NULL)
         c->rq = NULL;
+    return c;
+}
+
+/* End the request: the connection goes back to the pool (keep) or is
+ * closed; then the one callback.  Nothing of rq is touched after on_done. */
+static void
+rq_end(struct tg_up_req *rq, enum tg_up_result res, bool keep)
+{
+    const struct tg_up_cbs *cbs = rq->cbs;
+    void *ud = rq->ud;
+    struct tg_up_conn *c = rq_detach(rq);
+
+    if (c != NULL) {
         if (keep && c->pool->nidle < UP_IDLE_MAX) {
             struct timeval tv = { UP_IDLE_SECONDS, 0 };
             c->reused = true;
@@ -571,19 +582,12 @@ tg_up_start(struct tg_up_pool *pool, struct tg_up_req *rq, const char *url,
 void
 tg_up_cancel(struct tg_up_req *rq)
 {
+    struct tg_up_conn *c;
+
     if (rq == NULL || !rq->active)
         return;
-    if (rq->timer_set)
-        event_del(&rq->timer);
-    rq->timer_set = false;
-    rq->active = false;
-    if (rq->conn != NULL) {
-        rq->conn->rq = NULL;
-        conn_drop(rq->conn);   /* mid-exchange: the connection's state is unknown */
-        rq->conn = NULL;
-    }
-    free(rq->head);
-    rq->head = NULL;
+    if ((c = rq_detach(rq)) != NULL)
+        conn_drop(c);   /* mid-exchange: the connection's state is unknown */
 }
 
 /* ---- pool ------------------------------------------------------------------ */
@@ -611,15 +615,7 @@ tg_up_pool_free(struct tg_up_pool *pool)
         return;
     while ((c = LIST_FIRST(&pool->all)) != NULL) {
         if (c->rq != NULL) {
-            struct tg_up_req *rq = c->rq;
-            if (rq->timer_set)
-                event_del(&rq->timer);
-            rq->timer_set = false;
-            rq->active = false;
-            rq->conn = NULL;
-            free(rq->head);
-            rq->head = NULL;
-            c->rq = NULL;
+            (void)rq_detach(c->rq);
             conn_drop(c);
         } else {
             conn_close(c);
