@@ -71,8 +71,7 @@ struct tg_audit_log {
     /* chain state: writer thread only (open before it starts) */
     uint64_t        seq;
     uint8_t         prev[32];
-    struct tg__audit_mtree mt;       /* Merkle tree of the entries since the last seal */
-    size_t          nleaves;         /* = mt.n */
+    struct tg__audit_mtree mt;       /* Merkle tree of the entries since the last seal (mt.n of them) */
     uint64_t        leaves_first;    /* seq of the first of them */
     int64_t         pending_since;   /* monotonic µs of the first unsealed entry */
     EVP_PKEY       *key;
@@ -136,17 +135,15 @@ buf_put(struct tg_audit_log *l, const char *s, size_t n)
 static bool
 leaf_push(struct tg_audit_log *l, uint64_t seq, const uint8_t h[32])
 {
-    if (l->nleaves == 0) {
+    if (l->mt.n == 0) {
         l->leaves_first = seq;
         l->pending_since = mono_us();
         l->mt.depth = 0;
-        l->mt.n = 0;
     }
     /* Folded in now, a few hashes per entry: a seal of 1,000 entries used
      * to hash all 2,000 nodes at once, a burst on the writer that showed in
      * the gateway's one-connection p99 (docs/gateway.md). */
     tg__audit_mtree_add(&l->mt, l->sha, h);
-    l->nleaves++;
     return true;
 }
 
@@ -367,7 +364,7 @@ emit_seal(struct tg_audit_log *l)
     char inner[320], ts[32], root[32], roothex[65];
     int n;
 
-    if (l->nleaves == 0)
+    if (l->mt.n == 0)
         return TG_OK;
     tg__audit_mtree_root(&l->mt, l->sha, (uint8_t *)root);
     tg__audit_hex((uint8_t *)root, 32, roothex);
@@ -375,13 +372,13 @@ emit_seal(struct tg_audit_log *l)
     n = snprintf(inner, sizeof(inner),
                  "\"ts\":\"%s\",\"seal\":{\"first_seq\":%llu,\"last_seq\":%llu,\"count\":%zu,\"root\":\"%s\"}",
                  ts, (unsigned long long)l->leaves_first,
-                 (unsigned long long)(l->leaves_first + l->nleaves - 1), l->nleaves, roothex);
+                 (unsigned long long)(l->leaves_first + l->mt.n - 1), (size_t)l->mt.n, roothex);
     if (n < 0 || (size_t)n >= sizeof(inner))
         return TG_EINVAL;
     /* A seal closes its range; the next range starts after it, so the
      * seal's own hash is not a leaf of the next one. */
     int rc = emit(l, "seal", inner, (size_t)n, true, NULL);
-    l->nleaves = 0;
+    l->mt.n = 0;
     return rc;
 }
 
@@ -580,7 +577,7 @@ write_rotation(struct tg_audit_log *l, EVP_PKEY *newkey)
         return TG_EINVAL;
     if ((rc = emit(l, "rotation", inner, (size_t)n, true, NULL)) != TG_OK)
         return rc;
-    l->nleaves = 0;   /* the rotation entry is signed by itself; the new key's first seal starts after it */
+    l->mt.n = 0;   /* the rotation entry is signed by itself; the new key's first seal starts after it */
     EVP_PKEY_free(l->key);
     l->key = newkey;
     /* A context initialised with the old key must not be reused for the new one. */
@@ -630,7 +627,7 @@ writer_main(void *arg)
             l->writer_waiting = l->writer_napping = false;
         }
         while (l->qlen == 0 && !l->stopping) {
-            if (l->nleaves > 0) {
+            if (l->mt.n > 0) {
                 int64_t wait = l->pending_since + interval - mono_us();
                 struct timespec ts;
                 if (wait <= 0)
@@ -693,13 +690,13 @@ writer_main(void *arg)
                     it->done(it->arg, TG_EIO, 0);
                 continue;
             }
-            if (l->nleaves >= seal_every && emit_seal(l) != TG_OK)
+            if (l->mt.n >= seal_every && emit_seal(l) != TG_OK)
                 atomic_store(&l->failed, true);
             if (l->cfg.rotate_bytes > 0 && l->file_bytes + l->len >= l->cfg.rotate_bytes &&
                 !atomic_load(&l->failed))
                 (void)rotate_file(l);
         }
-        if (!atomic_load(&l->failed) && l->nleaves > 0 &&
+        if (!atomic_load(&l->failed) && l->mt.n > 0 &&
             (stop || mono_us() - l->pending_since >= interval) && emit_seal(l) != TG_OK)
             atomic_store(&l->failed, true);
         if (l->len > 0 || l->npd > 0)
