@@ -1,0 +1,129 @@
+/*
+ * dialect.c — the dialect registry (path -> ops) and the error bodies of
+ * the two families.
+ */
+#include "adapters/dialects/dialect_int.h"
+
+#include <cjson/cJSON.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+static const struct tg_dialect_ops *const all[TG_DIALECT_N] = {
+    [TG_DIALECT_CHAT]         = &tg__dialect_chat,
+    [TG_DIALECT_RESPONSES]    = &tg__dialect_responses,
+    [TG_DIALECT_MESSAGES]     = &tg__dialect_messages,
+    [TG_DIALECT_COUNT_TOKENS] = &tg__dialect_count_tokens,
+    [TG_DIALECT_EMBEDDINGS]   = &tg__dialect_embeddings,
+    [TG_DIALECT_COMPLETIONS]  = &tg__dialect_completions,
+};
+
+const struct tg_dialect_ops *
+tg_dialect_get(enum tg_dialect_id id)
+{
+    return (unsigned)id < TG_DIALECT_N ? all[id] : NULL;
+}
+
+const struct tg_dialect_ops *
+tg_dialect_for_path(const char *path, size_t len)
+{
+    size_t plen = 0;
+
+    while (plen < len && path[plen] != '?')
+        plen++;
+    for (unsigned i = 0; i < TG_DIALECT_N; i++) {
+        const char *p = all[i]->path;          /* "/v1/..." */
+        size_t n = strlen(p);
+        if (plen == n && memcmp(path, p, n) == 0)
+            return all[i];
+        if (plen == n - 3 && memcmp(path, p + 3, n - 3) == 0)   /* without "/v1" */
+            return all[i];
+    }
+    return NULL;
+}
+
+const struct tg_dialect_ops *
+tg_dialect_by_name(const char *name)
+{
+    if (name == NULL)
+        return NULL;
+    for (unsigned i = 0; i < TG_DIALECT_N; i++)
+        if (strcmp(all[i]->name, name) == 0)
+            return all[i];
+    return NULL;
+}
+
+static const char *
+anthropic_type(int status)
+{
+    switch (status) {
+    case 400: case 404: case 405: case 413: case 422:
+        return "invalid_request_error";
+    case 401:
+        return "authentication_error";
+    case 403:
+        return "permission_error";
+    case 429:
+        return "rate_limit_error";
+    case 503: case 529:
+        return "overloaded_error";
+    default:
+        return "api_error";
+    }
+}
+
+int
+tg_dialect_error_body(enum tg_dialect_errors fam, int status, const char *type, const char *code,
+                      const char *msg, const char *rules_json, char **out, size_t *outlen)
+{
+    cJSON *root = cJSON_CreateObject(), *e = NULL;
+    char *text = NULL, *rules = NULL;
+    int rc = TG_ENOMEM;
+
+    if (root == NULL)
+        goto out;
+    if (fam == TG_DIALECT_ERR_ANTHROPIC) {
+        if (!cJSON_AddStringToObject(root, "type", "error") ||
+            (e = cJSON_AddObjectToObject(root, "error")) == NULL ||
+            !cJSON_AddStringToObject(e, "type", anthropic_type(status)) ||
+            !cJSON_AddStringToObject(e, "message", msg ? msg : ""))
+            goto out;
+        /* OpenAI's code is kept as an extra member: scripts can match on it. */
+        if (code != NULL && !cJSON_AddStringToObject(e, "code", code))
+            goto out;
+    } else {
+        if ((e = cJSON_AddObjectToObject(root, "error")) == NULL ||
+            !cJSON_AddStringToObject(e, "message", msg ? msg : "") ||
+            !cJSON_AddStringToObject(e, "type", type ? type : "server_error") ||
+            !cJSON_AddNullToObject(e, "param") ||
+            !(code ? cJSON_AddStringToObject(e, "code", code) : cJSON_AddNullToObject(e, "code")))
+            goto out;
+    }
+    if (rules_json != NULL) {
+        /* `"rules":[...]` -> parse "{...}" and move the array over. */
+        size_t n = strlen(rules_json);
+        cJSON *wrap, *arr;
+        rules = malloc(n + 3);
+        if (rules == NULL)
+            goto out;
+        rules[0] = '{';
+        memcpy(rules + 1, rules_json, n);
+        rules[n + 1] = '}';
+        rules[n + 2] = '\0';
+        wrap = cJSON_Parse(rules);
+        arr = wrap ? cJSON_DetachItemFromObject(wrap, "rules") : NULL;
+        cJSON_Delete(wrap);
+        if (arr != NULL)
+            cJSON_AddItemToObject(e, "rules", arr);
+    }
+    text = cJSON_PrintUnformatted(root);
+    if (text == NULL)
+        goto out;
+    *out = text;
+    *outlen = strlen(text);
+    rc = TG_OK;
+out:
+    free(rules);
+    cJSON_Delete(root);
+    return rc;
+}
