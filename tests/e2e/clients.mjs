@@ -113,6 +113,11 @@ export function codexEnv({ home, baseURL, apiKey, headers = {}, model = 'gpt-5-c
     'stream_max_retries = 0',
     'stream_idle_timeout_ms = 30000',
     '',
+    // The plugin marketplace syncs from github.com and chatgpt.com at start
+    // (seen with strace: the only lookups of a run); nothing else goes out.
+    '[features]',
+    'plugins = false',
+    '',
     '[analytics]',
     'enabled = false',
     '',
