@@ -1422,6 +1422,23 @@ compile(struct tg__ld *ld, const struct fconf *cfg, const char *config_path, boo
     }
     if (ld->nerrors > 0)
         return TG_OK;
+    /* Packs a listed pack includes are hashed too: editing one is a policy
+     * change.  Every spec names its file; add each file once. */
+    for (size_t i = 0; i < nall; i++) {
+        bool seen = all[i].file == NULL;
+        for (uint32_t k = 0; !seen && k < *nfiles; k++)
+            seen = strcmp(files[k], all[i].file) == 0;
+        if (seen)
+            continue;
+        if (*nfiles >= TG_MAX_PACK_FILES) {
+            tg__diag_at(ld, TG_DIAG_ERROR, &(struct tg_pos){ config_path, 1, 1 },
+                        "more than %u PII pack files (with includes)", TG_MAX_PACK_FILES);
+            return TG_OK;
+        }
+        files[(*nfiles)++] = tg_arena_strdup(&p->arena, all[i].file);
+        if (files[*nfiles - 1] == NULL)
+            return TG_ENOMEM;
+    }
     for (size_t i = 0; i < nall; i++)
         for (size_t j = 0; j < i; j++)
             if (strcmp(all[i].id, all[j].id) == 0) {
@@ -1537,7 +1554,7 @@ build(struct tg__ld *ld, const char *name, const char *buf, size_t len,
     struct tg_policy *p = ld->p;
     struct fconf reg, cfg;
     struct rmodel *models = NULL;
-    const char *files[64 + 2];
+    const char *files[TG_MAX_PACK_FILES + 2];
     uint32_t nfiles = 0;
     int rc;
 
