@@ -8,6 +8,7 @@
  */
 #include "adapters/cli/cli.h"
 #include "adapters/cli/dryrun_int.h"
+#include "engine/context.h"
 #include "engine/cost.h"
 #include "engine/limits.h"
 
@@ -270,8 +271,15 @@ static int
 decide(struct dr_side *s, struct tg_capture_item *it, struct tg_arena *a,
        struct tg_decision *d, struct tg_err *err)
 {
-    if (it->request_ok)
+    if (it->request_ok) {
+        /* Context per policy: aliases and default categories are the
+         * policy's, so baseline and candidate may resolve differently. */
+        struct tg_context_in cin = { it->tenant, it->category, it->feature, NULL };
+        int rc = tg_context_resolve(s->policy, &cin, &it->req, a, NULL, err);
+        if (rc != TG_OK)
+            return rc;
         return tg_preflight_decide(s->policy, &it->req, NULL, s->scratch, a, d, err);
+    }
     /* A line in capture form whose body is not a chat request: serve answers
      * such a body with a request.malformed deny, so the replay does too. */
     return tg_preflight_malformed(s->policy, it->tenant, it->feature, it->category,
