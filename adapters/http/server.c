@@ -24,6 +24,7 @@
 #include "engine/context.h"
 #include "engine/cost.h"
 #include "engine/limits.h"
+#include "engine/next.h"
 #include "engine/preflight.h"
 #include "engine/redact.h"
 #include "engine/request.h"
@@ -1000,24 +1001,34 @@ on_header(char *buf, size_t size, size_t nitems, void *ud)
     return n;
 }
 
-static const char *
+static enum tg_attempt_outcome
 curl_outcome(CURLcode c)
 {
     switch (c) {
     case CURLE_OPERATION_TIMEDOUT:
-        return "timeout";
+        return TG_ATT_TIMEOUT;
     case CURLE_COULDNT_CONNECT:
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_RESOLVE_PROXY:
     case CURLE_SSL_CONNECT_ERROR:
     case CURLE_PEER_FAILED_VERIFICATION:
-        return "connect";
+        return TG_ATT_CONNECT;
     default:
-        return "reset";
+        return TG_ATT_RESET;
     }
 }
 
-/* The attempt ended (curl finished, or we aborted it). */
+/* Breaker effect of an attempt, as the engine decided it. */
+static void
+apply_breaker(struct gw_req *r, uint32_t mi, const struct tg_next *nx)
+{
+    if (nx->breaker == TG_BREAKER_NO_CHANGE)
+        return;
+    breaker_outcome(r, mi, nx->breaker == TG_BREAKER_SUCCESS, nx->hold_open_ms);
+}
+
+/* The attempt ended (curl finished, or we aborted it).  This classifies
+ * what happened; tg_next_after() (engine/next.h) decides what follows. */
 static void
 attempt_done(struct gw_req *r, CURLcode res)
 {
@@ -1025,7 +1036,8 @@ attempt_done(struct gw_req *r, CURLcode res)
     uint32_t mi = (uint32_t)r->cur_mi;
     int64_t ms = mono_ms() - r->att_t0;
     long st = r->ustatus;
-    const char *outcome = NULL;
+    enum tg_attempt_outcome o;
+    struct tg_next nx;
     struct tg_err err = { 0 };
 
     if (!r->status_checked && r->easy != NULL)
@@ -1038,12 +1050,12 @@ attempt_done(struct gw_req *r, CURLcode res)
             bool ok = res == CURLE_OK && r->st.done && !r->st.upstream_error && r->stream_err == 0;
             if (r->st.usage.prompt_tokens >= 0)
                 r->usage = r->st.usage;
-            outcome = ok ? "ok" : (r->st.upstream_error ? "bad_response" : curl_outcome(res));
+            o = ok ? TG_ATT_OK : (r->st.upstream_error ? TG_ATT_BAD_RESPONSE : curl_outcome(res));
             if (r->client_gone)
-                outcome = "client_gone";
-            record_attempt(r, m, outcome, (int)st, ms);
-            if (!r->client_gone)   /* a client hanging up says nothing about the provider */
-                breaker_outcome(r, mi, ok, -1);
+                o = TG_ATT_CLIENT_GONE;
+            tg_next_after(o, true, (int)st, -1, &nx);
+            record_attempt(r, m, tg_next_outcome_name(o), (int)st, ms);
+            apply_breaker(r, mi, &nx);
             served_ok(r, m);
             if (!ok)
                 r->error = "stream_interrupted";
@@ -1061,29 +1073,27 @@ attempt_done(struct gw_req *r, CURLcode res)
             return;
         }
         if (r->client_gone) {
-            /* The client left before the first byte: nobody to fall back for. */
-            record_attempt(r, m, "client_gone", (int)st, ms);
-            r->status = 499;   /* nginx's "client closed request" */
-            r->error = "client_gone";
-            attempt_cleanup(r);
-            finish(r);
-            return;
+            o = TG_ATT_CLIENT_GONE;
+        } else {
+            /* 2xx, but nothing for the client came out of it: the next
+             * attempt starts its translation afresh. */
+            if (r->ds != NULL) {
+                r->dialect->stream_free(r->ds);
+                r->ds = NULL;
+            }
+            evbuffer_drain(r->chunk, evbuffer_get_length(r->chunk));
+            o = r->st.upstream_error || res == CURLE_OK || r->stream_err ? TG_ATT_BAD_RESPONSE
+                                                                         : curl_outcome(res);
         }
-        /* 2xx, but nothing for the client came out of it: the next attempt
-         * starts its translation afresh. */
-        if (r->ds != NULL) {
-            r->dialect->stream_free(r->ds);
-            r->ds = NULL;
-        }
-        evbuffer_drain(r->chunk, evbuffer_get_length(r->chunk));
-        outcome = r->st.upstream_error ? "bad_response"
-                  : res == CURLE_OK || r->stream_err ? "bad_response" : curl_outcome(res);
-    } else if (res == CURLE_OK && st >= 200 && st < 300) {
+    } else if (res != CURLE_OK) {
+        o = curl_outcome(res);
+    } else if ((o = tg_next_outcome_of_status((int)st)) == TG_ATT_OK) {
         size_t len = evbuffer_get_length(r->ubuf);
         const char *body = (const char *)evbuffer_pullup(r->ubuf, -1);
         char *conv = NULL;
         size_t convlen = 0;
         struct tg_prov_usage u;
+        o = TG_ATT_BAD_RESPONSE;
         if (tg_prov_response(r->cur_prov->adapter, m->id, body ? body : "", len,
                              r->ts_us / 1000000, &conv, &convlen, &u, &err) == TG_OK) {
             int arc;
@@ -1095,53 +1105,45 @@ attempt_done(struct gw_req *r, CURLcode res)
             }
             free(conv);
             if (arc == TG_OK) {
-                record_attempt(r, m, "ok", (int)st, ms);
-                breaker_outcome(r, mi, true, -1);
+                o = TG_ATT_OK;
                 r->usage = u;
                 served_ok(r, m);
                 r->ctype = "application/json";
-                attempt_cleanup(r);
-                finish(r);
-                return;
+            } else {
+                evbuffer_drain(r->out, evbuffer_get_length(r->out));
             }
-            evbuffer_drain(r->out, evbuffer_get_length(r->out));
         }
-        outcome = "bad_response";
-    } else if (res == CURLE_OK && st == 429) {
-        outcome = "http_429";
-    } else if (res == CURLE_OK && st >= 500) {
-        outcome = "http_5xx";
-    } else if (res == CURLE_OK && st >= 400) {
-        /* The provider is healthy and refused this request: no fallback (the
-         * next provider would refuse it too); the client sees why.  Upstream
-         * auth failures are ours, not the client's: 502. */
-        record_attempt(r, m, "http_4xx", (int)st, ms);
-        breaker_outcome(r, mi, true, -1);
+    }
+    if (o == TG_ATT_TIMEOUT && r->att_deadline_cut)
+        o = TG_ATT_DEADLINE;
+    tg_next_after(o, false, res == CURLE_OK ? (int)st : 0, r->retry_after_ms, &nx);
+    record_attempt(r, m, tg_next_outcome_name(o), res == CURLE_OK ? (int)st : 0, ms);
+    apply_breaker(r, mi, &nx);
+    attempt_cleanup(r);
+    if (o == TG_ATT_OK) {
+        finish(r);
+        return;
+    }
+    if (nx.try_next) {
+        start_next(r);
+        return;
+    }
+    /* The request ends here without an answer. */
+    if (nx.status == 499) {
+        r->status = 499;
+        r->error = "client_gone";
+    } else {
+        char msg[256];
         r->served = m;
-        if (st == 401 || st == 403 || st == 407) {
-            char msg[256];
+        if (nx.status == 502) {
             snprintf(msg, sizeof(msg), "upstream %s rejected tollgate's credentials (HTTP %ld)", m->id, st);
             set_error(r, 502, "upstream_error", "upstream_auth", msg, NULL);
         } else {
-            char msg[256];
             snprintf(msg, sizeof(msg), "upstream %s refused the request (HTTP %ld)", m->id, st);
-            set_error(r, (int)st, "invalid_request_error", "upstream_rejected", msg, NULL);
+            set_error(r, nx.status, "invalid_request_error", "upstream_rejected", msg, NULL);
         }
-        attempt_cleanup(r);
-        finish(r);
-        return;
-    } else if (res == CURLE_OK) {
-        outcome = "bad_response";
-    } else {
-        outcome = curl_outcome(res);
     }
-    if (strcmp(outcome, "timeout") == 0 && r->att_deadline_cut)
-        outcome = "deadline";
-    record_attempt(r, m, outcome, res == CURLE_OK ? (int)st : 0, ms);
-    /* A 429's Retry-After keeps the breaker open that long (engine/breaker.h). */
-    breaker_outcome(r, mi, false, strcmp(outcome, "http_429") == 0 ? r->retry_after_ms : -1);
-    attempt_cleanup(r);
-    start_next(r);
+    finish(r);
 }
 
 static void
