@@ -53,6 +53,7 @@ struct tg_audit_event {
     size_t      request_len;
     bool        stream;
     const char *error;               /* short reason, never PII */
+    const char *endpoint;            /* the door: "/v1/chat/completions", "/v1/messages", ...; NULL: none */
 };
 
 /* Entry JSON without the chain fields (seq, prev, hash, key_id, sig), which

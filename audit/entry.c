@@ -560,6 +560,10 @@ tg_audit_entry_text(const struct tg_audit_event *ev, struct tg_audit_text *out)
         tb_key(&b, "error");
         tb_str(&b, ev->error);
     }
+    if (ev->endpoint != NULL) {
+        tb_key(&b, "endpoint");
+        tb_str(&b, ev->endpoint);
+    }
     /* The event name rides behind the members, in the same block. */
     if (tb_room(&b, elen + 2)) {
         b.p[b.len] = '\0';

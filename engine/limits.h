@@ -42,6 +42,8 @@
 
 /* Config file size: a policy is hand-written YAML; 8 MiB is generous. */
 #define TG_MAX_CONFIG_BYTES        (8u * 1024u * 1024u)
+#define TG_MAX_PACK_INCLUDE_DEPTH  4u   /* packs including packs: deeper is a cycle or a mistake */
+#define TG_MAX_PACK_FILES          128u /* pack files in one policy, includes counted: hashed into policy_version */
 
 /* Header values we read (category, feature, export tags). */
 #define TG_MAX_HEADER_VALUE        1024u

@@ -357,14 +357,17 @@ load_detector(struct pk *p, const struct yn *d, struct tg_pii_detector_spec *s)
     (void)before;
 }
 
-int
-tg_pii_pack_load_buffer(const char *name, const char *buf, size_t len, struct tg_arena *a,
-                        struct tg_pii_detector_spec **out, size_t *n, tg_diag_fn diag,
-                        void *ud, struct tg_err *err)
+/* The pack in buf, and (incs != NULL) its `include:` list; a pack that
+ * includes others may have an empty `detectors:` list or none. */
+static int
+load_buffer(const char *name, const char *buf, size_t len, struct tg_arena *a,
+            struct tg_pii_detector_spec **out, size_t *n, const char ***incs, uint32_t *nincs,
+            tg_diag_fn diag, void *ud, struct tg_err *err)
 {
     struct pk p = { a, name, diag, ud, 0, false };
     struct yn *root;
     const struct yn *dets;
+    static const struct yn no_dets = { YK_SEQ, 0, 0, NULL, NULL, 0 };
     struct tg_pii_detector_spec *specs = NULL;
     uint32_t i, j;
 
@@ -376,12 +379,20 @@ tg_pii_pack_load_buffer(const char *name, const char *buf, size_t len, struct tg
             pk_error(&p, 1, 1, "empty pack");
         return tg_err_set(err, TG_EPOLICY, "%s: %u error(s)", name, p.nerr);
     }
-    if (root->kind != YK_MAP || (dets = map_get(root, "detectors")) == NULL || dets->kind != YK_SEQ) {
+    dets = root->kind == YK_MAP ? map_get(root, "detectors") : NULL;
+    if (dets == NULL && root->kind == YK_MAP && incs != NULL && map_get(root, "include") != NULL)
+        dets = &no_dets;
+    if (root->kind != YK_MAP || dets == NULL || dets->kind != YK_SEQ) {
         pk_error(&p, root->line, root->col, "a pack is a mapping with a `detectors:` list");
         return tg_err_set(err, TG_EPOLICY, "%s: %u error(s)", name, p.nerr);
     }
     for (i = 0; i < root->n; i++) {
         const struct yn *k = root->kids[2 * i];
+        if (k->kind == YK_SCALAR && strcmp(k->val, "include") == 0 && incs != NULL) {
+            if (!get_list(&p, root, "include", incs, nincs) && p.oom)
+                return tg_err_set(err, TG_ENOMEM, "out of memory reading %s", name);
+            continue;
+        }
         if (k->kind != YK_SCALAR || (strcmp(k->val, "detectors") != 0 && strcmp(k->val, "version") != 0 &&
                                      strcmp(k->val, "description") != 0))
             pk_error(&p, k->line, k->col, "unknown pack key `%s`", k->kind == YK_SCALAR ? k->val : "?");
@@ -410,9 +421,92 @@ tg_pii_pack_load_buffer(const char *name, const char *buf, size_t len, struct tg
 }
 
 int
+tg_pii_pack_load_buffer(const char *name, const char *buf, size_t len, struct tg_arena *a,
+                        struct tg_pii_detector_spec **out, size_t *n, tg_diag_fn diag,
+                        void *ud, struct tg_err *err)
+{
+    return load_buffer(name, buf, len, a, out, n, NULL, NULL, diag, ud, err);
+}
+
+/* One file and, recursively, the packs it includes (depth-bounded, so a
+ * cycle is an error rather than a hang); specs of included packs first. */
+static int load_file(const char *path, unsigned depth, struct tg_arena *a,
+                     struct tg_pii_detector_spec **out, size_t *n, tg_diag_fn diag, void *ud,
+                     struct tg_err *err);
+
+static int
+load_includes(const char *path, const char **incs, uint32_t nincs, unsigned depth, struct tg_arena *a,
+              struct tg_pii_detector_spec **specs, size_t *n, tg_diag_fn diag, void *ud,
+              struct tg_err *err)
+{
+    const char *slash = strrchr(path, '/');
+    size_t dirlen = slash ? (size_t)(slash - path) + 1 : 0;
+
+    for (uint32_t i = 0; i < nincs; i++) {
+        struct tg_pii_detector_spec *s = NULL, *all;
+        size_t k = 0, plen = strlen(incs[i]);
+        char *sub = tg_arena_alloc(a, dirlen + plen + 1);
+        int rc;
+
+        if (sub == NULL)
+            return tg_err_set(err, TG_ENOMEM, "out of memory");
+        /* Relative names are relative to the including pack's directory. */
+        if (incs[i][0] == '/')
+            dirlen = 0;
+        memcpy(sub, path, dirlen);
+        memcpy(sub + dirlen, incs[i], plen + 1);
+        rc = load_file(sub, depth + 1, a, &s, &k, diag, ud, err);
+        if (rc != TG_OK)
+            return rc;
+        if (k == 0)
+            continue;
+        all = tg_arena_calloc(a, *n + k, sizeof *all);
+        if (all == NULL)
+            return tg_err_set(err, TG_ENOMEM, "out of memory");
+        if (*n)
+            memcpy(all, *specs, *n * sizeof *all);
+        memcpy(all + *n, s, k * sizeof *all);
+        *specs = all;
+        *n += k;
+    }
+    return TG_OK;
+}
+
+int
 tg_pii_pack_load(const char *path, struct tg_arena *a, struct tg_pii_detector_spec **out,
                  size_t *n, tg_diag_fn diag, void *ud, struct tg_err *err)
 {
+    struct tg_pii_detector_spec *specs = NULL;
+    size_t k = 0;
+    int rc = load_file(path, 0, a, &specs, &k, diag, ud, err);
+
+    if (rc != TG_OK)
+        return rc;
+    /* Ids are unique across a pack and everything it includes. */
+    for (size_t i = 1; i < k; i++)
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(specs[i].id, specs[j].id) == 0) {
+                struct tg_pos pos = { specs[i].file, specs[i].line, specs[i].col };
+                char msg[300];
+                snprintf(msg, sizeof msg, "duplicate detector id \"%s\" (first in %s:%u)", specs[i].id,
+                         specs[j].file ? specs[j].file : "?", specs[j].line);
+                if (diag != NULL)
+                    diag(ud, TG_DIAG_ERROR, &pos, msg);
+                return tg_err_set(err, TG_EPOLICY, "%s: duplicate detector id \"%s\"", path, specs[i].id);
+            }
+    *out = specs;
+    *n = k;
+    return TG_OK;
+}
+
+static int
+load_file(const char *path, unsigned depth, struct tg_arena *a, struct tg_pii_detector_spec **out,
+          size_t *n, tg_diag_fn diag, void *ud, struct tg_err *err)
+{
+    const char **incs = NULL;
+    uint32_t nincs = 0;
+    struct tg_pii_detector_spec *own = NULL;
+    size_t nown = 0;
     FILE *f = NULL;
     char *buf = NULL;
     size_t len = 0, cap = 0;
@@ -455,7 +549,33 @@ tg_pii_pack_load(const char *path, struct tg_arena *a, struct tg_pii_detector_sp
             break;
         }
     }
-    rc = tg_pii_pack_load_buffer(name, buf ? buf : "", len, a, out, n, diag, ud, err);
+    if (depth > TG_MAX_PACK_INCLUDE_DEPTH) {
+        rc = tg_err_set(err, TG_EPOLICY, "%s: packs include each other more than %u deep (a cycle?)", path,
+                        TG_MAX_PACK_INCLUDE_DEPTH);
+        goto out;
+    }
+    rc = load_buffer(name, buf ? buf : "", len, a, &own, &nown, &incs, &nincs, diag, ud, err);
+    if (rc == TG_OK) {
+        struct tg_pii_detector_spec *specs = NULL;
+        size_t k = 0;
+        rc = load_includes(name, incs, nincs, depth, a, &specs, &k, diag, ud, err);
+        if (rc == TG_OK && nown > 0) {
+            struct tg_pii_detector_spec *all = tg_arena_calloc(a, k + nown, sizeof *all);
+            if (all == NULL) {
+                rc = tg_err_set(err, TG_ENOMEM, "out of memory");
+                goto out;
+            }
+            if (k)
+                memcpy(all, specs, k * sizeof *all);
+            memcpy(all + k, own, nown * sizeof *all);
+            specs = all;
+            k += nown;
+        }
+        if (rc == TG_OK) {
+            *out = specs;
+            *n = k;
+        }
+    }
 out:
     if (f != NULL)
         fclose(f);

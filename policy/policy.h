@@ -107,6 +107,8 @@ struct tg_route_rule {
     int32_t     residency;            /* index into regions */
     bool        pii_allowed;
     bool        export_controlled;
+    const char **aliases;       /* client model names (e.g. claude-opus-5-5) that select this rule */
+    uint32_t    naliases;
     struct tg_pos pos;
 };
 
@@ -122,6 +124,7 @@ struct tg_tenant {
     const char **categories;          /* categories this tenant may use; 0 = all */
     uint32_t     ncategories;
     uint32_t     requests_per_minute; /* 0 = unlimited; 429 past it */
+    const char  *default_category;    /* category when the request names none; NULL = none */
     struct tg_pos pos;
 };
 

@@ -153,6 +153,11 @@ tg__policy_hash(struct tg_policy *p, const char *const *files, uint32_t nfiles, 
         h_num(&h, r->quality_threshold); h_str(&h, r->quality_metric);
         h_num(&h, r->max_cost_per_request); h_u(&h, r->timeout_ms); h_u(&h, r->deadline_ms);
         h_u(&h, (uint64_t)(int64_t)r->residency); h_u(&h, r->pii_allowed); h_u(&h, r->export_controlled);
+        if (r->naliases > 0) {   /* added in v2: absent keys leave older versions unchanged */
+            h_str(&h, "aliases"); h_u(&h, r->naliases);
+            for (uint32_t j = 0; j < r->naliases; j++)
+                h_str(&h, r->aliases[j]);
+        }
     }
     h_str(&h, "tenants"); h_u(&h, p->ntenants);
     for (uint32_t i = 0; i < p->ntenants; i++) {
@@ -169,6 +174,9 @@ tg__policy_hash(struct tg_policy *p, const char *const *files, uint32_t nfiles, 
         for (uint32_t j = 0; j < t->ncategories; j++)
             h_str(&h, t->categories[j]);
         h_u(&h, t->requests_per_minute);
+        if (t->default_category != NULL) {
+            h_str(&h, "default_category"); h_str(&h, t->default_category);
+        }
     }
     h_str(&h, "tags"); h_u(&h, p->ntags);
     for (uint32_t i = 0; i < p->ntags; i++) {

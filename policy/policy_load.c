@@ -68,6 +68,8 @@ struct rrule {
     bool           export_controlled;
     struct tg_pos  export_pos;
     struct tg__ref metric;
+    const char   **aliases;        /* client model names that select this category */
+    uint32_t       naliases;
     struct tg_pos  pos;
 };
 
@@ -82,6 +84,7 @@ struct rtenant {
     struct tg__ref *cats;
     uint32_t        ncats;
     uint32_t        rpm;
+    struct tg__ref  default_category;
     struct tg_pos   pos;
 };
 
@@ -227,6 +230,7 @@ static const struct tg__field rule_tab[] = {
     F_MAP("constraints", struct rrule, category, constraints_tab, 0),
     F_MAP("compliance", struct rrule, category, compliance_tab, 0),
     F_REF("quality_metric", struct rrule, metric, 0, "humaneval"),
+    F_STRL("aliases", struct rrule, aliases, naliases, NULL),
     F_END
 };
 
@@ -271,6 +275,7 @@ static const struct tg__field tenant_tab[] = {
     F_DBL("max_cost_per_request", struct rtenant, max_cost, 0, 1e6, 0, NULL),
     F_REFL("categories", struct rtenant, cats, ncats, NULL),
     F_U32("requests_per_minute", struct rtenant, rpm, 0, 100000000, 0, "0"),
+    F_REF("default_category", struct rtenant, default_category, 0, NULL),
     F_END
 };
 
@@ -959,6 +964,8 @@ resolve_rule(struct tg__ld *ld, const struct rrule *rr, struct tg_route_rule *r)
     r->pos = rr->pos;
     r->quality_threshold = rr->quality_threshold;
     r->quality_metric = rr->metric.s ? rr->metric.s : "humaneval";
+    r->aliases = rr->aliases;
+    r->naliases = rr->naliases;
     r->max_cost_per_request = rr->max_cost;
     r->timeout_ms = rr->timeout_ms;
     r->deadline_ms = rr->deadline_ms;
@@ -1277,6 +1284,14 @@ resolve_tenants(struct tg__ld *ld, const struct fconf *cfg)
             else
                 t->categories[t->ncategories++] = r->category;
         }
+        if (rt->default_category.s != NULL) {
+            const struct tg_route_rule *r = tg_policy_rule(p, rt->default_category.s);
+            if (r == NULL)
+                unknown_ref(ld, &rt->default_category, "category", p->rules, sizeof(*p->rules),
+                            offsetof(struct tg_route_rule, category), p->nrules);
+            else
+                t->default_category = r->category;
+        }
         tenant_warnings(ld, rt, t);
         p->ntenants++;
     }
@@ -1422,6 +1437,23 @@ compile(struct tg__ld *ld, const struct fconf *cfg, const char *config_path, boo
     }
     if (ld->nerrors > 0)
         return TG_OK;
+    /* Packs a listed pack includes are hashed too: editing one is a policy
+     * change.  Every spec names its file; add each file once. */
+    for (size_t i = 0; i < nall; i++) {
+        bool seen = all[i].file == NULL;
+        for (uint32_t k = 0; !seen && k < *nfiles; k++)
+            seen = strcmp(files[k], all[i].file) == 0;
+        if (seen)
+            continue;
+        if (*nfiles >= TG_MAX_PACK_FILES) {
+            tg__diag_at(ld, TG_DIAG_ERROR, &(struct tg_pos){ config_path, 1, 1 },
+                        "more than %u PII pack files (with includes)", TG_MAX_PACK_FILES);
+            return TG_OK;
+        }
+        files[(*nfiles)++] = tg_arena_strdup(&p->arena, all[i].file);
+        if (files[*nfiles - 1] == NULL)
+            return TG_ENOMEM;
+    }
     for (size_t i = 0; i < nall; i++)
         for (size_t j = 0; j < i; j++)
             if (strcmp(all[i].id, all[j].id) == 0) {
@@ -1537,7 +1569,7 @@ build(struct tg__ld *ld, const char *name, const char *buf, size_t len,
     struct tg_policy *p = ld->p;
     struct fconf reg, cfg;
     struct rmodel *models = NULL;
-    const char *files[64 + 2];
+    const char *files[TG_MAX_PACK_FILES + 2];
     uint32_t nfiles = 0;
     int rc;
 
@@ -1623,6 +1655,22 @@ build(struct tg__ld *ld, const char *name, const char *buf, size_t len,
     if (cfg.nrules == 0)
         tg__diag_at(ld, TG_DIAG_WARNING, &(struct tg_pos){ cfgname, 1, 1 },
                     "no routing_rules: every request is denied (unknown category)");
+    /* An alias selects exactly one rule: one naming two rules, or naming
+     * another rule's category, would make the category depend on order. */
+    for (uint32_t i = 0; i < p->nrules; i++)
+        for (uint32_t k = 0; k < p->rules[i].naliases; k++) {
+            const char *al = p->rules[i].aliases[k];
+            const struct tg_route_rule *other = tg_policy_rule(p, al);
+            if (other != NULL && other != &p->rules[i])
+                tg__diag_at(ld, TG_DIAG_ERROR, &p->rules[i].pos,
+                            "rule '%s': alias '%s' is the category of another rule", p->rules[i].category, al);
+            for (uint32_t j = 0; j < i; j++)
+                for (uint32_t m = 0; m < p->rules[j].naliases; m++)
+                    if (strcmp(p->rules[j].aliases[m], al) == 0)
+                        tg__diag_at(ld, TG_DIAG_ERROR, &p->rules[i].pos,
+                                    "rule '%s': alias '%s' already selects rule '%s'", p->rules[i].category, al,
+                                    p->rules[j].category);
+        }
 
     if ((rc = resolve_tenants(ld, &cfg)) != TG_OK)
         return rc;

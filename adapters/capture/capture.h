@@ -54,6 +54,7 @@ struct tg_capture_extra {
     const char *id;                /* decision id, becomes the record's "id" */
     int64_t     prompt_tokens;     /* provider usage; -1 unknown */
     int64_t     completion_tokens;
+    const char *endpoint;          /* the door it came in by; NULL: not recorded */
 };
 int  tg_capture_record_ex(struct tg_capture *c, int64_t ts_us, const struct tg_request *req,
                           const struct tg_decision *d, const struct tg_capture_extra *x,
@@ -80,6 +81,7 @@ struct tg_capture_item {
     const char *tenant;         /* NULL when absent */
     const char *feature;
     const char *category;
+    const char *endpoint;       /* the door ("/v1/messages"); NULL: chat completions */
     bool        has_ts;
     int64_t     ts_us;          /* µs since the epoch when has_ts */
     int64_t     prompt_tokens;  /* captured usage; -1 when absent */

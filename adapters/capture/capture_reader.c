@@ -1,5 +1,6 @@
 /* capture_reader.c — stream both §7 capture forms, line by line, in bounded memory. */
 #include "adapters/capture/capture.h"
+#include "adapters/dialects/dialect.h"
 #include "engine/limits.h"
 
 #include <errno.h>
@@ -210,6 +211,7 @@ tg_capture_parse_line(const char *line, size_t len, uint64_t lineno,
                       struct tg_arena *a, struct tg_capture_item *it, struct tg_err *err)
 {
     cJSON *root = NULL, *body = NULL;
+    const struct tg_dialect_ops *door = tg_dialect_get(TG_DIALECT_CHAT);
     const char *end = NULL;
     const cJSON *v;
     char *tags_csv = NULL, *meta_tags = NULL;
@@ -246,6 +248,7 @@ tg_capture_parse_line(const char *line, size_t len, uint64_t lineno,
         if ((rc = opt_string(root, "tenant", a, &it->tenant, err)) != TG_OK ||
             (rc = opt_string(root, "feature", a, &it->feature, err)) != TG_OK ||
             (rc = opt_string(root, "category", a, &it->category, err)) != TG_OK ||
+            (rc = opt_string(root, "endpoint", a, &it->endpoint, err)) != TG_OK ||
             (rc = parse_ts(cJSON_GetObjectItemCaseSensitive(root, "ts"), it, err)) != TG_OK ||
             (rc = parse_usage(cJSON_GetObjectItemCaseSensitive(root, "usage"), it, err)) != TG_OK ||
             (rc = collect_tags(cJSON_GetObjectItemCaseSensitive(root, "export_tags"), "export_tags",
@@ -277,8 +280,14 @@ tg_capture_parse_line(const char *line, size_t len, uint64_t lineno,
             goto out;
         }
         v = cJSON_GetObjectItemCaseSensitive(root, "url");
-        if (!cJSON_IsString(v) || strcmp(v->valuestring, "/v1/chat/completions") != 0) {
-            rc = tg_err_set(err, TG_EINVAL, "batch line: \"url\" must be \"/v1/chat/completions\"");
+        if (!cJSON_IsString(v) || (door = tg_dialect_for_path(v->valuestring, strlen(v->valuestring))) == NULL) {
+            rc = tg_err_set(err, TG_EINVAL, "batch line: \"url\" must be an endpoint tollgate serves "
+                                            "(/v1/chat/completions, /v1/responses, /v1/messages, ...)");
+            goto out;
+        }
+        if (door->id != TG_DIALECT_CHAT &&
+            (it->endpoint = tg_arena_strdup(a, door->path)) == NULL) {
+            rc = tg_err_set(err, TG_ENOMEM, "out of memory");
             goto out;
         }
         body = cJSON_DetachItemFromObjectCaseSensitive(root, "body");
@@ -306,9 +315,25 @@ tg_capture_parse_line(const char *line, size_t len, uint64_t lineno,
     if (it->id == NULL)
         it->id = tg_arena_sprintf(a, "line %" PRIu64, lineno);
 
-    /* The same parser serve uses; it owns body from here on. */
-    rc = tg_request_from_json(body, len, a, &it->req, &rerr);
-    body = NULL;
+    /* The same decoder and parser serve uses; it owns body from here on. */
+    if (door->decode != NULL) {
+        struct tg_dialect_ctx dctx = { .id = door->id, .answer_id = "replay" };
+        char *txt = cJSON_PrintUnformatted(body), *canon = NULL;
+        size_t clen = 0;
+        cJSON_Delete(body);
+        body = NULL;
+        if (txt == NULL) {
+            rc = tg_err_set(err, TG_ENOMEM, "out of memory");
+            goto out;
+        }
+        rc = door->decode(txt, strlen(txt), a, &dctx, &canon, &clen, &rerr);
+        if (rc == TG_OK)
+            rc = tg_request_parse(canon, clen, a, &it->req, &rerr);
+        free(txt);
+    } else {
+        rc = tg_request_from_json(body, len, a, &it->req, &rerr);
+        body = NULL;
+    }
     if (rc == TG_ENOMEM) {
         tg_err_set(err, TG_ENOMEM, "out of memory");
         goto out;

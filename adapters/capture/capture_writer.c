@@ -133,6 +133,10 @@ record_head(int64_t ts_us, const struct tg_request *req, const struct tg_decisio
     cJSON_AddItemToObject(o, "ts", cJSON_CreateString(ts));
     if (x && x->id)
         cJSON_AddItemToObject(o, "id", cJSON_CreateString(x->id));
+    /* `request` is the canonical (chat completions) form the policy decided
+     * on, whatever the door: replaying it gives the same decision. */
+    if (x && x->endpoint)
+        cJSON_AddItemToObject(o, "endpoint", cJSON_CreateString(x->endpoint));
     cJSON_AddItemToObject(o, "tenant", str_or_null(req->tenant_id));
     cJSON_AddItemToObject(o, "feature", str_or_null(req->feature));
     cJSON_AddItemToObject(o, "category", str_or_null(req->category));

@@ -8,6 +8,7 @@
  */
 #include "adapters/cli/cli.h"
 #include "adapters/cli/dryrun_int.h"
+#include "engine/context.h"
 #include "engine/cost.h"
 #include "engine/limits.h"
 
@@ -270,8 +271,15 @@ static int
 decide(struct dr_side *s, struct tg_capture_item *it, struct tg_arena *a,
        struct tg_decision *d, struct tg_err *err)
 {
-    if (it->request_ok)
+    if (it->request_ok) {
+        /* Context per policy: aliases and default categories are the
+         * policy's, so baseline and candidate may resolve differently. */
+        struct tg_context_in cin = { it->tenant, it->category, it->feature, NULL };
+        int rc = tg_context_resolve(s->policy, &cin, &it->req, a, NULL, err);
+        if (rc != TG_OK)
+            return rc;
         return tg_preflight_decide(s->policy, &it->req, NULL, s->scratch, a, d, err);
+    }
     /* A line in capture form whose body is not a chat request: serve answers
      * such a body with a request.malformed deny, so the replay does too. */
     return tg_preflight_malformed(s->policy, it->tenant, it->feature, it->category,
@@ -482,6 +490,24 @@ rules_json(const struct tg_decision *d)
     return a;
 }
 
+/* Rule ids that excluded candidates, once each (an allow can still have
+ * excluded a candidate: the report shows what the policy cost it). */
+static cJSON *
+candidate_rules_json(const struct tg_decision *d)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (uint32_t c = 0; a && c < d->ncands; c++)
+        for (uint32_t i = 0; i < d->cands[c].nreasons; i++) {
+            const char *rule = d->cands[c].reasons[i].rule;
+            bool dup = rule == NULL;
+            for (int k = 0; !dup && k < cJSON_GetArraySize(a); k++)
+                dup = strcmp(cJSON_GetArrayItem(a, k)->valuestring, rule) == 0;
+            if (!dup)
+                cJSON_AddItemToArray(a, cJSON_CreateString(rule));
+        }
+    return a;
+}
+
 /* One line of --decisions output.  Ids, tenants and categories only; never
  * request text. */
 static int
@@ -497,10 +523,13 @@ write_decision(FILE *f, const struct dr_report *r, const struct tg_capture_item 
     cJSON_AddStringToObject(o, "id", it->id);
     cJSON_AddNumberToObject(o, "line", (double)it->line);
     cJSON_AddItemToObject(o, "tenant", it->tenant ? cJSON_CreateString(it->tenant) : cJSON_CreateNull());
-    cJSON_AddItemToObject(o, "category", it->category ? cJSON_CreateString(it->category) : cJSON_CreateNull());
+    /* The category the policy resolved (header, metadata, model, alias or
+     * the tenant's default), as serve records it. */
+    cJSON_AddItemToObject(o, "category", d->category ? cJSON_CreateString(d->category) : cJSON_CreateNull());
     cJSON_AddStringToObject(o, "decision", tg_verdict_name(d->verdict));
     cJSON_AddItemToObject(o, "route", route_json(r->cur.policy, d));
     cJSON_AddItemToObject(o, "rules", rules_json(d));
+    cJSON_AddItemToObject(o, "candidate_rules", candidate_rules_json(d));
     tokens_for(&r->cur, it, d, &in, &out);
     cJSON_AddNumberToObject(o, "input_tokens", (double)in);
     cJSON_AddNumberToObject(o, "output_tokens", (double)out);

@@ -15,6 +15,8 @@
  * deny is still printed on stdout in that case); 2 usage / unreadable file.
  */
 #include "adapters/cli/cli.h"
+#include "adapters/dialects/dialect.h"
+#include "engine/context.h"
 #include "engine/limits.h"
 #include "engine/preflight.h"
 #include "engine/request.h"
@@ -29,13 +31,18 @@ usage(FILE *f)
 {
     fprintf(f,
         "usage: tollgate explain --config CONFIG --request FILE [--tenant ID] [--category C]\n"
-        "                        [--feature F] [--export-tags a,b] [--compact] [--brief]\n"
+        "                        [--feature F] [--export-tags a,b] [--endpoint PATH]\n"
+        "                        [--compact] [--brief]\n"
         "\n"
-        "Evaluate one chat completions request body (FILE, or - for stdin) against the\n"
-        "policy in CONFIG and print the decision as JSON: verdict, export tags, PII\n"
-        "entity counts, every candidate with its compliance/eligibility reasons, and the\n"
-        "route.  Tenant, feature and category default to body.metadata.{tenant,feature,category}.\n"
+        "Evaluate one request body (FILE, or - for stdin) against the policy in CONFIG and\n"
+        "print the decision as JSON: verdict, export tags, PII entity counts, every\n"
+        "candidate with its compliance/eligibility reasons, and the route.  The category\n"
+        "is resolved as the gateway resolves it: --category, body metadata.category, a\n"
+        "`model` naming a category or one of a rule's aliases, the tenant's\n"
+        "default_category.  Tenant and feature default to body.metadata.{tenant,feature}.\n"
         "\n"
+        "  --endpoint   the door the body is for (default /v1/chat/completions):\n"
+        "               /v1/responses, /v1/messages, /v1/embeddings, /v1/completions, ...\n"
         "  --compact    one line of JSON instead of pretty-printed\n"
         "  --brief      drop per-candidate reasons and finding offsets\n"
         "\n"
@@ -64,13 +71,15 @@ tg_cmd_explain(int argc, char **argv)
         { "category",    required_argument, NULL, 'C' },
         { "feature",     required_argument, NULL, 'f' },
         { "export-tags", required_argument, NULL, 'e' },
+        { "endpoint",    required_argument, NULL, 'E' },
         { "compact",     no_argument,       NULL, 'k' },
         { "brief",       no_argument,       NULL, 'b' },
         { "help",        no_argument,       NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     const char *config = NULL, *reqpath = NULL, *tenant = NULL, *category = NULL;
-    const char *feature = NULL, *tags = NULL;
+    const char *feature = NULL, *tags = NULL, *endpoint = NULL;
+    const struct tg_dialect_ops *door = tg_dialect_get(TG_DIALECT_CHAT);
     bool compact = false, brief = false;
     struct tg_policy *p = NULL;
     struct tg_pii_scratch *scratch = NULL;
@@ -95,6 +104,7 @@ tg_cmd_explain(int argc, char **argv)
         case 'C': category = optarg; break;
         case 'f': feature = optarg; break;
         case 'e': tags = optarg; break;
+        case 'E': endpoint = optarg; break;
         case 'k': compact = true; break;
         case 'b': brief = true; break;
         case 'h': usage(stdout); ret = 0; goto out;
@@ -112,6 +122,11 @@ tg_cmd_explain(int argc, char **argv)
         tg_cli_error("explain", "--config and --request are required (see --help)");
         goto out;
     }
+    if (endpoint != NULL && (door = tg_dialect_for_path(endpoint, strlen(endpoint))) == NULL &&
+        (door = tg_dialect_by_name(endpoint)) == NULL) {
+        tg_cli_error("explain", "--endpoint %s: not an endpoint tollgate serves (see --help)", endpoint);
+        goto out;
+    }
 
     ret = 1;
     if ((p = tg_cli_load_policy("explain", config, false)) == NULL)
@@ -125,13 +140,23 @@ tg_cmd_explain(int argc, char **argv)
         goto out;
     }
 
-    int rc = tg_request_parse(body, blen, &a, &req, &err);
-    if (rc == TG_OK && tags != NULL) {
-        rc = tg_request_add_tags(&req, tags, &a);
+    const char *canon = body;
+    size_t clen = blen;
+    int rc = TG_OK;
+    if (door->decode != NULL) {
+        /* The gateway's decoder: what serve would decide on, exactly. */
+        struct tg_dialect_ctx dctx = { .id = door->id, .answer_id = "explain" };
+        char *cb = NULL;
+        rc = door->decode(body, blen, &a, &dctx, &cb, &clen, &err);
+        canon = cb;
+    }
+    if (rc == TG_OK)
+        rc = tg_request_parse(canon, clen, &a, &req, &err);
+    if (rc == TG_OK) {
+        struct tg_context_in cin = { tenant, category, feature, tags };
+        rc = tg_context_resolve(p, &cin, &req, &a, NULL, &err);
         if (rc == TG_ELIMIT)
             tg_err_set(&err, rc, "--export-tags: more than %u tags", TG_MAX_EXPORT_TAGS);
-        else if (rc != TG_OK)
-            tg_err_set(&err, rc, "out of memory");
     }
     if (rc != TG_OK) {
         /* still print the deny the gateway would audit, then fail */
@@ -141,10 +166,6 @@ tg_cmd_explain(int argc, char **argv)
             print_json(j, compact);
         goto out;
     }
-    req.tenant_id = tenant;
-    req.category = category;
-    req.feature = feature;
-
     if (tg_preflight_decide(p, &req, NULL, scratch, &a, &d, &err) != TG_OK) {
         tg_cli_error("explain", "%s", err.msg);
         goto out;

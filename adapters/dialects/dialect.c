@@ -53,8 +53,8 @@ tg_dialect_by_name(const char *name)
     return NULL;
 }
 
-static const char *
-anthropic_type(int status)
+const char *
+tg_dialect_anthropic_error_type(int status)
 {
     switch (status) {
     case 400: case 404: case 405: case 413: case 422:
@@ -85,7 +85,7 @@ tg_dialect_error_body(enum tg_dialect_errors fam, int status, const char *type, 
     if (fam == TG_DIALECT_ERR_ANTHROPIC) {
         if (!cJSON_AddStringToObject(root, "type", "error") ||
             (e = cJSON_AddObjectToObject(root, "error")) == NULL ||
-            !cJSON_AddStringToObject(e, "type", anthropic_type(status)) ||
+            !cJSON_AddStringToObject(e, "type", tg_dialect_anthropic_error_type(status)) ||
             !cJSON_AddStringToObject(e, "message", msg ? msg : ""))
             goto out;
         /* OpenAI's code is kept as an extra member: scripts can match on it. */

@@ -118,6 +118,9 @@ const struct tg_dialect_ops *tg_dialect_for_path(const char *path, size_t len);
 /* The dialect named `name` ("responses", ... as in ops->name); NULL if none. */
 const struct tg_dialect_ops *tg_dialect_by_name(const char *name);
 
+/* Anthropic's error type for an HTTP status (403 -> "permission_error", ...). */
+const char *tg_dialect_anthropic_error_type(int status);
+
 /*
  * An error body in the dialect's family, malloc'd into *out.  type/code
  * are OpenAI's (e.g. "policy_denied"); the Anthropic family maps them

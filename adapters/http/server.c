@@ -18,10 +18,13 @@
 #include "adapters/http/upstream.h"
 #include "adapters/providers/provider.h"
 #include "adapters/capture/capture.h"
+#include "adapters/dialects/dialect.h"
 #include "audit/audit.h"
 #include "engine/breaker.h"
+#include "engine/context.h"
 #include "engine/cost.h"
 #include "engine/limits.h"
+#include "engine/next.h"
 #include "engine/preflight.h"
 #include "engine/redact.h"
 #include "engine/request.h"
@@ -166,7 +169,12 @@ struct gw_req {
     char                id[33];
     int64_t             t0_ms, t0_us_mono, ts_us;
     const struct tg_tenant *tenant;
-    const char         *body;
+    const struct tg_dialect_ops *dialect;  /* the door the request came in by */
+    struct tg_dialect_ctx dctx;
+    struct tg_dialect_stream *ds;          /* canonical stream -> the client's dialect */
+    const char         *client_body;       /* the client's bytes (HMAC'd into the audit entry) */
+    size_t              client_len;
+    const char         *body;              /* the canonical request (== client_body for chat) */
     size_t              body_len;
     struct tg_request   req;
     bool                have_req;
@@ -487,9 +495,17 @@ set_error(struct gw_req *r, int status, const char *type, const char *code, cons
 {
     struct tg_gw_buf b = { 0 };
 
-    tg_gw_buf_printf(&b, "{\"error\":{\"message\":");
-    json_escape(&b, msg);
-    tg_gw_buf_printf(&b, ",\"type\":\"%s\",\"param\":null,\"code\":\"%s\"", type, code);
+    if (r->dialect != NULL && r->dialect->errors == TG_DIALECT_ERR_ANTHROPIC) {
+        /* Anthropic's shape; OpenAI's code rides along for scripts. */
+        tg_gw_buf_printf(&b, "{\"type\":\"error\",\"error\":{\"type\":\"%s\",\"message\":",
+                         tg_dialect_anthropic_error_type(status));
+        json_escape(&b, msg);
+        tg_gw_buf_printf(&b, ",\"code\":\"%s\"", code);
+    } else {
+        tg_gw_buf_printf(&b, "{\"error\":{\"message\":");
+        json_escape(&b, msg);
+        tg_gw_buf_printf(&b, ",\"type\":\"%s\",\"param\":null,\"code\":\"%s\"", type, code);
+    }
     if (extra)
         tg_gw_buf_printf(&b, ",%s", extra);
     tg_gw_buf_printf(&b, ",\"decision_id\":\"%s\"}}", r->id);
@@ -609,6 +625,8 @@ req_free(struct gw_req *r)
         event_free(r->done_ev);
     if (r->st_init)
         tg_prov_stream_free(&r->st);
+    if (r->ds != NULL)
+        r->dialect->stream_free(r->ds);
     if (r->ubuf)
         evbuffer_free(r->ubuf);
     if (r->chunk)
@@ -652,7 +670,8 @@ account(struct gw_req *r)
         tel_push(r->L, r);
 
     if (G.capture != NULL && r->have_req && r->have_d) {
-        struct tg_capture_extra x = { r->id, r->usage.prompt_tokens, r->usage.completion_tokens };
+        struct tg_capture_extra x = { r->id, r->usage.prompt_tokens, r->usage.completion_tokens,
+                                      r->dialect ? r->dialect->path : NULL };
         (void)tg_capture_record_ex(G.capture, r->ts_us, &r->req, &r->d, &x, &r->arena);
     }
 }
@@ -692,11 +711,12 @@ finish(struct gw_req *r)
     ev.prompt_tokens = r->usage.prompt_tokens;
     ev.completion_tokens = r->usage.completion_tokens;
     ev.cost_usd = r->cost;
-    if (r->body != NULL && r->tenant != NULL) {
-        tg_audit_request_hmac(G.audit, r->tenant->id, r->body, r->body_len, ev.request_hmac);
+    if (r->client_body != NULL && r->tenant != NULL) {
+        tg_audit_request_hmac(G.audit, r->tenant->id, r->client_body, r->client_len, ev.request_hmac);
         ev.has_request_hmac = true;
-        ev.request_len = r->body_len;
+        ev.request_len = r->client_len;
     }
+    ev.endpoint = r->dialect ? r->dialect->path : NULL;
     ev.stream = r->stream;
     ev.error = r->error;
     /* Rendered here as the bytes of the line (no tree): the writer thread
@@ -826,11 +846,61 @@ attempt_cleanup(struct gw_req *r)
     }
 }
 
+/* The client's dialect's events for one feed, bound for r->chunk. */
+static int
+dialect_emit(void *ud, const char *buf, size_t len)
+{
+    struct gw_req *r = ud;
+    return evbuffer_add(r->chunk, buf, len);
+}
+
+/* Canonical SSE from the provider adapter (or echo): relayed as is to a
+ * Chat Completions client, translated for any other dialect.  The
+ * translator is made on the first canonical byte, so an attempt that fails
+ * before it leaves nothing behind for the fallback. */
 static int
 client_emit(void *ud, const char *buf, size_t len)
 {
     struct gw_req *r = ud;
-    return evbuffer_add(r->chunk, buf, len);
+
+    if (r->dialect == NULL || r->dialect->stream_new == NULL)
+        return evbuffer_add(r->chunk, buf, len);
+    if (r->ds == NULL && r->dialect->stream_new(&r->dctx, dialect_emit, r, &r->ds) != TG_OK)
+        return -1;
+    return r->dialect->stream_feed(r->ds, buf, len);
+}
+
+/* A whole canonical answer (chat.completion JSON, or for a stream the
+ * whole canonical SSE text) into r->out in the client's dialect. */
+static int
+answer_out(struct gw_req *r, const char *canon, size_t len, struct tg_err *err)
+{
+    const struct tg_dialect_ops *d = r->dialect;
+
+    if (r->stream && d != NULL && d->stream_new != NULL) {
+        int rc = client_emit(r, canon, len);
+        if (rc == 0)
+            rc = d->stream_end(r->ds, true);
+        d->stream_free(r->ds);
+        r->ds = NULL;
+        if (rc != 0) {
+            evbuffer_drain(r->chunk, evbuffer_get_length(r->chunk));
+            return tg_err_set(err, TG_EINVAL, "answer could not be translated");
+        }
+        evbuffer_add_buffer(r->out, r->chunk);
+        return TG_OK;
+    }
+    if (!r->stream && d != NULL && d->encode_answer != NULL) {
+        char *out = NULL;
+        size_t olen = 0;
+        int rc = d->encode_answer(&r->dctx, canon, len, &out, &olen, err);
+        if (rc != TG_OK)
+            return rc;
+        rc = evbuffer_add(r->out, out, olen) == 0 ? TG_OK : TG_ENOMEM;
+        free(out);
+        return rc;
+    }
+    return evbuffer_add(r->out, canon, len) == 0 ? TG_OK : TG_ENOMEM;
 }
 
 /* Push what one feed produced to the client, starting the chunked reply on
@@ -931,24 +1001,34 @@ on_header(char *buf, size_t size, size_t nitems, void *ud)
     return n;
 }
 
-static const char *
+static enum tg_attempt_outcome
 curl_outcome(CURLcode c)
 {
     switch (c) {
     case CURLE_OPERATION_TIMEDOUT:
-        return "timeout";
+        return TG_ATT_TIMEOUT;
     case CURLE_COULDNT_CONNECT:
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_RESOLVE_PROXY:
     case CURLE_SSL_CONNECT_ERROR:
     case CURLE_PEER_FAILED_VERIFICATION:
-        return "connect";
+        return TG_ATT_CONNECT;
     default:
-        return "reset";
+        return TG_ATT_RESET;
     }
 }
 
-/* The attempt ended (curl finished, or we aborted it). */
+/* Breaker effect of an attempt, as the engine decided it. */
+static void
+apply_breaker(struct gw_req *r, uint32_t mi, const struct tg_next *nx)
+{
+    if (nx->breaker == TG_BREAKER_NO_CHANGE)
+        return;
+    breaker_outcome(r, mi, nx->breaker == TG_BREAKER_SUCCESS, nx->hold_open_ms);
+}
+
+/* The attempt ended (curl finished, or we aborted it).  This classifies
+ * what happened; tg_next_after() (engine/next.h) decides what follows. */
 static void
 attempt_done(struct gw_req *r, CURLcode res)
 {
@@ -956,7 +1036,8 @@ attempt_done(struct gw_req *r, CURLcode res)
     uint32_t mi = (uint32_t)r->cur_mi;
     int64_t ms = mono_ms() - r->att_t0;
     long st = r->ustatus;
-    const char *outcome = NULL;
+    enum tg_attempt_outcome o;
+    struct tg_next nx;
     struct tg_err err = { 0 };
 
     if (!r->status_checked && r->easy != NULL)
@@ -969,17 +1050,21 @@ attempt_done(struct gw_req *r, CURLcode res)
             bool ok = res == CURLE_OK && r->st.done && !r->st.upstream_error && r->stream_err == 0;
             if (r->st.usage.prompt_tokens >= 0)
                 r->usage = r->st.usage;
-            outcome = ok ? "ok" : (r->st.upstream_error ? "bad_response" : curl_outcome(res));
+            o = ok ? TG_ATT_OK : (r->st.upstream_error ? TG_ATT_BAD_RESPONSE : curl_outcome(res));
             if (r->client_gone)
-                outcome = "client_gone";
-            record_attempt(r, m, outcome, (int)st, ms);
-            if (!r->client_gone)   /* a client hanging up says nothing about the provider */
-                breaker_outcome(r, mi, ok, -1);
+                o = TG_ATT_CLIENT_GONE;
+            tg_next_after(o, true, (int)st, -1, &nx);
+            record_attempt(r, m, tg_next_outcome_name(o), (int)st, ms);
+            apply_breaker(r, mi, &nx);
             served_ok(r, m);
-            if (!ok) {
+            if (!ok)
+                r->error = "stream_interrupted";
+            if (r->ds != NULL) {
+                /* The dialect closes its stream (its failed/error event when !ok). */
+                (void)r->dialect->stream_end(r->ds, ok);
+            } else if (!ok) {
                 static const char msg[] = "data: {\"error\":{\"message\":\"upstream stream interrupted\","
                                           "\"type\":\"upstream_error\",\"code\":\"upstream_error\"}}\n\n";
-                r->error = "stream_interrupted";
                 if (r->ev && evhttp_request_get_connection(r->ev))
                     evbuffer_add(r->chunk, msg, sizeof(msg) - 1);
             }
@@ -988,76 +1073,77 @@ attempt_done(struct gw_req *r, CURLcode res)
             return;
         }
         if (r->client_gone) {
-            /* The client left before the first byte: nobody to fall back for. */
-            record_attempt(r, m, "client_gone", (int)st, ms);
-            r->status = 499;   /* nginx's "client closed request" */
-            r->error = "client_gone";
-            attempt_cleanup(r);
-            finish(r);
-            return;
+            o = TG_ATT_CLIENT_GONE;
+        } else {
+            /* 2xx, but nothing for the client came out of it: the next
+             * attempt starts its translation afresh. */
+            if (r->ds != NULL) {
+                r->dialect->stream_free(r->ds);
+                r->ds = NULL;
+            }
+            evbuffer_drain(r->chunk, evbuffer_get_length(r->chunk));
+            o = r->st.upstream_error || res == CURLE_OK || r->stream_err ? TG_ATT_BAD_RESPONSE
+                                                                         : curl_outcome(res);
         }
-        /* 2xx, but nothing for the client came out of it. */
-        outcome = r->st.upstream_error ? "bad_response"
-                  : res == CURLE_OK || r->stream_err ? "bad_response" : curl_outcome(res);
-    } else if (res == CURLE_OK && st >= 200 && st < 300) {
+    } else if (res != CURLE_OK) {
+        o = curl_outcome(res);
+    } else if ((o = tg_next_outcome_of_status((int)st)) == TG_ATT_OK) {
         size_t len = evbuffer_get_length(r->ubuf);
         const char *body = (const char *)evbuffer_pullup(r->ubuf, -1);
         char *conv = NULL;
         size_t convlen = 0;
         struct tg_prov_usage u;
+        o = TG_ATT_BAD_RESPONSE;
         if (tg_prov_response(r->cur_prov->adapter, m->id, body ? body : "", len,
                              r->ts_us / 1000000, &conv, &convlen, &u, &err) == TG_OK) {
-            record_attempt(r, m, "ok", (int)st, ms);
-            breaker_outcome(r, mi, true, -1);
-            r->usage = u;
-            served_ok(r, m);
-            if (conv != NULL) {
-                evbuffer_add(r->out, conv, convlen);
-                free(conv);
+            int arc;
+            if (conv == NULL && (r->dialect == NULL || r->dialect->encode_answer == NULL)) {
+                evbuffer_add_buffer(r->out, r->ubuf);   /* relayed unchanged: no copy */
+                arc = TG_OK;
             } else {
-                evbuffer_add_buffer(r->out, r->ubuf);
+                arc = answer_out(r, conv ? conv : body, conv ? convlen : len, &err);
             }
-            r->ctype = "application/json";
-            attempt_cleanup(r);
-            finish(r);
-            return;
+            free(conv);
+            if (arc == TG_OK) {
+                o = TG_ATT_OK;
+                r->usage = u;
+                served_ok(r, m);
+                r->ctype = "application/json";
+            } else {
+                evbuffer_drain(r->out, evbuffer_get_length(r->out));
+            }
         }
-        outcome = "bad_response";
-    } else if (res == CURLE_OK && st == 429) {
-        outcome = "http_429";
-    } else if (res == CURLE_OK && st >= 500) {
-        outcome = "http_5xx";
-    } else if (res == CURLE_OK && st >= 400) {
-        /* The provider is healthy and refused this request: no fallback (the
-         * next provider would refuse it too); the client sees why.  Upstream
-         * auth failures are ours, not the client's: 502. */
-        record_attempt(r, m, "http_4xx", (int)st, ms);
-        breaker_outcome(r, mi, true, -1);
+    }
+    if (o == TG_ATT_TIMEOUT && r->att_deadline_cut)
+        o = TG_ATT_DEADLINE;
+    tg_next_after(o, false, res == CURLE_OK ? (int)st : 0, r->retry_after_ms, &nx);
+    record_attempt(r, m, tg_next_outcome_name(o), res == CURLE_OK ? (int)st : 0, ms);
+    apply_breaker(r, mi, &nx);
+    attempt_cleanup(r);
+    if (o == TG_ATT_OK) {
+        finish(r);
+        return;
+    }
+    if (nx.try_next) {
+        start_next(r);
+        return;
+    }
+    /* The request ends here without an answer. */
+    if (nx.status == 499) {
+        r->status = 499;
+        r->error = "client_gone";
+    } else {
+        char msg[256];
         r->served = m;
-        if (st == 401 || st == 403 || st == 407) {
-            char msg[256];
+        if (nx.status == 502) {
             snprintf(msg, sizeof(msg), "upstream %s rejected tollgate's credentials (HTTP %ld)", m->id, st);
             set_error(r, 502, "upstream_error", "upstream_auth", msg, NULL);
         } else {
-            char msg[256];
             snprintf(msg, sizeof(msg), "upstream %s refused the request (HTTP %ld)", m->id, st);
-            set_error(r, (int)st, "invalid_request_error", "upstream_rejected", msg, NULL);
+            set_error(r, nx.status, "invalid_request_error", "upstream_rejected", msg, NULL);
         }
-        attempt_cleanup(r);
-        finish(r);
-        return;
-    } else if (res == CURLE_OK) {
-        outcome = "bad_response";
-    } else {
-        outcome = curl_outcome(res);
     }
-    if (strcmp(outcome, "timeout") == 0 && r->att_deadline_cut)
-        outcome = "deadline";
-    record_attempt(r, m, outcome, res == CURLE_OK ? (int)st : 0, ms);
-    /* A 429's Retry-After keeps the breaker open that long (engine/breaker.h). */
-    breaker_outcome(r, mi, false, strcmp(outcome, "http_429") == 0 ? r->retry_after_ms : -1);
-    attempt_cleanup(r);
-    start_next(r);
+    finish(r);
 }
 
 static void
@@ -1260,12 +1346,16 @@ start_next(struct gw_req *r)
                 record_attempt(r, m, "bad_response", 0, mono_ms() - now);
                 continue;
             }
+            if (answer_out(r, res, rlen, &err) != TG_OK) {
+                free(res);
+                record_attempt(r, m, "bad_response", 0, mono_ms() - now);
+                continue;
+            }
+            free(res);
             record_attempt(r, m, "ok", 200, mono_ms() - now);
             breaker_outcome(r, mi, true, -1);
             r->usage = u;
             served_ok(r, m);
-            evbuffer_add(r->out, res, rlen);
-            free(res);
             r->ctype = r->stream ? "text/event-stream" : "application/json";
             finish(r);
             return;
@@ -1641,20 +1731,39 @@ reply_plain(struct evhttp_request *ev, int code, const char *ctype, const char *
 static bool
 authenticate(struct gw_req *r)
 {
-    const char *tok;
-    size_t len;
+    const char *tok = NULL, *xtok;
+    size_t len = 0, xlen;
     uint8_t h[32];
     unsigned int hl = 0;
-    const char *authz = NULL;
+    const char *authz = NULL, *xkey = NULL;
+    int na = header_count(r->ev, "Authorization", &authz), nx = header_count(r->ev, "x-api-key", &xkey);
+    bool ok = na <= 1 && nx <= 1 && na + nx >= 1;
 
-    /* Two Authorization headers are ambiguous credentials: refused. */
-    if (header_count(r->ev, "Authorization", &authz) != 1 || !tg_gw_bearer(authz, &tok, &len) ||
+    /* Bearer (OpenAI clients) or x-api-key (Anthropic clients).  Two of a
+     * header, or both headers with different keys, are ambiguous
+     * credentials: refused. */
+    if (ok && na == 1)
+        ok = tg_gw_bearer(authz, &tok, &len);
+    if (ok && nx == 1) {
+        xtok = xkey;
+        while (*xtok == ' ' || *xtok == '\t')
+            xtok++;
+        xlen = strlen(xtok);
+        while (xlen > 0 && (xtok[xlen - 1] == ' ' || xtok[xlen - 1] == '\t'))
+            xlen--;
+        if (na == 1)
+            ok = xlen == len && memcmp(xtok, tok, len) == 0;
+        tok = xtok;
+        len = xlen;
+        ok = ok && len > 0;
+    }
+    if (!ok ||
         EVP_DigestInit_ex2(r->L->mdctx, r->L->sha256, NULL) != 1 ||
         EVP_DigestUpdate(r->L->mdctx, tok, len) != 1 || EVP_DigestFinal_ex(r->L->mdctx, h, &hl) != 1 ||
         (r->tenant = tg_policy_tenant_by_key(r->p, h)) == NULL) {
         r->event_kind = "unauthenticated";
         set_error(r, 401, "invalid_request_error", "invalid_api_key",
-                  "missing or unknown API key (Authorization: Bearer <key>)", NULL);
+                  "missing or unknown API key (Authorization: Bearer <key>, or x-api-key: <key>)", NULL);
         return false;
     }
     return true;
@@ -1744,8 +1853,26 @@ scratch_for(struct gw_loop *L, const struct tg_policy *p)
     return L->scratch;
 }
 
+/* count_tokens: answered here from the estimate, nothing goes upstream;
+ * audited like any answer. */
 static void
-handle_chat(struct gw_loop *L, struct evhttp_request *ev)
+answer_count_tokens(struct gw_req *r)
+{
+    char buf[64];
+    int n = snprintf(buf, sizeof buf, "{\"input_tokens\":%u}", tg_request_estimate_tokens(&r->req));
+
+    r->event_kind = "count_tokens";
+    r->status = 200;
+    r->ctype = "application/json";
+    evbuffer_add(r->out, buf, (size_t)n);
+}
+
+/* Every inference door (chat completions, responses, messages,
+ * count_tokens, embeddings, completions): one path.  The dialect decodes the
+ * client's body to the canonical request; everything after that is the same
+ * for every door, and answers go back through the dialect's encoder. */
+static void
+handle_infer(struct gw_loop *L, struct evhttp_request *ev, const struct tg_dialect_ops *dialect)
 {
     struct gw_req *r = req_new(L, ev);
     struct evbuffer *in;
@@ -1758,6 +1885,7 @@ handle_chat(struct gw_loop *L, struct evhttp_request *ev)
         evhttp_send_error(ev, 503, "Service Unavailable");
         return;
     }
+    r->dialect = dialect;
     {
         /* The request may wait on upstreams far longer than the idle timeout. */
         struct evhttp_connection *c = evhttp_request_get_connection(ev);
@@ -1799,14 +1927,30 @@ handle_chat(struct gw_loop *L, struct evhttp_request *ev)
         set_error(r, 400, "invalid_request_error", "invalid_request", why, NULL);
         goto done;
     }
-    r->body_len = evbuffer_get_length(in);
-    r->body = (const char *)evbuffer_pullup(in, -1);
-    if (r->body == NULL)
-        r->body = "";
+    r->client_len = evbuffer_get_length(in);
+    r->client_body = (const char *)evbuffer_pullup(in, -1);
+    if (r->client_body == NULL)
+        r->client_body = "";
+    r->body = r->client_body;
+    r->body_len = r->client_len;
     category = header_value(ev, "X-Task-Category");
     feature = header_value(ev, "X-Feature-Id");
 
-    rc = tg_request_parse(r->body, r->body_len, &r->arena, &r->req, &err);
+    rc = TG_OK;
+    if (dialect->decode != NULL) {
+        char *canon = NULL;
+        size_t clen = 0;
+        r->dctx.id = dialect->id;
+        r->dctx.answer_id = r->id;
+        r->dctx.now_s = r->ts_us / 1000000;
+        rc = dialect->decode(r->client_body, r->client_len, &r->arena, &r->dctx, &canon, &clen, &err);
+        if (rc == TG_OK) {
+            r->body = canon;
+            r->body_len = clen;
+        }
+    }
+    if (rc == TG_OK)
+        rc = tg_request_parse(r->body, r->body_len, &r->arena, &r->req, &err);
     if (rc == TG_ENOMEM)
         goto oom;
     if (rc != TG_OK) {
@@ -1818,15 +1962,17 @@ handle_chat(struct gw_loop *L, struct evhttp_request *ev)
     }
     r->have_req = true;
     r->stream = r->req.stream;
-    r->req.tenant_id = r->tenant->id;
-    r->req.feature = feature ? tg_arena_strdup(&r->arena, feature) : r->req.meta_feature;
-    if (category != NULL)
-        r->req.category = tg_arena_strdup(&r->arena, category);
-    else if (r->req.meta_category != NULL)
-        r->req.category = r->req.meta_category;
-    else if (r->req.model != NULL && tg_policy_rule(r->p, r->req.model) != NULL)
-        /* SDK convenience: `model: "code_generation"` names the category. */
-        r->req.category = r->req.model;
+    if (dialect->id == TG_DIALECT_COUNT_TOKENS) {
+        answer_count_tokens(r);
+        goto done;
+    }
+    {
+        /* The one context resolution serve, explain and dry-run share. */
+        struct tg_context_in cin = { r->tenant->id, category, feature, NULL };
+        rc = tg_context_resolve(r->p, &cin, &r->req, &r->arena, NULL, &err);
+        if (rc == TG_ENOMEM)
+            goto oom;
+    }
     if (add_export_tags(r, r->p->export_header ? r->p->export_header : "X-Export-Control") != TG_OK) {
         set_error(r, 400, "invalid_request_error", "invalid_request", "bad export control header", NULL);
         goto done;
@@ -1992,8 +2138,9 @@ on_request(struct evhttp_request *ev, void *arg)
     size_t plen = strcspn(uri, "?");
 
 #define PATH_IS(lit) (plen == sizeof(lit) - 1 && memcmp(uri, lit, plen) == 0)
-    if (!PATH_IS("/v1/chat/completions") && !PATH_IS("/chat/completions") &&
-        evhttp_find_header(evhttp_request_get_input_headers(ev), TG_HG_MARKER) != NULL) {
+    const struct tg_dialect_ops *door = tg_dialect_for_path(uri, plen);
+
+    if (door == NULL && evhttp_find_header(evhttp_request_get_input_headers(ev), TG_HG_MARKER) != NULL) {
         /* Chat requests answer this themselves (audited); elsewhere plainly. */
         static const char bad[] = "{\"error\":{\"message\":\"malformed request header: bare CR, NUL or "
                                   "obs-fold line folding (RFC 9112)\",\"type\":\"invalid_request_error\","
@@ -2004,10 +2151,10 @@ on_request(struct evhttp_request *ev, void *arg)
         reply_plain(ev, 400, "application/json", bad, sizeof(bad) - 1);
         return;
     }
-    if (PATH_IS("/v1/chat/completions") || PATH_IS("/chat/completions")) {
+    if (door != NULL) {
         if (cmd != EVHTTP_REQ_POST)
             goto method;
-        handle_chat(L, ev);
+        handle_infer(L, ev, door);
     } else if (PATH_IS("/v1/models") || PATH_IS("/models")) {
         if (cmd != EVHTTP_REQ_GET)
             goto method;

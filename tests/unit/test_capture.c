@@ -127,7 +127,7 @@ Test(capture, malformed_lines)
         "{\"export_tags\":[1],\"request\":{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}}",
         "{\"usage\":{\"prompt_tokens\":-3},\"request\":{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}}",
         "{\"custom_id\":\"a\",\"method\":\"GET\",\"url\":\"/v1/chat/completions\",\"body\":{}}",
-        "{\"custom_id\":\"a\",\"method\":\"POST\",\"url\":\"/v1/embeddings\",\"body\":{}}",
+        "{\"custom_id\":\"a\",\"method\":\"POST\",\"url\":\"/v1/images/generations\",\"body\":{}}",
         "{\"custom_id\":\"a\",\"method\":\"POST\",\"url\":\"/v1/chat/completions\"}",
         "{\"custom_id\":7,\"method\":\"POST\",\"url\":\"/v1/chat/completions\",\"body\":{}}",
         "{\"body\":{\"messages\":[]}}",

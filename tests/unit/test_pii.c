@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "engine/limits.h"
 #include "engine/pii.h"
@@ -610,4 +611,60 @@ Test(pii_misc, mask_never_shows_the_value)
     cr_assert_str_eq(out, "5**-2*-1***");
     tg_pii_mask("abcdef", 6, out, 4);
     cr_assert_str_eq(out, "a**");
+}
+
+static void
+write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+Test(pii_pack, include_loads_other_packs_and_refuses_cycles_and_duplicates)
+{
+    struct tg_arena a;
+    struct tg_pii_detector_spec *specs = NULL;
+    size_t n = 0;
+    struct tg_err err = { 0 };
+    struct diags d = { 0 };
+    char dir[] = "/tmp/tg-pack-XXXXXX", pa[64], pb[64];
+    const char *det = "    class: pii\n    pattern: 'Q[0-9]{4}'\n    triggers: [digits]\n    score: 0.9\n";
+    char buf[512];
+
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(pa, sizeof pa, "%s/a.yaml", dir);
+    snprintf(pb, sizeof pb, "%s/b.yaml", dir);
+    tg_arena_init(&a, 0);
+    snprintf(buf, sizeof buf, "include: [b.yaml]\ndetectors:\n  - id: a1\n    entity: A_X\n%s", det);
+    write_file(pa, buf);
+    snprintf(buf, sizeof buf, "detectors:\n  - id: b1\n    entity: B_X\n%s", det);
+    write_file(pb, buf);
+    cr_assert_eq(tg_pii_pack_load(pa, &a, &specs, &n, collect, &d, &err), TG_OK, "%s", err.msg);
+    cr_assert_eq(n, 2);
+    cr_assert_str_eq(specs[0].id, "b1", "included packs come first");
+    cr_assert_str_eq(specs[1].id, "a1");
+    cr_assert_not_null(strstr(specs[0].file, "b.yaml"), "a spec names its own file");
+
+    /* the same id in both files */
+    snprintf(buf, sizeof buf, "detectors:\n  - id: a1\n    entity: B_X\n%s", det);
+    write_file(pb, buf);
+    memset(&d, 0, sizeof d);
+    cr_assert_eq(tg_pii_pack_load(pa, &a, &specs, &n, collect, &d, &err), TG_EPOLICY);
+    cr_assert_not_null(strstr(err.msg, "duplicate"));
+
+    /* a cycle is bounded, not a hang */
+    write_file(pb, "include: [a.yaml]\n");
+    cr_assert_eq(tg_pii_pack_load(pa, &a, &specs, &n, collect, &d, &err), TG_EPOLICY);
+    cr_assert_not_null(strstr(err.msg, "deep"));
+
+    /* include is a file-level key: a buffer cannot include */
+    memset(&d, 0, sizeof d);
+    cr_assert_eq(tg_pii_pack_load_buffer("p.yaml", "include: [b.yaml]\n", 18, &a, &specs, &n, collect, &d,
+                                         &err), TG_EPOLICY);
+    unlink(pa);
+    unlink(pb);
+    rmdir(dir);
+    tg_arena_free(&a);
 }
