@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
 import { startStub } from './harness.mjs';
+import { embedText } from '../support/stub-embed.mjs';
 
 let stub;
 before(async () => { stub = await startStub(); });
@@ -165,4 +166,106 @@ test('stub: error event mid-stream (both formats) makes the SDKs throw', async (
   const s2 = an().messages.stream({ model: 'claude-stub-1', max_tokens: 16,
     messages: [{ role: 'user', content: 'x y z' }] }, { headers: { 'X-Stub-Behavior': '{"error_event_after":1}' } });
   await assert.rejects(s2.finalMessage(), (e) => /Overloaded|overloaded/.test(String(e.message)));
+});
+
+// ---- the doors' needs: tool calls, embeddings, count_tokens ------------------
+
+const WEATHER = {
+  type: 'function',
+  function: { name: 'get_weather', description: 'Weather in a city', parameters: { type: 'object',
+    properties: { city: { type: 'string' } }, required: ['city'] } },
+};
+
+test('stub: openai tool call, streamed in small argument pieces, then the round trip ends in text', async () => {
+  await stub.clear();
+  const behave = { 'X-Stub-Behavior': JSON.stringify({ tool_call: { name: 'get_weather', arguments: { city: 'Lisbon' } } }) };
+  const stream = await oa().chat.completions.create({ model: 'm', stream: true, tools: [WEATHER],
+    messages: [{ role: 'user', content: 'weather in Lisbon?' }] }, { headers: behave });
+  let args = '';
+  let pieces = 0;
+  let id = null;
+  let name = null;
+  let finish = null;
+  for await (const c of stream) {
+    for (const ch of c.choices) {
+      for (const tc of ch.delta.tool_calls || []) {
+        if (tc.id) id = tc.id;
+        if (tc.function && tc.function.name) name = tc.function.name;
+        if (tc.function && tc.function.arguments) { args += tc.function.arguments; pieces++; }
+      }
+      if (ch.finish_reason) finish = ch.finish_reason;
+    }
+  }
+  assert.equal(name, 'get_weather');
+  assert.deepEqual(JSON.parse(args), { city: 'Lisbon' });
+  assert.ok(pieces >= 3, `arguments in several pieces (${pieces})`);
+  assert.equal(finish, 'tool_calls');
+  // Same behaviour, but the conversation now ends with the tool's result: text.
+  const done = await oa().chat.completions.create({ model: 'm', tools: [WEATHER], messages: [
+    { role: 'user', content: 'weather in Lisbon?' },
+    { role: 'assistant', content: null, tool_calls: [{ id, type: 'function', function: { name, arguments: args } }] },
+    { role: 'tool', tool_call_id: id, content: 'sunny, 24 C' },
+  ] }, { headers: behave });
+  assert.equal(done.choices[0].finish_reason, 'stop');
+  assert.equal(done.choices[0].message.content, 'tool said: sunny, 24 C');
+});
+
+test('stub: openai tool call, not streamed', async () => {
+  const r = await oa().chat.completions.create({ model: 'm', tools: [WEATHER],
+    messages: [{ role: 'user', content: 'weather? [[stub:{"tool_call":{"name":"get_weather","arguments":{"city":"Oslo"}}}]]' }] });
+  const [tc] = r.choices[0].message.tool_calls;
+  assert.equal(r.choices[0].finish_reason, 'tool_calls');
+  assert.equal(tc.function.name, 'get_weather');
+  assert.deepEqual(JSON.parse(tc.function.arguments), { city: 'Oslo' });
+});
+
+test('stub: anthropic tool_use streamed with input_json_delta, then tool_result ends in text', async () => {
+  const tools = [{ name: 'get_weather', description: 'Weather in a city',
+    input_schema: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } }];
+  const behave = { 'X-Stub-Behavior': JSON.stringify({ tool_call: { name: 'get_weather', arguments: { city: 'Porto' } } }) };
+  const stream = an().messages.stream({ model: 'c', max_tokens: 64, tools,
+    messages: [{ role: 'user', content: 'weather in Porto?' }] }, { headers: behave });
+  let jsonDeltas = 0;
+  stream.on('inputJson', () => { jsonDeltas++; });
+  const msg = await stream.finalMessage();
+  assert.equal(msg.stop_reason, 'tool_use');
+  const tu = msg.content.find((b) => b.type === 'tool_use');
+  assert.equal(tu.name, 'get_weather');
+  assert.deepEqual(tu.input, { city: 'Porto' });
+  assert.ok(jsonDeltas >= 3, `input in several pieces (${jsonDeltas})`);
+  const done = await an().messages.create({ model: 'c', max_tokens: 64, tools, messages: [
+    { role: 'user', content: 'weather in Porto?' },
+    { role: 'assistant', content: msg.content },
+    { role: 'user', content: [{ type: 'tool_result', tool_use_id: tu.id, content: 'rain, 15 C' }] },
+  ] }, { headers: behave });
+  assert.equal(done.stop_reason, 'end_turn');
+  assert.equal(done.content[0].text, 'tool said: rain, 15 C');
+});
+
+test('stub: embeddings, float and base64 (the openai SDK default), deterministic vectors', async () => {
+  await stub.clear();
+  const inputs = ['first document', 'second document'];
+  const r = await oa().embeddings.create({ model: 'text-embedding-3-small', input: inputs });
+  assert.equal(r.data.length, 2);
+  for (const [i, d] of r.data.entries()) {
+    assert.equal(d.index, i);
+    assert.deepEqual(Array.from(d.embedding), embedText(inputs[i], 16));
+  }
+  assert.notDeepEqual(r.data[0].embedding, r.data[1].embedding);
+  assert.ok(r.usage.prompt_tokens > 0);
+  const f = await oa().embeddings.create({ model: 'text-embedding-3-small', input: 'x', encoding_format: 'float', dimensions: 8 });
+  assert.deepEqual(f.data[0].embedding, embedText('x', 8));
+  const log = await stub.requests('/direct/v1/embeddings');
+  assert.equal(log.length, 2);
+  assert.equal(log[0].flavor, 'embeddings');
+  assert.equal(log[0].body.encoding_format, 'base64', 'the SDK asks for base64 unless told otherwise');
+});
+
+test('stub: anthropic count_tokens', async () => {
+  await stub.clear();
+  const r = await an().messages.countTokens({ model: 'c', system: 'be brief', messages: [{ role: 'user', content: 'count these words please' }] });
+  assert.ok(r.input_tokens > 0);
+  const [e] = await stub.requests('/direct-ant');
+  assert.equal(e.path, '/direct-ant/v1/messages/count_tokens');
+  assert.equal(e.flavor, 'anthropic_count');
 });

@@ -4,8 +4,13 @@
 // Speaks two wire formats on one port, chosen by path suffix, so each configured
 // provider can get its own prefix (base_url http://127.0.0.1:PORT/<name>/v1) and
 // tests can tell from the request log which provider received what:
-//   POST …/chat/completions   OpenAI chat completions (JSON, or SSE chunks + [DONE])
-//   POST …/messages           Anthropic Messages API (JSON, or its SSE event stream)
+//   POST …/chat/completions   OpenAI chat completions (JSON, or SSE chunks + [DONE]),
+//                             tool calls included (behaviour tool_call)
+//   POST …/embeddings         OpenAI embeddings (float arrays, or base64 with
+//                             encoding_format: "base64"); deterministic vectors
+//   POST …/messages           Anthropic Messages API (JSON, or its SSE event stream),
+//                             tool_use blocks included (behaviour tool_call)
+//   POST …/messages/count_tokens  Anthropic token count
 //   GET  …/models             a model list in the OpenAI shape
 //   POST …/telemetry…         a telemetry collector: records the batch, answers 204
 //
@@ -33,7 +38,15 @@
 //   raw_body        send this text as the 200 body instead of a completion
 //   invalid_json    true: a 200 whose body is not JSON
 //   error_200       true: a 200 whose body is an error object
-//   reply           the assistant text (default "echo: " + last user message)
+//   reply           the assistant text (default "echo: " + last user message;
+//                   after a tool result: "tool said: " + the result's text)
+//   tool_call       {"name": "...", "arguments": {...}}: answer with a call of
+//                   this tool (OpenAI tool_calls, finish_reason "tool_calls";
+//                   Anthropic tool_use, stop_reason "tool_use"), its arguments
+//                   streamed in small pieces; ignored when the last message is
+//                   already a tool result, so a round trip ends in text
+//   piece_chars     stream the reply in pieces of at most this many characters
+//                   (default: one word each)
 //   no_usage        true: leave usage out
 //
 // Inspection: GET /__requests lists every request received (seq, ts, method,
@@ -49,6 +62,7 @@
 // close every connection and exit 0.
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
+import { embedText } from './stub-embed.mjs';
 
 const args = process.argv.slice(2);
 function argVal(name, dflt) {
@@ -76,6 +90,8 @@ function sleep(ms) {
 function flavorOf(path) {
   const p = path.split('?')[0];
   if (p.endsWith('/chat/completions')) return 'openai';
+  if (p.endsWith('/embeddings')) return 'embeddings';
+  if (p.endsWith('/messages/count_tokens')) return 'anthropic_count';
   if (p.endsWith('/messages')) return 'anthropic';
   if (p.endsWith('/models')) return 'models';
   if (p.includes('/telemetry')) return 'telemetry';
@@ -98,12 +114,42 @@ function lastUserText(body) {
   return '';
 }
 
+// The text of the tool result the conversation ends with, or null: an OpenAI
+// `tool` message, or Anthropic tool_result blocks in the last user message.
+function lastToolResult(body) {
+  const msgs = body && Array.isArray(body.messages) ? body.messages : [];
+  const last = msgs[msgs.length - 1];
+  if (!last) return null;
+  if (last.role === 'tool') return textOf(last.content);
+  if (last.role === 'user' && Array.isArray(last.content)) {
+    const rs = last.content.filter((b) => b && b.type === 'tool_result');
+    if (rs.length) return rs.map((b) => textOf(b.content)).join('');
+  }
+  return null;
+}
+
+function replyFor(body, b) {
+  if (typeof b.reply === 'string') return b.reply;
+  const tr = lastToolResult(body);
+  if (tr !== null) return 'tool said: ' + tr;
+  return 'echo: ' + lastUserText(body).replace(DIRECTIVE, '').trim();
+}
+
+// The tool call to answer with, or null (none asked, or the round trip is done).
+function toolCallFor(body, b) {
+  if (!b.tool_call || typeof b.tool_call !== 'object' || lastToolResult(body) !== null) return null;
+  return { name: String(b.tool_call.name || 'tool'), args: JSON.stringify(b.tool_call.arguments || {}) };
+}
+
 function allText(body) {
   if (!body || typeof body !== 'object') return '';
   let s = '';
   if (typeof body.system === 'string') s += body.system;
   else if (Array.isArray(body.system)) s += textOf(body.system);
-  for (const m of Array.isArray(body.messages) ? body.messages : []) s += textOf(m && m.content);
+  for (const m of Array.isArray(body.messages) ? body.messages : []) {
+    s += textOf(m && m.content);
+    if (m && Array.isArray(m.content)) for (const b of m.content) if (b && b.type === 'tool_result') s += textOf(b.content);
+  }
   return s;
 }
 
@@ -146,7 +192,7 @@ function sendJson(res, status, obj, extra = {}) {
 }
 
 function errorBody(flavor, status, message) {
-  if (flavor === 'anthropic') {
+  if (flavor === 'anthropic' || flavor === 'anthropic_count') {
     const type = { 400: 'invalid_request_error', 401: 'authentication_error', 403: 'permission_error',
       404: 'not_found_error', 413: 'request_too_large', 429: 'rate_limit_error', 529: 'overloaded_error' }[status]
       || 'api_error';
@@ -184,10 +230,18 @@ function anthropicMessage(model, reply, usage) {
 
 // Split a reply into a few chunks on word boundaries (keeping the spaces), so
 // the client sees several deltas that concatenate back to the reply.
-function pieces(reply) {
+function pieces(reply, n) {
+  if (n > 0) {
+    const out = [];
+    for (let i = 0; i < reply.length; i += n) out.push(reply.slice(i, i + n));
+    return out.length ? out : [''];
+  }
   const parts = reply.match(/\S+\s*|\s+/g) || [''];
   return parts.length ? parts : [''];
 }
+
+// Tool-call arguments stream in pieces this small, as real providers send them.
+const ARG_PIECE = 7;
 
 // error_event_after: keep the first N content frames (and what precedes
 // them), then end the stream with the provider's error event instead of the
@@ -239,10 +293,18 @@ async function streamChunks(req, res, entry, b, frames) {
 
 async function answerOpenAI(req, res, entry, body, b) {
   const model = typeof body.model === 'string' ? body.model : 'unknown';
-  const reply = typeof b.reply === 'string' ? b.reply : 'echo: ' + lastUserText(body).replace(DIRECTIVE, '').trim();
-  const usage = b.no_usage ? null : { in: tokens(allText(body)), out: tokens(reply) };
+  const call = toolCallFor(body, b);
+  const reply = call ? '' : replyFor(body, b);
+  const usage = b.no_usage ? null : { in: tokens(allText(body)), out: tokens(call ? call.args : reply) };
+  const callId = call ? newId('call_stub') : null;
   if (!body.stream) {
-    sendJson(res, 200, openaiCompletion(model, reply, usage), b.content_type ? { 'content-type': b.content_type } : {});
+    const o = openaiCompletion(model, reply, usage);
+    if (call) {
+      o.choices[0].message.content = null;
+      o.choices[0].message.tool_calls = [{ id: callId, type: 'function', function: { name: call.name, arguments: call.args } }];
+      o.choices[0].finish_reason = 'tool_calls';
+    }
+    sendJson(res, 200, o, b.content_type ? { 'content-type': b.content_type } : {});
     return;
   }
   const id = newId('chatcmpl-stub');
@@ -250,9 +312,18 @@ async function answerOpenAI(req, res, entry, body, b) {
   const chunk = (delta, finish, extra = {}) => 'data: ' + JSON.stringify({
     id, object: 'chat.completion.chunk', created, model, system_fingerprint: 'fp_stub',
     choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }], ...extra }) + '\n\n';
-  const frames = [{ text: chunk({ role: 'assistant', content: '', refusal: null }, null) }];
-  for (const p of pieces(reply)) frames.push({ content: true, text: chunk({ content: p }, null) });
-  frames.push({ text: chunk({}, 'stop') });
+  const frames = [{ text: chunk({ role: 'assistant', content: call ? null : '', refusal: null }, null) }];
+  if (call) {
+    frames.push({ content: true, text: chunk({ tool_calls: [{ index: 0, id: callId, type: 'function',
+      function: { name: call.name, arguments: '' } }] }, null) });
+    for (const p of pieces(call.args, ARG_PIECE)) {
+      frames.push({ content: true, text: chunk({ tool_calls: [{ index: 0, function: { arguments: p } }] }, null) });
+    }
+    frames.push({ text: chunk({}, 'tool_calls') });
+  } else {
+    for (const p of pieces(reply, b.piece_chars)) frames.push({ content: true, text: chunk({ content: p }, null) });
+    frames.push({ text: chunk({}, 'stop') });
+  }
   if (usage && body.stream_options && body.stream_options.include_usage) {
     frames.push({ text: 'data: ' + JSON.stringify({ id, object: 'chat.completion.chunk', created, model,
       system_fingerprint: 'fp_stub', choices: [],
@@ -285,29 +356,71 @@ async function answerAnthropic(req, res, entry, body, b) {
     return;
   }
   const model = typeof body.model === 'string' ? body.model : 'unknown';
-  const reply = typeof b.reply === 'string' ? b.reply : 'echo: ' + lastUserText(body).replace(DIRECTIVE, '').trim();
-  const usage = b.no_usage ? { in: 0, out: 0 } : { in: tokens(allText(body)), out: tokens(reply) };
+  const call = toolCallFor(body, b);
+  const reply = call ? '' : replyFor(body, b);
+  const usage = b.no_usage ? { in: 0, out: 0 } : { in: tokens(allText(body)), out: tokens(call ? call.args : reply) };
+  const toolId = call ? newId('toolu_stub') : null;
   if (!body.stream) {
-    sendJson(res, 200, anthropicMessage(model, reply, usage), b.content_type ? { 'content-type': b.content_type } : {});
+    const m = anthropicMessage(model, reply, usage);
+    if (call) {
+      m.content = [{ type: 'tool_use', id: toolId, name: call.name, input: JSON.parse(call.args) }];
+      m.stop_reason = 'tool_use';
+    }
+    sendJson(res, 200, m, b.content_type ? { 'content-type': b.content_type } : {});
     return;
   }
   const ev = (name, data) => `event: ${name}\ndata: ${JSON.stringify({ type: name, ...data })}\n\n`;
   const msg = anthropicMessage(model, '', { in: usage.in, out: 1 });
   msg.content = [];
   msg.stop_reason = null;
-  const frames = [
-    { text: ev('message_start', { message: msg }) },
-    { text: ev('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }) },
-    { text: ev('ping', {}) },
-  ];
-  for (const p of pieces(reply)) frames.push({ content: true, text: ev('content_block_delta', { index: 0, delta: { type: 'text_delta', text: p } }) });
+  const frames = [{ text: ev('message_start', { message: msg }) }];
+  if (call) {
+    frames.push({ text: ev('content_block_start', { index: 0, content_block: { type: 'tool_use', id: toolId, name: call.name, input: {} } }) });
+    frames.push({ text: ev('ping', {}) });
+    for (const p of pieces(call.args, ARG_PIECE)) {
+      frames.push({ content: true, text: ev('content_block_delta', { index: 0, delta: { type: 'input_json_delta', partial_json: p } }) });
+    }
+  } else {
+    frames.push({ text: ev('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }) });
+    frames.push({ text: ev('ping', {}) });
+    for (const p of pieces(reply, b.piece_chars)) frames.push({ content: true, text: ev('content_block_delta', { index: 0, delta: { type: 'text_delta', text: p } }) });
+  }
   frames.push({ text: ev('content_block_stop', { index: 0 }) });
-  frames.push({ text: ev('message_delta', { delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: usage.out } }) });
+  frames.push({ text: ev('message_delta', { delta: { stop_reason: call ? 'tool_use' : 'end_turn', stop_sequence: null }, usage: { output_tokens: usage.out } }) });
   frames.push({ text: ev('message_stop', {}) });
   const sent = withErrorEvent(frames, b, ev('error', { error: { type: 'overloaded_error', message: 'Overloaded' } }));
   res.writeHead(200, { 'content-type': b.content_type || 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
   res.flushHeaders();
   if (await streamChunks(req, res, entry, b, sent)) res.end();
+}
+
+function answerEmbeddings(req, res, body) {
+  if (!req.headers.authorization) return sendJson(res, 401, errorBody('openai', 401, 'You didn\'t provide an API key.'));
+  let input = body.input;
+  if (typeof input === 'string') input = [input];
+  if (!Array.isArray(input) || input.length === 0 || typeof body.model !== 'string') {
+    return sendJson(res, 400, errorBody('openai', 400, "'input' and 'model' are required."));
+  }
+  const dims = Number.isInteger(body.dimensions) && body.dimensions > 0 ? Math.min(body.dimensions, 3072) : 16;
+  const b64 = body.encoding_format === 'base64';
+  let ntok = 0;
+  const data = input.map((x, index) => {
+    const text = typeof x === 'string' ? x : Array.isArray(x) ? x.join(' ') : String(x);
+    ntok += Array.isArray(x) ? x.length : tokens(text);
+    const v = embedText(text, dims);
+    const embedding = b64 ? Buffer.from(new Float32Array(v).buffer).toString('base64') : v;
+    return { object: 'embedding', index, embedding };
+  });
+  sendJson(res, 200, { object: 'list', data, model: body.model, usage: { prompt_tokens: ntok, total_tokens: ntok } });
+}
+
+function answerCountTokens(req, res, body) {
+  if (!req.headers['x-api-key'] && !req.headers.authorization) {
+    return sendJson(res, 401, errorBody('anthropic', 401, 'x-api-key header is required'));
+  }
+  if (!req.headers['anthropic-version']) return sendJson(res, 400, errorBody('anthropic', 400, 'anthropic-version: header is required'));
+  if (!Array.isArray(body.messages)) return sendJson(res, 400, errorBody('anthropic', 400, 'messages: Field required'));
+  sendJson(res, 200, { input_tokens: tokens(allText(body)) });
 }
 
 async function handleProvider(req, res, path, raw) {
@@ -341,7 +454,7 @@ async function handleProvider(req, res, path, raw) {
     sendJson(res, 200, { object: 'list', data: [{ id: 'stub-model', object: 'model', created: 0, owned_by: 'stub' }] });
     return;
   }
-  if (req.method !== 'POST' || (flavor !== 'openai' && flavor !== 'anthropic')) {
+  if (req.method !== 'POST' || !['openai', 'anthropic', 'embeddings', 'anthropic_count'].includes(flavor)) {
     sendJson(res, 404, errorBody(flavor, 404, `no route ${req.method} ${path}`));
     return;
   }
@@ -378,7 +491,11 @@ async function handleProvider(req, res, path, raw) {
     sendJson(res, 200, errorBody(flavor, 500, 'stub: error object in a 200 answer'), b.content_type ? { 'content-type': b.content_type } : {});
     return;
   }
-  if (flavor === 'openai') {
+  if (flavor === 'embeddings') {
+    answerEmbeddings(req, res, body);
+  } else if (flavor === 'anthropic_count') {
+    answerCountTokens(req, res, body);
+  } else if (flavor === 'openai') {
     if (!req.headers.authorization) {
       sendJson(res, 401, errorBody('openai', 401, 'You didn\'t provide an API key.'));
       return;
