@@ -27,6 +27,8 @@ export const sha256hex = (s) => createHash('sha256').update(s).digest('hex');
 // PII used by the tests: an email and a phone number the default pack must find.
 export const PII_EMAIL = 'jane.roe@example.com';
 export const PII_TEXT = `Please email ${PII_EMAIL} about the overdue invoice.`;
+// A test card number (Luhn-valid, the issuers' published test value): CREDIT_CARD.
+export const PII_CARD = '4111 1111 1111 1111';
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 

@@ -1,0 +1,197 @@
+// The official `@anthropic-ai/sdk` client on tollgate's /v1/messages and
+// /v1/messages/count_tokens (tests/cases/gateway/doors.yaml): messages.create
+// and messages.stream served by the CN chat-completions model (tollgate
+// translates the request, the answer and the event stream), the same passed
+// through to an Anthropic provider, tool_use/tool_result turns, countTokens
+// answered locally, and a card number refused in Anthropic's error shape
+// before any provider hears of it.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import Anthropic from '@anthropic-ai/sdk';
+import { startGateway, KEYS, PII_CARD as CARD, auditEntry } from './harness.mjs';
+
+let gw;
+before(async () => { gw = await startGateway({ tag: 'doors-anthropic', template: 'doors.yaml' }); });
+after(async () => {
+  if (!gw) return;
+  await gw.stop();
+  gw.cleanup();
+});
+
+// The key travels as x-api-key, as with api.anthropic.com; no category header.
+const client = () => new Anthropic({ apiKey: KEYS.acme, baseURL: gw.base, maxRetries: 0, timeout: 15000 });
+const CN = 'claude-sonnet-4-5';        // an alias of code_generation: the CN chat model
+const PASS = 'claude-opus-4-1';        // an alias of claude: the Anthropic provider
+
+const TOOLS = [{ name: 'get_weather', description: 'Current weather in a city',
+  input_schema: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } }];
+
+const upstream = (m) => gw.stub.requests(m);
+
+test('messages.create on the CN chat model: system and content blocks translated, a Message comes back', async () => {
+  await gw.stub.clear();
+  const { data: msg, response } = await client().messages.create({
+    model: CN, max_tokens: 256, system: 'You are terse.',
+    messages: [{ role: 'user', content: [{ type: 'text', text: 'Name a prime number.' }] }],
+  }).withResponse();
+  assert.equal(response.status, 200);
+  assert.equal(response.headers.get('x-tollgate-model'), 'cn-flash');
+  assert.equal(msg.type, 'message');
+  assert.equal(msg.role, 'assistant');
+  assert.equal(msg.model, CN, 'the client\'s model name is echoed back');
+  assert.equal(msg.content[0].type, 'text');
+  assert.equal(msg.content[0].text, 'echo: Name a prime number.');
+  assert.equal(msg.stop_reason, 'end_turn');
+  assert.ok(msg.usage.input_tokens > 0 && msg.usage.output_tokens > 0);
+  const log = await upstream();
+  assert.equal(log.length, 1);
+  assert.equal(log[0].path, '/cn/v1/chat/completions');
+  assert.equal(log[0].body.model, 'deepseek-v4-flash');
+  assert.equal(log[0].body.messages[0].role, 'system');
+  assert.match(JSON.stringify(log[0].body.messages[0].content), /You are terse\./);
+  assert.ok(!log[0].headers['anthropic-version'], 'no Anthropic headers to an OpenAI-compatible provider');
+  const e = await auditEntry(gw, response.headers.get('x-tollgate-decision-id'));
+  assert.equal(e.category, 'code_generation');
+  assert.match(e.endpoint, /\/messages$/);
+});
+
+test('messages.stream on the CN chat model: message_start … text deltas … message_stop', async () => {
+  await gw.stub.clear();
+  const prompt = 'red orange yellow green blue';
+  const stream = client().messages.stream({ model: CN, max_tokens: 256, messages: [{ role: 'user', content: prompt }] });
+  const events = [];
+  const deltas = [];
+  stream.on('streamEvent', (ev) => events.push(ev.type));
+  stream.on('text', (t) => deltas.push(t));
+  const msg = await stream.finalMessage();
+  assert.equal(events[0], 'message_start');
+  assert.equal(events.at(-1), 'message_stop');
+  for (const t of ['content_block_start', 'content_block_delta', 'content_block_stop', 'message_delta']) {
+    assert.ok(events.includes(t), `has ${t}: ${events.join(',')}`);
+  }
+  assert.ok(deltas.length >= 4, `several text deltas (${deltas.length})`);
+  assert.equal(deltas.join(''), `echo: ${prompt}`);
+  assert.equal(msg.content[0].text, `echo: ${prompt}`);
+  assert.equal(msg.stop_reason, 'end_turn');
+  assert.ok(msg.usage.output_tokens > 0);
+});
+
+test('tool_use and tool_result turns on the CN chat model, plain and streamed', async () => {
+  await gw.stub.clear();
+  await gw.stub.behave({ match: '/cn/', tool_call: { name: 'get_weather', arguments: { city: 'Oslo' } } });
+  try {
+    const c = client();
+    const first = await c.messages.create({ model: CN, max_tokens: 256, tools: TOOLS,
+      messages: [{ role: 'user', content: 'Weather in Oslo?' }] });
+    assert.equal(first.stop_reason, 'tool_use');
+    const tu = first.content.find((b) => b.type === 'tool_use');
+    assert.ok(tu, JSON.stringify(first.content));
+    assert.equal(tu.name, 'get_weather');
+    assert.deepEqual(tu.input, { city: 'Oslo' });
+    const [u1] = await upstream();
+    assert.equal(u1.body.tools[0].function.name, 'get_weather', 'tools translated to chat functions');
+    assert.deepEqual(u1.body.tools[0].function.parameters, TOOLS[0].input_schema);
+
+    // The streamed first turn: input_json_delta pieces assemble into the input.
+    const s = c.messages.stream({ model: CN, max_tokens: 256, tools: TOOLS, messages: [{ role: 'user', content: 'Weather in Oslo?' }] });
+    let pieces = 0;
+    s.on('inputJson', () => { pieces++; });
+    const streamed = await s.finalMessage();
+    assert.equal(streamed.stop_reason, 'tool_use');
+    assert.deepEqual(streamed.content.find((b) => b.type === 'tool_use').input, { city: 'Oslo' });
+    assert.ok(pieces >= 2, `input_json_delta in pieces (${pieces})`);
+
+    await gw.stub.clear();
+    const second = await c.messages.create({ model: CN, max_tokens: 256, tools: TOOLS, messages: [
+      { role: 'user', content: 'Weather in Oslo?' },
+      { role: 'assistant', content: first.content },
+      { role: 'user', content: [{ type: 'tool_result', tool_use_id: tu.id, content: [{ type: 'text', text: 'snow, -3 C' }] }] },
+    ] });
+    assert.equal(second.stop_reason, 'end_turn');
+    assert.equal(second.content[0].text, 'tool said: snow, -3 C');
+    const [u2] = await upstream();
+    const asst = u2.body.messages.find((m) => m.role === 'assistant');
+    const tool = u2.body.messages.find((m) => m.role === 'tool');
+    assert.equal(asst.tool_calls[0].function.name, 'get_weather');
+    assert.deepEqual(JSON.parse(asst.tool_calls[0].function.arguments), { city: 'Oslo' });
+    assert.equal(tool.tool_call_id, asst.tool_calls[0].id);
+  } finally {
+    await gw.stub.calm();
+  }
+});
+
+test('messages passed through to an Anthropic provider: anthropic-version and anthropic-beta forwarded', async () => {
+  await gw.stub.clear();
+  const c = client();
+  const msg = await c.messages.create({ model: PASS, max_tokens: 128, system: 'Be brief.',
+    messages: [{ role: 'user', content: 'hello anthropic' }] },
+  { headers: { 'anthropic-beta': 'interleaved-thinking-2025-05-14' } });
+  assert.equal(msg.content[0].text, 'echo: hello anthropic');
+  const [u] = await upstream();
+  assert.equal(u.path, '/anthropic/v1/messages');
+  assert.equal(u.body.model, 'claude-sonnet-4-5', 'the upstream model of the route');
+  assert.equal(u.headers['anthropic-version'], '2023-06-01');
+  assert.equal(u.headers['anthropic-beta'], 'interleaved-thinking-2025-05-14');
+  assert.equal(u.headers['x-api-key'], '[redacted]', 'the provider key, not the client key, is sent');
+
+  const s = c.messages.stream({ model: PASS, max_tokens: 128, messages: [{ role: 'user', content: 'stream through please' }] });
+  const m2 = await s.finalMessage();
+  assert.equal(m2.content[0].text, 'echo: stream through please');
+});
+
+test('countTokens: answered by tollgate, nothing goes to the CN provider', async () => {
+  await gw.stub.clear();
+  const small = await client().messages.countTokens({ model: CN, messages: [{ role: 'user', content: 'hi' }] });
+  const big = await client().messages.countTokens({ model: CN, system: 'You are terse.', tools: TOOLS,
+    messages: [{ role: 'user', content: 'word '.repeat(400) }] });
+  assert.ok(small.input_tokens > 0);
+  assert.ok(big.input_tokens > small.input_tokens + 200, `estimate grows with the text (${small.input_tokens} -> ${big.input_tokens})`);
+  assert.equal((await upstream('/cn/')).length, 0);
+});
+
+test('a card number is refused: 403 permission_error in Anthropic\'s shape, with rule ids; nothing upstream', async () => {
+  await gw.stub.clear();
+  const c = client();
+  const cases = [
+    { model: CN, max_tokens: 64, messages: [{ role: 'user', content: `Charge ${CARD} please.` }] },
+    { model: CN, max_tokens: 64, stream: true, messages: [{ role: 'user', content: `Charge ${CARD} please.` }] },
+    { model: PASS, max_tokens: 64, messages: [{ role: 'user', content: `Charge ${CARD} please.` }] },
+    // in a tool_result block
+    { model: CN, max_tokens: 64, tools: TOOLS, messages: [
+      { role: 'user', content: 'Look up the customer.' },
+      { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_1', name: 'get_weather', input: { city: 'x' } }] },
+      { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_1', content: `card ${CARD}` }] },
+    ] },
+    // in the system prompt
+    { model: CN, max_tokens: 64, system: `The customer's card is ${CARD}.`, messages: [{ role: 'user', content: 'hi' }] },
+  ];
+  for (const body of cases) {
+    await assert.rejects(c.messages.create(body), (e) => {
+      assert.ok(e instanceof Anthropic.PermissionDeniedError, `got ${e.constructor.name} ${e.status}`);
+      assert.equal(e.status, 403);
+      assert.equal(e.error.type, 'error');
+      assert.equal(e.error.error.type, 'permission_error');
+      assert.match(e.error.error.message, /CREDIT_CARD|pii/i);
+      assert.ok(Array.isArray(e.error.rules) && e.error.rules.length > 0, 'rule ids in an added rules array');
+      assert.ok(!JSON.stringify(e.error).includes('4111'), 'the number is never echoed');
+      return true;
+    });
+  }
+  assert.equal((await upstream()).length, 0, 'no provider was contacted');
+});
+
+test('bad requests answer in Anthropic\'s shape too (401 authentication_error, 400 invalid_request_error)', async () => {
+  const bad = new Anthropic({ apiKey: 'not-a-tenant-key', baseURL: gw.base, maxRetries: 0, timeout: 5000 });
+  await assert.rejects(bad.messages.create({ model: CN, max_tokens: 8, messages: [{ role: 'user', content: 'x' }] }), (e) => {
+    assert.equal(e.status, 401);
+    assert.equal(e.error.error.type, 'authentication_error');
+    return true;
+  });
+  const r = await fetch(gw.base + '/v1/messages', { method: 'POST',
+    headers: { 'x-api-key': KEYS.acme, 'anthropic-version': '2023-06-01', 'content-type': 'application/json' },
+    body: JSON.stringify({ model: CN, max_tokens: 8, messages: [{ role: 'user', content: [{ type: 'no_such_block', text: 'x' }] }] }) });
+  assert.equal(r.status, 400);
+  const j = await r.json();
+  assert.equal(j.type, 'error');
+  assert.equal(j.error.type, 'invalid_request_error');
+});
