@@ -135,8 +135,10 @@ fuzz: $(FUZZ_BIN)
 bench: tollgate-build-all
 	BUILD=$(BUILD) TOLLGATE=$(CURDIR)/$(BIN) ./bench/run.sh
 
-# engine/ is the pure core: no I/O libraries, no sockets, no stdio.
-check-purity:
+# engine/ is the pure core: no I/O libraries, no sockets, no stdio — in its
+# sources (grep) and through its whole link closure (nm, scripts/check-purity.py).
+check-purity: $(LIB)
+	@python3 scripts/check-purity.py $(BUILD)
 	@bad=$$(grep -lE '#include *<(curl/|openssl/|event2/|sys/socket|netinet|arpa/|yaml\.h|pthread\.h|time\.h|unistd\.h|fcntl\.h)' engine/*.[ch] 2>/dev/null); \
 	bad="$$bad $$(grep -lE '\b(fopen|fprintf|printf|puts|fwrite|fread|getenv|clock_gettime|gettimeofday|time)\s*\(' engine/*.c 2>/dev/null)"; \
 	if [ -n "$$(echo $$bad)" ]; then echo "engine/ must stay pure (no I/O, clocks, env): $$bad"; exit 1; fi

@@ -1,5 +1,5 @@
 /*
- * audit.h — the signed, hash-chained decision log (CONTRACT §6).
+ * audit.h — the signed, hash-chained decision log (docs/interface.md §6).
  *
  * Producers (event-loop threads, CLI) build an entry with
  * tg_audit_entry_json() and hand it to tg_audit_append() (or render it with

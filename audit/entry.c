@@ -1,4 +1,4 @@
-/* entry.c — render one audit entry (CONTRACT §6) from an event. */
+/* entry.c — render one audit entry (docs/interface.md §6) from an event. */
 #include "audit/audit.h"
 #include "audit/audit_int.h"
 

@@ -296,7 +296,7 @@ ref_add_rule_id(cJSON *rules, const char *id)
     return ref_add_item_str(rules, id);
 }
 
-/* The decision fields of CONTRACT §4 plus what the audit adds, built from the
+/* The decision fields of docs/interface.md §4 plus what the audit adds, built from the
  * struct directly: used when no policy is at hand (the engine's printer
  * needs one to name models), e.g. tests and a decision made before load. */
 static bool
@@ -400,7 +400,7 @@ ref_add_spans(cJSON *o, const struct tg_decision *d)
 }
 
 /*
- * The engine's CONTRACT §4 JSON (one printer for explain and audit), without
+ * The engine's docs/interface.md §4 JSON (one printer for explain and audit), without
  * its unbounded per-finding detail, plus what the audit adds: each
  * candidate's reasons (why it was excluded), bounded PII offsets, and the
  * distinct rule ids of every reason.

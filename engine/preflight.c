@@ -1,5 +1,5 @@
 /*
- * preflight.c — the one decision function (CONTRACT §3) and its JSON (§4).
+ * preflight.c — the one decision function (docs/interface.md §3) and its JSON (§4).
  *
  * Order of evaluation, for a request and the category's chain:
  *   1. request-level facts: tenant, category, export tags (header ∪ tenant ∪

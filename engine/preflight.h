@@ -1,5 +1,5 @@
 /*
- * preflight.h — the one decision function (CONTRACT §3, §4).
+ * preflight.h — the one decision function (docs/interface.md §3, §4).
  *
  * serve, explain and dry-run all call tg_preflight_decide(), so what dry-run
  * predicts is what the gateway does.  It is pure: the policy, the parsed
@@ -102,7 +102,7 @@ int  tg_preflight_malformed(const struct tg_policy *p, const char *tenant, const
 const char *tg_verdict_name(enum tg_verdict v);   /* "allow" | "redact" | "deny" */
 
 /*
- * The decision as CONTRACT §4 JSON.  detail=false drops per-candidate
+ * The decision as docs/interface.md §4 JSON.  detail=false drops per-candidate
  * reasons (audit entries of large chains).  Returns NULL on ENOMEM.
  */
 cJSON *tg_decision_to_json(const struct tg_policy *p, const struct tg_decision *d, bool detail);

@@ -1,5 +1,5 @@
 /*
- * policy.h — the loaded configuration (CONTRACT §2) as immutable structs.
+ * policy.h — the loaded configuration (docs/interface.md §2) as immutable structs.
  *
  * tg_policy_load() reads the YAML with libyaml, merges it over the registry
  * shipped in rules/ (providers, models, regions, export markings, PII packs),

@@ -1,5 +1,5 @@
 /*
- * policy_load.c — CONTRACT §2: read the registry and the config, merge,
+ * policy_load.c — docs/interface.md §2: read the registry and the config, merge,
  * resolve references, validate, compile PII packs and export markings, hash.
  *
  * Three phases:
@@ -1544,7 +1544,7 @@ init_fconf(struct fconf *fc)
     memset(fc, 0, sizeof(*fc));
 }
 
-/* Default export tags (CONTRACT §2) when policy.export_control.tags is absent. */
+/* Default export tags (docs/interface.md §2) when policy.export_control.tags is absent. */
 static int
 default_tags(struct tg__ld *ld)
 {

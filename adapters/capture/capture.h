@@ -1,5 +1,5 @@
 /*
- * capture.h — captured traffic (CONTRACT §7): the writer `serve` uses to
+ * capture.h — captured traffic (docs/interface.md §7): the writer `serve` uses to
  * record requests, and the streaming reader `dry-run` replays.
  *
  * Writer: one JSON line per request in the tollgate capture form

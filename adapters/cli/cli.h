@@ -1,7 +1,7 @@
 /*
  * cli.h — the command-line front, an inbound adapter like the HTTP server.
  * Each command lives in cmd_<name>.c; main.c dispatches.  Conventions
- * (CONTRACT §1): every command has --help; errors go to stderr, one line
+ * (docs/interface.md §1): every command has --help; errors go to stderr, one line
  * each ("tollgate: <command>: message"); JSON goes to stdout.  Exit 2 is
  * usage / I/O, 1 is "invalid"/"tampered", 0 success.
  */

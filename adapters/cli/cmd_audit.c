@@ -1,5 +1,5 @@
 /*
- * cmd_audit.c — `tollgate audit verify|show|stats|rotate-key` (CONTRACT §1, §6).
+ * cmd_audit.c — `tollgate audit verify|show|stats|rotate-key` (docs/interface.md §1, §6).
  *
  * Hidden subcommands for tests and benchmarks: `_append` (entries from JSON
  * lines on stdin, through the real writer) and `_stress` (synthetic entries

@@ -1,5 +1,5 @@
 /*
- * cmd_check.c — `tollgate check CONFIG` (CONTRACT §1): load and validate a
+ * cmd_check.c — `tollgate check CONFIG` (docs/interface.md §1): load and validate a
  * configuration merged over the registry, print every warning and error as
  * FILE:LINE:COL: warning|error: MESSAGE on stderr (or as JSON on stdout with
  * --json), then a one-line summary.  Exit 0 valid (warnings allowed),

@@ -1,6 +1,6 @@
 /*
  * cmd_cost.c — `tollgate cost [--config CONFIG] --tokens-per-day N
- * [--output-share F] [--json]` (CONTRACT §1): what a daily token volume
+ * [--output-share F] [--json]` (docs/interface.md §1): what a daily token volume
  * costs per year on each model of the registry (or of CONFIG merged over it).
  *
  *   annual = N * 365 * ((1 - F) * input_per_m + F * output_per_m) / 1e6

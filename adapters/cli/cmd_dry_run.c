@@ -1,7 +1,7 @@
 /*
  * cmd_dry_run.c — `tollgate dry-run`: replay captured traffic against a
  * policy (and a baseline) through tg_preflight_decide(), the function serve
- * and explain call, and report what changes and what it costs (CONTRACT §7).
+ * and explain call, and report what changes and what it costs (docs/interface.md §7).
  *
  * Streaming: one request in memory at a time, one arena reset per request,
  * bounded aggregate tables; memory is flat for any capture size.
@@ -160,7 +160,7 @@ usage(FILE *f)
         "  --config CONFIG     the policy under test\n"
         "  --traffic FILE      captured traffic ('-' = stdin)\n"
         "  --baseline CONFIG   the policy in force, to diff against\n"
-        "  --json              print the CONTRACT section 7 JSON on stdout instead of text\n"
+        "  --json              print the docs/interface.md section 7 JSON on stdout instead of text\n"
         "  --html OUT          also write a self-contained HTML report to OUT\n"
         "  --decisions OUT     also write one JSON line per request to OUT: id, line, tenant,\n"
         "                      category, decision, route, rules, cost_usd (and the baseline's)\n"

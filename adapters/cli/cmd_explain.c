@@ -1,7 +1,7 @@
 /*
  * cmd_explain.c — `tollgate explain --config CONFIG --request FILE
  * [--tenant ID] [--category C] [--feature F] [--export-tags a,b]`
- * (CONTRACT §1): one pre-flight + routing decision as the JSON of §4.
+ * (docs/interface.md §1): one pre-flight + routing decision as the JSON of §4.
  *
  * It runs the same tg_preflight_decide() as serve and dry-run, so what it
  * prints is what the gateway would do (with every breaker closed).

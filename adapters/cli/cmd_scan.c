@@ -1,6 +1,6 @@
 /*
  * cmd_scan.c — `tollgate scan [--config CONFIG] [--pack FILE]... [--jsonl]
- * [--min-score F] [FILE|-]` (CONTRACT §1): PII and secret scan of text.
+ * [--min-score F] [FILE|-]` (docs/interface.md §1): PII and secret scan of text.
  *
  * Packs: --pack files if given, else the config's policy.pii.packs (and its
  * min_score), else rules/pii/default.yaml from the data directory.

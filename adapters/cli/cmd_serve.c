@@ -17,7 +17,7 @@ usage(FILE *f)
             "/healthz, /readyz, /metrics).  SIGHUP or an edit of CONFIG reloads the policy (an\n"
             "invalid one is rejected and the running policy kept); SIGTERM/SIGINT drain and exit 0.\n"
             "\n"
-            "  --config CONFIG      policy file (CONTRACT §2)\n"
+            "  --config CONFIG      policy file (docs/interface.md §2)\n"
             "  --listen HOST:PORT   overrides server.listen (default 127.0.0.1:8080)\n"
             "  --threads N          event-loop threads (default server.threads, else one per core)\n"
             "  --no-audit           demos only: serve although audit.path is unset\n");

@@ -1,4 +1,4 @@
-/* dryrun_report.c — dry-run's text report and its CONTRACT §7 JSON. */
+/* dryrun_report.c — dry-run's text report and its docs/interface.md §7 JSON. */
 #include "adapters/cli/dryrun_int.h"
 
 #include <inttypes.h>

@@ -1,5 +1,5 @@
 /*
- * gateway.h — `tollgate serve`: the egress gateway (CONTRACT §5).
+ * gateway.h — `tollgate serve`: the egress gateway (docs/interface.md §5).
  *
  * N event-loop threads (libevent evhttp, SO_REUSEPORT listeners on one
  * port), upstream calls through one libcurl multi handle per loop driven by

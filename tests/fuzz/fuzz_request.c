@@ -2,7 +2,7 @@
  * fuzz_request.c — request JSON -> decision.  Any byte string goes through
  * tg_request_parse() and, when it parses, tg_preflight_decide() and
  * tg_decision_to_json() against a small fixed policy (loaded once), with
- * the invariants of CONTRACT §3 checked on every decision:
+ * the invariants of docs/interface.md §3 checked on every decision:
  *   - allow/redact has a non-empty route of eligible (compliant) candidates;
  *   - an enforced deny routes nowhere;
  *   - every non-eligible candidate carries at least one reason with a rule id.

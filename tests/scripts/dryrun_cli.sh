@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# dryrun_cli.sh — `tollgate dry-run` as a user drives it: JSON shape (CONTRACT
+# dryrun_cli.sh — `tollgate dry-run` as a user drives it: JSON shape (docs/interface.md
 # §7), malformed lines (counted, line numbers), --fail-on thresholds and exit
 # codes, usage errors, escaping of hostile names, progress bar only on a TTY,
 # and the bundled example (rules/examples) end to end.
@@ -11,7 +11,7 @@ C=tests/cases/dryrun/transitions
 ok() { if eval "$2"; then echo "PASS: $1"; else echo "FAIL: $1"; fi; }
 jq_() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$@"; }
 
-# --- JSON per CONTRACT §7, with and without a baseline ----------------------
+# --- JSON per docs/interface.md §7, with and without a baseline ----------------------
 "$TOLLGATE" dry-run --config $C/policy.yaml --baseline $C/baseline.yaml --traffic $C/traffic.jsonl \
   --json >"$tmp/a.json" 2>"$tmp/a.err"; rc=$?
 ok "json_exit_0" '[ $rc -eq 0 ]'

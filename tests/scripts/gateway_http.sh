@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Gateway over real HTTP with curl: routes, status codes and error bodies of
-# CONTRACT §5, streaming, and hostile clients (oversized and malformed
+# docs/interface.md §5, streaming, and hostile clients (oversized and malformed
 # bodies, oversized headers, slowloris, a spoofed tenant header).  The
 # providers are the stub upstream (tests/support/stub-upstream.mjs).
 set -uo pipefail
@@ -32,7 +32,7 @@ check "stream: 200 text/event-stream" grep -qi 'text/event-stream' <<<"$(header 
 check "stream: ends with data: [DONE]" test "$(grep -v '^\s*$' <<<"$out" | tail -1 | tr -d '\r')" = 'data: [DONE]'
 check "stream: chunks are chat.completion.chunk" grep -q '"chat.completion.chunk"' <<<"$out"
 
-# --- errors, CONTRACT §5 ------------------------------------------------------
+# --- errors, docs/interface.md §5 ------------------------------------------------------
 CHAT_KEY=nope chat_req -d '{"model":"auto","messages":[{"role":"user","content":"x"}]}' >/dev/null
 check "401 unknown key" test "$(status)" = 401
 check "401 has the OpenAI error body" is_openai_error

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# pii_scan_cli.sh — `tollgate scan` (CONTRACT §1): human output with masked
+# pii_scan_cli.sh — `tollgate scan` (docs/interface.md §1): human output with masked
 # matches, --jsonl with code point offsets and echoed fields, bad lines,
 # --pack / --config / --min-score, exit codes.
 set -uo pipefail

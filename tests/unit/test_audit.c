@@ -994,7 +994,7 @@ Test(audit, unauthenticated_entry_names_its_rule)
 /*
  * The audit entry builds its decision fields directly (fast path) instead of
  * merging tg_decision_to_json(): this test keeps the two from drifting apart.
- * Real decisions from the engine on a real policy, every CONTRACT §4 field
+ * Real decisions from the engine on a real policy, every docs/interface.md §4 field
  * compared value for value.
  */
 static void
