@@ -14,7 +14,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startGateway, KEYS, PII_CARD, PII_EMAIL, requestEntries, eventually } from './harness.mjs';
-import { runClaude, runCodex, haveClaude, haveCodex } from './clients.mjs';
+import path from 'node:path';
+import { runClaude, runCodex, haveClaude, haveCodex, tempHome } from './clients.mjs';
 
 const RUN_MS = 60000;   // per client run; a served one takes about a second here
 
@@ -64,6 +65,28 @@ test('Claude Code: `claude -p` answered by the CN chat model through /v1/message
   const es = await eventually(() => { const x = entriesSince(from, '/messages'); return x.length ? x : null; }, 3000, 'audit entry');
   assert.ok(es.every((e) => e.decision === 'allow' && e.category === 'code_generation' && e.model === 'cn-flash'),
     JSON.stringify(es.map((e) => [e.decision, e.category, e.model])));
+});
+
+test('Claude Code: a tool round trip (Read tool_use, tool_result) through the CN chat model', { skip: !haveClaude() && 'claude not installed (npm ci)' }, async () => {
+  await gw.stub.clear();
+  const home = tempHome('claude');
+  const file = path.join(home, 'work', 'notes.txt');
+  await gw.stub.behave({ match: '/cn/', tool_call: { name: 'Read', arguments: { file_path: file } } });
+  try {
+    const r = await claude('What does notes.txt say?', { home, maxTurns: 3, files: { 'notes.txt': 'The build is green.\n' } });
+    assert.equal(r.json && r.json.is_error, false, show(r));
+    assert.match(r.json.result, /^tool said: [^]*The build is green\./, show(r));
+  } finally {
+    await gw.stub.calm();
+  }
+  const log = (await gw.stub.requests()).filter((u) => JSON.stringify(u.body.messages).includes('What does notes.txt say?'));
+  assert.equal(log.length, 2, 'the call, then the answer with its result');
+  const asst = log[1].body.messages.find((m) => m.role === 'assistant' && m.tool_calls);
+  assert.equal(asst.tool_calls[0].function.name, 'Read');
+  const tool = log[1].body.messages.find((m) => m.role === 'tool');
+  assert.ok(tool, 'the tool_result became a tool message');
+  assert.equal(tool.tool_call_id, asst.tool_calls[0].id);
+  assert.match(JSON.stringify(tool.content), /The build is green\./);
 });
 
 test('Claude Code: a card number in the prompt is refused (API Error 403 shown), the provider hears nothing', { skip: !haveClaude() && 'claude not installed (npm ci)' }, async () => {

@@ -175,11 +175,13 @@ function workDir(home, files) {
 /**
  * `claude -p PROMPT --output-format json` in a fresh temp HOME and working
  * directory.  Returns run()'s result plus `json` (the parsed result object,
- * or null) and `home` (removed unless keep).
+ * or null) and `home` (removed unless keep).  `home` may be given (from
+ * tempHome()) when the caller must know paths in advance: the working
+ * directory is always <home>/work.
  */
 export async function runClaude(prompt, { baseURL, apiKey, headers, model, timeoutMs = 60000, extraArgs = [], keep = false,
-  maxTurns = 1, files = {} } = {}) {
-  const home = tempHome('claude');
+  maxTurns = 1, files = {}, home: given } = {}) {
+  const home = given || tempHome('claude');
   const cwd = workDir(home, files);
   try {
     const env = claudeEnv({ home, baseURL, apiKey, headers, model });
@@ -199,8 +201,8 @@ export async function runClaude(prompt, { baseURL, apiKey, headers, model, timeo
  * file (-o) and returned as `last`.
  */
 export async function runCodex(prompt, { baseURL, apiKey, headers, model, timeoutMs = 60000, extraArgs = [], keep = false,
-  files = {} } = {}) {
-  const home = tempHome('codex');
+  files = {}, home: given } = {}) {
+  const home = given || tempHome('codex');
   const cwd = workDir(home, files);
   const lastFile = path.join(home, 'last-message.txt');
   try {
