@@ -18,8 +18,10 @@ OPT     ?= -O2
 WARN    := -Wall -Wextra -Werror -Wundef -Wshadow -Wformat=2 -Wstrict-prototypes \
            -Wno-unused-parameter
 CFLAGS  ?=
+# Where the binary finds rules/ (TOLLGATE_HOME overrides at run time).
+DATADIR ?= $(CURDIR)
 CFLAGS  += -std=c11 -D_GNU_SOURCE -g $(OPT) $(WARN) -I. -MMD -MP $(SANFLAGS) \
-           -DTG_DATA_DIR='"$(CURDIR)"'
+           -DTG_DATA_DIR='"$(DATADIR)"'
 LDLIBS  := -lpcre2-8 -lyaml -lcjson -lcurl -lssl -lcrypto -levent_pthreads -levent -lpthread -lm
 LDFLAGS += $(SANFLAGS)
 
@@ -41,7 +43,7 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 TESTSUPPORT_SRC := $(sort $(wildcard tests/support/*.c))
 TESTSUPPORT_OBJ := $(TESTSUPPORT_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all run test test-only tollgate-build-all unit asan valgrind soak kill9 fuzz bench deps clean check-purity lint
+.PHONY: all run deps-run install test test-only tollgate-build-all unit asan valgrind soak kill9 fuzz bench deps clean check-purity lint
 all: tollgate
 
 # The default build also leaves ./tollgate at the top, as the contract asks.
@@ -78,9 +80,9 @@ $(BUILD)/bench/%: bench/%.c $(LIB)
 # `make run` and `make test` work on a fresh Debian machine with nothing
 # done first: both start with `make deps`, which is a fast no-op when every
 # package is present (and installs them, as root, when not).
-run: deps
+run: deps-run
 	$(MAKE) tollgate
-	./tollgate serve --config rules/examples/demo.yaml $(if $(LISTEN),--listen $(LISTEN))
+	LISTEN=$(LISTEN) ./scripts/run-demo.sh
 
 unit: $(UNIT_BIN)
 
@@ -144,9 +146,33 @@ check-purity: $(LIB)
 	if [ -n "$$(echo $$bad)" ]; then echo "engine/ must stay pure (no I/O, clocks, env): $$bad"; exit 1; fi
 
 deps:
-	./scripts/deps.sh
+	./scripts/deps.sh test
+
+# What building and serving need, nothing more (`make run`).
+deps-run:
+	./scripts/deps.sh run
+
+# make install [PREFIX=/usr/local] [DESTDIR=...]: the binary (built in its
+# own directory with the installed data directory compiled in), the rules,
+# docs, an example config and a hardened systemd unit.
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+SHAREDIR   ?= $(PREFIX)/share/tollgate
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+install:
+	$(MAKE) BUILD=build-install DATADIR=$(SHAREDIR) build-install/tollgate
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SHAREDIR)/docs $(DESTDIR)$(UNITDIR) \
+	  $(DESTDIR)$(SYSCONFDIR)/tollgate
+	install -m 0755 build-install/tollgate $(DESTDIR)$(BINDIR)/tollgate
+	cp -R rules $(DESTDIR)$(SHAREDIR)/
+	install -m 0644 docs/*.md $(DESTDIR)$(SHAREDIR)/docs/
+	install -m 0640 rules/examples/demo.yaml $(DESTDIR)$(SYSCONFDIR)/tollgate/tollgate.yaml.example
+	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' -e 's|@DATADIR@|$(SHAREDIR)|g' \
+	  packaging/tollgate.service.in >$(DESTDIR)$(UNITDIR)/tollgate.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/tollgate.service
 
 clean:
-	rm -rf build build-asan build-fuzz .b tollgate
+	rm -rf build build-asan build-fuzz build-install .b tollgate
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

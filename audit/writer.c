@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,6 +40,9 @@
  * this bound (or at once when the queue fills to NAP_WAKE_QLEN). */
 #define NAP_US                   1000
 #define NAP_WAKE_QLEN            1024u
+/* After a failed write (disk full, file too large, I/O error) the writer
+ * tries again this often; requests are refused (503) meanwhile. */
+#define RETRY_US                 500000
 
 enum item_kind { ITEM_ENTRY = 0, ITEM_ROTATE_KEY = 1 };
 
@@ -65,6 +69,7 @@ struct tg_audit_log {
     char           *key_path;
 
     int             fd;
+    int             lock_fd;         /* .<name>.lock beside the log, flock'd for the writer's life */
     uint64_t        file_bytes;      /* size of the active file */
     uint64_t        file_first_seq;  /* first entry in the active file; 0 = empty */
 
@@ -96,7 +101,16 @@ struct tg_audit_log {
     bool            stopping;
     bool            writer_waiting;
     bool            writer_napping;   /* waiting out NAP_US: producers need not wake it */
-    atomic_bool     failed;
+    atomic_bool     failed;          /* for good: an entry could not be formatted */
+    /* A write or fsync failed (ENOSPC, EFBIG, EIO): the file was cut back to
+     * its last whole line and the batch kept; requests are refused until a
+     * retry writes the batch and a recovery entry saying so. */
+    atomic_bool     degraded;
+    int             io_errno;
+    int64_t         retry_at;        /* monotonic µs of the next attempt */
+    uint64_t        durable_seq;     /* last seq known written */
+    uint64_t        late_from;       /* first seq of the batch held back; 0 = none */
+    bool            recovery_queued; /* the recovery entry is in the batch */
     bool            started;
     pthread_t       thr;
 };
@@ -382,33 +396,74 @@ emit_seal(struct tg_audit_log *l)
     return rc;
 }
 
-/* Write the batch buffer; fsync per mode. On failure the log is failed for good. */
+/*
+ * Write the batch buffer; fsync per mode.  On a write or sync failure the
+ * file is cut back to where the batch began (a half-written line would make
+ * the log unverifiable), the batch is kept for a retry and the log is
+ * degraded: producers are refused until retry_degraded() succeeds.
+ */
 static int
 flush_buf(struct tg_audit_log *l)
 {
     size_t off = 0;
+    int e = 0;
 
     while (off < l->len) {
         ssize_t w = write(l->fd, l->buf + off, l->len - off);
         if (w < 0) {
             if (errno == EINTR)
                 continue;
-            atomic_store(&l->failed, true);
-            return TG_EIO;
+            e = errno;
+            goto bad;
         }
         off += (size_t)w;
     }
+    /* After a failed fsync the kernel may have dropped the dirty pages: the
+     * bytes count as unwritten and go again. */
+    if ((l->cfg.fsync == TG_FSYNC_ALWAYS && fsync(l->fd) != 0) ||
+        (l->cfg.fsync == TG_FSYNC_BATCH && fdatasync(l->fd) != 0)) {
+        e = errno;
+        goto bad;
+    }
     l->file_bytes += l->len;
     l->len = 0;
-    if (l->cfg.fsync == TG_FSYNC_ALWAYS && fsync(l->fd) != 0) {
-        atomic_store(&l->failed, true);
-        return TG_EIO;
-    }
-    if (l->cfg.fsync == TG_FSYNC_BATCH && fdatasync(l->fd) != 0) {
-        atomic_store(&l->failed, true);
-        return TG_EIO;
-    }
+    l->durable_seq = l->seq;
     return TG_OK;
+bad:
+    (void)ftruncate(l->fd, (off_t)l->file_bytes);
+    if (!atomic_load(&l->degraded)) {
+        l->io_errno = e;
+        l->late_from = l->durable_seq + 1;
+        atomic_store(&l->degraded, true);
+    }
+    l->retry_at = mono_us() + RETRY_US;
+    return TG_EIO;
+}
+
+/* Degraded: write the held batch and, once, a signed recovery entry saying
+ * which entries were written late (their requests were answered 503, so no
+ * answer left unaudited) and why.  The chain stays whole. */
+static void
+retry_degraded(struct tg_audit_log *l)
+{
+    if (!l->recovery_queued) {
+        char inner[256];
+        int n = snprintf(inner, sizeof inner,
+                         "\"reason\":\"write_failed\",\"error\":\"%s\",\"late_from_seq\":%llu,"
+                         "\"late_to_seq\":%llu,\"answered\":503",
+                         l->io_errno == ENOSPC ? "ENOSPC" : l->io_errno == EFBIG ? "EFBIG"
+                         : l->io_errno == EDQUOT ? "EDQUOT" : "EIO",
+                         (unsigned long long)l->late_from, (unsigned long long)l->seq);
+        if (n > 0 && (size_t)n < sizeof inner && emit(l, "recovery", inner, (size_t)n, true, NULL) == TG_OK)
+            l->recovery_queued = true;
+        else
+            atomic_store(&l->failed, true);   /* cannot even say what happened */
+    }
+    if (flush_buf(l) == TG_OK) {
+        l->recovery_queued = false;
+        l->late_from = 0;
+        atomic_store(&l->degraded, false);
+    }
 }
 
 static void
@@ -423,7 +478,7 @@ run_dones(struct tg_audit_log *l, int status)
 static int
 flush(struct tg_audit_log *l)
 {
-    int rc = atomic_load(&l->failed) ? TG_EIO : flush_buf(l);
+    int rc = atomic_load(&l->failed) || atomic_load(&l->degraded) ? TG_EIO : flush_buf(l);
     run_dones(l, rc == TG_OK ? TG_OK : TG_EIO);
     return rc;
 }
@@ -627,7 +682,22 @@ writer_main(void *arg)
             l->writer_waiting = l->writer_napping = false;
         }
         while (l->qlen == 0 && !l->stopping) {
-            if (l->mt.n > 0) {
+            if (atomic_load(&l->degraded) && !atomic_load(&l->failed)) {
+                int64_t wait = l->retry_at - mono_us();
+                struct timespec ts;
+                if (wait <= 0)
+                    break;   /* time to try the disk again */
+                clock_gettime(CLOCK_REALTIME, &ts);
+                ts.tv_sec += wait / 1000000;
+                ts.tv_nsec += (long)(wait % 1000000) * 1000;
+                if (ts.tv_nsec >= 1000000000L) {
+                    ts.tv_sec++;
+                    ts.tv_nsec -= 1000000000L;
+                }
+                l->writer_waiting = true;
+                pthread_cond_timedwait(&l->not_empty, &l->mu, &ts);
+                l->writer_waiting = false;
+            } else if (l->mt.n > 0) {
                 int64_t wait = l->pending_since + interval - mono_us();
                 struct timespec ts;
                 if (wait <= 0)
@@ -659,10 +729,12 @@ writer_main(void *arg)
             pthread_cond_broadcast(&l->not_full);
         pthread_mutex_unlock(&l->mu);
 
+        if (atomic_load(&l->degraded) && !atomic_load(&l->failed) && (stop || mono_us() >= l->retry_at))
+            retry_degraded(l);
         for (size_t i = 0; i < n; i++) {
             struct item *it = &batch[i];
             int rc = TG_EIO;
-            if (atomic_load(&l->failed)) {
+            if (atomic_load(&l->failed) || atomic_load(&l->degraded)) {
                 fail_item(it);
                 continue;
             }
@@ -696,7 +768,7 @@ writer_main(void *arg)
                 !atomic_load(&l->failed))
                 (void)rotate_file(l);
         }
-        if (!atomic_load(&l->failed) && l->mt.n > 0 &&
+        if (!atomic_load(&l->failed) && !atomic_load(&l->degraded) && l->mt.n > 0 &&
             (stop || mono_us() - l->pending_since >= interval) && emit_seal(l) != TG_OK)
             atomic_store(&l->failed, true);
         if (l->len > 0 || l->npd > 0)
@@ -929,6 +1001,8 @@ free_log(struct tg_audit_log *l)
         fail_item(&l->q[(l->qhead + i) % l->qcap]);
     if (l->fd >= 0)
         close(l->fd);
+    if (l->lock_fd >= 0)
+        close(l->lock_fd);   /* releases the flock */
     EVP_PKEY_free(l->key);
     EVP_MD_CTX_free(l->md);
     EVP_MD_CTX_free(l->sha);
@@ -950,6 +1024,55 @@ fsync_name(enum tg_fsync f)
     return f == TG_FSYNC_ALWAYS ? "always" : f == TG_FSYNC_NEVER ? "never" : "batch";
 }
 
+/*
+ * One writer per log: two processes appending to one chain would make it
+ * unverifiable for good.  The lock is on .<name>.lock beside the log, not
+ * the log itself,
+ * because rotation renames the log; it is held (flock, released by the
+ * kernel even on kill -9) for the writer's whole life, and names its pid.
+ */
+static int
+lock_log(struct tg_audit_log *l, struct tg_err *err)
+{
+    size_t n = strlen(l->path) + sizeof "/..lock";
+    char *lp = malloc(n), pid[32] = "";
+    const char *slash = strrchr(l->path, '/');
+    int fd, k;
+
+    if (lp == NULL)
+        return tg_err_set(err, TG_ENOMEM, "out of memory");
+    /* A hidden sibling, so that `audit verify log.*` globs never pick it up. */
+    if (slash != NULL)
+        snprintf(lp, n, "%.*s/.%s.lock", (int)(slash - l->path), l->path, slash + 1);
+    else
+        snprintf(lp, n, ".%s.lock", l->path);
+    fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        int rc = tg_err_set(err, TG_EIO, "%s: %s", lp, strerror(errno));
+        free(lp);
+        return rc;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        ssize_t got = pread(fd, pid, sizeof pid - 1, 0);
+        pid[got > 0 ? got : 0] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        close(fd);
+        k = tg_err_set(err, TG_EBUSY, e == EWOULDBLOCK
+                       ? "audit log %s is in use by another tollgate (pid %s): one writer per log"
+                       : "audit log %s: cannot lock: %s", l->path, e == EWOULDBLOCK ? (pid[0] ? pid : "?")
+                                                                                       : strerror(e));
+        free(lp);
+        return k;
+    }
+    k = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)k, 0) != k)
+        (void)0;   /* the pid is a courtesy for the message above; the lock is what counts */
+    free(lp);
+    l->lock_fd = fd;
+    return TG_OK;
+}
+
 int
 tg_audit_open(const struct tg_audit_cfg *cfg, struct tg_audit_log **out, struct tg_err *err)
 {
@@ -966,6 +1089,7 @@ tg_audit_open(const struct tg_audit_cfg *cfg, struct tg_audit_log **out, struct 
     if ((l = calloc(1, sizeof(*l))) == NULL)
         return tg_err_set(err, TG_ENOMEM, "out of memory");
     l->fd = -1;
+    l->lock_fd = -1;
     pthread_mutex_init(&l->mu, NULL);
     pthread_cond_init(&l->not_empty, NULL);
     pthread_cond_init(&l->not_full, NULL);
@@ -986,6 +1110,8 @@ tg_audit_open(const struct tg_audit_cfg *cfg, struct tg_audit_log **out, struct 
         goto out;
     }
 
+    if ((rc = lock_log(l, err)) != TG_OK)
+        goto out;
     /* Resume: the active file, or (right after a file rotation) the last rotated file. */
     if ((rc = read_all(l->path, &data, &dlen, err)) != TG_OK)
         goto out;
@@ -1089,6 +1215,7 @@ tg_audit_open(const struct tg_audit_cfg *cfg, struct tg_audit_log **out, struct 
             goto out;
         }
     }
+    l->durable_seq = l->seq;
     if (pthread_create(&l->thr, NULL, writer_main, l) != 0) {
         rc = tg_err_set(err, TG_EIO, "cannot start the audit writer thread");
         goto out;
@@ -1117,7 +1244,7 @@ enqueue(struct tg_audit_log *l, cJSON *entry, char *text, size_t text_len, const
     pthread_mutex_lock(&l->mu);
     while (l->qlen == l->qcap && !l->stopping && !atomic_load(&l->failed))
         pthread_cond_wait(&l->not_full, &l->mu);
-    if (!l->stopping && !atomic_load(&l->failed)) {
+    if (!l->stopping && !atomic_load(&l->failed) && !atomic_load(&l->degraded)) {
         struct item *it = &l->q[(l->qhead + l->qlen) % l->qcap];
         it->kind = ITEM_ENTRY;
         it->entry = entry;
@@ -1292,7 +1419,7 @@ tg_audit_queue_depth(const struct tg_audit_log *l)
 bool
 tg_audit_healthy(const struct tg_audit_log *l)
 {
-    return l != NULL && !atomic_load(&l->failed);
+    return l != NULL && !atomic_load(&l->failed) && !atomic_load(&l->degraded);
 }
 
 const char *
@@ -1317,6 +1444,12 @@ tg_audit_close(struct tg_audit_log *l, struct tg_err *err)
         pthread_join(l->thr, NULL);
     if (atomic_load(&l->failed))
         rc = tg_err_set(err, TG_EIO, "%s: audit log write failed", l->path);
+    else if (atomic_load(&l->degraded))
+        /* The file ends at its last whole entry and verifies; the held
+         * entries' requests were answered 503.  Said, not fatal. */
+        fprintf(stderr, "tollgate: audit: %s: %s at shutdown; entries %llu..%llu were not written "
+                "(their requests were refused)\n", l->path, strerror(l->io_errno),
+                (unsigned long long)l->late_from, (unsigned long long)l->seq);
     else if (l->fd >= 0 && fsync(l->fd) != 0)
         rc = tg_err_set(err, TG_EIO, "%s: fsync: %s", l->path, strerror(errno));
     free_log(l);

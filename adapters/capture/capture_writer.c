@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -48,6 +49,12 @@ tg_capture_open(const struct tg_capture_cfg *cfg, struct tg_capture **out, struc
     c->fd = open(cfg->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (c->fd < 0) {
         rc = tg_err_set(err, TG_EIO, "capture: %s: %s", cfg->path, strerror(errno));
+        goto out;
+    }
+    /* One writer per capture file, as for the audit log. */
+    if (flock(c->fd, LOCK_EX | LOCK_NB) != 0) {
+        rc = tg_err_set(err, TG_EBUSY, "capture: %s is in use by another tollgate: one writer per file",
+                        cfg->path);
         goto out;
     }
     /* An existing file keeps its mode unless it is wider than 0600. */

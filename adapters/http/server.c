@@ -58,6 +58,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -99,6 +100,7 @@ struct gw_loop;
 struct gw {
     struct tg_gw_opts  opts;
     char               listen[300];
+    int                listen_lock;    /* abstract socket naming the address (listen_lock()) */
     pthread_mutex_t    snap_mu;
     struct gw_snap    *snap;
     pthread_mutex_t    br_mu;
@@ -2655,6 +2657,36 @@ on_stop(evutil_socket_t fd, short what, void *arg)
 
 /* ---- entry ------------------------------------------------------------ */
 
+/*
+ * The loops listen with SO_REUSEPORT (one socket per loop), which would
+ * also let a second tollgate bind the same port and take half the traffic
+ * — into a second audit log, or the same one.  An abstract Unix socket
+ * named after the address is bound first: only one process can hold the
+ * name, the kernel frees it when the process dies, and it leaves no file.
+ */
+static int
+listen_lock(const char *host, uint16_t port, struct tg_err *err)
+{
+    struct sockaddr_un sun;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), n;
+
+    if (fd < 0)
+        return tg_err_set(err, TG_EIO, "cannot create the listen lock: %s", strerror(errno));
+    memset(&sun, 0, sizeof(sun));
+    sun.sun_family = AF_UNIX;
+    n = snprintf(sun.sun_path + 1, sizeof(sun.sun_path) - 1, "tollgate/listen/%s:%u", host, port);
+    if (bind(fd, (struct sockaddr *)&sun, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n)) != 0) {
+        int e = errno;
+        close(fd);
+        if (e == EADDRINUSE)
+            return tg_err_set(err, TG_EBUSY, "another tollgate already serves %s:%u (one gateway per address)",
+                              host, port);
+        return tg_err_set(err, TG_EIO, "cannot bind the listen lock: %s", strerror(e));
+    }
+    G.listen_lock = fd;
+    return TG_OK;
+}
+
 /* mkdir -p the directory part of path (0700), so a fresh checkout's
  * var/audit.log just works.  Errors surface when the file is opened. */
 static void
@@ -2693,10 +2725,14 @@ tg_gw_serve(const struct tg_gw_opts *o, struct tg_err *err)
     int rc;
 
     memset(&G, 0, sizeof(G));
+    G.listen_lock = -1;
     G.opts = *o;
     pthread_mutex_init(&G.snap_mu, NULL);
     pthread_mutex_init(&G.br_mu, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* A file-size limit (ulimit -f) must fail the audit write with EFBIG,
+     * which the writer survives, not kill the gateway. */
+    signal(SIGXFSZ, SIG_IGN);
     /* glibc consolidates its fastbins on every allocation of 1 KiB or more
      * (arena chunks, evbuffers, JSON); with per-request memory that was a
      * tenth of the CPU.  tcache still serves the small sizes. */
@@ -2726,6 +2762,8 @@ tg_gw_serve(const struct tg_gw_opts *o, struct tg_err *err)
             goto out;
         }
     }
+    if ((rc = listen_lock(host, port, err)) != TG_OK)
+        goto out;
     if (p->audit.path == NULL && !o->no_audit) {
         rc = tg_err_set(err, TG_EPOLICY, "audit.path is not set: refusing to serve without an audit log "
                                          "(fail closed; --no-audit for demos)");
@@ -2734,11 +2772,13 @@ tg_gw_serve(const struct tg_gw_opts *o, struct tg_err *err)
     mkdir_parent(p->audit.path);
     mkdir_parent(p->audit.signing_key);
     mkdir_parent(p->capture.path);
+    /* The capture file is locked before the audit log is touched: a refused
+     * start leaves no trace in a log it does not own. */
+    if (p->capture.path != NULL && (rc = tg_capture_open(&p->capture, &G.capture, err)) != TG_OK)
+        goto out;
     if (p->audit.path != NULL && (rc = tg_audit_open(&p->audit, &G.audit, err)) != TG_OK)
         goto out;
     G.audit_wait = p->audit.fsync != TG_FSYNC_NEVER;
-    if (p->capture.path != NULL && (rc = tg_capture_open(&p->capture, &G.capture, err)) != TG_OK)
-        goto out;
     G.snap = snap_new(p, NULL);
     if (G.snap == NULL) {
         rc = tg_err_set(err, TG_ENOMEM, "out of memory");
@@ -2818,6 +2858,8 @@ out:
             rc = tg_err_set(err, cerr.code, "closing the audit log: %s", cerr.msg);
     }
     tg_capture_close(G.capture);
+    if (G.listen_lock >= 0)
+        close(G.listen_lock);
     snap_put(G.snap);
     if (p)
         tg_policy_unref(p);
