@@ -257,7 +257,7 @@ dr_report_html(const char *path, const struct dr_report *r, struct tg_err *err)
           "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
           "style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">\n"
           "<title>tollgate dry-run</title>\n"
-          "<script>window.onerror=function(){document.title='error';};</script>\n<style>", f);
+          "<script>window.onerror=function(){document.documentElement.setAttribute('data-render','error');};</script>\n<style>", f);
     fputs(css, f);
     fputs("</style></head><body>\n<h1>tollgate dry-run</h1>\n<p class=\"meta\">", f);
     fprintf(f, "%" PRIu64 " requests replayed from <code>", r->requests);
@@ -348,7 +348,7 @@ dr_report_html(const char *path, const struct dr_report *r, struct tg_err *err)
     group_table(f, "By tenant", &r->by_tenant, r->has_baseline);
 
     fputs("<script>(function(){var n=document.querySelectorAll('svg.chart').length;"
-          "if(document.title!=='error'&&n>0){document.title='rendered-ok';}})();</script>\n"
+          "var h=document.documentElement;if(h.getAttribute('data-render')!=='error'&&n>0){h.setAttribute('data-render','ok');}})();</script>\n"
           "</body></html>\n", f);
     rc = TG_OK;
     if (ferror(f))
