@@ -18,6 +18,11 @@
 /* Text parts (contents, names, tool arguments) collected for scanning. */
 #define TG_MAX_TEXT_PARTS          16384u
 
+/* Inputs in one embeddings request: OpenAI's own API refuses more than
+ * 2048, so no client of it sends more; bounds the per-input loops (scan,
+ * estimate, answer validation, echo vectors). */
+#define TG_MAX_EMBEDDING_INPUTS    2048u
+
 /* JSON nesting accepted from clients and capture files; cJSON's own
  * default (1000) would allow stack-heavy recursion in our walkers. */
 #define TG_MAX_JSON_DEPTH          64u
