@@ -120,6 +120,9 @@ cpl_decode(const char *body, size_t len, struct tg_arena *a, struct tg_dialect_c
         return tg_err_set(err, TG_EINVAL, "request body must be a JSON object");
     for (v = j->child; v != NULL; v = v->next) {
         int k = handled_index(v->string);
+        /* the canonical body's own messages come from the prompt alone */
+        if (strcmp(v->string, "messages") == 0)
+            return tg_err_set(err, TG_EINVAL, "messages is not a completions field (use /v1/chat/completions)");
         if (k < 0)
             continue;
         /* which of two copies a provider would read is anyone's guess */

@@ -130,6 +130,7 @@ Test(completions, decode_refusals)
         { "{\"prompt\":\"a\"} x", "trailing data" },
         { "{\"prompt\":", "not valid JSON" },
         { "[\"a\"]", "JSON object" },
+        { "{\"prompt\":\"a\",\"messages\":[{\"role\":\"system\",\"content\":\"x\"}]}", "messages is not" },
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct tg_dialect_ctx ctx = ctx0();
