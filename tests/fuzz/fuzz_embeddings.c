@@ -50,8 +50,12 @@ check_request(const char *in, size_t n)
         r.ninputs > TG_MAX_EMBEDDING_INPUTS || r.opaque_payloads > r.ninputs ||
         r.nparts > TG_MAX_TEXT_PARTS)
         abort();
+    /* a redactable part is its node's whole string (decoded data URLs are
+     * not redactable and may hold a decoded NUL) */
     for (uint32_t i = 0; i < r.nparts; i++)
-        if (r.parts[i].text == NULL || strlen(r.parts[i].text) != r.parts[i].len)
+        if (r.parts[i].text == NULL ||
+            (r.parts[i].node != NULL && (r.parts[i].node->valuestring != r.parts[i].text ||
+                                         strlen(r.parts[i].text) != r.parts[i].len)))
             abort();
     if (tg_prov_embed_build(&PROV, &MODEL, in, n, &a, &h, &err) == TG_OK) {
         cJSON *j = cJSON_ParseWithLength(h.body, h.body_len);

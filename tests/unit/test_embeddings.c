@@ -630,3 +630,34 @@ Test(embed_provider, echo_token_arrays_and_dimensions)
         cr_expect_null(out);
     }
 }
+
+/* The demo's rag_indexing rule, as docs/embeddings-completions.md tells it. */
+Test(embed_preflight, demo_rag_indexing)
+{
+    struct tg_err err = {0};
+    struct tg_load_opts o = {0};
+    char path[512];
+    snprintf(path, sizeof(path), "%s/rules/examples/demo.yaml", TG_DATA_DIR);
+    cr_assert_eq(tg_policy_load(path, &o, &P, &err), TG_OK, "%s", err.msg);
+    cr_assert_eq(tg_pii_scratch_new(P->pii, &S), TG_OK);
+
+    decide("{\"model\":\"text-embedding-3-small\",\"input\":[\"chunk one\",\"chunk two\"]}", "globex",
+           "rag_indexing");
+    cr_assert(routes(2, (const char *const[]){ "text-embedding-v4", "text-embedding-3-small" }));
+    tg_request_dispose(&R);
+
+    decide("{\"input\":[\"contact jane.roe@example.com\"]}", "globex", "rag_indexing");
+    cr_assert(cand_has("text-embedding-v4", "pii.provider"));
+    cr_assert(routes(1, (const char *const[]){ "text-embedding-3-small" }));
+    tg_request_dispose(&R);
+
+    decide("{\"input\":\"quarterly figures\"}", "acme-bank", "rag_indexing");
+    cr_assert(cand_has("text-embedding-v4", "residency.tenant"));
+    cr_assert(cand_has("text-embedding-v4", "export.ear"));
+    cr_assert(routes(1, (const char *const[]){ "text-embedding-3-small" }));
+    tg_request_dispose(&R);
+
+    decide("{\"input\":\"contact jane.roe@example.com\"}", "acme-bank", "rag_indexing");
+    cr_assert_eq(D.verdict, TG_DENY);
+    cr_assert(cand_has("text-embedding-3-small", "pii.tenant"));
+}
