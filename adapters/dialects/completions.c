@@ -10,7 +10,9 @@
  *     each; one chat request gives one answer), token-id prompts (they
  *     cannot be scanned), `suffix` (insertion), `n` > 1, `echo: true`;
  *   - `logprobs` and `best_of` only tune what comes back: dropped (the
- *     answer's `logprobs` is null).
+ *     answer's `logprobs` is null);
+ *   - no `max_tokens`: the Completions default of 16 is written in, since
+ *     chat's default (the model's limit) would ask for something else.
  * Every other field is carried into the canonical body as it is, where
  * the engine scans it like any chat field.  With `stream: true` the
  * canonical body asks for the usage chunk (stream_options.include_usage),
@@ -27,6 +29,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* OpenAI's documented default for a completion without max_tokens. */
+#define TG__CPL_DEFAULT_MAX_TOKENS 16
 
 struct cpl_priv {
     bool include_usage;        /* the client's stream_options.include_usage */
@@ -190,6 +195,14 @@ cpl_decode(const char *body, size_t len, struct tg_arena *a, struct tg_dialect_c
     for (v = j->child; v != NULL; v = v->next)
         if (handled_index(v->string) < 0 && !add_copy(out, v->string, v))
             goto out;
+    /* The Completions API's max_tokens defaults to 16; chat's to the
+     * model's limit.  Carry the client's API's default, not chat's. */
+    v = cJSON_GetObjectItemCaseSensitive(j, "max_tokens");
+    if (v == NULL || cJSON_IsNull(v)) {
+        cJSON_DeleteItemFromObjectCaseSensitive(out, "max_tokens");
+        if (!cJSON_AddNumberToObject(out, "max_tokens", TG__CPL_DEFAULT_MAX_TOKENS))
+            goto out;
+    }
 #undef SEEN
     if ((s = cJSON_PrintUnformatted(out)) == NULL)
         goto out;

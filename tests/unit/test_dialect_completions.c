@@ -103,6 +103,12 @@ Test(completions, decode_stream_asks_for_usage)
     j = decode_ok("{\"prompt\":\"p\",\"stream\":false,\"stream_options\":{\"include_usage\":true}}", &ctx, &r);
     cr_assert_null(cJSON_GetObjectItem(j, "stream_options"));
     cr_assert_null(cJSON_GetObjectItem(j, "model"));
+    cr_assert_eq(cJSON_GetObjectItem(j, "max_tokens")->valueint, 16, "the Completions API's default");
+    cr_assert_eq(r.max_tokens, 16);
+    cJSON_Delete(j);
+    j = decode_ok("{\"prompt\":\"p\",\"max_tokens\":null}", &ctx, &r);
+    cr_assert_eq(cJSON_GetArraySize(j), 2, "messages and one max_tokens member");
+    cr_assert_eq(cJSON_GetObjectItem(j, "max_tokens")->valueint, 16);
     cJSON_Delete(j);
 }
 
