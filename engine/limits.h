@@ -18,6 +18,16 @@
 /* Text parts (contents, names, tool arguments) collected for scanning. */
 #define TG_MAX_TEXT_PARTS          16384u
 
+/* Inputs in one embeddings request: OpenAI's own API refuses more than
+ * 2048, so no client of it sends more; bounds the per-input loops (scan,
+ * estimate, answer validation, echo vectors). */
+#define TG_MAX_EMBEDDING_INPUTS    2048u
+
+/* Dimensions of the echo provider's local embedding vectors (8 unless the
+ * request asks `dimensions`): it answers demos and tests, and 2048 inputs
+ * of 256 floats keep its answer to a few MiB. */
+#define TG_ECHO_EMBED_MAX_DIMS     256u
+
 /* JSON nesting accepted from clients and capture files; cJSON's own
  * default (1000) would allow stack-heavy recursion in our walkers. */
 #define TG_MAX_JSON_DEPTH          64u

@@ -339,16 +339,27 @@ check_compliance(const struct tg_policy *p, const struct tg_route_rule *rule,
     return TG_OK;
 }
 
-/* Cost, quality, context, breaker.  Returns via *tech_ok. */
+/* Model kind, cost, quality, context, breaker.  Returns via *tech_ok.
+ * A model of the wrong kind is a routing constraint, not a compliance
+ * one: audit mode, which serves past compliance denies, must still never
+ * send an embedding request to a chat model. */
 static int
 check_constraints(const struct tg_policy *p, const struct tg_route_rule *rule,
-                  const struct tg_tenant *t, const struct tg_decision *d,
-                  const struct tg_breaker_view *bv, struct tg_cand *c, bool *tech_ok,
-                  struct reasons *rs, struct tg_arena *a)
+                  const struct tg_tenant *t, const struct tg_request *req,
+                  const struct tg_decision *d, const struct tg_breaker_view *bv,
+                  struct tg_cand *c, bool *tech_ok, struct reasons *rs, struct tg_arena *a)
 {
     const struct tg_model *m = &p->models[c->model];
+    bool embedding = req->kind == TG_REQUEST_EMBEDDING;
     bool ok = true;
     int rc;
+
+    if (m->kind != (embedding ? TG_MODEL_EMBEDDING : TG_MODEL_CHAT)) {
+        ok = false;
+        ADD("model.kind", "model %s is %s model and this is %s request", m->id,
+            m->kind == TG_MODEL_EMBEDDING ? "an embedding" : "a chat",
+            embedding ? "an embedding" : "a chat");
+    }
 
     c->est_cost_usd = tg_cost_usd(m, d->est_input_tokens, d->est_output_tokens);
     double tmax = t != NULL ? t->max_cost_per_request : INFINITY;
@@ -388,7 +399,12 @@ check_constraints(const struct tg_policy *p, const struct tg_route_rule *rule,
     }
 
     uint64_t need = (uint64_t)d->est_input_tokens + d->est_output_tokens;
-    if (m->max_context > 0 && need > m->max_context) {
+    if (embedding && m->max_context > 0 && req->max_input_tokens > m->max_context) {
+        /* an embedding model bounds each input, not the request */
+        ok = false;
+        ADD("context", "an input needs about %u tokens, over model %s's max_context %u",
+            req->max_input_tokens, m->id, m->max_context);
+    } else if (!embedding && m->max_context > 0 && need > m->max_context) {
         ok = false;
         ADD("context", "request needs about %llu tokens (%u input + %u output), over model %s's max_context %u",
             (unsigned long long)need, d->est_input_tokens, d->est_output_tokens, m->id,
@@ -528,7 +544,7 @@ tg_preflight_decide(const struct tg_policy *p, const struct tg_request *req,
         c->model = rule->chain[i];
         if ((rc = check_compliance(p, rule, out->tenant_cfg, out, &fx, c, &rs, a)) != TG_OK)
             goto nomem;
-        if ((rc = check_constraints(p, rule, out->tenant_cfg, out, bv, c, &tech[i], &rs, a)) != TG_OK)
+        if ((rc = check_constraints(p, rule, out->tenant_cfg, req, out, bv, c, &tech[i], &rs, a)) != TG_OK)
             goto nomem;
         c->eligible = c->compliant && tech[i];
         c->reasons = rs.v;

@@ -15,6 +15,7 @@
  *   export.rule        export.<tag> (e.g. export.itar)   export.unknown_tag
  *   cost.rule          cost.tenant   cost.unknown
  *   quality            context        breaker          route.empty
+ *   model.kind         (a chat model for an embedding request, or the reverse)
  */
 #ifndef TG_PREFLIGHT_H
 #define TG_PREFLIGHT_H

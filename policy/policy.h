@@ -61,10 +61,16 @@ struct tg_score {
     double      value;
 };
 
+/* What a model serves: chat-like requests (chat completions and every
+ * dialect decoded to it) or embeddings.  The pre-flight routes a request
+ * only to models of its kind (rule id model.kind). */
+enum tg_model_kind { TG_MODEL_CHAT = 0, TG_MODEL_EMBEDDING = 1 };
+
 struct tg_model {
     const char *id;             /* registry id, e.g. "deepseek-v4-flash" */
     const char *upstream;       /* model name sent to the provider (key `upstream_model`, default id) */
     uint32_t    provider;       /* index into tg_policy.providers */
+    enum tg_model_kind kind;    /* key `kind: chat | embedding`, default chat */
     uint32_t    max_context;    /* tokens; 0 = unknown */
     bool        streaming;
     bool        vision;

@@ -137,6 +137,10 @@ tg__policy_hash(struct tg_policy *p, const char *const *files, uint32_t nfiles, 
             h_num(&h, m->scores[j].value);
         }
         h_num(&h, m->latency_ms); h_num(&h, m->tokens_per_s);
+        /* only when set, so the versions of existing chat-only policies stay */
+        if (m->kind != TG_MODEL_CHAT) {
+            h_str(&h, "kind"); h_u(&h, m->kind);
+        }
     }
     h_str(&h, "regions"); h_u(&h, p->nregions);
     for (uint32_t i = 0; i < p->nregions; i++) {

@@ -34,6 +34,7 @@ struct rmodel {
     const char     *id;
     struct tg__ref  provider;
     const char     *upstream;
+    enum tg_model_kind kind;
     uint32_t        max_context;
     bool            streaming, vision;
     struct rprice { double input_per_m, output_per_m; } price;
@@ -122,6 +123,7 @@ struct fconf {
 #define OFF(t, m) offsetof(t, m)
 
 static const char *const adapter_names[] = { "openai", "anthropic", "echo", NULL };
+static const char *const model_kind_names[] = { "chat", "embedding", NULL };
 static const char *const mode_names[]    = { "enforce", "audit", NULL };
 static const char *const action_names[]  = { "deny", "redact", NULL };
 static const char *const transport_names[] = { "auto", "curl", NULL };
@@ -188,6 +190,7 @@ static int h_scores(struct tg__ld *ld, const struct tg__ynode *v, void *obj);
 static const struct tg__field model_tab[] = {
     F_REF("provider", struct rmodel, provider, TG__REQ, NULL),
     F_STR("upstream_model", struct rmodel, upstream, 0, NULL),
+    F_ENUM("kind", struct rmodel, kind, model_kind_names, "chat"),
     F_U32("max_context", struct rmodel, max_context, 1, U32MAX, 0, NULL),
     F_BOOL("streaming", struct rmodel, streaming, "true"),
     F_BOOL("vision", struct rmodel, vision, "false"),
@@ -910,6 +913,7 @@ merge(struct tg__ld *ld, const struct fconf *reg, const struct fconf *cfg,
         m->id = rm->id;
         m->upstream = rm->upstream;
         m->provider = pi < 0 ? 0 : (uint32_t)pi;
+        m->kind = rm->kind;
         m->max_context = rm->max_context;
         m->streaming = rm->streaming;
         m->vision = rm->vision;
