@@ -1096,8 +1096,12 @@ attempt_done(struct gw_req *r, CURLcode res)
         size_t convlen = 0;
         struct tg_prov_usage u;
         o = TG_ATT_BAD_RESPONSE;
-        if (tg_prov_response(r->cur_prov->adapter, m->id, body ? body : "", len,
-                             r->ts_us / 1000000, &conv, &convlen, &u, &err) == TG_OK) {
+        int prc = r->req.kind == TG_REQUEST_EMBEDDING
+                      ? tg_prov_embed_response(m->id, body ? body : "", len, r->req.ninputs, &conv, &convlen,
+                                               &u, &err)
+                      : tg_prov_response(r->cur_prov->adapter, m->id, body ? body : "", len,
+                                         r->ts_us / 1000000, &conv, &convlen, &u, &err);
+        if (prc == TG_OK) {
             int arc;
             if (conv == NULL && (r->dialect == NULL || r->dialect->encode_answer == NULL)) {
                 evbuffer_add_buffer(r->out, r->ubuf);   /* relayed unchanged: no copy */
@@ -1343,8 +1347,11 @@ start_next(struct gw_req *r)
             char *res = NULL;
             size_t rlen = 0;
             struct tg_prov_usage u;
-            if (tg_prov_echo(m->id, body, blen, r->stream, r->ts_us / 1000000, r->id, &res, &rlen,
-                             &u, &err) != TG_OK) {
+            int erc = r->req.kind == TG_REQUEST_EMBEDDING
+                          ? tg_prov_echo_embed(m->id, body, blen, &res, &rlen, &u, &err)
+                          : tg_prov_echo(m->id, body, blen, r->stream, r->ts_us / 1000000, r->id, &res,
+                                         &rlen, &u, &err);
+            if (erc != TG_OK) {
                 record_attempt(r, m, "bad_response", 0, mono_ms() - now);
                 continue;
             }
@@ -1363,8 +1370,10 @@ start_next(struct gw_req *r)
             return;
         }
         memset(&r->http, 0, sizeof(r->http));
-        if (tg_prov_build(prov, m, body, blen, r->p->default_output_tokens, &r->arena, &r->http,
-                          &err) != TG_OK) {
+        if ((r->req.kind == TG_REQUEST_EMBEDDING
+                 ? tg_prov_embed_build(prov, m, body, blen, &r->arena, &r->http, &err)
+                 : tg_prov_build(prov, m, body, blen, r->p->default_output_tokens, &r->arena, &r->http,
+                                 &err)) != TG_OK) {
             record_attempt(r, m, "bad_response", 0, 0);
             breaker_outcome(r, mi, true, -1);   /* our problem, not the provider's */
             continue;
@@ -1952,7 +1961,9 @@ handle_infer(struct gw_loop *L, struct evhttp_request *ev, const struct tg_diale
         }
     }
     if (rc == TG_OK)
-        rc = tg_request_parse(r->body, r->body_len, &r->arena, &r->req, &err);
+        rc = dialect->id == TG_DIALECT_EMBEDDINGS
+                 ? tg_request_parse_embedding(r->body, r->body_len, &r->arena, &r->req, &err)
+                 : tg_request_parse(r->body, r->body_len, &r->arena, &r->req, &err);
     if (rc == TG_ENOMEM)
         goto oom;
     if (rc != TG_OK) {
