@@ -92,7 +92,14 @@ jb_raw(struct jb *b, const char *s, size_t n)
     b->p[b->len] = '\0';
 }
 
-#define JB(b, lit) jb_raw((b), (lit), sizeof(lit) - 1)
+/* JB takes string literals only (sizeof); jb_cstr any NUL-terminated text. */
+#define JB(b, lit) jb_raw((b), "" lit "", sizeof(lit) - 1)
+
+static void
+jb_cstr(struct jb *b, const char *s)
+{
+    jb_raw(b, s, strlen(s));
+}
 
 /* The contents of a JSON string (no quotes): bytes other than '"', '\\'
  * and controls are copied as they are, in runs. */
@@ -819,7 +826,7 @@ dec_tools(struct dec *d, const cJSON *tools, const struct allowed *al, uint32_t 
             d->pv->custom[d->pv->ncustom++] = name->valuestring;
         if (!allowed_has(al, name->valuestring))
             continue;        /* tool_choice.allowed_tools leaves it out */
-        JB(&d->out, n++ == 0 ? ",\"tools\":[" : ",");
+        jb_cstr(&d->out, n++ == 0 ? ",\"tools\":[" : ",");
         JB(&d->out, "{\"type\":\"function\",\"function\":{\"name\":");
         jb_str(&d->out, name->valuestring);
         write_opt(&d->out, "description", desc);
@@ -1004,7 +1011,7 @@ build_echo(struct dec *d, const cJSON *root)
         JB(b, "{}");
     v = get(root, "parallel_tool_calls");
     JB(b, ",\"parallel_tool_calls\":");
-    JB(b, cJSON_IsFalse(v) ? "false" : "true");
+    jb_cstr(b, cJSON_IsFalse(v) ? "false" : "true");
     JB(b, ",\"previous_response_id\":null,\"reasoning\":{\"effort\":null,\"summary\":null}"
           ",\"service_tier\":\"default\",\"store\":false,\"temperature\":");
     v = get(root, "temperature");
@@ -1454,7 +1461,7 @@ write_call_item(struct jb *b, const struct tg_dialect_ctx *ctx, uint32_t idx, bo
 {
     JB(b, "{\"id\":");
     item_id(b, ctx, custom ? "ctc" : "fc", idx);
-    JB(b, custom ? ",\"type\":\"custom_tool_call\",\"status\":"
+    jb_cstr(b, custom ? ",\"type\":\"custom_tool_call\",\"status\":"
                  : ",\"type\":\"function_call\",\"status\":");
     jb_str(b, status);
     JB(b, ",\"call_id\":");
@@ -1711,13 +1718,13 @@ ev_part(struct tg_dialect_stream *s, uint32_t i, bool refusal, bool done)
     ev_item_ref(s, i);
     JB(&s->ev, ",\"content_index\":");
     jb_int(&s->ev, refusal ? it->refusal_ci : it->text_ci);
-    JB(&s->ev, refusal ? ",\"part\":{\"type\":\"refusal\",\"refusal\":"
+    jb_cstr(&s->ev, refusal ? ",\"part\":{\"type\":\"refusal\",\"refusal\":"
                        : ",\"part\":{\"type\":\"output_text\",\"text\":");
     if (done)
         jb_strn(&s->ev, t->p ? t->p : "", t->len);
     else
         JB(&s->ev, "\"\"");
-    JB(&s->ev, refusal ? "}}" : ",\"annotations\":[],\"logprobs\":[]}}");
+    jb_cstr(&s->ev, refusal ? "}}" : ",\"annotations\":[],\"logprobs\":[]}}");
     return ev_send(s, name);
 }
 
@@ -1783,7 +1790,7 @@ close_item(struct tg_dialect_stream *s, uint32_t i)
             ev_item_ref(s, i);
             JB(&s->ev, ",\"content_index\":");
             jb_int(&s->ev, ci);
-            JB(&s->ev, ref ? ",\"refusal\":" : ",\"text\":");
+            jb_cstr(&s->ev, ref ? ",\"refusal\":" : ",\"text\":");
             jb_strn(&s->ev, t->p ? t->p : "", t->len);
             if (!ref)
                 JB(&s->ev, ",\"logprobs\":[]");
@@ -1809,7 +1816,7 @@ close_item(struct tg_dialect_stream *s, uint32_t i)
         for (int k = 0; k < 2; k++) {
             ev_begin(s, names[k]);
             ev_item_ref(s, i);
-            JB(&s->ev, k == 0 ? ",\"delta\":" : ",\"input\":");
+            jb_cstr(&s->ev, k == 0 ? ",\"delta\":" : ",\"input\":");
             write_custom_input(&s->ev, it->text.p ? it->text.p : "", it->text.len);
             JB(&s->ev, "}");
             if ((rc = ev_send(s, names[k])) != TG_OK)
@@ -1866,7 +1873,7 @@ on_text(struct tg_dialect_stream *s, const char *t, bool refusal)
     jb_int(&s->ev, refusal ? it->refusal_ci : it->text_ci);
     JB(&s->ev, ",\"delta\":");
     jb_strn(&s->ev, t, n);
-    JB(&s->ev, refusal ? "}" : ",\"logprobs\":[]}");
+    jb_cstr(&s->ev, refusal ? "}" : ",\"logprobs\":[]}");
     return ev_send(s, refusal ? "response.refusal.delta" : "response.output_text.delta");
 }
 
