@@ -314,10 +314,17 @@ has_nul(const char *s, size_t len)
 
 /* ---- decode: Responses request -> canonical chat body -------------------- */
 
+/* A function of a tool namespace, sent to the chat model as `flat`. */
+struct resp_ns_fn {
+    const char *flat, *ns, *name;
+};
+
 /* What the encoders need from the request (ctx->priv, in the arena). */
 struct resp_priv {
     const char **custom;     /* names of custom tools (answers -> custom_tool_call) */
     uint32_t     ncustom;
+    struct resp_ns_fn *nsfn; /* namespaced functions (answers carry `namespace`) */
+    uint32_t     nnsfn;
     const char  *echo;       /* Response members echoing the request, JSON text
                                 starting with ',' (instructions, tools, ...) */
     size_t       echo_len;
@@ -578,7 +585,7 @@ static int
 dec_call(struct dec *d, const cJSON *it, uint32_t i, bool custom)
 {
     const cJSON *call_id = get(it, "call_id"), *name = get(it, "name");
-    const cJSON *args = get(it, custom ? "input" : "arguments");
+    const cJSON *args = get(it, custom ? "input" : "arguments"), *ns;
 
     if (!cJSON_IsString(call_id) || call_id->valuestring[0] == '\0')
         return tg_err_set(d->err, TG_EINVAL, "input[%u].call_id must be a non-empty string", i);
@@ -587,9 +594,9 @@ dec_call(struct dec *d, const cJSON *it, uint32_t i, bool custom)
     if (!cJSON_IsString(args))
         return tg_err_set(d->err, TG_EINVAL, "input[%u].%s must be a string", i,
                           custom ? "input" : "arguments");
-    if (present(get(it, "namespace")))
-        return tg_err_set(d->err, TG_EINVAL,
-                          "input[%u]: calls into a tool namespace are not supported", i);
+    ns = get(it, "namespace");
+    if (present(ns) && !cJSON_IsString(ns))
+        return tg_err_set(d->err, TG_EINVAL, "input[%u].namespace must be a string", i);
     if (d->open == OPEN_ASSISTANT) {
         JB(&d->out, ",\"tool_calls\":[");
     } else if (d->open == OPEN_TOOL_CALLS) {
@@ -602,9 +609,14 @@ dec_call(struct dec *d, const cJSON *it, uint32_t i, bool custom)
     d->open = OPEN_TOOL_CALLS;
     JB(&d->out, "{\"id\":");
     jb_str(&d->out, call_id->valuestring);
-    JB(&d->out, ",\"type\":\"function\",\"function\":{\"name\":");
-    jb_str(&d->out, name->valuestring);
-    JB(&d->out, ",\"arguments\":");
+    JB(&d->out, ",\"type\":\"function\",\"function\":{\"name\":\"");
+    if (cJSON_IsString(ns)) {
+        /* the name its namespace's function was sent under (dec_one_tool) */
+        jb_esc(&d->out, ns->valuestring, strlen(ns->valuestring));
+        JB(&d->out, "__");
+    }
+    jb_esc(&d->out, name->valuestring, strlen(name->valuestring));
+    JB(&d->out, "\",\"arguments\":");
     if (custom) {
         /* the custom tool's free-form input as the one argument of its function */
         d->tmp.len = 0;
@@ -774,6 +786,110 @@ write_opt(struct jb *b, const char *key, const cJSON *v)
     jb_value(b, v);
 }
 
+/*
+ * One function or custom tool -> a chat function tool.  ns: the namespace
+ * it belongs to (NULL at top level); its functions are sent as
+ * "<namespace>__<name>" (chat has no namespaces) and mapped back in answers.
+ */
+static int
+dec_one_tool(struct dec *d, const cJSON *t, uint32_t i, const cJSON *ns, const struct allowed *al,
+             uint32_t *n)
+{
+    const cJSON *type = get(t, "type"), *name = get(t, "name"), *desc = get(t, "description");
+    const char *flat;
+    bool custom = streq(type->valuestring, "custom");
+    int rc;
+
+    if (!cJSON_IsString(name) || name->valuestring[0] == '\0')
+        return tg_err_set(d->err, TG_EINVAL, "tools[%u].name must be a non-empty string", i);
+    if (present(desc) && !cJSON_IsString(desc))
+        return tg_err_set(d->err, TG_EINVAL, "tools[%u].description must be a string", i);
+    flat = name->valuestring;
+    if (ns != NULL) {
+        const char *nsn = get(ns, "name")->valuestring;
+        struct resp_ns_fn *f = &d->pv->nsfn[d->pv->nnsfn];
+        if ((flat = tg_arena_sprintf(d->a, "%s__%s", nsn, name->valuestring)) == NULL)
+            return tg_err_set(d->err, TG_ENOMEM, "out of memory decoding tools");
+        f->flat = flat;
+        f->ns = nsn;
+        f->name = name->valuestring;
+        d->pv->nnsfn++;
+    }
+    if ((rc = add_name(d, flat, i)) != TG_OK)
+        return rc;
+    if (custom)
+        d->pv->custom[d->pv->ncustom++] = flat;
+    if (!allowed_has(al, flat) && !allowed_has(al, name->valuestring))
+        return TG_OK;        /* tool_choice.allowed_tools leaves it out */
+    jb_cstr(&d->out, (*n)++ == 0 ? ",\"tools\":[" : ",");
+    JB(&d->out, "{\"type\":\"function\",\"function\":{\"name\":");
+    jb_str(&d->out, flat);
+    if (ns != NULL && cJSON_IsString(get(ns, "description"))) {
+        /* the namespace's description is text the model reads too */
+        const char *nd = get(ns, "description")->valuestring;
+        JB(&d->out, ",\"description\":\"");
+        jb_esc(&d->out, nd, strlen(nd));
+        if (cJSON_IsString(desc)) {
+            JB(&d->out, "\\n\\n");
+            jb_esc(&d->out, desc->valuestring, strlen(desc->valuestring));
+        }
+        JB(&d->out, "\"");
+    } else {
+        write_opt(&d->out, "description", desc);
+    }
+    if (!custom) {
+        const cJSON *params = get(t, "parameters"), *strict = get(t, "strict");
+        if (present(params) && !cJSON_IsObject(params))
+            return tg_err_set(d->err, TG_EINVAL, "tools[%u].parameters must be an object", i);
+        if (present(strict) && !cJSON_IsBool(strict))
+            return tg_err_set(d->err, TG_EINVAL, "tools[%u].strict must be a boolean", i);
+        write_opt(&d->out, "parameters", params);
+        write_opt(&d->out, "strict", strict);
+    } else {
+        /* One string argument.  A grammar the model must follow goes
+         * into its description: a chat model cannot be constrained by
+         * it, but it reads it (and it is scanned like any text). */
+        const cJSON *fmt = get(t, "format");
+        const char *syntax = NULL, *def = NULL;
+        if (present(fmt)) {
+            const cJSON *ft = get(fmt, "type");
+            if (!cJSON_IsObject(fmt) || !cJSON_IsString(ft))
+                return tg_err_set(d->err, TG_EINVAL, "tools[%u].format must be an object "
+                                  "with a type", i);
+            if (streq(ft->valuestring, "grammar")) {
+                syntax = str_or(get(fmt, "syntax"), "grammar");
+                def = str_or(get(fmt, "definition"), NULL);
+                if (def == NULL)
+                    return tg_err_set(d->err, TG_EINVAL,
+                                      "tools[%u].format.definition must be a string", i);
+            } else if (!streq(ft->valuestring, "text")) {
+                return tg_err_set(d->err, TG_EINVAL,
+                                  "tools[%u].format.type must be text or grammar", i);
+            }
+        }
+        JB(&d->out, ",\"parameters\":{\"type\":\"object\",\"properties\":{\"input\":"
+                    "{\"type\":\"string\"");
+        if (def != NULL) {
+            JB(&d->out, ",\"description\":\"The input must follow this ");
+            jb_esc(&d->out, syntax, strlen(syntax));
+            JB(&d->out, " grammar:\\n");
+            jb_esc(&d->out, def, strlen(def));
+            JB(&d->out, "\"");
+        }
+        JB(&d->out, "}},\"required\":[\"input\"],\"additionalProperties\":false}");
+    }
+    JB(&d->out, "}}");
+    return TG_OK;
+}
+
+static bool
+is_tool_kind(const cJSON *t)
+{
+    const cJSON *type = get(t, "type");
+    return cJSON_IsString(type) &&
+           (streq(type->valuestring, "function") || streq(type->valuestring, "custom"));
+}
+
 /* tools -> `,"tools":[...]`; *ntools = how many were written. */
 static int
 dec_tools(struct dec *d, const cJSON *tools, const struct allowed *al, uint32_t *ntools)
@@ -786,16 +902,19 @@ dec_tools(struct dec *d, const cJSON *tools, const struct allowed *al, uint32_t 
         return TG_OK;
     if (!cJSON_IsArray(tools))
         return tg_err_set(d->err, TG_EINVAL, "tools must be an array");
-    for (const cJSON *t = tools->child; t != NULL; t = t->next)
-        if (++total > TG_MAX_RESP_TOOLS)
+    for (const cJSON *t = tools->child; t != NULL; t = t->next) {
+        const cJSON *inner = get(t, "tools");
+        total += 1 + (cJSON_IsArray(inner) ? (uint32_t)cJSON_GetArraySize(inner) : 0);
+        if (total > TG_MAX_RESP_TOOLS)
             return tg_err_set(d->err, TG_ELIMIT, "more than %u tools", TG_MAX_RESP_TOOLS);
+    }
     d->names = tg_arena_calloc(d->a, total + 1, sizeof(*d->names));
     d->pv->custom = tg_arena_calloc(d->a, total + 1, sizeof(*d->pv->custom));
-    if (d->names == NULL || d->pv->custom == NULL)
+    d->pv->nsfn = tg_arena_calloc(d->a, total + 1, sizeof(*d->pv->nsfn));
+    if (d->names == NULL || d->pv->custom == NULL || d->pv->nsfn == NULL)
         return tg_err_set(d->err, TG_ENOMEM, "out of memory decoding tools");
     for (const cJSON *t = tools->child; t != NULL; t = t->next, i++) {
-        const cJSON *type, *name, *desc;
-        bool custom;
+        const cJSON *type;
         if (!cJSON_IsObject(t))
             return tg_err_set(d->err, TG_EINVAL, "tools[%u] must be an object", i);
         if ((rc = check_dups(t, "a tool", d->err)) != TG_OK)
@@ -803,75 +922,32 @@ dec_tools(struct dec *d, const cJSON *tools, const struct allowed *al, uint32_t 
         type = get(t, "type");
         if (!cJSON_IsString(type))
             return tg_err_set(d->err, TG_EINVAL, "tools[%u].type must be a string", i);
-        custom = streq(type->valuestring, "custom");
-        if (!custom && !streq(type->valuestring, "function")) {
-            if (streq(type->valuestring, "namespace"))
+        if (is_tool_kind(t)) {
+            rc = dec_one_tool(d, t, i, NULL, al, &n);
+        } else if (streq(type->valuestring, "namespace")) {
+            const cJSON *nsn = get(t, "name"), *inner = get(t, "tools");
+            if (!cJSON_IsString(nsn) || nsn->valuestring[0] == '\0' || !cJSON_IsArray(inner))
                 return tg_err_set(d->err, TG_EINVAL,
-                                  "tools[%u]: tool namespaces are not supported; define the "
-                                  "functions as top-level tools", i);
-            if (is_hosted(type->valuestring))
-                continue;    /* run by OpenAI: a chat model cannot use it */
+                                  "tools[%u]: a namespace needs a name and tools", i);
+            if (present(get(t, "description")) && !cJSON_IsString(get(t, "description")))
+                return tg_err_set(d->err, TG_EINVAL, "tools[%u].description must be a string", i);
+            rc = TG_OK;
+            for (const cJSON *f = inner->child; f != NULL && rc == TG_OK; f = f->next) {
+                if (!cJSON_IsObject(f) || !is_tool_kind(f))
+                    return tg_err_set(d->err, TG_EINVAL, "tools[%u]: a namespace holds function "
+                                      "and custom tools only", i);
+                if ((rc = check_dups(f, "a tool", d->err)) != TG_OK)
+                    return rc;
+                rc = dec_one_tool(d, f, i, t, al, &n);
+            }
+        } else if (is_hosted(type->valuestring)) {
+            continue;        /* run by OpenAI: a chat model cannot use it */
+        } else {
             return tg_err_set(d->err, TG_EINVAL, "tools[%u]: tool type '%s' is not supported",
                               i, safe_name(type->valuestring));
         }
-        name = get(t, "name");
-        desc = get(t, "description");
-        if (!cJSON_IsString(name) || name->valuestring[0] == '\0')
-            return tg_err_set(d->err, TG_EINVAL, "tools[%u].name must be a non-empty string", i);
-        if (present(desc) && !cJSON_IsString(desc))
-            return tg_err_set(d->err, TG_EINVAL, "tools[%u].description must be a string", i);
-        if ((rc = add_name(d, name->valuestring, i)) != TG_OK)
+        if (rc != TG_OK)
             return rc;
-        if (custom)
-            d->pv->custom[d->pv->ncustom++] = name->valuestring;
-        if (!allowed_has(al, name->valuestring))
-            continue;        /* tool_choice.allowed_tools leaves it out */
-        jb_cstr(&d->out, n++ == 0 ? ",\"tools\":[" : ",");
-        JB(&d->out, "{\"type\":\"function\",\"function\":{\"name\":");
-        jb_str(&d->out, name->valuestring);
-        write_opt(&d->out, "description", desc);
-        if (!custom) {
-            const cJSON *params = get(t, "parameters"), *strict = get(t, "strict");
-            if (present(params) && !cJSON_IsObject(params))
-                return tg_err_set(d->err, TG_EINVAL, "tools[%u].parameters must be an object", i);
-            if (present(strict) && !cJSON_IsBool(strict))
-                return tg_err_set(d->err, TG_EINVAL, "tools[%u].strict must be a boolean", i);
-            write_opt(&d->out, "parameters", params);
-            write_opt(&d->out, "strict", strict);
-        } else {
-            /* One string argument.  A grammar the model must follow goes
-             * into its description: a chat model cannot be constrained by
-             * it, but it reads it (and it is scanned like any text). */
-            const cJSON *fmt = get(t, "format");
-            const char *syntax = NULL, *def = NULL;
-            if (present(fmt)) {
-                const cJSON *ft = get(fmt, "type");
-                if (!cJSON_IsObject(fmt) || !cJSON_IsString(ft))
-                    return tg_err_set(d->err, TG_EINVAL, "tools[%u].format must be an object "
-                                      "with a type", i);
-                if (streq(ft->valuestring, "grammar")) {
-                    syntax = str_or(get(fmt, "syntax"), "grammar");
-                    def = str_or(get(fmt, "definition"), NULL);
-                    if (def == NULL)
-                        return tg_err_set(d->err, TG_EINVAL,
-                                          "tools[%u].format.definition must be a string", i);
-                } else if (!streq(ft->valuestring, "text")) {
-                    return tg_err_set(d->err, TG_EINVAL,
-                                      "tools[%u].format.type must be text or grammar", i);
-                }
-            }
-            JB(&d->out, ",\"parameters\":{\"type\":\"object\",\"properties\":{\"input\":"
-                        "{\"type\":\"string\"");
-            if (def != NULL) {
-                JB(&d->out, ",\"description\":\"The input must follow this ");
-                jb_esc(&d->out, syntax, strlen(syntax));
-                JB(&d->out, " grammar:\\n");
-                jb_esc(&d->out, def, strlen(def));
-                JB(&d->out, "\"");
-            }
-            JB(&d->out, "}},\"required\":[\"input\"],\"additionalProperties\":false}");
-        }
-        JB(&d->out, "}}");
     }
     if (n > 0)
         JB(&d->out, "]");
@@ -1406,6 +1482,21 @@ is_custom(const struct tg_dialect_ctx *ctx, const char *name)
     return false;
 }
 
+/* A function name as the chat model saw it -> the client's name and, for a
+ * namespaced function, its namespace (NULL otherwise). */
+static const char *
+client_name(const struct tg_dialect_ctx *ctx, const char *flat, const char **ns)
+{
+    const struct resp_priv *pv = ctx->priv;
+    *ns = NULL;
+    for (uint32_t i = 0; pv != NULL && flat != NULL && i < pv->nnsfn; i++)
+        if (strcmp(pv->nsfn[i].flat, flat) == 0) {
+            *ns = pv->nsfn[i].ns;
+            return pv->nsfn[i].name;
+        }
+    return flat;
+}
+
 /* The `input` argument of a custom tool's call; the raw arguments when the
  * model did not send {"input": "..."}. */
 static void
@@ -1466,8 +1557,13 @@ write_call_item(struct jb *b, const struct tg_dialect_ctx *ctx, uint32_t idx, bo
     jb_str(b, status);
     JB(b, ",\"call_id\":");
     jb_str(b, call_id);
+    const char *ns;
     JB(b, ",\"name\":");
-    jb_str(b, name);
+    jb_str(b, client_name(ctx, name, &ns));
+    if (ns != NULL) {
+        JB(b, ",\"namespace\":");
+        jb_str(b, ns);
+    }
     if (custom) {
         JB(b, ",\"input\":");
         write_custom_input(b, args, alen);
@@ -1801,8 +1897,9 @@ close_item(struct tg_dialect_stream *s, uint32_t i)
     } else if (it->kind == IT_FN) {
         ev_begin(s, "response.function_call_arguments.done");
         ev_item_ref(s, i);
+        const char *ns;
         JB(&s->ev, ",\"name\":");
-        jb_str(&s->ev, it->name);
+        jb_str(&s->ev, client_name(s->ctx, it->name, &ns));
         JB(&s->ev, ",\"arguments\":");
         jb_strn(&s->ev, it->text.p ? it->text.p : "", it->text.len);
         JB(&s->ev, "}");

@@ -785,3 +785,39 @@ Test(responses, stream_emit_refused)
     ops()->stream_free(s);
     free(out.buf);
 }
+
+/* Codex's multi_agent_v1 namespace: calls come back under their namespace. */
+Test(responses, namespace_calls_map_back)
+{
+    struct tg_arena a;
+    struct tg_dialect_ctx ctx;
+    struct events ev;
+    cJSON *r;
+    char *out;
+
+    decode_ctx("{\"input\":\"x\",\"tools\":[{\"type\":\"namespace\",\"name\":\"multi_agent_v1\","
+               "\"description\":\"d\",\"tools\":[{\"type\":\"function\",\"name\":\"spawn_agent\"}]}]}",
+               &a, &ctx);
+    r = encode(&ctx, "{\"choices\":[{\"message\":{\"tool_calls\":[{\"id\":\"c9\",\"type\":\"function\","
+                     "\"function\":{\"name\":\"multi_agent_v1__spawn_agent\",\"arguments\":\"{}\"}},"
+                     "{\"id\":\"c10\",\"type\":\"function\",\"function\":{\"name\":\"other\","
+                     "\"arguments\":\"{}\"}}]},\"finish_reason\":\"tool_calls\"}]}");
+    cr_assert_str_eq(jstr(r, "output.0.name"), "spawn_agent");
+    cr_assert_str_eq(jstr(r, "output.0.namespace"), "multi_agent_v1");
+    cr_assert_str_eq(jstr(r, "output.1.name"), "other");
+    cr_assert_str_eq(jstr(r, "output.1.namespace"), "(absent)");
+    cJSON_Delete(r);
+
+    out = translate(&ctx, CHUNK("{\"tool_calls\":[" TC(0, "\"id\":\"c9\",\"type\":\"function\",\"function\":"
+                                "{\"name\":\"multi_agent_v1__spawn_agent\",\"arguments\":\"{}\"}") "]}",
+                                "\"tool_calls\"") "data: [DONE]\n\n", 0, true, NULL, NULL);
+    parse_events(out, &ev);
+    cr_assert_str_eq(jstr(ev.data[2], "item.name"), "spawn_agent");
+    cr_assert_str_eq(jstr(ev.data[2], "item.namespace"), "multi_agent_v1");
+    cr_assert_str_eq(ev.names[4], "response.function_call_arguments.done");
+    cr_assert_str_eq(jstr(ev.data[4], "name"), "spawn_agent");
+    cr_assert_str_eq(jstr(ev.data[ev.n - 1], "response.output.0.namespace"), "multi_agent_v1");
+    free_events(&ev);
+    free(out);
+    tg_arena_free(&a);
+}
