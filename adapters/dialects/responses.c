@@ -28,6 +28,9 @@
 
 #include <math.h>
 #include <stdio.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 
@@ -101,6 +104,32 @@ jb_cstr(struct jb *b, const char *s)
     jb_raw(b, s, strlen(s));
 }
 
+/* Offset of the next byte at or after i that JSON must escape ('"', '\\',
+ * a control), n if none; 16 bytes per step where SSE2 is there. */
+static size_t
+next_escape(const char *s, size_t i, size_t n)
+{
+#if defined(__SSE2__)
+    const __m128i q = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\'), c1f = _mm_set1_epi8(0x1f);
+    while (i + 16 <= n) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+        __m128i ctl = _mm_cmpeq_epi8(_mm_max_epu8(v, c1f), c1f);   /* v <= 0x1f, unsigned */
+        unsigned m = (unsigned)_mm_movemask_epi8(
+            _mm_or_si128(ctl, _mm_or_si128(_mm_cmpeq_epi8(v, q), _mm_cmpeq_epi8(v, bs))));
+        if (m != 0)
+            return i + (size_t)__builtin_ctz(m);
+        i += 16;
+    }
+#endif
+    while (i < n) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == '"' || c == '\\')
+            break;
+        i++;
+    }
+    return i;
+}
+
 /* The contents of a JSON string (no quotes): bytes other than '"', '\\'
  * and controls are copied as they are, in runs. */
 static void
@@ -110,11 +139,7 @@ jb_esc(struct jb *b, const char *s, size_t n)
     size_t i = 0, run;
 
     while (i < n) {
-        for (run = i; run < n; run++) {
-            unsigned char c = (unsigned char)s[run];
-            if (c < 0x20 || c == '"' || c == '\\')
-                break;
-        }
+        run = next_escape(s, i, n);
         if (run > i)
             jb_raw(b, s + i, run - i);
         if (run >= n)
@@ -301,6 +326,8 @@ has_nul(const char *s, size_t len)
 {
     if (memchr(s, '\0', len) != NULL)
         return true;
+    if (memmem(s, len, "u0000", 5) == NULL)   /* the usual case: no need to walk strings */
+        return false;
     for (size_t i = 0; i < len; i++) {
         if (s[i] != '"')
             continue;
@@ -325,9 +352,8 @@ struct resp_priv {
     uint32_t     ncustom;
     struct resp_ns_fn *nsfn; /* namespaced functions (answers carry `namespace`) */
     uint32_t     nnsfn;
-    const char  *echo;       /* Response members echoing the request, JSON text
-                                starting with ',' (instructions, tools, ...) */
-    size_t       echo_len;
+    const cJSON *root;       /* the request as parsed (arena): what a Response echoes,
+                                serialized only when an answer is encoded */
 };
 
 enum open_msg {
@@ -1064,73 +1090,6 @@ want_number(const cJSON *v, const char *key, struct tg_err *err)
     return TG_OK;
 }
 
-/* The Response members that echo the request (as OpenAI's do). */
-static int
-build_echo(struct dec *d, const cJSON *root)
-{
-    const cJSON *v;
-    struct jb *b = &d->tmp;
-    char *s;
-
-    b->len = 0;
-    JB(b, ",\"instructions\":");
-    v = get(root, "instructions");
-    jb_value(b, cJSON_IsString(v) ? v : NULL);
-    JB(b, ",\"max_output_tokens\":");
-    v = get(root, "max_output_tokens");
-    jb_value(b, cJSON_IsNumber(v) ? v : NULL);
-    JB(b, ",\"metadata\":");
-    v = get(root, "metadata");
-    if (cJSON_IsObject(v))
-        jb_value(b, v);
-    else
-        JB(b, "{}");
-    v = get(root, "parallel_tool_calls");
-    JB(b, ",\"parallel_tool_calls\":");
-    jb_cstr(b, cJSON_IsFalse(v) ? "false" : "true");
-    JB(b, ",\"previous_response_id\":null,\"reasoning\":{\"effort\":null,\"summary\":null}"
-          ",\"service_tier\":\"default\",\"store\":false,\"temperature\":");
-    v = get(root, "temperature");
-    if (cJSON_IsNumber(v))
-        jb_value(b, v);
-    else
-        JB(b, "1");
-    JB(b, ",\"text\":");
-    v = get(root, "text");
-    if (cJSON_IsObject(v) && cJSON_IsObject(get(v, "format")))
-        jb_value(b, v);
-    else
-        JB(b, "{\"format\":{\"type\":\"text\"}}");
-    JB(b, ",\"tool_choice\":");
-    v = get(root, "tool_choice");
-    if (present(v))
-        jb_value(b, v);
-    else
-        JB(b, "\"auto\"");
-    JB(b, ",\"tools\":");
-    v = get(root, "tools");
-    if (cJSON_IsArray(v))
-        jb_value(b, v);
-    else
-        JB(b, "[]");
-    JB(b, ",\"top_p\":");
-    v = get(root, "top_p");
-    if (cJSON_IsNumber(v))
-        jb_value(b, v);
-    else
-        JB(b, "1");
-    JB(b, ",\"truncation\":\"disabled\",\"user\":");
-    v = get(root, "user");
-    jb_value(b, cJSON_IsString(v) ? v : NULL);
-    if (b->err)
-        return tg_err_set(d->err, b->err, "request too large to echo");
-    if ((s = tg_arena_strndup(d->a, b->p, b->len)) == NULL)
-        return tg_err_set(d->err, TG_ENOMEM, "out of memory decoding the request");
-    d->pv->echo = s;
-    d->pv->echo_len = b->len;
-    return TG_OK;
-}
-
 /* Fields refused because tollgate cannot honour them. */
 static int
 refuse_state(const cJSON *root, struct tg_err *err)
@@ -1311,8 +1270,7 @@ resp_decode(const char *body, size_t len, struct tg_arena *a, struct tg_dialect_
                                                : "out of memory decoding the request");
         goto out;
     }
-    if ((rc = build_echo(&d, root)) != TG_OK)
-        goto out;
+    d.pv->root = root;
     if ((out = tg_arena_alloc(a, d.out.len + 1)) == NULL) {
         rc = tg_err_set(err, TG_ENOMEM, "out of memory decoding the request");
         goto out;
@@ -1414,16 +1372,75 @@ incomplete_reason(const char *finish)
     return NULL;
 }
 
+/* The Response members that echo the request (as OpenAI's do), starting
+ * with ','; defaults without a request.  Built once per answer or stream. */
+static void
+build_echo(struct jb *b, const struct tg_dialect_ctx *ctx)
+{
+    const struct resp_priv *pv = ctx->priv;
+    const cJSON *root = pv != NULL ? pv->root : NULL, *v;
+
+    JB(b, ",\"instructions\":");
+    v = get(root, "instructions");
+    jb_value(b, cJSON_IsString(v) ? v : NULL);
+    JB(b, ",\"max_output_tokens\":");
+    v = get(root, "max_output_tokens");
+    jb_value(b, cJSON_IsNumber(v) ? v : NULL);
+    JB(b, ",\"metadata\":");
+    v = get(root, "metadata");
+    if (cJSON_IsObject(v))
+        jb_value(b, v);
+    else
+        JB(b, "{}");
+    v = get(root, "parallel_tool_calls");
+    JB(b, ",\"parallel_tool_calls\":");
+    jb_cstr(b, cJSON_IsFalse(v) ? "false" : "true");
+    JB(b, ",\"previous_response_id\":null,\"reasoning\":{\"effort\":null,\"summary\":null}"
+          ",\"service_tier\":\"default\",\"store\":false,\"temperature\":");
+    v = get(root, "temperature");
+    if (cJSON_IsNumber(v))
+        jb_value(b, v);
+    else
+        JB(b, "1");
+    JB(b, ",\"text\":");
+    v = get(root, "text");
+    if (cJSON_IsObject(v) && cJSON_IsObject(get(v, "format")))
+        jb_value(b, v);
+    else
+        JB(b, "{\"format\":{\"type\":\"text\"}}");
+    JB(b, ",\"tool_choice\":");
+    v = get(root, "tool_choice");
+    if (present(v))
+        jb_value(b, v);
+    else
+        JB(b, "\"auto\"");
+    JB(b, ",\"tools\":");
+    v = get(root, "tools");
+    if (cJSON_IsArray(v))
+        jb_value(b, v);
+    else
+        JB(b, "[]");
+    JB(b, ",\"top_p\":");
+    v = get(root, "top_p");
+    if (cJSON_IsNumber(v))
+        jb_value(b, v);
+    else
+        JB(b, "1");
+    JB(b, ",\"truncation\":\"disabled\",\"user\":");
+    v = get(root, "user");
+    jb_value(b, cJSON_IsString(v) ? v : NULL);
+}
+
 /*
  * A Response object around `output` (the items' JSON, without brackets).
  * status: in_progress | completed | incomplete | failed.
  */
 static void
-write_response(struct jb *b, const struct tg_dialect_ctx *ctx, const char *status,
+write_response(struct jb *b, const struct tg_dialect_ctx *ctx, const struct jb *echo,
+               const char *status,
                const char *incomplete, const char *output, size_t output_len,
                const struct usage *u, const char *err_msg)
 {
-    const struct resp_priv *pv = ctx->priv;
     const char *id = answer_id(ctx);
 
     JB(b, "{\"id\":\"resp_");
@@ -1458,15 +1475,7 @@ write_response(struct jb *b, const struct tg_dialect_ctx *ctx, const char *statu
     JB(b, ",\"output\":[");
     jb_raw(b, output, output_len);
     JB(b, "]");
-    if (pv != NULL && pv->echo != NULL)
-        jb_raw(b, pv->echo, pv->echo_len);
-    else
-        JB(b, ",\"instructions\":null,\"max_output_tokens\":null,\"metadata\":{}"
-              ",\"parallel_tool_calls\":true,\"previous_response_id\":null"
-              ",\"reasoning\":{\"effort\":null,\"summary\":null},\"service_tier\":\"default\""
-              ",\"store\":false,\"temperature\":1,\"text\":{\"format\":{\"type\":\"text\"}}"
-              ",\"tool_choice\":\"auto\",\"tools\":[],\"top_p\":1,\"truncation\":\"disabled\""
-              ",\"user\":null");
+    jb_raw(b, echo->p ? echo->p : "", echo->len);
     JB(b, ",\"usage\":");
     usage_write(b, u);
     JB(b, "}");
@@ -1581,7 +1590,7 @@ resp_encode_answer(const struct tg_dialect_ctx *ctx, const char *chat, size_t le
                    size_t *outlen, struct tg_err *err)
 {
     struct tg_arena a;
-    struct jb items, b;
+    struct jb items, b, echo;
     struct usage u = { 0 };
     cJSON *root = NULL;
     const cJSON *choice, *msg, *content, *refusal, *tcs;
@@ -1592,6 +1601,7 @@ resp_encode_answer(const struct tg_dialect_ctx *ctx, const char *chat, size_t le
     tg_arena_init(&a, 0);
     jb_init(&items, TG_MAX_RESP_EVENT_BYTES);
     jb_init(&b, TG_MAX_RESP_EVENT_BYTES);
+    jb_init(&echo, TG_MAX_RESP_EVENT_BYTES);
     rc = tg_json_parse(chat, len, TG_MAX_JSON_DEPTH, &a, &root, &end);
     if (rc != TG_OK || !cJSON_IsObject(root)) {
         rc = tg_err_set(err, rc == TG_ENOMEM ? TG_ENOMEM : TG_EINVAL,
@@ -1643,9 +1653,11 @@ resp_encode_answer(const struct tg_dialect_ctx *ctx, const char *chat, size_t le
         idx++;
     }
     usage_read(&u, get(root, "usage"));
-    write_response(&b, ctx, status, incomplete, items.p ? items.p : "", items.len, &u, NULL);
-    if (items.err || b.err) {
-        rc = tg_err_set(err, items.err ? items.err : b.err, "answer too large");
+    build_echo(&echo, ctx);
+    write_response(&b, ctx, &echo, status, incomplete, items.p ? items.p : "", items.len, &u,
+                   NULL);
+    if (items.err || b.err || echo.err) {
+        rc = tg_err_set(err, items.err ? items.err : b.err ? b.err : echo.err, "answer too large");
         goto out;
     }
     *out = b.p;
@@ -1655,6 +1667,7 @@ resp_encode_answer(const struct tg_dialect_ctx *ctx, const char *chat, size_t le
 out:
     jb_free(&items);
     jb_free(&b);
+    jb_free(&echo);
     tg_arena_free(&a);
     return rc;
 }
@@ -1680,6 +1693,7 @@ struct tg_dialect_stream {
     struct tg_sse sse;
     struct tg_arena ea;                 /* one canonical event's parse, reset per event */
     struct jb ev;                       /* the event being written */
+    struct jb echo;                     /* build_echo, once per stream */
     uint64_t seq;
     bool     started, finished;
     int      failed;                    /* sticky error of feed */
@@ -1747,7 +1761,11 @@ ev_response(struct tg_dialect_stream *s, const char *name, const char *status,
     write_items(s, &items, item_status);
     ev_begin(s, name);
     JB(&s->ev, ",\"response\":");
-    write_response(&s->ev, s->ctx, status, incomplete, items.p ? items.p : "", items.len,
+    if (s->echo.len == 0)
+        build_echo(&s->echo, s->ctx);
+    if (s->echo.err)
+        s->ev.err = s->echo.err;
+    write_response(&s->ev, s->ctx, &s->echo, status, incomplete, items.p ? items.p : "", items.len,
                    streq(status, "in_progress") ? NULL : &s->usage, err_msg);
     JB(&s->ev, "}");
     if (items.err)
@@ -2166,6 +2184,7 @@ resp_stream_new(const struct tg_dialect_ctx *ctx, tg_dialect_emit_fn emit, void 
     tg_sse_init(&s->sse, TG_MAX_RESP_STREAM_TEXT);
     tg_arena_init(&s->ea, 0);
     jb_init(&s->ev, TG_MAX_RESP_EVENT_BYTES);
+    jb_init(&s->echo, TG_MAX_RESP_EVENT_BYTES);
     *out = s;
     return TG_OK;
 }
@@ -2215,6 +2234,7 @@ resp_stream_free(struct tg_dialect_stream *s)
     tg_sse_free(&s->sse);
     tg_arena_free(&s->ea);
     jb_free(&s->ev);
+    jb_free(&s->echo);
     free(s);
 }
 
