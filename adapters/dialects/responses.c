@@ -1007,10 +1007,13 @@ dec_tool_choice(struct dec *d, const cJSON *tc, struct allowed *al, const char *
         return tg_err_set(d->err, TG_EINVAL, "tool_choice must be a string or an object with "
                           "a type");
     if (streq(type->valuestring, "function") || streq(type->valuestring, "custom")) {
-        const cJSON *name = get(tc, "name");
+        const cJSON *name = get(tc, "name"), *ns = get(tc, "namespace");
         if (!cJSON_IsString(name))
             return tg_err_set(d->err, TG_EINVAL, "tool_choice.name must be a string");
         *forced = name->valuestring;
+        if (cJSON_IsString(ns) &&   /* the name a namespaced function is sent under */
+            (*forced = tg_arena_sprintf(d->a, "%s__%s", ns->valuestring, name->valuestring)) == NULL)
+            return tg_err_set(d->err, TG_ENOMEM, "out of memory decoding tool_choice");
         return TG_OK;
     }
     if (streq(type->valuestring, "allowed_tools")) {
