@@ -281,8 +281,8 @@ safe_name(const char *s)
     size_t i = 0;
     for (; s != NULL && s[i] != '\0'; i++) {
         char c = s[i];
-        if (i >= 40 || !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                         (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-'))
+        /* the API's type and key names are lower-case snake case */
+        if (i >= 40 || !((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
             return "(unnamed)";
     }
     return i > 0 ? s : "(unnamed)";
