@@ -64,4 +64,22 @@
 /* One audit/capture line read by the verifier/readers. */
 #define TG_MAX_LINE_BYTES          (8u * 1024u * 1024u)
 
+/* OpenAI Responses dialect (adapters/dialects/responses.c).
+ * Tool definitions in one request: OpenAI documents 128 functions per
+ * request; 1024 leaves room for any real agent and bounds the name checks. */
+#define TG_MAX_RESP_TOOLS          1024u
+/* Canonical body a Responses body decodes to: the same texts plus small
+ * framing, except custom tool inputs, which are escaped twice (a string
+ * inside a JSON arguments string); 3x the largest accepted body covers that. */
+#define TG_MAX_RESP_CANON_BYTES    (3u * TG_MAX_BODY_BYTES)
+/* Text and tool arguments one translated stream accumulates (the final
+ * response.completed repeats them all): 128K output tokens are ~512 KiB,
+ * 8 MiB is far past any model's output.  Past it the stream fails. */
+#define TG_MAX_RESP_STREAM_TEXT    (8u * 1024u * 1024u)
+/* Output items (message + tool calls) of one streamed answer. */
+#define TG_MAX_RESP_STREAM_ITEMS   1024u
+/* One event written to the client (response.completed carries the whole
+ * answer and the echoed instructions and tools, escaped). */
+#define TG_MAX_RESP_EVENT_BYTES    (64u * 1024u * 1024u)
+
 #endif /* TG_LIMITS_H */
