@@ -434,9 +434,12 @@ tb_no_decision(struct tb *b, const struct tg_audit_event *ev)
 {
     static const char unauth_rule[] = "tenant.unknown", unauth_msg[] = "unknown or missing API key";
     bool is_unauth = ev->event != NULL && strcmp(ev->event, "unauthenticated") == 0;
+    /* A token count is answered by tollgate itself: nothing was sent
+     * anywhere, nothing refused. */
+    bool local = ev->event != NULL && strcmp(ev->event, "count_tokens") == 0 && ev->http_status == 200;
 
     tb_key(b, "decision");
-    tb_str(b, "deny");
+    tb_str(b, local ? "allow" : "deny");
     tb_key(b, "tenant");
     tb_str(b, ev->tenant);
     tb_key(b, "feature");
