@@ -419,7 +419,7 @@ snap_new(struct tg_policy *p, const struct gw_snap *old)
         tg_breaker_init(&s->br[i]);
     for (uint32_t i = 0; i < p->nproviders; i++)
         s->native[i] = p->providers[i].transport == TG_TRANSPORT_AUTO &&
-                       p->providers[i].adapter != TG_ADAPTER_ECHO &&
+                       !tg_prov_is_local(p->providers[i].adapter) &&
                        tg_up_eligible(p->providers[i].base_url);
     if (old != NULL) {
         /* Carry breaker state and rate windows over by id: a reload must not
@@ -1343,15 +1343,13 @@ start_next(struct gw_req *r)
             finish(r);
             return;
         }
-        if (prov->adapter == TG_ADAPTER_ECHO) {
+        if (tg_prov_is_local(prov->adapter)) {
+            /* An adapter that answers in process (echo): no attempt on the wire. */
             char *res = NULL;
             size_t rlen = 0;
             struct tg_prov_usage u;
-            int erc = r->req.kind == TG_REQUEST_EMBEDDING
-                          ? tg_prov_echo_embed(m->id, body, blen, &res, &rlen, &u, &err)
-                          : tg_prov_echo(m->id, body, blen, r->stream, r->ts_us / 1000000, r->id, &res,
-                                         &rlen, &u, &err);
-            if (erc != TG_OK) {
+            if (tg_prov_answer_local(prov->adapter, r->req.kind == TG_REQUEST_EMBEDDING, m->id, body, blen,
+                                     r->stream, r->ts_us / 1000000, r->id, &res, &rlen, &u, &err) != TG_OK) {
                 record_attempt(r, m, "bad_response", 0, mono_ms() - now);
                 continue;
             }

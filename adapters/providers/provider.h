@@ -149,6 +149,18 @@ int tg_prov_echo_embed(const char *model_id, const char *body, size_t len, char 
  */
 int64_t tg_prov_retry_after_ms(const char *value, int64_t now_s);
 
+/* Does the adapter answer in process (echo) rather than over HTTP? */
+bool tg_prov_is_local(enum tg_adapter_kind k);
+
+/*
+ * A local adapter's answer for the canonical body: a chat.completion (or,
+ * stream, the whole canonical SSE text), or with `embedding` an embeddings
+ * list.  *out malloc'd.  TG_EINVAL for a remote adapter or a bad body.
+ */
+int tg_prov_answer_local(enum tg_adapter_kind k, bool embedding, const char *model_id, const char *body,
+                         size_t len, bool stream, int64_t now_s, const char *id, char **out,
+                         size_t *outlen, struct tg_prov_usage *u, struct tg_err *err);
+
 /* Name of an adapter kind ("openai"|"anthropic"|"echo"). */
 const char *tg_prov_kind_name(enum tg_adapter_kind k);
 
