@@ -90,7 +90,8 @@ jw_raw(struct jw *w, const char *s, size_t n)
     w->buf[w->len] = '\0';
 }
 
-#define JW_LIT(w, lit) jw_raw((w), (lit), sizeof(lit) - 1)
+/* literals only: "" lit "" does not compile for a pointer, whose sizeof would lie */
+#define JW_LIT(w, lit) jw_raw((w), "" lit "", sizeof(lit) - 1)
 
 /* s[0..n) as the inside of a JSON string (no quotes). */
 static void
@@ -867,7 +868,10 @@ write_tools(struct dec *d, const cJSON *tools, const cJSON *choice)
             return refuse(d, "%s.description must be a string", w2);
         if (!cJSON_IsObject(schema))
             return refuse(d, "%s.input_schema must be an object", w2);
-        JW_LIT(&d->out, ncustom++ == 0 ? ",\"tools\":[" : ",");
+        if (ncustom++ == 0)
+            JW_LIT(&d->out, ",\"tools\":[");
+        else
+            JW_LIT(&d->out, ",");
         JW_LIT(&d->out, "{\"type\":\"function\",\"function\":{\"name\":");
         jw_str(&d->out, n->valuestring);
         if (cJSON_IsString(desc)) {
