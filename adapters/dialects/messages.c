@@ -947,6 +947,51 @@ has_nul(const char *s, size_t len)
     return false;
 }
 
+/* Bytewise key order, for finding duplicate keys in big objects. */
+static int
+key_cmp(const void *x, const void *y)
+{
+    return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+/*
+ * Refuse an object with the same key twice anywhere in the body: parsers
+ * disagree on which one wins (cJSON's lookups take the first, Anthropic's
+ * servers may take the last), so the text we translate and scan might not
+ * be what the client meant.  The chat door refuses them too.
+ */
+static int
+check_dups(struct dec *d, const cJSON *v)
+{
+    uint32_t n = 0, i = 0;
+    const cJSON *c;
+    const char **keys;
+    int rc;
+
+    for (c = v->child; c != NULL; c = c->next, n++)
+        if ((cJSON_IsObject(c) || cJSON_IsArray(c)) && (rc = check_dups(d, c)) != TG_OK)
+            return rc;
+    if (!cJSON_IsObject(v) || n < 2)
+        return TG_OK;
+    if (n <= 16) {
+        for (c = v->child; c != NULL; c = c->next)
+            for (const cJSON *e = c->next; e != NULL; e = e->next)
+                if (strcmp(c->string ? c->string : "", e->string ? e->string : "") == 0)
+                    return refuse(d, "duplicate key in request body");
+        return TG_OK;
+    }
+    keys = tg_arena_alloc(d->a, n * sizeof(*keys));
+    if (keys == NULL)
+        return tg_err_set(d->err, TG_ENOMEM, "out of memory decoding the request");
+    for (c = v->child; c != NULL; c = c->next)
+        keys[i++] = c->string ? c->string : "";
+    qsort(keys, n, sizeof(*keys), key_cmp);
+    for (i = 1; i < n; i++)
+        if (strcmp(keys[i - 1], keys[i]) == 0)
+            return refuse(d, "duplicate key in request body");
+    return TG_OK;
+}
+
 static int
 number_field(struct dec *d, const cJSON *body, const char *k, bool integer)
 {
@@ -1023,6 +1068,8 @@ tg__messages_decode(const char *body, size_t len, struct tg_arena *a, struct tg_
         rc = refuse(&d, "request body must be a JSON object");
         goto out;
     }
+    if ((rc = check_dups(&d, j)) != TG_OK)
+        goto out;
     model = get(j, "model");
     if (!cJSON_IsString(model) || model->valuestring[0] == '\0') {
         rc = refuse(&d, "model: a non-empty string is required");

@@ -435,6 +435,11 @@ Test(messages, refusals)
                    TG_EINVAL, "trailing");
     decode_refused("{\"model\":", TG_EINVAL, "not valid JSON");
     decode_refused("[1]", TG_EINVAL, "object");
+    decode_refused("{\"model\":\"m\",\"max_tokens\":1,\"system\":\"a\",\"system\":\"b\","
+                   "\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", TG_EINVAL, "duplicate key");
+    decode_refused("{\"model\":\"m\",\"max_tokens\":1,\"messages\":[{\"role\":\"assistant\",\"content\":"
+                   "[{\"type\":\"tool_use\",\"id\":\"t\",\"name\":\"f\",\"input\":{\"k\":1,\"k\":2}}]}]}",
+                   TG_EINVAL, "duplicate key");
     decode_refused("{\"model\":\"m\",\"max_tokens\":1,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
                    "\"stop_sequences\":[1]}", TG_EINVAL, "stop_sequences");
     decode_refused("{\"model\":\"m\",\"max_tokens\":1,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
