@@ -1185,3 +1185,119 @@ Test(messages, marker_case_file)
     cr_assert_geq(nchecks, 30, "only %d marker checks", nchecks);
     cr_log_info("%d cases, %d marker checks", ncases, nchecks);
 }
+
+/* ---- real Claude Code requests ---------------------------------------------------- */
+
+/*
+ * tests/cases/dialects/claude_code/: the request bodies Claude Code
+ * 2.1.332 sent (`claude -p`, captured on loopback; see
+ * tests/e2e/fixtures/README.md): system blocks with cache_control, twelve
+ * tools (one with defer_loading), metadata.user_id holding JSON text,
+ * thinking, stream, a tool_use / tool_result round.  Each must decode, and
+ * every string in it (but structural ones and documented drops) must reach
+ * a part the engine scans.
+ */
+static char *
+slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    char *b;
+    long n;
+    cr_assert_not_null(f, "%s", path);
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    b = malloc((size_t)n + 1);
+    cr_assert_eq(fread(b, 1, (size_t)n, f), (size_t)n);
+    b[n] = '\0';
+    fclose(f);
+    *len = (size_t)n;
+    return b;
+}
+
+static bool
+in_parts(const struct tg_request *r, const char *s, size_t n)
+{
+    for (uint32_t i = 0; i < r->nparts; i++)
+        if (memmem(r->parts[i].text, r->parts[i].len, s, n) != NULL)
+            return true;
+    return false;
+}
+
+/* Walk the client body; count strings checked. in_input: inside a
+ * tool_use input, whose text the canonical body holds JSON-escaped. */
+static void
+every_string_scanned(const cJSON *v, const char *key, bool in_input, const struct tg_request *r,
+                     int *checked)
+{
+    if (cJSON_IsString(v)) {
+        const char *s = v->valuestring;
+        if (s[0] == '\0')
+            return;
+        if (in_input) {
+            char *q = cJSON_PrintUnformatted(v);   /* "…" escaped */
+            cr_assert(in_parts(r, q + 1, strlen(q) - 2), "tool input string not scanned: %.60s", s);
+            free(q);
+        } else {
+            cr_assert(in_parts(r, s, strlen(s)), "string under '%s' not scanned: %.60s",
+                      key ? key : "", s);
+        }
+        (*checked)++;
+        return;
+    }
+    for (const cJSON *c = v->child; c != NULL; c = c->next) {
+        const char *k = c->string ? c->string : key;
+        /* structural values the engine skips by design, and documented drops */
+        if (c->string != NULL && (strcmp(k, "type") == 0 || strcmp(k, "id") == 0 ||
+                                  strcmp(k, "tool_use_id") == 0 || strcmp(k, "role") == 0 ||
+                                  strcmp(k, "cache_control") == 0 || strcmp(k, "thinking") == 0 ||
+                                  strcmp(k, "signature") == 0))
+            continue;
+        every_string_scanned(c, k, in_input || (c->string != NULL && strcmp(c->string, "input") == 0),
+                             r, checked);
+    }
+}
+
+Test(messages, claude_code_requests)
+{
+    static const char *const files[] = { "claude-code-hello-1.json", "claude-code-tool-1.json",
+                                         "claude-code-tool-2.json" };
+    for (size_t f = 0; f < 3; f++) {
+        char path[512];
+        size_t len, clen = 0;
+        char *body, *canon = NULL;
+        struct tg_dialect_ctx ctx = { .answer_id = "cc" };
+        struct tg_err err = { 0 };
+        struct tg_request r;
+        cJSON *in, *out;
+        int checked = 0;
+
+        snprintf(path, sizeof(path), TG_DATA_DIR "/tests/cases/dialects/claude_code/%s", files[f]);
+        body = slurp(path, &len);
+        cr_assert_eq(M()->decode(body, len, &A, &ctx, &canon, &clen, &err), TG_OK, "%s: %s",
+                     files[f], err.msg);
+        cr_assert(ctx.stream);
+        cr_assert_str_eq(ctx.client_model, "claude-sonnet-4-5");
+        cr_assert_eq(tg_request_parse(canon, clen, &A, &r, &err), TG_OK, "%s: %s", files[f], err.msg);
+        in = cJSON_Parse(body);
+        out = cJSON_Parse(canon);
+        cr_assert_eq(cJSON_GetArraySize(at(out, "tools")), cJSON_GetArraySize(at(in, "tools")));
+        cr_assert_str_eq(str_at(out, "messages[0].role"), "system");
+        cr_assert_str_eq(str_at(out, "user"), str_at(in, "metadata.user_id"));
+        cr_assert(cJSON_IsTrue(at(at(out, "stream_options"), "include_usage")));
+        every_string_scanned(in, NULL, false, &r, &checked);
+        cr_assert_gt(checked, 100, "%s: only %d strings", files[f], checked);
+        if (f == 2) {
+            /* the tool round: assistant tool_calls then the tool message */
+            const cJSON *msgs = at(out, "messages");
+            int n = cJSON_GetArraySize(msgs);
+            cr_assert_str_eq(str_at(cJSON_GetArrayItem(msgs, n - 1), "role"), "tool");
+            cr_assert_str_eq(str_at(cJSON_GetArrayItem(msgs, n - 1), "tool_call_id"), "toolu_capture_1");
+            cr_assert_str_eq(str_at(cJSON_GetArrayItem(msgs, n - 2), "tool_calls[0].function.name"), "Read");
+        }
+        tg_request_dispose(&r);
+        cJSON_Delete(in);
+        cJSON_Delete(out);
+        free(body);
+    }
+}
