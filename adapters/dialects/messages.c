@@ -19,6 +19,9 @@
 
 #include <cjson/cJSON.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -28,10 +31,14 @@
 /* ---- a bounded JSON text writer ------------------------------------------ */
 
 /* Errors are sticky: after the first failure every call is a no-op and
- * the caller checks rc once at the end (curl's dynbuf does the same). */
+ * the caller checks rc once at the end (curl's dynbuf does the same).
+ * With an arena the text is built where it will live (the canonical body
+ * is the request's), sized up front so that it rarely moves; without one
+ * it is malloc'd (answers and stream events, handed to the caller). */
 struct jw {
-    char  *buf;     /* malloc'd, NUL-terminated while len > 0 */
+    char  *buf;     /* NUL-terminated while len > 0 */
     size_t len, cap, max;
+    struct tg_arena *a;  /* NULL: malloc/realloc */
     int    rc;      /* TG_OK, TG_ENOMEM or TG_ELIMIT */
 };
 
@@ -45,7 +52,8 @@ jw_init(struct jw *w, size_t max)
 static void
 jw_free(struct jw *w)
 {
-    free(w->buf);
+    if (w->a == NULL)
+        free(w->buf);
     w->buf = NULL;
     w->len = w->cap = 0;
 }
@@ -70,7 +78,15 @@ jw_room(struct jw *w, size_t n)
         nc *= 2;
     if (nc > w->max + 1)
         nc = w->max + 1;
-    nb = realloc(w->buf, nc);
+    if (w->a != NULL) {
+        /* the old block stays in the arena: growth doubles, so the waste
+         * is below the final size */
+        nb = tg_arena_alloc(w->a, nc);
+        if (nb != NULL && w->len > 0)
+            memcpy(nb, w->buf, w->len + 1);
+    } else {
+        nb = realloc(w->buf, nc);
+    }
     if (nb == NULL) {
         w->rc = TG_ENOMEM;
         return false;
@@ -78,6 +94,26 @@ jw_room(struct jw *w, size_t n)
     w->buf = nb;
     w->cap = nc;
     return true;
+}
+
+/* Reserve about n bytes at once (an estimate of the final size). */
+static void
+jw_reserve(struct jw *w, size_t n)
+{
+    if (n > w->max)
+        n = w->max;
+    if (w->cap < n + 1 && jw_room(w, 1)) {
+        size_t keep = w->cap;
+        char *nb = w->a != NULL ? tg_arena_alloc(w->a, n + 1) : realloc(w->buf, n + 1);
+        if (nb == NULL) {
+            w->rc = TG_ENOMEM;
+            return;
+        }
+        if (w->a != NULL && w->len > 0)
+            memcpy(nb, w->buf, w->len + 1);
+        w->buf = nb;
+        w->cap = n + 1 > keep ? n + 1 : keep;
+    }
 }
 
 static void
@@ -93,20 +129,41 @@ jw_raw(struct jw *w, const char *s, size_t n)
 /* literals only: "" lit "" does not compile for a pointer, whose sizeof would lie */
 #define JW_LIT(w, lit) jw_raw((w), "" lit "", sizeof(lit) - 1)
 
+/* Offset of the next byte at or after i that JSON must escape ('"', '\\',
+ * a control character), n if none: 16 bytes per step where SSE2 is there,
+ * as the parser crosses strings (engine/json.c). */
+static size_t
+next_to_escape(const char *s, size_t i, size_t n)
+{
+#if defined(__SSE2__)
+    const __m128i q = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\'), ctl = _mm_set1_epi8(0x1f);
+    while (i + 16 <= n) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, q), _mm_cmpeq_epi8(v, bs)),
+                                 _mm_cmpeq_epi8(_mm_min_epu8(v, ctl), v));
+        unsigned bits = (unsigned)_mm_movemask_epi8(m);
+        if (bits != 0)
+            return i + (size_t)__builtin_ctz(bits);
+        i += 16;
+    }
+#endif
+    while (i < n && (unsigned char)s[i] >= 0x20 && s[i] != '"' && s[i] != '\\')
+        i++;
+    return i;
+}
+
 /* s[0..n) as the inside of a JSON string (no quotes). */
 static void
 jw_esc(struct jw *w, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
-    size_t i, run = 0;
+    size_t i = 0, j;
 
-    for (i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
+    while ((j = next_to_escape(s, i, n)) < n) {
+        unsigned char c = (unsigned char)s[j];
         char e[6];
         size_t el = 2;
-        if (c >= 0x20 && c != '"' && c != '\\')
-            continue;
-        jw_raw(w, s + run, i - run);
+        jw_raw(w, s + i, j - i);
         e[0] = '\\';
         switch (c) {
         case '"':  e[1] = '"';  break;
@@ -121,9 +178,9 @@ jw_esc(struct jw *w, const char *s, size_t n)
             el = 6;
         }
         jw_raw(w, e, el);
-        run = i + 1;
+        i = j + 1;
     }
-    jw_raw(w, s + run, n - run);
+    jw_raw(w, s + i, n - i);
 }
 
 static void
@@ -1028,6 +1085,7 @@ tg__messages_decode(const char *body, size_t len, struct tg_arena *a, struct tg_
 
     /* The canonical body must pass tg_request_parse, which takes no more. */
     jw_init(&d.out, TG_MAX_BODY_BYTES);
+    d.out.a = a;
     if (body == NULL || len == 0) {
         rc = tg_err_set(err, TG_EINVAL, "request body is missing");
         goto out;
@@ -1107,6 +1165,8 @@ tg__messages_decode(const char *body, size_t len, struct tg_arena *a, struct tg_
         }
     }
 
+    /* the canonical body is about the client's size: one allocation */
+    jw_reserve(&d.out, len + len / 8 + 1024);
     JW_LIT(&d.out, "{\"model\":");
     jw_str(&d.out, model->valuestring);
     JW_LIT(&d.out, ",\"messages\":[");
@@ -1208,11 +1268,7 @@ tg__messages_decode(const char *body, size_t len, struct tg_arena *a, struct tg_
                  : tg_err_set(err, TG_ENOMEM, "out of memory translating the request");
         goto out;
     }
-    text = tg_arena_strndup(a, d.out.buf, d.out.len);
-    if (text == NULL) {
-        rc = tg_err_set(err, TG_ENOMEM, "out of memory translating the request");
-        goto out;
-    }
+    text = d.out.buf;
     if (ctx != NULL) {
         const char *cm = tg_arena_strdup(a, model->valuestring);
         if (cm == NULL) {
