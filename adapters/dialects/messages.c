@@ -100,20 +100,21 @@ jw_room(struct jw *w, size_t n)
 static void
 jw_reserve(struct jw *w, size_t n)
 {
+    char *nb;
+
     if (n > w->max)
         n = w->max;
-    if (w->cap < n + 1 && jw_room(w, 1)) {
-        size_t keep = w->cap;
-        char *nb = w->a != NULL ? tg_arena_alloc(w->a, n + 1) : realloc(w->buf, n + 1);
-        if (nb == NULL) {
-            w->rc = TG_ENOMEM;
-            return;
-        }
-        if (w->a != NULL && w->len > 0)
-            memcpy(nb, w->buf, w->len + 1);
-        w->buf = nb;
-        w->cap = n + 1 > keep ? n + 1 : keep;
+    if (w->rc != TG_OK || n + 1 <= w->cap)
+        return;
+    nb = w->a != NULL ? tg_arena_alloc(w->a, n + 1) : realloc(w->buf, n + 1);
+    if (nb == NULL) {
+        w->rc = TG_ENOMEM;
+        return;
     }
+    if (w->a != NULL && w->len > 0)
+        memcpy(nb, w->buf, w->len + 1);
+    w->buf = nb;
+    w->cap = n + 1;
 }
 
 static void
