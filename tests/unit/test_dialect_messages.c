@@ -504,6 +504,29 @@ Test(messages, depth_cap_keeps_canonical_within_engine_cap)
     }
 }
 
+Test(messages, canonical_body_past_the_engine_cap_is_a_limit)
+{
+    /* 2.5 MiB of quotes in a tool input: escaped once more inside
+     * `arguments`, the canonical body would pass 4 MiB */
+    size_t q = 2600u * 1024u, n = 0;
+    char *body = malloc(q + 512);
+    struct tg_dialect_ctx ctx;
+    struct tg_err err = { 0 };
+    char *canon;
+
+    n += (size_t)snprintf(body, q + 512, "{\"model\":\"m\",\"max_tokens\":1,\"messages\":[{\"role\":\"assistant\","
+                         "\"content\":[{\"type\":\"tool_use\",\"id\":\"t\",\"name\":\"f\",\"input\":{\"s\":\"");
+    for (size_t i = 0; i + 1 < q; i += 2) {
+        body[n++] = '\\';
+        body[n++] = '"';
+    }
+    n += (size_t)snprintf(body + n, q + 512 - n, "\"}}]}]}");
+    cr_assert_lt(n, 4u * 1024u * 1024u);
+    cr_assert_eq(dec_with(TG_DIALECT_MESSAGES, body, &ctx, &canon, &err), TG_ELIMIT, "%s", err.msg);
+    cr_assert(strstr(err.msg, "translated request") != NULL, "%s", err.msg);
+    free(body);
+}
+
 Test(messages, every_allocation_failure_fails_cleanly)
 {
     const char *body = "{\"model\":\"m\",\"max_tokens\":1,\"system\":[{\"type\":\"text\",\"text\":\"s\"}],"
