@@ -24,6 +24,7 @@
 #endif
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -992,15 +993,20 @@ write_tools(struct dec *d, const cJSON *tools, const cJSON *choice)
 static bool
 has_nul(const char *s, size_t len)
 {
+    const char *p = s, *end = s + len;
+
     if (memchr(s, '\0', len) != NULL)
         return true;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] != '"')
-            continue;
-        for (i = tg_json_next_special(s, i + 1, len); i < len && s[i] == '\\';
-             i = tg_json_next_special(s, i + 2, len))
-            if (len - i >= 6 && memcmp(s + i + 1, "u0000", 5) == 0)
-                return true;
+    /* A backslash outside a string is not JSON (the parse refuses it), so
+     * "\u0000" whose backslash is not itself escaped — an even number of
+     * backslashes before it — is an escaped NUL inside a string. */
+    while ((p = memmem(p, (size_t)(end - p), "\\u0000", 6)) != NULL) {
+        size_t k = 0;
+        while (p - k > s && p[-(ptrdiff_t)k - 1] == '\\')
+            k++;
+        if (k % 2 == 0)
+            return true;
+        p++;
     }
     return false;
 }

@@ -441,6 +441,8 @@ Test(messages, refusals)
                    "\"tool_choice\":{\"type\":\"sometimes\"}}", TG_EINVAL, "tool_choice");
     decode_refused("{\"model\":\"m\",\"max_tokens\":1,\"messages\":[{\"role\":\"user\",\"content\":\"a\\u0000b\"}]}",
                    TG_EINVAL, "NUL");
+    decode_refused("{\"model\":\"m\",\"max_tokens\":1,\"messages\":[{\"role\":\"user\",\"content\":\"a\\\\\\u0000b\"}]}",
+                   TG_EINVAL, "NUL");
     decode_refused("{\"model\":\"m\",\"max_tokens\":1,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]} x",
                    TG_EINVAL, "trailing");
     decode_refused("{\"model\":", TG_EINVAL, "not valid JSON");
@@ -454,6 +456,16 @@ Test(messages, refusals)
                    "\"stop_sequences\":[1]}", TG_EINVAL, "stop_sequences");
     decode_refused("{\"model\":\"m\",\"max_tokens\":1,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
                    "\"metadata\":{\"user_id\":5}}", TG_EINVAL, "metadata");
+}
+
+Test(messages, escaped_backslash_before_u0000_is_text)
+{
+    /* "\\u0000" in JSON is a backslash then the text u0000, not a NUL */
+    struct tg_dialect_ctx ctx;
+    cJSON *j = decode_ok("{\"model\":\"m\",\"max_tokens\":1,\"messages\":[{\"role\":\"user\","
+                         "\"content\":\"see \\\\u0000 and \\\\\\\\u0000\"}]}", &ctx);
+    cr_assert_str_eq(str_at(j, "messages[0].content"), "see \\u0000 and \\\\u0000");
+    cJSON_Delete(j);
 }
 
 Test(messages, refusal_messages_carry_no_request_text)
