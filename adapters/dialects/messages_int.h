@@ -15,8 +15,9 @@
  * than tracked without bound. */
 #define TG_MESSAGES_MAX_STREAM_TOOLS 1024u
 
-/* One Anthropic event written to the client: a delta is at most one
- * canonical event (bounded by the SSE parser's 1 MiB) escaped once more. */
+/* One Anthropic event written to the client: its text comes from one
+ * canonical event (the SSE parser caps those at 1 MiB), re-escaped no
+ * longer than it was escaped there; 4 MiB leaves room for the rest. */
 #define TG_MESSAGES_MAX_EVENT_BYTES  (4u * 1024u * 1024u)
 
 /*
