@@ -14,6 +14,7 @@
 
 struct tg_allow_re {
     pcre2_code *code;
+    const char *src;      /* for tg_allow_re_info() */
 };
 
 struct tg_allow_matcher {
@@ -84,6 +85,7 @@ tg_allow_re_compile(const char *src, struct tg_arena *a, struct tg_allow_re **ou
         *erroff = eo;
         return tg_err_set(err, TG_EINVAL, "%s", (const char *)msg);
     }
+    re->src = src;
     *out = re;
     return TG_OK;
 }
@@ -93,26 +95,35 @@ tg_allow_re_info(const struct tg_allow_re *re, struct tg_allow_re_info *out)
 {
     uint32_t type = 0, cu = 0, minlen = 0;
     const uint8_t *bitmap = NULL;
+    int ec;
+    PCRE2_SIZE eo;
+    /* PCRE2 records no required byte for an anchored pattern (it need not
+     * search for one), so the facts come from an unanchored copy: the same
+     * matches, minus the anchoring.  Load time only. */
+    pcre2_code *u = pcre2_compile((PCRE2_SPTR)re->src, PCRE2_ZERO_TERMINATED,
+                                  PCRE2_NEVER_BACKSLASH_C, &ec, &eo, NULL);
+    const pcre2_code *c = u != NULL ? u : re->code;
 
     memset(out, 0, sizeof(*out));
-    pcre2_pattern_info(re->code, PCRE2_INFO_MINLENGTH, &minlen);
+    pcre2_pattern_info(c, PCRE2_INFO_MINLENGTH, &minlen);
     out->minlen = minlen;
     /* first byte: one known unit, a bitmap of candidates, or anything */
-    pcre2_pattern_info(re->code, PCRE2_INFO_FIRSTCODETYPE, &type);
+    pcre2_pattern_info(c, PCRE2_INFO_FIRSTCODETYPE, &type);
     if (type == 1) {
-        pcre2_pattern_info(re->code, PCRE2_INFO_FIRSTCODEUNIT, &cu);
+        pcre2_pattern_info(c, PCRE2_INFO_FIRSTCODEUNIT, &cu);
         out->first_bytes[cu & 0xff] = true;
         out->required[out->nrequired++] = (uint8_t)cu;
-    } else if (pcre2_pattern_info(re->code, PCRE2_INFO_FIRSTBITMAP, &bitmap) == 0 && bitmap != NULL) {
-        for (unsigned c = 0; c < 256; c++)
-            out->first_bytes[c] = (bitmap[c / 8] >> (c % 8)) & 1;
+    } else if (pcre2_pattern_info(c, PCRE2_INFO_FIRSTBITMAP, &bitmap) == 0 && bitmap != NULL) {
+        for (unsigned k = 0; k < 256; k++)
+            out->first_bytes[k] = (bitmap[k / 8] >> (k % 8)) & 1;
     } else {
         memset(out->first_bytes, 1, sizeof(out->first_bytes));
     }
     type = 0;
-    pcre2_pattern_info(re->code, PCRE2_INFO_LASTCODETYPE, &type);
-    if (type == 1 && pcre2_pattern_info(re->code, PCRE2_INFO_LASTCODEUNIT, &cu) == 0)
+    pcre2_pattern_info(c, PCRE2_INFO_LASTCODETYPE, &type);
+    if (type == 1 && pcre2_pattern_info(c, PCRE2_INFO_LASTCODEUNIT, &cu) == 0)
         out->required[out->nrequired++] = (uint8_t)cu;
+    pcre2_code_free(u);
 }
 
 /* ---- values -------------------------------------------------------------------- */

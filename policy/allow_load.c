@@ -207,7 +207,7 @@ no_value_reason(const struct tg_allow_re *re, const struct tg__allow_shape *sh, 
     for (unsigned c = 1; c < 256 && !any_first; c++)
         any_first = in.first_bytes[c] && in_alphabet(sh->alphabet, (uint8_t)c);
     if (!any_first) {
-        snprintf(b, size, "no %s starts with a character it can start with", sh->entity);
+        snprintf(b, size, "every match starts with a character no %s contains", sh->entity);
         return b;
     }
     for (uint32_t i = 0; i < in.nrequired; i++)
