@@ -149,6 +149,8 @@ static int
 apply_allow(const struct tg_policy *p, const struct tg_request *req, struct tg_arena *a,
             struct tg_decision *d, struct tg_err *err)
 {
+    if (req->allow_lists_off)
+        return TG_OK;
     struct tg_allow_scope sc = {
         .lists = { p->pii_allow, d->rule ? d->rule->pii_allow : NULL,
                    d->tenant_cfg ? d->tenant_cfg->pii_allow : NULL },

@@ -91,6 +91,49 @@ for path in files:
         print("PASS: allow/%s" % name)
 if not files:
     print("FAIL: allow/no-cases")
+
+# dry-run: what each entry took out of tests/cases/allow/traffic.jsonl (6 requests,
+# see the file): per entry findings and requests, the effect of switching the
+# lists off, and no allowed value in any of the three reports.
+def dry(extra):
+    return subprocess.run([binary, "dry-run", "--config", os.path.join(root, "tests/cases/policies/allow.yaml"),
+                           "--traffic", os.path.join(root, "tests/cases/allow/traffic.jsonl")] + extra,
+                          capture_output=True, text=True, timeout=60)
+values = ["noreply@anthropic.com", "ops@acme.example", "postmaster@example.org", "+1 800 555 0100", "jane.doe@gmail.com"]
+checks = []
+try:
+    p = dry(["--json"])
+    d = json.loads(p.stdout)
+    got = [(x["source"], x["owner"], x["entity"], x["suppressed"], x["requests"]) for x in d["allow_list"]]
+    want = [("policy", None, "EMAIL_ADDRESS", 2, 2), ("policy", None, "PHONE_NUMBER", 1, 1),
+            ("rule", "support", "PHONE_NUMBER", 0, 0), ("tenant", "t-a", "EMAIL_ADDRESS", 2, 1),
+            ("role_addresses", None, "EMAIL_ADDRESS", 1, 1)]
+    checks.append(("dryrun-json-entries", got == want, "allow_list %r, want %r" % (got, want)))
+    eff = d["allow_list_effect"]
+    checks.append(("dryrun-json-effect", eff == {"requests": 5, "denied_without": 4, "redacted_without": 0},
+                   "allow_list_effect %r" % eff))
+    checks.append(("dryrun-json-decisions", d["decisions"] == {"allow": 5, "redact": 0, "deny": 1},
+                   "decisions %r" % d["decisions"]))
+    t = dry([])
+    ok = "role mailboxes" in t.stdout and "rule support" in t.stdout and "(unused)" in t.stdout \
+        and "without the allow lists 4 of them would be denied" in t.stdout
+    checks.append(("dryrun-text", ok, t.stdout[-800:]))
+    hp = os.path.join(tmp, "r.html")
+    h = dry(["--html", hp])
+    html = open(hp).read() if h.returncode == 0 else ""
+    checks.append(("dryrun-html", "<h2>Allow lists</h2>" in html and "tenant t-a" in html,
+                   "exit %d, no allow-list table" % h.returncode))
+    leaked = [v for v in values if v in p.stdout + t.stdout + html]
+    checks.append(("dryrun-no-values", not leaked, "reports contain %r" % leaked))
+except Exception as ex:
+    checks.append(("dryrun", False, "%s: %s" % (type(ex).__name__, ex)))
+for name, ok, why in checks:
+    if ok:
+        print("PASS: allow/%s" % name)
+    else:
+        failed += 1
+        print("FAIL: allow/%s" % name)
+        print("    " + why)
 for f in os.listdir(tmp):
     os.remove(os.path.join(tmp, f))
 os.rmdir(tmp)
