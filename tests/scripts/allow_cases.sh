@@ -127,6 +127,32 @@ try:
     checks.append(("dryrun-no-values", not leaked, "reports contain %r" % leaked))
 except Exception as ex:
     checks.append(("dryrun", False, "%s: %s" % (type(ex).__name__, ex)))
+# tollgate scan: the policy-level lists and the role-mailbox default apply
+# (without a config: the default); --no-allow shows every detector match.
+def scan(text, extra):
+    return subprocess.run([binary, "scan", "--jsonl"] + extra + ["-"], input=json.dumps({"text": text}) + "\n",
+                          capture_output=True, text=True, timeout=30)
+def scan_counts(p):
+    d = json.loads(p.stdout)
+    return [f["entity"] for f in d["findings"]], {x["entity"]: x["count"] for x in d.get("allowed", [])}
+pol = os.path.join(root, "tests/cases/policies/")
+agent = "Co-Authored-By: Claude <noreply@anthropic.com>; bounces to postmaster@example.org"
+for name, text, extra, want in [
+        ("scan-default-role", "bounces to postmaster@example.org", [], ([], {"EMAIL_ADDRESS": 1})),
+        ("scan-no-allow", "bounces to postmaster@example.org", ["--no-allow"], (["EMAIL_ADDRESS"], {})),
+        ("scan-config-lists", agent, ["--config", pol + "allow.yaml"], ([], {"EMAIL_ADDRESS": 2})),
+        ("scan-config-roles-personal", agent, ["--config", pol + "allow-roles-personal.yaml"],
+         (["EMAIL_ADDRESS"], {"EMAIL_ADDRESS": 1})),
+        ("scan-personal-still-found", "write to jane.doe@gmail.com", ["--config", pol + "allow.yaml"],
+         (["EMAIL_ADDRESS"], {})),
+        ("scan-tenant-list-not-applied", "cc ops@acme.example", ["--config", pol + "allow.yaml"],
+         (["EMAIL_ADDRESS"], {}))]:
+    try:
+        p = scan(text, extra)
+        got = scan_counts(p)
+        checks.append((name, p.returncode == 0 and got == want, "exit %d, got %r, want %r" % (p.returncode, got, want)))
+    except Exception as ex:
+        checks.append((name, False, "%s: %s" % (type(ex).__name__, ex)))
 for name, ok, why in checks:
     if ok:
         print("PASS: allow/%s" % name)
