@@ -153,6 +153,45 @@ for name, text, extra, want in [
         checks.append((name, p.returncode == 0 and got == want, "exit %d, got %r, want %r" % (p.returncode, got, want)))
     except Exception as ex:
         checks.append((name, False, "%s: %s" % (type(ex).__name__, ex)))
+# Claude Code's own request (tests/e2e/fixtures/claude-code-*.json, recorded
+# from the real client): its system prompt carries noreply@anthropic.com.
+# Unmodified, it passes the demo's code_generation rule (pii_allowed: false);
+# with a real personal address added to the user's turn it is denied; and
+# without the allow lists the detectors do see the address (so the first
+# check can fail).
+fixtures = sorted(glob.glob(os.path.join(root, "tests/e2e/fixtures/claude-code-*.json")))
+demo = os.path.join(root, "rules/examples/demo.yaml")
+def explain_body(body):
+    rp = os.path.join(tmp, "cc.json")
+    with open(rp, "w") as f:
+        json.dump(body, f)
+    p = subprocess.run([binary, "explain", "--config", demo, "--request", rp, "--tenant", "globex",
+                        "--category", "code_generation"], capture_output=True, text=True, timeout=30)
+    return json.loads(p.stdout)
+if not fixtures:
+    print("SKIP: allow/claude-code (no tests/e2e/fixtures/claude-code-*.json)")
+for fx in fixtures:
+    name = "claude-code/" + os.path.basename(fx)[:-5]
+    try:
+        body = json.load(open(fx))["body"]
+        d = explain_body(body)
+        ok = d["decision"] == "allow" and not d["pii"] and \
+            {x["entity"]: x["count"] for x in d["allowed"]}.get("EMAIL_ADDRESS", 0) >= 1
+        checks.append((name + "-served", ok, "decision %s pii %r allowed %r" % (d["decision"], d["pii"], d["allowed"])))
+        raw = subprocess.run([binary, "scan", "--no-allow", "-"], input=json.dumps(body), capture_output=True,
+                             text=True, timeout=30)
+        checks.append((name + "-raw-scan-finds-it", "EMAIL_ADDRESS" in raw.stdout, raw.stdout[:300]))
+        last = body["messages"][-1]
+        if isinstance(last["content"], str):
+            last["content"] += " Also mail the summary to jane.doe@gmail.com"
+        else:
+            last["content"].append({"type": "text", "text": "Also mail the summary to jane.doe@gmail.com"})
+        d = explain_body(body)
+        pii = {x["entity"]: x["count"] for x in d["pii"]}
+        checks.append((name + "-personal-denied", d["decision"] == "deny" and pii.get("EMAIL_ADDRESS") == 1,
+                       "decision %s pii %r" % (d["decision"], d["pii"])))
+    except Exception as ex:
+        checks.append((name, False, "%s: %s" % (type(ex).__name__, ex)))
 for name, ok, why in checks:
     if ok:
         print("PASS: allow/%s" % name)
