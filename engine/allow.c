@@ -79,7 +79,8 @@ tg_allow_re_compile(const char *src, struct tg_arena *a, struct tg_allow_re **ou
                              &ec, &eo, cc);
     if (re->code == NULL) {
         PCRE2_UCHAR msg[160];
-        if (ec == PCRE2_ERROR_NOMEMORY)
+        /* the compiler reports its own allocation failure as a compile error */
+        if (ec == PCRE2_ERROR_NOMEMORY || ec == PCRE2_ERROR_HEAP_FAILED)
             return tg_err_set(err, TG_ENOMEM, "out of memory compiling an allow pattern");
         pcre2_get_error_message(ec, msg, sizeof(msg));
         *erroff = eo;
@@ -215,22 +216,34 @@ tg_allow_matcher_new(struct tg_arena *a, struct tg_allow_matcher **out)
     return TG_OK;
 }
 
-bool
-tg_allow_entry_match(const struct tg_allow_entry *e, const char *v, size_t len,
-                     struct tg_allow_matcher *m)
+int
+tg_allow_entry_test(const struct tg_allow_entry *e, const char *v, size_t len,
+                    struct tg_allow_matcher *m)
 {
+    int why = 0;
     if (e->nvalues > 0 && value_listed(e, v, len))
-        return true;
+        return 1;
     if (m == NULL)
-        return false;
+        return 0;
     for (uint32_t i = 0; i < e->npatterns; i++) {
         int rc = pcre2_match(e->re[i]->code, (PCRE2_SPTR)v, len, 0, 0, m->md, m->mctx);
         /* rc 0: a match whose groups did not fit the one-pair ovector */
         if (rc >= 0)
-            return true;
-        /* PCRE2_ERROR_NOMATCH, or a limit / out of memory: not allowed */
+            return 1;
+        if (rc == PCRE2_ERROR_NOMEMORY)
+            why = TG_ENOMEM;
+        else if (rc != PCRE2_ERROR_NOMATCH && why == 0)
+            why = TG_ELIMIT;
     }
-    return false;
+    return why;
+}
+
+bool
+tg_allow_entry_match(const struct tg_allow_entry *e, const char *v, size_t len,
+                     struct tg_allow_matcher *m)
+{
+    /* a limit or out of memory: not allowed (the finding stands) */
+    return tg_allow_entry_test(e, v, len, m) > 0;
 }
 
 bool

@@ -100,6 +100,10 @@ int  tg_allow_matcher_new(struct tg_arena *a, struct tg_allow_matcher **out);
  * has no patterns.  A pattern that hits a limit does not allow. */
 bool tg_allow_entry_match(const struct tg_allow_entry *e, const char *v, size_t len,
                           struct tg_allow_matcher *m);
+/* The same, saying why not: 1 allowed, 0 not, TG_ENOMEM when PCRE2 ran out
+ * of match memory, TG_ELIMIT when a pattern hit a PCRE2 limit. */
+int  tg_allow_entry_test(const struct tg_allow_entry *e, const char *v, size_t len,
+                         struct tg_allow_matcher *m);
 
 /* Is [v, v+len) an address whose local part is a role or no-reply mailbox
  * (noreply@, postmaster@, abuse@, ...; the list is in allow.c)? */

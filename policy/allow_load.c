@@ -173,14 +173,21 @@ shown_pattern(const char *s, char *b, size_t size)
     return b;
 }
 
+/* Does e match every sample?  Out of match memory is the loader's out of
+ * memory, not a silently skipped check. */
 static bool
-all_match(const struct tg_allow_entry *e, const char *const *samples, struct tg_allow_matcher *m)
+all_match(struct tg__ld *ld, const struct tg_allow_entry *e, const char *const *samples,
+          struct tg_allow_matcher *m)
 {
     if (samples == NULL || samples[0] == NULL)
         return false;
-    for (const char *const *s = samples; *s != NULL; s++)
-        if (!tg_allow_entry_match(e, *s, strlen(*s), m))
+    for (const char *const *s = samples; *s != NULL; s++) {
+        int rc = tg_allow_entry_test(e, *s, strlen(*s), m);
+        if (rc == TG_ENOMEM)
+            ld->oom = true;
+        if (rc <= 0)
             return false;
+    }
     return true;
 }
 
@@ -295,7 +302,7 @@ check_entry(struct tg__ld *ld, struct ckctx *cx, const struct tg__rallow *raw,
         one.patterns = &e->patterns[i];
         one.npatterns = 1;
         shown_pattern(e->patterns[i], pb, sizeof(pb));
-        if (all_match(&one, generic_samples, cx->m)) {
+        if (all_match(ld, &one, generic_samples, cx->m)) {
             tg__diag_at(ld, TG_DIAG_WARNING, pos,
                         "allow pattern '%s' matches anything, so it allows every %s: that switches the detector off rather than making an exception",
                         pb, e->entity);
@@ -303,7 +310,7 @@ check_entry(struct tg__ld *ld, struct ckctx *cx, const struct tg__rallow *raw,
         }
         if (sh == NULL)
             continue;
-        if (all_match(&one, sh->samples, cx->m)) {
+        if (all_match(ld, &one, sh->samples, cx->m)) {
             tg__diag_at(ld, TG_DIAG_WARNING, pos,
                         "allow pattern '%s' matches every sample %s tollgate knows, so it would allow (nearly) every %s; narrow it to the values meant",
                         pb, e->entity, e->entity);
@@ -416,9 +423,12 @@ tg__allow_load(struct tg__ld *ld, const struct tg__rallow_list *policy_list, boo
             if (k == cx.nentities)
                 cx.entities[cx.nentities++] = en;
         }
-        /* a scratch only to try values; none (out of memory) skips that check */
-        if (tg_pii_scratch_new(p->pii, &cx.sc) != TG_OK)
+        /* a scratch only to try values alone */
+        if (tg_pii_scratch_new(p->pii, &cx.sc) != TG_OK) {
             cx.sc = NULL;
+            rc = TG_ENOMEM;
+            goto out;
+        }
     }
 
     if ((rc = resolve_list(ld, &cx, policy_list, TG_ALLOW_SRC_POLICY, NULL,
