@@ -468,6 +468,8 @@ tb_no_decision(struct tb *b, const struct tg_audit_event *ev)
     tb_empty(b);
     tb_key(b, "pii");
     tb_empty(b);
+    tb_key(b, "allowed");
+    tb_empty(b);
     tb_key(b, "candidates");
     tb_empty(b);
     tb_key(b, "route");
