@@ -14,6 +14,8 @@
 #include "engine/limits.h"
 #include "engine/pii.h"
 #include "engine/preflight.h"
+#include "engine/redact.h"
+#include "engine/request.h"
 #include "policy/policy.h"
 #include "policy/policy_int.h"
 
@@ -432,4 +434,51 @@ Test(allow, policy_version_covers_allow_lists)
     cr_assert_str_eq(a, b, "the order of values is not a policy change");
     cr_assert_str_neq(a, c, "another value is");
     cr_assert_str_neq(a, d, "the role switch is");
+}
+
+/* Redaction masks what is still a finding and leaves allowed values as
+ * they are: they are not personal data, and the provider needs them. */
+Test(allow, redaction_keeps_allowed_values)
+{
+    struct tg_policy *p = load("allow-redact.yaml");
+    struct tg_pii_scratch *s;
+    struct tg_arena a;
+    struct tg_request req;
+    struct tg_decision d;
+    struct tg_err err = {0};
+    char *out;
+    size_t outlen;
+    const char *body = "{\"messages\":[{\"role\":\"system\",\"content\":\"Co-Authored-By: Claude "
+                       "<noreply@anthropic.com>\"},{\"role\":\"user\",\"content\":\"mail jane.doe@gmail.com, "
+                       "cc postmaster@example.org\"}]}";
+    cr_assert_eq(tg_pii_scratch_new(p->pii, &s), TG_OK);
+    tg_arena_init(&a, 0);
+    cr_assert_eq(tg_request_parse(body, strlen(body), &a, &req, &err), TG_OK, "%s", err.msg);
+    req.tenant_id = "t-b";
+    req.category = "code";
+    cr_assert_eq(tg_preflight_decide(p, &req, NULL, s, &a, &d, &err), TG_OK, "%s", err.msg);
+    cr_assert_eq(d.verdict, TG_REDACT);
+    cr_assert_eq(d.npii, 1);
+    cr_assert_eq(d.pii[0].count, 1);
+    cr_assert_eq(d.nallowed, 1);
+    cr_assert_str_eq(d.allowed[0].entity, "EMAIL_ADDRESS");
+    cr_assert_eq(d.allowed[0].count, 2);
+    cr_assert_eq(d.nallow_hits, 2, "the policy entry and the role entry");
+    cr_assert_eq(tg_redact_body(&req, &d.findings, &a, &out, &outlen, &err), TG_OK, "%s", err.msg);
+    cr_assert(strstr(out, "noreply@anthropic.com") != NULL, "%s", out);
+    cr_assert(strstr(out, "postmaster@example.org") != NULL, "%s", out);
+    cr_assert(strstr(out, "jane.doe@gmail.com") == NULL, "%s", out);
+    cr_assert(strstr(out, "<EMAIL_ADDRESS_1>") != NULL, "%s", out);
+
+    /* the same request with the lists off: all three are masked */
+    req.allow_lists_off = true;
+    cr_assert_eq(tg_preflight_decide(p, &req, NULL, s, &a, &d, &err), TG_OK, "%s", err.msg);
+    cr_assert_eq(d.nallowed, 0);
+    cr_assert_eq(d.pii[0].count, 3);
+    cr_assert_eq(tg_redact_body(&req, &d.findings, &a, &out, &outlen, &err), TG_OK, "%s", err.msg);
+    cr_assert(strstr(out, "noreply@anthropic.com") == NULL, "%s", out);
+    tg_request_dispose(&req);
+    tg_arena_free(&a);
+    tg_pii_scratch_free(s);
+    tg_policy_unref(p);
 }
