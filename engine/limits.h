@@ -50,6 +50,15 @@
 #define TG_MAX_CHAIN               16u    /* primary + fallbacks per rule */
 #define TG_MAX_EXPORT_TAGS         32u    /* tags on one request */
 
+/* Allow lists (engine/allow.h): entries per list (policy, one rule, one
+ * tenant), values and patterns per entry.  A request's findings are tried
+ * against every entry of their entity, so the entry and pattern counts
+ * bound the per-finding work; values are binary-searched, so a long list of
+ * exact values (a company's registered numbers) stays cheap. */
+#define TG_MAX_ALLOW_ENTRIES       256u
+#define TG_MAX_ALLOW_VALUES        65536u
+#define TG_MAX_ALLOW_PATTERNS      64u
+
 /* Config file size: a policy is hand-written YAML; 8 MiB is generous. */
 #define TG_MAX_CONFIG_BYTES        (8u * 1024u * 1024u)
 #define TG_MAX_PACK_INCLUDE_DEPTH  4u   /* packs including packs: deeper is a cycle or a mistake */

@@ -97,6 +97,11 @@ struct tg_request {
      * tg_preflight_decide() then calls tg_placeholder_scan() (engine/placeholder.h)
      * on every part after the PII scan.  Zero-initialised: off. */
     bool         placeholders_are_pii;
+
+    /* Decide as if no allow list existed (engine/allow.h): dry-run decides
+     * a request with allowed findings twice to show what the lists change.
+     * Zero-initialised: the lists apply. */
+    bool         allow_lists_off;
 };
 
 /*
