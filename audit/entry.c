@@ -279,6 +279,25 @@ tb_strings(struct tb *b, const char *const *v, uint32_t n)
     tb_close(b, ']');
 }
 
+/* Allow-listed findings per entity (entity and count, never the value),
+ * as tg_decision_to_json() writes them. */
+static void
+tb_allowed(struct tb *b, const struct tg_decision *d)
+{
+    tb_key(b, "allowed");
+    tb_open(b, '[');
+    for (uint32_t i = 0; i < d->nallowed; i++) {
+        tb_elem(b);
+        tb_open(b, '{');
+        tb_key(b, "entity");
+        tb_str(b, d->allowed[i].entity);
+        tb_key(b, "count");
+        tb_int(b, d->allowed[i].count);
+        tb_close(b, '}');
+    }
+    tb_close(b, ']');
+}
+
 /* Members shared by the two decision shapes, up to and including `export_tags`. */
 static void
 tb_decision_head(struct tb *b, const struct tg_decision *d)
@@ -318,6 +337,7 @@ tb_engine_decision(struct tb *b, const struct tg_policy *p, const struct tg_deci
     tb_close(b, ']');
     tb_key(b, "pii_unscannable");
     tb_bool(b, d->findings.unscannable);
+    tb_allowed(b, d);
     tb_key(b, "candidates");
     tb_open(b, '[');
     for (uint32_t i = 0; i < d->ncands; i++) {
@@ -393,6 +413,7 @@ tb_bare_decision(struct tb *b, const struct tg_decision *d)
         tb_key(b, "pii_unscannable");
         tb_bool(b, true);
     }
+    tb_allowed(b, d);
     tb_key(b, "candidates");
     tb_open(b, '[');
     for (uint32_t i = 0; i < d->ncands; i++) {
@@ -434,9 +455,12 @@ tb_no_decision(struct tb *b, const struct tg_audit_event *ev)
 {
     static const char unauth_rule[] = "tenant.unknown", unauth_msg[] = "unknown or missing API key";
     bool is_unauth = ev->event != NULL && strcmp(ev->event, "unauthenticated") == 0;
+    /* A token count is answered by tollgate itself: nothing was sent
+     * anywhere, nothing refused. */
+    bool local = ev->event != NULL && strcmp(ev->event, "count_tokens") == 0 && ev->http_status == 200;
 
     tb_key(b, "decision");
-    tb_str(b, "deny");
+    tb_str(b, local ? "allow" : "deny");
     tb_key(b, "tenant");
     tb_str(b, ev->tenant);
     tb_key(b, "feature");
@@ -446,6 +470,8 @@ tb_no_decision(struct tb *b, const struct tg_audit_event *ev)
     tb_key(b, "export_tags");
     tb_empty(b);
     tb_key(b, "pii");
+    tb_empty(b);
+    tb_key(b, "allowed");
     tb_empty(b);
     tb_key(b, "candidates");
     tb_empty(b);
@@ -485,7 +511,7 @@ tg_audit_entry_text(const struct tg_audit_event *ev, struct tg_audit_text *out)
 
     *out = (struct tg_audit_text){ NULL, 0, NULL };
     if (!tb_room(&b, 1024 + 128 * ev->nattempts +
-                         (d != NULL ? 320 * d->ncands + 96 * (d->nreasons + d->npii) +
+                         (d != NULL ? 320 * d->ncands + 96 * (d->nreasons + d->npii + d->nallowed) +
                                       48 * (d->findings.n < AUDIT_MAX_SPANS ? d->findings.n : AUDIT_MAX_SPANS)
                                     : 0)))
         return TG_ENOMEM;

@@ -237,9 +237,16 @@ check_seal(struct tg_audit_verifier *v, const struct tg__audit_line *ln, const c
     }
     if (first != v->last_boundary + 1 || last + 1 != ln->seq || count != v->npend ||
         count != last - first + 1) {
-        problem(v, ln->seq, "seal covers seq %llu..%llu but the entries since the last seal are %llu..%llu",
-                (unsigned long long)first, (unsigned long long)last,
-                (unsigned long long)(v->last_boundary + 1), (unsigned long long)(ln->seq - 1));
+        /* Say what differs: a range that matches while the count does not
+         * means entries inside it are missing (or extra). */
+        if (first == v->last_boundary + 1 && last + 1 == ln->seq)
+            problem(v, ln->seq, "seal covers seq %llu..%llu (%llu entries) but %llu of them are present",
+                    (unsigned long long)first, (unsigned long long)last, (unsigned long long)count,
+                    (unsigned long long)v->npend);
+        else
+            problem(v, ln->seq, "seal covers seq %llu..%llu but the entries since the last seal are %llu..%llu",
+                    (unsigned long long)first, (unsigned long long)last,
+                    (unsigned long long)(v->last_boundary + 1), (unsigned long long)(ln->seq - 1));
         goto out;
     }
     if (count > 0 && (!merkle_of_pending(v, got) || memcmp(got, want, 32) != 0)) {

@@ -18,6 +18,16 @@
 /* Text parts (contents, names, tool arguments) collected for scanning. */
 #define TG_MAX_TEXT_PARTS          16384u
 
+/* Inputs in one embeddings request: OpenAI's own API refuses more than
+ * 2048, so no client of it sends more; bounds the per-input loops (scan,
+ * estimate, answer validation, echo vectors). */
+#define TG_MAX_EMBEDDING_INPUTS    2048u
+
+/* Dimensions of the echo provider's local embedding vectors (8 unless the
+ * request asks `dimensions`): it answers demos and tests, and 2048 inputs
+ * of 256 floats keep its answer to a few MiB. */
+#define TG_ECHO_EMBED_MAX_DIMS     256u
+
 /* JSON nesting accepted from clients and capture files; cJSON's own
  * default (1000) would allow stack-heavy recursion in our walkers. */
 #define TG_MAX_JSON_DEPTH          64u
@@ -40,6 +50,15 @@
 #define TG_MAX_CHAIN               16u    /* primary + fallbacks per rule */
 #define TG_MAX_EXPORT_TAGS         32u    /* tags on one request */
 
+/* Allow lists (engine/allow.h): entries per list (policy, one rule, one
+ * tenant), values and patterns per entry.  A request's findings are tried
+ * against every entry of their entity, so the entry and pattern counts
+ * bound the per-finding work; values are binary-searched, so a long list of
+ * exact values (a company's registered numbers) stays cheap. */
+#define TG_MAX_ALLOW_ENTRIES       256u
+#define TG_MAX_ALLOW_VALUES        65536u
+#define TG_MAX_ALLOW_PATTERNS      64u
+
 /* Config file size: a policy is hand-written YAML; 8 MiB is generous. */
 #define TG_MAX_CONFIG_BYTES        (8u * 1024u * 1024u)
 #define TG_MAX_PACK_INCLUDE_DEPTH  4u   /* packs including packs: deeper is a cycle or a mistake */
@@ -53,5 +72,23 @@
 
 /* One audit/capture line read by the verifier/readers. */
 #define TG_MAX_LINE_BYTES          (8u * 1024u * 1024u)
+
+/* OpenAI Responses dialect (adapters/dialects/responses.c).
+ * Tool definitions in one request: OpenAI documents 128 functions per
+ * request; 1024 leaves room for any real agent and bounds the name checks. */
+#define TG_MAX_RESP_TOOLS          1024u
+/* Canonical body a Responses body decodes to: the same texts plus small
+ * framing, except custom tool inputs, which are escaped twice (a string
+ * inside a JSON arguments string); 3x the largest accepted body covers that. */
+#define TG_MAX_RESP_CANON_BYTES    (3u * TG_MAX_BODY_BYTES)
+/* Text and tool arguments one translated stream accumulates (the final
+ * response.completed repeats them all): 128K output tokens are ~512 KiB,
+ * 8 MiB is far past any model's output.  Past it the stream fails. */
+#define TG_MAX_RESP_STREAM_TEXT    (8u * 1024u * 1024u)
+/* Output items (message + tool calls) of one streamed answer. */
+#define TG_MAX_RESP_STREAM_ITEMS   1024u
+/* One event written to the client (response.completed carries the whole
+ * answer and the echoed instructions and tools, escaped). */
+#define TG_MAX_RESP_EVENT_BYTES    (64u * 1024u * 1024u)
 
 #endif /* TG_LIMITS_H */

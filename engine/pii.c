@@ -391,6 +391,12 @@ tg_pii_db_count(const struct tg_pii_db *db)
     return db != NULL ? db->n : 0;
 }
 
+const char *
+tg_pii_db_entity(const struct tg_pii_db *db, size_t i)
+{
+    return db != NULL && i < db->n ? db->d[i].entity : NULL;
+}
+
 /*
  * Compile every spec (PCRE2 + JIT) into a new db.  On failure *out is
  * untouched and err names the detector and where its pack defined it.

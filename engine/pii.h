@@ -68,6 +68,9 @@ int  tg_pii_db_build(const struct tg_pii_detector_spec *specs, size_t n,
                      struct tg_pii_db **out, struct tg_err *err);
 void tg_pii_db_free(struct tg_pii_db *db);
 size_t tg_pii_db_count(const struct tg_pii_db *db);
+/* Entity of detector i (0..count-1), NULL past the end: which entities a
+ * policy can find (the loader checks allow-list entities against them). */
+const char *tg_pii_db_entity(const struct tg_pii_db *db, size_t i);
 bool tg_pii_validator_exists(const char *name);
 
 /* Per-thread scratch for a db (or any db built from the same packs). */

@@ -143,6 +143,43 @@ collect_tags(const struct tg_policy *p, const struct tg_request *req, struct tg_
     return TG_OK;
 }
 
+/* Take allowed findings out of d->findings (policy, rule, tenant lists,
+ * then the role-mailbox entry) and count them per entity. */
+static int
+apply_allow(const struct tg_policy *p, const struct tg_request *req, struct tg_arena *a,
+            struct tg_decision *d, struct tg_err *err)
+{
+    if (req->allow_lists_off)
+        return TG_OK;
+    struct tg_allow_scope sc = {
+        .lists = { p->pii_allow, d->rule ? d->rule->pii_allow : NULL,
+                   d->tenant_cfg ? d->tenant_cfg->pii_allow : NULL },
+        .nlists = { p->npii_allow, d->rule ? d->rule->npii_allow : 0,
+                    d->tenant_cfg ? d->tenant_cfg->npii_allow : 0 },
+        .role = p->role_allow,
+    };
+    int rc = tg_allow_apply(&sc, req->parts, req->nparts, &d->findings, a,
+                            &d->allow_hits, &d->nallow_hits, err);
+    if (rc != TG_OK || d->nallow_hits == 0)
+        return rc;
+    struct tg_pii_count *pc = tg_arena_calloc(a, d->nallow_hits, sizeof(*pc));
+    if (pc == NULL)
+        return tg_err_set(err, TG_ENOMEM, "out of memory counting allowed findings");
+    uint32_t np = 0;
+    for (uint32_t i = 0; i < d->nallow_hits; i++) {
+        const struct tg_allow_entry *e = d->allow_hits[i].entry;
+        uint32_t k = 0;
+        while (k < np && strcmp(pc[k].entity, e->entity) != 0)
+            k++;
+        if (k == np)
+            pc[np++].entity = e->entity;
+        pc[k].count += d->allow_hits[i].count;
+    }
+    d->allowed = pc;
+    d->nallowed = np;
+    return TG_OK;
+}
+
 static int
 scan_pii(const struct tg_policy *p, const struct tg_request *req,
          struct tg_pii_scratch *scratch, struct tg_arena *a, struct tg_decision *out,
@@ -159,6 +196,8 @@ scan_pii(const struct tg_policy *p, const struct tg_request *req,
                 return rc;
             if (rc != TG_OK)
                 out->findings.unscannable = true;   /* fail closed */
+            else if ((rc = apply_allow(p, req, a, out, err)) != TG_OK)
+                return rc;
         }
         /* a data URL we could neither decode to text nor classify as an
          * image/audio/video (a PDF, a zip): its content is unknown */
@@ -339,16 +378,27 @@ check_compliance(const struct tg_policy *p, const struct tg_route_rule *rule,
     return TG_OK;
 }
 
-/* Cost, quality, context, breaker.  Returns via *tech_ok. */
+/* Model kind, cost, quality, context, breaker.  Returns via *tech_ok.
+ * A model of the wrong kind is a routing constraint, not a compliance
+ * one: audit mode, which serves past compliance denies, must still never
+ * send an embedding request to a chat model. */
 static int
 check_constraints(const struct tg_policy *p, const struct tg_route_rule *rule,
-                  const struct tg_tenant *t, const struct tg_decision *d,
-                  const struct tg_breaker_view *bv, struct tg_cand *c, bool *tech_ok,
-                  struct reasons *rs, struct tg_arena *a)
+                  const struct tg_tenant *t, const struct tg_request *req,
+                  const struct tg_decision *d, const struct tg_breaker_view *bv,
+                  struct tg_cand *c, bool *tech_ok, struct reasons *rs, struct tg_arena *a)
 {
     const struct tg_model *m = &p->models[c->model];
+    bool embedding = req->kind == TG_REQUEST_EMBEDDING;
     bool ok = true;
     int rc;
+
+    if (m->kind != (embedding ? TG_MODEL_EMBEDDING : TG_MODEL_CHAT)) {
+        ok = false;
+        ADD("model.kind", "model %s is %s model and this is %s request", m->id,
+            m->kind == TG_MODEL_EMBEDDING ? "an embedding" : "a chat",
+            embedding ? "an embedding" : "a chat");
+    }
 
     c->est_cost_usd = tg_cost_usd(m, d->est_input_tokens, d->est_output_tokens);
     double tmax = t != NULL ? t->max_cost_per_request : INFINITY;
@@ -388,7 +438,12 @@ check_constraints(const struct tg_policy *p, const struct tg_route_rule *rule,
     }
 
     uint64_t need = (uint64_t)d->est_input_tokens + d->est_output_tokens;
-    if (m->max_context > 0 && need > m->max_context) {
+    if (embedding && m->max_context > 0 && req->max_input_tokens > m->max_context) {
+        /* an embedding model bounds each input, not the request */
+        ok = false;
+        ADD("context", "an input needs about %u tokens, over model %s's max_context %u",
+            req->max_input_tokens, m->id, m->max_context);
+    } else if (!embedding && m->max_context > 0 && need > m->max_context) {
         ok = false;
         ADD("context", "request needs about %llu tokens (%u input + %u output), over model %s's max_context %u",
             (unsigned long long)need, d->est_input_tokens, d->est_output_tokens, m->id,
@@ -528,7 +583,7 @@ tg_preflight_decide(const struct tg_policy *p, const struct tg_request *req,
         c->model = rule->chain[i];
         if ((rc = check_compliance(p, rule, out->tenant_cfg, out, &fx, c, &rs, a)) != TG_OK)
             goto nomem;
-        if ((rc = check_constraints(p, rule, out->tenant_cfg, out, bv, c, &tech[i], &rs, a)) != TG_OK)
+        if ((rc = check_constraints(p, rule, out->tenant_cfg, req, out, bv, c, &tech[i], &rs, a)) != TG_OK)
             goto nomem;
         c->eligible = c->compliant && tech[i];
         c->reasons = rs.v;
@@ -674,6 +729,14 @@ tg_decision_to_json(const struct tg_policy *p, const struct tg_decision *d, bool
             jadd(&b, o, "class", jstr(d->pii[i].cls == TG_PII_CLASS_SECRET ? "secret" : "pii"));
         }
     jadd(&b, j, "pii_unscannable", cJSON_CreateBool(d->findings.unscannable));
+    /* allow-listed findings: entity and count, never the value */
+    if ((arr = jadd(&b, j, "allowed", cJSON_CreateArray())) != NULL)
+        for (uint32_t i = 0; i < d->nallowed; i++) {
+            if ((o = jadd(&b, arr, NULL, cJSON_CreateObject())) == NULL)
+                break;
+            jadd(&b, o, "entity", jstr(d->allowed[i].entity));
+            jadd(&b, o, "count", cJSON_CreateNumber(d->allowed[i].count));
+        }
 
     if ((arr = jadd(&b, j, "candidates", cJSON_CreateArray())) != NULL)
         for (uint32_t i = 0; i < d->ncands; i++) {

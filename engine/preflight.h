@@ -15,11 +15,13 @@
  *   export.rule        export.<tag> (e.g. export.itar)   export.unknown_tag
  *   cost.rule          cost.tenant   cost.unknown
  *   quality            context        breaker          route.empty
+ *   model.kind         (a chat model for an embedding request, or the reverse)
  */
 #ifndef TG_PREFLIGHT_H
 #define TG_PREFLIGHT_H
 
 #include "engine/tg.h"
+#include "engine/allow.h"
 #include "engine/arena.h"
 #include "engine/pii.h"
 #include "engine/request.h"
@@ -65,6 +67,11 @@ struct tg_decision {
     const char **export_tags;    uint32_t nexport_tags;   /* header ∪ tenant ∪ content */
     struct tg_findings findings;                          /* with score >= min_score */
     struct tg_pii_count *pii;    uint32_t npii;           /* per entity */
+    /* Findings an allow list (engine/allow.h) took out of `findings`: not
+     * personal data for the decision, counted per entity for the audit and
+     * per entry for dry-run.  Never the values. */
+    struct tg_pii_count *allowed;       uint32_t nallowed;
+    struct tg_allow_hit *allow_hits;    uint32_t nallow_hits;
 
     struct tg_cand *cands;       uint32_t ncands;         /* the rule's chain, in order */
     uint32_t   *route;           uint32_t nroute;         /* model indices to try, in order */

@@ -797,9 +797,12 @@ index_body(cJSON *body, size_t body_len, struct tg_arena *a, struct tg_request *
     return TG_OK;
 }
 
-int
-tg_request_from_json(cJSON *body, size_t body_len, struct tg_arena *a,
-                     struct tg_request *out, struct tg_err *err)
+typedef int (*index_fn)(cJSON *body, size_t body_len, struct tg_arena *a,
+                        struct tg_request *out, struct tg_err *err);
+
+static int
+from_json(cJSON *body, size_t body_len, struct tg_arena *a, struct tg_request *out,
+          struct tg_err *err, index_fn index)
 {
     int rc;
     memset(out, 0, sizeof(*out));
@@ -811,7 +814,7 @@ tg_request_from_json(cJSON *body, size_t body_len, struct tg_arena *a,
                         TG_MAX_JSON_DEPTH);
         goto out;
     }
-    rc = index_body(body, body_len, a, out, err);
+    rc = index(body, body_len, a, out, err);
     if (rc == TG_OK)
         out->body_owned = true;
 out:
@@ -823,8 +826,15 @@ out:
 }
 
 int
-tg_request_parse(const char *body, size_t len, struct tg_arena *a,
-                 struct tg_request *out, struct tg_err *err)
+tg_request_from_json(cJSON *body, size_t body_len, struct tg_arena *a,
+                     struct tg_request *out, struct tg_err *err)
+{
+    return from_json(body, body_len, a, out, err, index_body);
+}
+
+static int
+parse(const char *body, size_t len, struct tg_arena *a, struct tg_request *out,
+      struct tg_err *err, index_fn index)
 {
     memset(out, 0, sizeof(*out));
     out->max_tokens = -1;
@@ -861,12 +871,188 @@ tg_request_parse(const char *body, size_t len, struct tg_arena *a,
                               "request body has trailing data after the JSON value");
     }
     /* The tree lives in the arena: nothing to free on failure. */
-    rc = index_body(j, len, a, out, err);
+    rc = index(j, len, a, out, err);
     if (rc != TG_OK) {
         memset(out, 0, sizeof(*out));
         out->max_tokens = -1;
     }
     return rc;
+}
+
+int
+tg_request_parse(const char *body, size_t len, struct tg_arena *a,
+                 struct tg_request *out, struct tg_err *err)
+{
+    return parse(body, len, a, out, err, index_body);
+}
+
+/* ---- embeddings -------------------------------------------------------------- */
+
+/* A token array: every element a non-negative integer below 2^32 (token
+ * ids of any tokenizer).  Returns the number of ids, or -1. */
+static long
+token_array_len(const cJSON *arr)
+{
+    long n = 0;
+    for (const cJSON *c = arr->child; c != NULL; c = c->next, n++) {
+        if (!cJSON_IsNumber(c))
+            return -1;
+        double v = c->valuedouble;
+        if (!(v >= 0) || v != floor(v) || v > 4294967295.0)
+            return -1;
+    }
+    return n;
+}
+
+/* One entry of `input`: TG_OK, a negative TG_E*, or 1 when c is neither a
+ * string nor a non-empty token array. */
+static int
+embed_input(struct walker *w, cJSON *c, uint32_t idx)
+{
+    struct tg_request *r = w->r;
+    int rc;
+    if (cJSON_IsString(c)) {
+        size_t before = w->pb.n;
+        /* add_string, so a data URL in an input is decoded or counted as in chat */
+        if ((rc = add_string(w, c, idx, TG_PART_CONTENT)) != TG_OK)
+            return rc;
+        uint64_t est = 0;
+        for (size_t k = before; k < w->pb.n; k++)
+            est += (w->pb.v[k].len + 3) / 4;
+        if (est > r->max_input_tokens)
+            r->max_input_tokens = est > UINT32_MAX ? UINT32_MAX : (uint32_t)est;
+        return TG_OK;
+    }
+    long n = cJSON_IsArray(c) ? token_array_len(c) : -1;
+    if (n <= 0)
+        return 1;                           /* not an input: the caller says why */
+    /* token ids: text we cannot read, so the scan cannot vouch for it */
+    r->opaque_payloads++;
+    r->token_ids += (uint64_t)n;
+    if ((uint64_t)n > r->max_input_tokens)
+        r->max_input_tokens = (uint64_t)n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+    return TG_OK;
+}
+
+#define TG__EMBED_INPUT_SHAPE \
+    "input must be a string, an array of strings, an array of token ids or an array of token arrays"
+
+static int
+walk_embedding_input(struct walker *w, cJSON *in)
+{
+    int rc;
+    if (cJSON_IsString(in)) {
+        w->r->ninputs = 1;
+        return embed_input(w, in, 0);
+    }
+    if (!cJSON_IsArray(in) || in->child == NULL)
+        return tg_err_set(w->err, TG_EINVAL, TG__EMBED_INPUT_SHAPE " (non-empty)");
+    if (cJSON_IsNumber(in->child)) {
+        /* one token array */
+        w->r->ninputs = 1;
+        if ((rc = embed_input(w, in, 0)) == 1)
+            return tg_err_set(w->err, TG_EINVAL,
+                              "input: a token array must hold non-negative integers only");
+        return rc;
+    }
+    uint32_t i = 0;
+    bool strings = cJSON_IsString(in->child);
+    for (cJSON *c = in->child; c != NULL; c = c->next, i++) {
+        if (i >= TG_MAX_EMBEDDING_INPUTS)
+            return tg_err_set(w->err, TG_ELIMIT, "input has more than %u entries",
+                              TG_MAX_EMBEDDING_INPUTS);
+        /* one shape per request, as the API defines it */
+        if (cJSON_IsString(c) != strings)
+            return tg_err_set(w->err, TG_EINVAL, TG__EMBED_INPUT_SHAPE " (input[%u] differs)", i);
+        if ((rc = embed_input(w, c, i)) == 1)
+            return tg_err_set(w->err, TG_EINVAL, TG__EMBED_INPUT_SHAPE " (input[%u])", i);
+        if (rc != TG_OK)
+            return rc;
+    }
+    w->r->ninputs = i;
+    return TG_OK;
+}
+
+static int
+index_embedding(cJSON *body, size_t body_len, struct tg_arena *a, struct tg_request *out,
+                struct tg_err *err)
+{
+    struct tg_request r;
+    struct walker w = { .a = a, .r = &r, .err = err };
+    int rc;
+
+    memset(&r, 0, sizeof(r));
+    r.kind = TG_REQUEST_EMBEDDING;
+    r.max_tokens = 0;   /* no output tokens: the cost is the input's alone */
+
+    if (!cJSON_IsObject(body))
+        return tg_err_set(err, TG_EINVAL, "request body must be a JSON object");
+    if ((rc = check_dup_keys(&w, body)) != TG_OK)
+        return rc;
+    const cJSON *model = cJSON_GetObjectItemCaseSensitive(body, "model");
+    if (model != NULL && !cJSON_IsNull(model)) {
+        if (!cJSON_IsString(model))
+            return tg_err_set(err, TG_EINVAL, "model must be a string");
+        r.model = model->valuestring;
+    }
+    const cJSON *ef = cJSON_GetObjectItemCaseSensitive(body, "encoding_format");
+    if (ef != NULL && !cJSON_IsNull(ef) &&
+        !(cJSON_IsString(ef) && (strcmp(ef->valuestring, "float") == 0 ||
+                                 strcmp(ef->valuestring, "base64") == 0)))
+        return tg_err_set(err, TG_EINVAL, "encoding_format must be \"float\" or \"base64\"");
+    int64_t dims = -1;
+    if ((rc = get_count(body, "dimensions", &dims, err)) != TG_OK)
+        return rc;
+    if (dims == 0)
+        return tg_err_set(err, TG_EINVAL, "dimensions must be a positive integer");
+    const cJSON *meta = cJSON_GetObjectItemCaseSensitive(body, "metadata");
+    if (meta != NULL && !cJSON_IsNull(meta)) {
+        if (!cJSON_IsObject(meta))
+            return tg_err_set(err, TG_EINVAL, "metadata must be an object");
+        if ((rc = get_meta(meta, "tenant", &r.meta_tenant, err)) != TG_OK ||
+            (rc = get_meta(meta, "feature", &r.meta_feature, err)) != TG_OK ||
+            (rc = get_meta(meta, "category", &r.meta_category, err)) != TG_OK)
+            return rc;
+    }
+    cJSON *in = cJSON_GetObjectItemCaseSensitive(body, "input");
+    if (in == NULL)
+        return tg_err_set(err, TG_EINVAL, "input is required");
+
+    /* The whole body in document order, as for chat: `user`, metadata and
+     * unknown fields are text the provider reads too. */
+    for (cJSON *c = body->child; c != NULL; c = c->next) {
+        const char *k = c->string;
+        if (strcmp(k, "input") == 0)
+            rc = walk_embedding_input(&w, c);
+        else if (strcmp(k, "dimensions") == 0 || strcmp(k, "encoding_format") == 0)
+            rc = TG_OK;                         /* checked above: a number, an enum */
+        else if ((rc = add_key(&w, c, TG_PART_NO_MESSAGE)) == TG_OK)
+            rc = walk_any(&w, c, TG_PART_NO_MESSAGE, k, NULL);
+        if (rc != TG_OK)
+            return rc;
+    }
+    r.parts = w.pb.v;
+    r.nparts = w.pb.n;
+    for (uint32_t k = 0; k < w.pb.n; k++)
+        r.text_bytes += w.pb.v[k].len;
+    r.body = body;
+    r.body_len = body_len;
+    *out = r;
+    return TG_OK;
+}
+
+int
+tg_request_parse_embedding(const char *body, size_t len, struct tg_arena *a,
+                           struct tg_request *out, struct tg_err *err)
+{
+    return parse(body, len, a, out, err, index_embedding);
+}
+
+int
+tg_request_embedding_from_json(cJSON *body, size_t body_len, struct tg_arena *a,
+                               struct tg_request *out, struct tg_err *err)
+{
+    return from_json(body, body_len, a, out, err, index_embedding);
 }
 
 void
@@ -944,7 +1130,7 @@ tg_request_add_tags(struct tg_request *r, const char *csv, struct tg_arena *a)
 uint32_t
 tg_request_estimate_tokens(const struct tg_request *r)
 {
-    uint64_t t = 3;
+    uint64_t t = r->kind == TG_REQUEST_EMBEDDING ? r->token_ids : 3;   /* no reply to prime */
     for (uint32_t i = 0; i < r->nparts; i++)
         t += (r->parts[i].len + 3) / 4;
     t += 4ull * r->nmessages;

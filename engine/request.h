@@ -25,8 +25,15 @@
 
 #include <cjson/cJSON.h>
 
+/* What the client asks for: the model kind that may serve it
+ * (tg_model.kind, policy/policy.h) is chosen by this. */
+enum tg_request_kind {
+    TG_REQUEST_CHAT      = 0,   /* a chat completions body (and every dialect decoded to it) */
+    TG_REQUEST_EMBEDDING = 1,   /* an OpenAI embeddings body (tg_request_parse_embedding) */
+};
+
 enum tg_part_kind {
-    TG_PART_CONTENT   = 0,  /* message content (or a text part of it) */
+    TG_PART_CONTENT   = 0,  /* message content (or a text part of it); an embedding input */
     TG_PART_NAME      = 1,  /* message `name` */
     TG_PART_TOOL_ARGS = 2,  /* tool_calls[].function.arguments / function_call.arguments */
     TG_PART_OTHER     = 3,  /* everything else: tool definitions, user, unknown fields,
@@ -49,6 +56,7 @@ struct tg_part {
 };
 
 struct tg_request {
+    enum tg_request_kind kind;
     cJSON      *body;       /* freed (if body_owned) by tg_request_dispose() */
     bool        body_owned; /* false: an arena tree from tg_json_parse (engine/json.h) */
     size_t      body_len;
@@ -64,6 +72,12 @@ struct tg_request {
                                     cannot be scanned, so the PII scan is
                                     incomplete (tg_preflight_decide fails closed) */
     uint64_t    text_bytes; /* sum of part lengths */
+
+    /* Embedding requests only (kind == TG_REQUEST_EMBEDDING). */
+    uint32_t    ninputs;    /* entries of `input` (1 for a single string or token array) */
+    uint64_t    token_ids;  /* token ids in token-array inputs (counted as input tokens) */
+    uint32_t    max_input_tokens; /* the largest single input's estimate: embedding
+                                     models bound each input, not the sum */
 
     /* body.metadata.{tenant,feature,category} (Batch API input), NULL if absent */
     const char *meta_tenant;
@@ -83,6 +97,11 @@ struct tg_request {
      * tg_preflight_decide() then calls tg_placeholder_scan() (engine/placeholder.h)
      * on every part after the PII scan.  Zero-initialised: off. */
     bool         placeholders_are_pii;
+
+    /* Decide as if no allow list existed (engine/allow.h): dry-run decides
+     * a request with allowed findings twice to show what the lists change.
+     * Zero-initialised: the lists apply. */
+    bool         allow_lists_off;
 };
 
 /*
@@ -98,10 +117,31 @@ int  tg_request_from_json(cJSON *body, size_t body_len, struct tg_arena *a,
                           struct tg_request *out, struct tg_err *err);
 void tg_request_dispose(struct tg_request *r);
 
+/*
+ * Parse an OpenAI embeddings body (POST /v1/embeddings): `input` is a
+ * string, an array of strings, an array of token ids or an array of token
+ * arrays (at most TG_MAX_EMBEDDING_INPUTS entries); `model`, `dimensions`
+ * (positive integer), `encoding_format` ("float" | "base64"), `user`,
+ * `metadata` as in chat.  The result has kind TG_REQUEST_EMBEDDING and
+ * max_tokens 0 (an embedding produces no tokens).  Every input string is a
+ * redactable part (TG_PART_CONTENT, message = its index in `input`), and
+ * every other string of the body a part too, as for chat.  Token arrays
+ * cannot be scanned: each one counts as an opaque payload
+ * (opaque_payloads), so a policy that restricts personal data fails
+ * closed on it (pii.unscannable), exactly as for an opaque data URL.
+ * Errors and ownership as tg_request_parse.
+ */
+int  tg_request_parse_embedding(const char *body, size_t len, struct tg_arena *a,
+                                struct tg_request *out, struct tg_err *err);
+/* Same, from an already-parsed body; takes ownership of body. */
+int  tg_request_embedding_from_json(cJSON *body, size_t body_len, struct tg_arena *a,
+                                    struct tg_request *out, struct tg_err *err);
+
 /* Parse "itar, ear" (header syntax) into lower-case tags appended to r. */
 int  tg_request_add_tags(struct tg_request *r, const char *csv, struct tg_arena *a);
 
-/* Estimated prompt tokens (≈ bytes/4 per part + per-message overhead). */
+/* Estimated prompt tokens (≈ bytes/4 per part + per-message overhead;
+ * for embeddings, bytes/4 per part + the token ids of token arrays). */
 uint32_t tg_request_estimate_tokens(const struct tg_request *r);
 
 #endif /* TG_REQUEST_H */

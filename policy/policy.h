@@ -22,6 +22,7 @@
 
 struct tg_pii_db;        /* engine/pii.h */
 struct tg_markings;      /* engine/markings.h */
+struct tg_allow_entry;   /* engine/allow.h */
 
 /* Where a value came from, for FILE:LINE:COL diagnostics (1-based). */
 struct tg_pos {
@@ -61,10 +62,16 @@ struct tg_score {
     double      value;
 };
 
+/* What a model serves: chat-like requests (chat completions and every
+ * dialect decoded to it) or embeddings.  The pre-flight routes a request
+ * only to models of its kind (rule id model.kind). */
+enum tg_model_kind { TG_MODEL_CHAT = 0, TG_MODEL_EMBEDDING = 1 };
+
 struct tg_model {
     const char *id;             /* registry id, e.g. "deepseek-v4-flash" */
     const char *upstream;       /* model name sent to the provider (key `upstream_model`, default id) */
     uint32_t    provider;       /* index into tg_policy.providers */
+    enum tg_model_kind kind;    /* key `kind: chat | embedding`, default chat */
     uint32_t    max_context;    /* tokens; 0 = unknown */
     bool        streaming;
     bool        vision;
@@ -109,6 +116,8 @@ struct tg_route_rule {
     bool        export_controlled;
     const char **aliases;       /* client model names (e.g. claude-opus-5-5) that select this rule */
     uint32_t    naliases;
+    const struct tg_allow_entry *pii_allow;   /* the rule's pii_allow (engine/allow.h) */
+    uint32_t    npii_allow;
     struct tg_pos pos;
 };
 
@@ -125,6 +134,8 @@ struct tg_tenant {
     uint32_t     ncategories;
     uint32_t     requests_per_minute; /* 0 = unlimited; 429 past it */
     const char  *default_category;    /* category when the request names none; NULL = none */
+    const struct tg_allow_entry *pii_allow;   /* the tenant's pii_allow (engine/allow.h) */
+    uint32_t     npii_allow;
     struct tg_pos pos;
 };
 
@@ -190,6 +201,12 @@ struct tg_policy {
     double              pii_min_score;
     enum tg_pii_action  pii_action;
     bool                deny_secrets; /* secrets deny even where PII is allowed */
+    const struct tg_allow_entry *pii_allow;  /* policy.pii.allow (engine/allow.h) */
+    uint32_t            npii_allow;
+    const struct tg_allow_entry *role_allow; /* role mailboxes are not personal data;
+                                                NULL with policy.pii.role_addresses: personal */
+    uint32_t            nallow;       /* allow entries of every level + the role one:
+                                         their ids are 0..nallow-1 */
 
     /* policy.export_control */
     const char         *export_header;   /* default "X-Export-Control" */

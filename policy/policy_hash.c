@@ -11,6 +11,7 @@
  * of their bytes: editing a pattern is a policy change.
  */
 #include "policy/policy_int.h"
+#include "engine/allow.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -102,6 +103,24 @@ h_file(struct hctx *h, const char *path)
     h_bytes(h, ";", 1);
 }
 
+/* An allow list: an exception is a policy change.  Values and patterns
+ * in their stored order (values sorted at load, so reordering them in the
+ * file is not a change). */
+static void
+h_allow(struct hctx *h, const struct tg_allow_entry *v, uint32_t n)
+{
+    h_u(h, n);
+    for (uint32_t i = 0; i < n; i++) {
+        h_str(h, v[i].entity);
+        h_u(h, v[i].nvalues);
+        for (uint32_t j = 0; j < v[i].nvalues; j++)
+            h_str(h, v[i].values[j]);
+        h_u(h, v[i].npatterns);
+        for (uint32_t j = 0; j < v[i].npatterns; j++)
+            h_str(h, v[i].patterns[j]);
+    }
+}
+
 int
 tg__policy_hash(struct tg_policy *p, const char *const *files, uint32_t nfiles, struct tg_err *err)
 {
@@ -137,6 +156,10 @@ tg__policy_hash(struct tg_policy *p, const char *const *files, uint32_t nfiles, 
             h_num(&h, m->scores[j].value);
         }
         h_num(&h, m->latency_ms); h_num(&h, m->tokens_per_s);
+        /* only when set, so the versions of existing chat-only policies stay */
+        if (m->kind != TG_MODEL_CHAT) {
+            h_str(&h, "kind"); h_u(&h, m->kind);
+        }
     }
     h_str(&h, "regions"); h_u(&h, p->nregions);
     for (uint32_t i = 0; i < p->nregions; i++) {
@@ -207,6 +230,13 @@ tg__policy_hash(struct tg_policy *p, const char *const *files, uint32_t nfiles, 
     h_str(&h, p->server.listen); h_u(&h, p->server.threads); h_u(&h, p->server.max_body_bytes);
     h_u(&h, p->server.header_timeout_ms); h_u(&h, p->server.idle_timeout_ms);
     h_u(&h, p->server.busy_poll_us);
+    h_str(&h, "allow");
+    h_u(&h, p->role_allow != NULL);
+    h_allow(&h, p->pii_allow, p->npii_allow);
+    for (uint32_t i = 0; i < p->nrules; i++)
+        h_allow(&h, p->rules[i].pii_allow, p->rules[i].npii_allow);
+    for (uint32_t i = 0; i < p->ntenants; i++)
+        h_allow(&h, p->tenants[i].pii_allow, p->tenants[i].npii_allow);
     /* Packs and markings by content, in configured order. */
     h_str(&h, "files"); h_u(&h, nfiles);
     for (uint32_t i = 0; i < nfiles; i++)

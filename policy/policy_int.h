@@ -130,6 +130,47 @@ bool tg__is_null(const struct tg__ynode *n);
 /* Closest key of a table to `key` (edit distance <= 2-3), or NULL. */
 const char *tg__suggest(const char *key, const char *const *cands, size_t n);
 
+/* ---- allow lists (allow_load.c) --------------------------------------------- */
+
+/* One `{entity, values, patterns}` entry as written. */
+struct tg__rallow {
+    struct tg__ref  entity;
+    struct tg__ref *values;
+    uint32_t        nvalues;
+    struct tg__ref *patterns;
+    uint32_t        npatterns;
+    struct tg_pos   pos;
+};
+
+struct tg__rallow_list {
+    struct tg__rallow *v;
+    uint32_t n;
+    struct tg_pos pos;
+};
+
+/* Walk an allow list (the value of `key`) into *out; errors reported. */
+int tg__allow_walk(struct tg__ld *ld, const struct tg__ynode *v, const char *key,
+                   struct tg__rallow_list *out);
+/* After the rules, tenants and PII packs are in ld->p: compile every list
+ * into p->pii_allow, each rule's and tenant's pii_allow (found by id) and
+ * the built-in role entry, with the checks of allow_load.c. */
+int tg__allow_load(struct tg__ld *ld, const struct tg__rallow_list *policy_list, bool roles_personal,
+                   const struct tg__rallow_list *const *rule_lists, const char *const *rule_ids,
+                   uint32_t nrules, const struct tg__rallow_list *const *tenant_lists,
+                   const char *const *tenant_ids, uint32_t ntenants);
+
+/* Known shapes of an entity's values, for the allow-pattern heuristics:
+ * samples its detectors report (tests/unit/test_allow.c proves it), the
+ * characters its values are made of, and their longest length. */
+struct tg__allow_shape {
+    const char        *entity;
+    const char *const *samples;   /* NULL-terminated */
+    const char        *alphabet;
+    uint32_t           maxlen;
+};
+extern const struct tg__allow_shape tg__allow_shapes[];   /* entity NULL ends it */
+const struct tg__allow_shape *tg__allow_shape(const char *entity);
+
 /* ---- canonical hash --------------------------------------------------------- */
 
 /* Fill p->policy_version.  extra: per-file digests of packs and markings. */

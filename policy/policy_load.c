@@ -34,6 +34,7 @@ struct rmodel {
     const char     *id;
     struct tg__ref  provider;
     const char     *upstream;
+    enum tg_model_kind kind;
     uint32_t        max_context;
     bool            streaming, vision;
     struct rprice { double input_per_m, output_per_m; } price;
@@ -70,6 +71,7 @@ struct rrule {
     struct tg__ref metric;
     const char   **aliases;        /* client model names that select this category */
     uint32_t       naliases;
+    struct tg__rallow_list allow;   /* pii_allow */
     struct tg_pos  pos;
 };
 
@@ -85,6 +87,7 @@ struct rtenant {
     uint32_t        ncats;
     uint32_t        rpm;
     struct tg__ref  default_category;
+    struct tg__rallow_list allow;  /* pii_allow */
     struct tg_pos   pos;
 };
 
@@ -107,6 +110,8 @@ struct fconf {
     double                min_score;
     int                   action;
     bool                  deny_secrets;
+    struct tg__rallow_list allow;    /* policy.pii.allow */
+    int                   role_mode;
     const char           *export_header;
     struct tg__ref        markings;
     struct rtag          *tags;     uint32_t ntags;
@@ -122,11 +127,13 @@ struct fconf {
 #define OFF(t, m) offsetof(t, m)
 
 static const char *const adapter_names[] = { "openai", "anthropic", "echo", NULL };
+static const char *const model_kind_names[] = { "chat", "embedding", NULL };
 static const char *const mode_names[]    = { "enforce", "audit", NULL };
 static const char *const action_names[]  = { "deny", "redact", NULL };
 static const char *const transport_names[] = { "auto", "curl", NULL };
 static const char *const fsync_names[]   = { "batch", "always", "never", NULL };
 static const char *const sign_names[]    = { "seal", "each", NULL };
+static const char *const role_names[]    = { "not_personal", "personal", NULL };
 
 /* Field constructors keep the tables one line per key. */
 #define F_STR(k, t, m, fl, d)   { k, TG__F_STR, OFF(t, m), 0, NOOFF, 0, 0, d, NULL, NULL, NULL, fl }
@@ -188,6 +195,7 @@ static int h_scores(struct tg__ld *ld, const struct tg__ynode *v, void *obj);
 static const struct tg__field model_tab[] = {
     F_REF("provider", struct rmodel, provider, TG__REQ, NULL),
     F_STR("upstream_model", struct rmodel, upstream, 0, NULL),
+    F_ENUM("kind", struct rmodel, kind, model_kind_names, "chat"),
     F_U32("max_context", struct rmodel, max_context, 1, U32MAX, 0, NULL),
     F_BOOL("streaming", struct rmodel, streaming, "true"),
     F_BOOL("vision", struct rmodel, vision, "false"),
@@ -222,6 +230,9 @@ static const struct tg__field compliance_tab[] = {
 };
 
 static int h_fallback(struct tg__ld *ld, const struct tg__ynode *v, void *obj);
+static int h_rule_allow(struct tg__ld *ld, const struct tg__ynode *v, void *obj);
+static int h_tenant_allow(struct tg__ld *ld, const struct tg__ynode *v, void *obj);
+static int h_pol_allow(struct tg__ld *ld, const struct tg__ynode *v, void *obj);
 
 static const struct tg__field rule_tab[] = {
     F_REF("category", struct rrule, category, TG__REQ, NULL),
@@ -231,6 +242,7 @@ static const struct tg__field rule_tab[] = {
     F_MAP("compliance", struct rrule, category, compliance_tab, 0),
     F_REF("quality_metric", struct rrule, metric, 0, "humaneval"),
     F_STRL("aliases", struct rrule, aliases, naliases, NULL),
+    F_FN("pii_allow", h_rule_allow, 0),
     F_END
 };
 
@@ -246,6 +258,8 @@ static const struct tg__field pii_tab[] = {
     F_DBL("min_score", struct fconf, min_score, 0, 1, 0, "0.5"),
     F_ENUM("on_violation", struct fconf, action, action_names, "deny"),
     F_BOOL("deny_secrets", struct fconf, deny_secrets, "false"),
+    F_FN("allow", h_pol_allow, 0),
+    F_ENUM("role_addresses", struct fconf, role_mode, role_names, "not_personal"),
     F_END
 };
 
@@ -276,6 +290,7 @@ static const struct tg__field tenant_tab[] = {
     F_REFL("categories", struct rtenant, cats, ncats, NULL),
     F_U32("requests_per_minute", struct rtenant, rpm, 0, 100000000, 0, "0"),
     F_REF("default_category", struct rtenant, default_category, 0, NULL),
+    F_FN("pii_allow", h_tenant_allow, 0),
     F_END
 };
 
@@ -676,6 +691,49 @@ h_tenants(struct tg__ld *ld, const struct tg__ynode *v, void *obj)
     return TG_OK;
 }
 
+/* Allow lists: the walk and everything after it live in allow_load.c. */
+static int
+h_pol_allow(struct tg__ld *ld, const struct tg__ynode *v, void *obj)
+{
+    return tg__allow_walk(ld, v, "allow", &((struct fconf *)obj)->allow);
+}
+
+static int
+h_rule_allow(struct tg__ld *ld, const struct tg__ynode *v, void *obj)
+{
+    return tg__allow_walk(ld, v, "pii_allow", &((struct rrule *)obj)->allow);
+}
+
+static int
+h_tenant_allow(struct tg__ld *ld, const struct tg__ynode *v, void *obj)
+{
+    return tg__allow_walk(ld, v, "pii_allow", &((struct rtenant *)obj)->allow);
+}
+
+/* Hand every level's raw allow list to allow_load.c, by rule and tenant id. */
+static int
+load_allow(struct tg__ld *ld, const struct fconf *cfg)
+{
+    const struct tg__rallow_list **rl = tg_arena_calloc(&ld->tmp, cfg->nrules + 1, sizeof(*rl));
+    const struct tg__rallow_list **tl = tg_arena_calloc(&ld->tmp, cfg->ntenants + 1, sizeof(*tl));
+    const char **rid = tg_arena_calloc(&ld->tmp, cfg->nrules + 1, sizeof(*rid));
+    const char **tid = tg_arena_calloc(&ld->tmp, cfg->ntenants + 1, sizeof(*tid));
+    uint32_t nr = 0, nt = 0;
+    if (rl == NULL || tl == NULL || rid == NULL || tid == NULL)
+        return TG_ENOMEM;
+    for (uint32_t i = 0; i < cfg->nrules; i++)
+        if (cfg->rules[i].allow.n > 0 && cfg->rules[i].category.s != NULL) {
+            rl[nr] = &cfg->rules[i].allow;
+            rid[nr++] = cfg->rules[i].category.s;
+        }
+    for (uint32_t i = 0; i < cfg->ntenants; i++)
+        if (cfg->tenants[i].allow.n > 0 && cfg->tenants[i].id.s != NULL) {
+            tl[nt] = &cfg->tenants[i].allow;
+            tid[nt++] = cfg->tenants[i].id.s;
+        }
+    return tg__allow_load(ld, &cfg->allow, cfg->role_mode == 1, rl, rid, nr, tl, tid, nt);
+}
+
 /* ---- markings file ---------------------------------------------------------- */
 
 struct mconf {
@@ -910,6 +968,7 @@ merge(struct tg__ld *ld, const struct fconf *reg, const struct fconf *cfg,
         m->id = rm->id;
         m->upstream = rm->upstream;
         m->provider = pi < 0 ? 0 : (uint32_t)pi;
+        m->kind = rm->kind;
         m->max_context = rm->max_context;
         m->streaming = rm->streaming;
         m->vision = rm->vision;
@@ -1699,6 +1758,8 @@ build(struct tg__ld *ld, const char *name, const char *buf, size_t len,
         cfg.npacks = 64;
     }
     if ((rc = compile(ld, &cfg, cfgname, opts->skip_compile, files, &nfiles, err)) != TG_OK)
+        return rc;
+    if ((rc = load_allow(ld, &cfg)) != TG_OK)
         return rc;
     if (ld->nerrors > 0)
         return TG_OK;

@@ -254,6 +254,13 @@ tg_capture_parse_line(const char *line, size_t len, uint64_t lineno,
             (rc = collect_tags(cJSON_GetObjectItemCaseSensitive(root, "export_tags"), "export_tags",
                                &tags_csv, a, err)) != TG_OK)
             goto out;
+        /* `request` is canonical: a chat body, except that an embeddings
+         * request is its own canonical form. */
+        if (it->endpoint != NULL) {
+            const struct tg_dialect_ops *d = tg_dialect_for_path(it->endpoint, strlen(it->endpoint));
+            if (d != NULL && d->id == TG_DIALECT_EMBEDDINGS)
+                door = d;
+        }
         v = cJSON_GetObjectItemCaseSensitive(root, "id");
         if (cJSON_IsString(v)) {
             if ((rc = opt_string(root, "id", a, &it->id, err)) != TG_OK)
@@ -330,6 +337,9 @@ tg_capture_parse_line(const char *line, size_t len, uint64_t lineno,
         if (rc == TG_OK)
             rc = tg_request_parse(canon, clen, a, &it->req, &rerr);
         free(txt);
+    } else if (door->id == TG_DIALECT_EMBEDDINGS) {
+        rc = tg_request_embedding_from_json(body, len, a, &it->req, &rerr);
+        body = NULL;
     } else {
         rc = tg_request_from_json(body, len, a, &it->req, &rerr);
         body = NULL;

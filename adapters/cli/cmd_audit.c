@@ -224,6 +224,10 @@ cmd_verify(int argc, char **argv)
         printf(", %llu recovered torn writes", (unsigned long long)res.recoveries);
     printf("\nhead: seq %llu %s\n", (unsigned long long)res.head_seq, res.head_seq ? res.head : "-");
     rc = res.problems > 0 || (res.unsealed > 0 && !allow_unsealed) || res.entries == 0 ? 1 : 0;
+    if (res.problems == 0 && res.unsealed > 0 && !allow_unsealed)
+        fprintf(stderr, "hint: the newest entries are not sealed yet (a running gateway seals every "
+                        "second and at shutdown): verify again shortly, or pass --allow-unsealed to "
+                        "accept a live log's unsealed tail\n");
     if (res.entries == 0)
         printf("tampered: seq 1: log is empty\n");
 out:

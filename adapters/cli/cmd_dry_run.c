@@ -286,6 +286,58 @@ decide(struct dr_side *s, struct tg_capture_item *it, struct tg_arena *a,
                                   it->request_error, a, d);
 }
 
+/* Every allow entry of the policy, by id, so that unused ones show too
+ * (an exception that never fires is worth removing). */
+static int
+allow_init(struct dr_report *r)
+{
+    const struct tg_policy *p = r->cur.policy;
+    r->nallow = p->nallow;
+    r->allow = calloc(p->nallow ? p->nallow : 1, sizeof(*r->allow));
+    if (r->allow == NULL)
+        return TG_ENOMEM;
+#define PUT(list, n)                                                   \
+    for (uint32_t k_ = 0; k_ < (n); k_++)                              \
+        if ((list)[k_].id < r->nallow)                                 \
+            r->allow[(list)[k_].id].e = &(list)[k_]
+    PUT(p->pii_allow, p->npii_allow);
+    for (uint32_t i = 0; i < p->nrules; i++)
+        PUT(p->rules[i].pii_allow, p->rules[i].npii_allow);
+    for (uint32_t i = 0; i < p->ntenants; i++)
+        PUT(p->tenants[i].pii_allow, p->tenants[i].npii_allow);
+    if (p->role_allow != NULL && p->role_allow->id < r->nallow)
+        r->allow[p->role_allow->id].e = p->role_allow;
+#undef PUT
+    return TG_OK;
+}
+
+/* Count what each entry allowed, and decide the request again with the
+ * lists off: a verdict that differs is what the exceptions changed. */
+static int
+allow_account(struct dr_report *r, struct tg_capture_item *it, struct tg_arena *a,
+              const struct tg_decision *d, struct tg_err *err)
+{
+    struct tg_decision without;
+    int rc;
+
+    if (d->nallow_hits == 0)
+        return TG_OK;
+    for (uint32_t i = 0; i < d->nallow_hits; i++) {
+        uint32_t id = d->allow_hits[i].entry->id;
+        if (id < r->nallow) {
+            r->allow[id].suppressed += d->allow_hits[i].count;
+            r->allow[id].requests++;
+        }
+    }
+    r->allow_requests++;
+    it->req.allow_lists_off = true;
+    rc = decide(&r->cur, it, a, &without, err);
+    it->req.allow_lists_off = false;
+    if (rc == TG_OK && without.verdict != d->verdict)
+        r->allow_changed[without.verdict]++;
+    return rc;
+}
+
 /* Tokens for cost: captured usage when present, else the engine's estimate. */
 static void
 tokens_for(const struct dr_side *s, const struct tg_capture_item *it, const struct tg_decision *d,
@@ -673,6 +725,10 @@ tg_cmd_dry_run(int argc, char **argv)
     }
     for (uint32_t m = 0; m < r->nmono; m++)
         r->mono[m].model = r->cur.policy->models[m].id;
+    if (allow_init(r) != TG_OK) {
+        tg_cli_error(CMD, "out of memory");
+        goto out;
+    }
 
     if (tg_capture_reader_open(traffic, &rd, &err) != TG_OK) {
         tg_cli_error(CMD, "%s", err.msg);
@@ -704,6 +760,8 @@ tg_cmd_dry_run(int argc, char **argv)
             rc = decide(&r->base, &it, &arena, &bd, &err);
         if (rc == TG_OK)
             rc = account(r, &it, &d, baseline ? &bd : NULL);
+        if (rc == TG_OK)
+            rc = allow_account(r, &it, &arena, &d, &err);
         if (rc == TG_OK && decf != NULL && (rc = write_decision(decf, r, &it, &d, baseline ? &bd : NULL)) != TG_OK)
             tg_err_set(&err, rc, "%s: write failed", decisions);
         tg_request_dispose(&it.req);
@@ -773,6 +831,7 @@ out:
         dr_table_free(&r->by_tenant);
         dr_table_free(&r->base_by_rule);
         free(r->mono);
+        free(r->allow);
         free(r);
     }
     tg_arena_free(&arena);

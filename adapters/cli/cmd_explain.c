@@ -151,7 +151,8 @@ tg_cmd_explain(int argc, char **argv)
         canon = cb;
     }
     if (rc == TG_OK)
-        rc = tg_request_parse(canon, clen, &a, &req, &err);
+        rc = door->id == TG_DIALECT_EMBEDDINGS ? tg_request_parse_embedding(canon, clen, &a, &req, &err)
+                                               : tg_request_parse(canon, clen, &a, &req, &err);
     if (rc == TG_OK) {
         struct tg_context_in cin = { tenant, category, feature, tags };
         rc = tg_context_resolve(p, &cin, &req, &a, NULL, &err);

@@ -9,8 +9,15 @@
  * object per line with a string `text`, echoes it back with `findings`
  * (code point offsets, Presidio style).  A bad line is reported on stderr
  * with its number and skipped; the exit status is then 2.
+ *
+ * Allow lists (engine/allow.h) apply as the gateway applies them, at the
+ * policy level: the config's policy.pii.allow and role-mailbox setting, or
+ * without a config the default (role and no-reply mailboxes are not
+ * personal data).  Allowed findings are counted, not listed; --no-allow
+ * shows the detectors' raw output.
  */
 #include "adapters/cli/cli.h"
+#include "engine/allow.h"
 #include "engine/pii.h"
 #include "policy/pii_pack.h"
 
@@ -36,7 +43,10 @@ usage(FILE *f)
         "\n"
         "  --jsonl       input lines are JSON objects with a string \"text\"; each is\n"
         "                printed back with \"findings\": [{entity,start,end,score,detector}]\n"
-        "                (start/end in Unicode code points, end exclusive)\n"
+        "                (start/end in Unicode code points, end exclusive), and\n"
+        "                \"allowed\": [{entity,count}] when an allow list took some out\n"
+        "  --no-allow    ignore allow lists and the role-mailbox default: every\n"
+        "                detector match is listed\n"
         "\n"
         "Human output: LINE:COL ENTITY score=S detector=ID match=MASKED\n"
         "exit: 0 scanned (findings or not), 2 usage / I/O / bad input line\n");
@@ -113,9 +123,57 @@ print_human(const char *text, size_t len, const struct tg_findings *f)
     }
 }
 
+/* The scan's allow scope: the policy level only (no rule or tenant here). */
+struct scan_allow {
+    struct tg_allow_scope sc;
+    bool on;
+};
+
+/* Take allowed findings out of f; *nallowed_out per entity into counts. */
+static int
+scan_apply_allow(const struct scan_allow *al, const char *text, size_t len, struct tg_arena *a,
+                 struct tg_findings *f, struct tg_allow_hit **hits, uint32_t *nhits)
+{
+    struct tg_part part = { .text = text, .len = len };
+    struct tg_err err = { 0 };
+    *hits = NULL;
+    *nhits = 0;
+    if (!al->on)
+        return TG_OK;
+    return tg_allow_apply(&al->sc, &part, 1, f, a, hits, nhits, &err);
+}
+
+/* "EMAIL_ADDRESS x2, PHONE_NUMBER x1" on stderr: counted, never shown. */
+static void
+report_allowed(const struct tg_allow_hit *h, uint32_t n)
+{
+    char b[512];
+    size_t o = 0;
+    uint32_t total = 0;
+    if (n == 0)
+        return;
+    b[0] = '\0';
+    for (uint32_t i = 0; i < n; i++) {
+        bool seen = false;
+        for (uint32_t k = 0; k < i; k++)
+            seen |= strcmp(h[k].entry->entity, h[i].entry->entity) == 0;
+        total += h[i].count;
+        if (seen)
+            continue;
+        uint32_t c = 0;
+        for (uint32_t k = i; k < n; k++)
+            if (strcmp(h[k].entry->entity, h[i].entry->entity) == 0)
+                c += h[k].count;
+        if (o < sizeof(b))
+            o += (size_t)snprintf(b + o, sizeof(b) - o, "%s%s x%u", o ? ", " : "", h[i].entry->entity, c);
+    }
+    tg_cli_error(CMD, "%u match%s not listed: allowed by the allow lists or the role-mailbox default (%s); --no-allow lists them",
+                 total, total == 1 ? "" : "es", b);
+}
+
 static int
 scan_jsonl(const struct tg_pii_db *db, struct tg_pii_scratch *s, double min_score,
-           char *buf, size_t len)
+           const struct scan_allow *al, char *buf, size_t len)
 {
     struct tg_arena a;
     size_t pos = 0;
@@ -160,7 +218,16 @@ scan_jsonl(const struct tg_pii_db *db, struct tg_pii_scratch *s, double min_scor
             bad = 1;
             continue;
         }
+        struct tg_allow_hit *hits;
+        uint32_t nhits;
+        if (scan_apply_allow(al, t->valuestring, strlen(t->valuestring), &a, &f, &hits, &nhits) != TG_OK) {
+            tg_cli_error(CMD, "line %lu: out of memory", lineno);
+            cJSON_Delete(j);
+            bad = 1;
+            continue;
+        }
         cJSON_DeleteItemFromObjectCaseSensitive(j, "findings");
+        cJSON_DeleteItemFromObjectCaseSensitive(j, "allowed");
         arr = cJSON_AddArrayToObject(j, "findings");
         for (uint32_t i = 0; arr != NULL && i < f.n; i++) {
             const struct tg_finding *x = &f.v[i];
@@ -174,6 +241,26 @@ scan_jsonl(const struct tg_pii_db *db, struct tg_pii_scratch *s, double min_scor
             cJSON_AddNumberToObject(o, "end", tg_pii_codepoint_offset(t->valuestring, tl, x->end));
             cJSON_AddNumberToObject(o, "score", (double)(int)(x->score * 100 + 0.5) / 100.0);
             cJSON_AddStringToObject(o, "detector", x->detector);
+        }
+        if (nhits > 0 && (arr = cJSON_AddArrayToObject(j, "allowed")) != NULL) {
+            /* per entity, entity and count only */
+            for (uint32_t i = 0; i < nhits; i++) {
+                cJSON *o = NULL;
+                for (int k = 0; k < cJSON_GetArraySize(arr) && o == NULL; k++) {
+                    cJSON *x = cJSON_GetArrayItem(arr, k);
+                    if (strcmp(cJSON_GetObjectItemCaseSensitive(x, "entity")->valuestring,
+                               hits[i].entry->entity) == 0)
+                        o = x;
+                }
+                if (o != NULL) {
+                    cJSON *cnt = cJSON_GetObjectItemCaseSensitive(o, "count");
+                    cJSON_SetNumberValue(cnt, cnt->valuedouble + hits[i].count);
+                } else if ((o = cJSON_CreateObject()) != NULL) {
+                    cJSON_AddItemToArray(arr, o);
+                    cJSON_AddStringToObject(o, "entity", hits[i].entry->entity);
+                    cJSON_AddNumberToObject(o, "count", hits[i].count);
+                }
+            }
         }
         if (f.unscannable)
             cJSON_AddTrueToObject(j, "unscannable");
@@ -199,13 +286,18 @@ tg_cmd_scan(int argc, char **argv)
         { "pack", required_argument, NULL, 'p' },
         { "jsonl", no_argument, NULL, 'j' },
         { "min-score", required_argument, NULL, 'm' },
+        { "no-allow", no_argument, NULL, 'n' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     const char *config = NULL, *input = "-";
     const char *packs[MAX_PACKS];
     int npacks = 0, c, rc = 2;
-    bool jsonl = false, have_min = false;
+    bool jsonl = false, have_min = false, no_allow = false;
+    /* without a config: the default, role mailboxes are not personal data */
+    static const struct tg_allow_entry builtin_role = { .source = TG_ALLOW_SRC_ROLE,
+                                                        .entity = "EMAIL_ADDRESS" };
+    struct scan_allow al = { .on = false };
     double min_score = 0.5;
     struct tg_policy *pol = NULL;
     struct tg_pii_db *owned = NULL;
@@ -227,6 +319,7 @@ tg_cmd_scan(int argc, char **argv)
             packs[npacks++] = optarg;
             break;
         case 'j': jsonl = true; break;
+        case 'n': no_allow = true; break;
         case 'm': {
             char *end;
             min_score = strtod(optarg, &end);
@@ -279,6 +372,16 @@ tg_cmd_scan(int argc, char **argv)
             goto out;
         db = owned;
     }
+    if (!no_allow) {
+        al.on = true;
+        if (pol != NULL) {
+            al.sc.lists[0] = pol->pii_allow;
+            al.sc.nlists[0] = pol->npii_allow;
+            al.sc.role = pol->role_allow;
+        } else {
+            al.sc.role = &builtin_role;
+        }
+    }
     if (tg_pii_scratch_new(db, &s) != TG_OK) {
         tg_cli_error(CMD, "out of memory");
         goto out;
@@ -288,7 +391,7 @@ tg_cmd_scan(int argc, char **argv)
         goto out;
     }
     if (jsonl) {
-        rc = scan_jsonl(db, s, min_score, buf, len);
+        rc = scan_jsonl(db, s, min_score, &al, buf, len);
     } else {
         struct tg_arena a;
         struct tg_findings f = { 0 };
@@ -296,7 +399,15 @@ tg_cmd_scan(int argc, char **argv)
         if (tg_pii_scan(db, s, buf, len, 0, min_score, &a, &f, &err) != TG_OK) {
             tg_cli_error(CMD, "%s", err.msg);
         } else {
+            struct tg_allow_hit *hits;
+            uint32_t nhits;
+            if (scan_apply_allow(&al, buf, len, &a, &f, &hits, &nhits) != TG_OK) {
+                tg_cli_error(CMD, "out of memory");
+                tg_arena_free(&a);
+                goto out;
+            }
             print_human(buf, len, &f);
+            report_allowed(hits, nhits);
             if (f.unscannable)
                 tg_cli_error(CMD, "a scan limit was hit: the text could not be fully scanned "
                                   "(the gateway treats this as PII present)");

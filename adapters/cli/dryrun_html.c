@@ -6,6 +6,7 @@
  * tenant called "<script>" must print, not run.
  */
 #include "adapters/cli/dryrun_int.h"
+#include "engine/allow.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -223,6 +224,36 @@ group_table(FILE *f, const char *title, const struct dr_table *t, bool baseline)
     free(g);
 }
 
+/* What each allow entry took out of the decisions, so a reviewer sees what
+ * every exception costs (entity and counts, never a value). */
+static void
+allow_table(FILE *f, const struct dr_report *r)
+{
+    char src[160];
+    if (r->nallow == 0)
+        return;
+    fputs("<h2>Allow lists</h2>\n<table class=\"groups allow\"><tr><th>entry</th><th>entity</th>"
+          "<th>line</th><th>findings allowed</th><th>requests</th></tr>\n", f);
+    for (uint32_t i = 0; i < r->nallow; i++) {
+        const struct dr_allow *a = &r->allow[i];
+        if (a->e == NULL)
+            continue;
+        fputs("<tr><td>", f);
+        esc(f, dr_allow_source(a->e, src, sizeof(src)));
+        fputs("</td><td>", f);
+        esc(f, a->e->entity);
+        if (a->e->file != NULL)
+            fprintf(f, "</td><td>%u", a->e->line);
+        else
+            fputs("</td><td>built in", f);
+        fprintf(f, "</td><td>%" PRIu64 "</td><td>%" PRIu64 "%s</td></tr>\n", a->suppressed,
+                a->requests, a->requests == 0 ? " (unused)" : "");
+    }
+    fprintf(f, "</table>\n<p class=\"note\">%" PRIu64 " requests had a finding an allow list took out; "
+            "without the allow lists %" PRIu64 " of them would have been denied and %" PRIu64
+            " redacted.</p>\n", r->allow_requests, r->allow_changed[TG_DENY], r->allow_changed[TG_REDACT]);
+}
+
 static const char css[] =
     "body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;margin:24px auto;max-width:980px;"
     "color:#212121;padding:0 16px}"
@@ -257,7 +288,7 @@ dr_report_html(const char *path, const struct dr_report *r, struct tg_err *err)
           "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
           "style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">\n"
           "<title>tollgate dry-run</title>\n"
-          "<script>window.onerror=function(){document.title='error';};</script>\n<style>", f);
+          "<script>window.onerror=function(){document.documentElement.setAttribute('data-render','error');};</script>\n<style>", f);
     fputs(css, f);
     fputs("</style></head><body>\n<h1>tollgate dry-run</h1>\n<p class=\"meta\">", f);
     fprintf(f, "%" PRIu64 " requests replayed from <code>", r->requests);
@@ -346,9 +377,10 @@ dr_report_html(const char *path, const struct dr_report *r, struct tg_err *err)
 
     group_table(f, "By category", &r->by_category, r->has_baseline);
     group_table(f, "By tenant", &r->by_tenant, r->has_baseline);
+    allow_table(f, r);
 
     fputs("<script>(function(){var n=document.querySelectorAll('svg.chart').length;"
-          "if(document.title!=='error'&&n>0){document.title='rendered-ok';}})();</script>\n"
+          "var h=document.documentElement;if(h.getAttribute('data-render')!=='error'&&n>0){h.setAttribute('data-render','ok');}})();</script>\n"
           "</body></html>\n", f);
     rc = TG_OK;
     if (ferror(f))

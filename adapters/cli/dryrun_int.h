@@ -65,6 +65,13 @@ struct dr_model_cost {
                                           the like-for-like figure next to the routed cost */
 };
 
+/* One allow-list entry of the policy under test and what it took out. */
+struct dr_allow {
+    const struct tg_allow_entry *e;
+    uint64_t suppressed;               /* findings it allowed */
+    uint64_t requests;                 /* requests with at least one of them */
+};
+
 struct dr_report {
     const char  *traffic;
     bool         has_baseline;
@@ -81,6 +88,11 @@ struct dr_report {
     struct dr_examples matrix_ex[3][3];
     uint64_t     newly_denied, newly_allowed, route_changed, unchanged;
     struct dr_examples ex_newly_denied, ex_newly_allowed, ex_route_changed;
+
+    struct dr_allow *allow;            /* by entry id: every entry, used or not */
+    uint32_t     nallow;
+    uint64_t     allow_requests;       /* requests with an allowed finding */
+    uint64_t     allow_changed[3];     /* of those, verdict with the lists off (when it differs) */
 
     struct dr_model_cost *mono;        /* one per model of the policy's registry */
     uint32_t     nmono;
@@ -101,6 +113,9 @@ struct dr_counts *dr_table_get(struct dr_table *t, const char *key);
 struct dr_group **dr_table_sorted(const struct dr_table *t, uint32_t *n);
 
 void dr_examples_add(struct dr_examples *e, const char *id);
+
+/* "policy", "rule code_generation", "tenant acme", "role mailboxes" into b. */
+const char *dr_allow_source(const struct tg_allow_entry *e, char *b, size_t n);
 
 /* Reports. */
 void   dr_report_text(FILE *f, const struct dr_report *r);

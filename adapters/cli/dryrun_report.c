@@ -1,5 +1,6 @@
 /* dryrun_report.c — dry-run's text report and its docs/interface.md §7 JSON. */
 #include "adapters/cli/dryrun_int.h"
+#include "engine/allow.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -89,6 +90,50 @@ span_text(FILE *f, const struct dr_report *r)
         fprintf(f, "%.1f seconds", s);
 }
 
+const char *
+dr_allow_source(const struct tg_allow_entry *e, char *b, size_t n)
+{
+    switch (e->source) {
+    case TG_ALLOW_SRC_POLICY: snprintf(b, n, "policy"); break;
+    case TG_ALLOW_SRC_RULE:   snprintf(b, n, "rule %s", e->owner ? e->owner : "?"); break;
+    case TG_ALLOW_SRC_TENANT: snprintf(b, n, "tenant %s", e->owner ? e->owner : "?"); break;
+    case TG_ALLOW_SRC_ROLE:   snprintf(b, n, "role mailboxes"); break;
+    }
+    return b;
+}
+
+static const char *const source_key[] = { "policy", "rule", "tenant", "role_addresses" };
+
+/* What each allow entry took out: the price of every exception. */
+static void
+allow_text(FILE *f, const struct dr_report *r)
+{
+    char src[160];
+    if (r->nallow == 0)
+        return;
+    fprintf(f, "\nallow lists (findings each entry took out of the decision; values never shown)\n"
+               "  %-30s %-16s %-24s %10s %9s\n", "entry", "entity", "where", "findings", "requests");
+    for (uint32_t i = 0; i < r->nallow; i++) {
+        const struct dr_allow *a = &r->allow[i];
+        char at[64];
+        if (a->e == NULL)
+            continue;
+        if (a->e->file != NULL)
+            snprintf(at, sizeof(at), "line %u", a->e->line);
+        else
+            snprintf(at, sizeof(at), "built in");
+        fputs("  ", f);
+        put_safe(f, dr_allow_source(a->e, src, sizeof(src)), 30);
+        fputc(' ', f);
+        put_safe(f, a->e->entity, 16);
+        fprintf(f, " %-24s %10" PRIu64 " %9" PRIu64 "%s\n", at, a->suppressed, a->requests,
+                a->requests == 0 ? "   (unused)" : "");
+    }
+    fprintf(f, "  %" PRIu64 " requests had an allowed finding; without the allow lists %" PRIu64
+               " of them would be denied and %" PRIu64 " redacted instead\n",
+            r->allow_requests, r->allow_changed[TG_DENY], r->allow_changed[TG_REDACT]);
+}
+
 void
 dr_report_text(FILE *f, const struct dr_report *r)
 {
@@ -139,6 +184,7 @@ dr_report_text(FILE *f, const struct dr_report *r)
 
     groups_table(f, "by category", &r->by_category, r->has_baseline);
     groups_table(f, "by tenant", &r->by_tenant, r->has_baseline);
+    allow_text(f, r);
 
     if (r->has_baseline) {
         fprintf(f, "\ntransitions (rows: baseline, columns: policy)\n  %-12s", "");
@@ -353,6 +399,29 @@ dr_report_json(const struct dr_report *r)
             cJSON_AddItemToObject(e, "allowed_usd", num(round9(r->mono[m].usd_allowed)));
             cJSON_AddItemToArray(mono, e);
         }
+    }
+    /* allow lists: per entry, entity and counts only (never values) */
+    cJSON *al = cJSON_AddArrayToObject(o, "allow_list");
+    for (uint32_t i = 0; al && i < r->nallow; i++) {
+        const struct dr_allow *a = &r->allow[i];
+        cJSON *e;
+        if (a->e == NULL || (e = cJSON_CreateObject()) == NULL)
+            continue;
+        cJSON_AddStringToObject(e, "entity", a->e->entity);
+        cJSON_AddStringToObject(e, "source", source_key[a->e->source]);
+        cJSON_AddItemToObject(e, "owner", a->e->owner ? cJSON_CreateString(a->e->owner) : cJSON_CreateNull());
+        cJSON_AddItemToObject(e, "line", a->e->file ? cJSON_CreateNumber(a->e->line) : cJSON_CreateNull());
+        cJSON_AddNumberToObject(e, "values", a->e->nvalues);
+        cJSON_AddNumberToObject(e, "patterns", a->e->npatterns);
+        cJSON_AddNumberToObject(e, "suppressed", (double)a->suppressed);
+        cJSON_AddNumberToObject(e, "requests", (double)a->requests);
+        cJSON_AddItemToArray(al, e);
+    }
+    cJSON *ae = cJSON_AddObjectToObject(o, "allow_list_effect");
+    if (ae) {
+        cJSON_AddNumberToObject(ae, "requests", (double)r->allow_requests);
+        cJSON_AddNumberToObject(ae, "denied_without", (double)r->allow_changed[TG_DENY]);
+        cJSON_AddNumberToObject(ae, "redacted_without", (double)r->allow_changed[TG_REDACT]);
     }
     cJSON_AddNumberToObject(o, "malformed", (double)r->rd.malformed);
     mal = cJSON_AddArrayToObject(o, "malformed_lines");

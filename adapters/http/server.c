@@ -419,7 +419,7 @@ snap_new(struct tg_policy *p, const struct gw_snap *old)
         tg_breaker_init(&s->br[i]);
     for (uint32_t i = 0; i < p->nproviders; i++)
         s->native[i] = p->providers[i].transport == TG_TRANSPORT_AUTO &&
-                       p->providers[i].adapter != TG_ADAPTER_ECHO &&
+                       !tg_prov_is_local(p->providers[i].adapter) &&
                        tg_up_eligible(p->providers[i].base_url);
     if (old != NULL) {
         /* Carry breaker state and rate windows over by id: a reload must not
@@ -1096,8 +1096,12 @@ attempt_done(struct gw_req *r, CURLcode res)
         size_t convlen = 0;
         struct tg_prov_usage u;
         o = TG_ATT_BAD_RESPONSE;
-        if (tg_prov_response(r->cur_prov->adapter, m->id, body ? body : "", len,
-                             r->ts_us / 1000000, &conv, &convlen, &u, &err) == TG_OK) {
+        int prc = r->req.kind == TG_REQUEST_EMBEDDING
+                      ? tg_prov_embed_response(m->id, body ? body : "", len, r->req.ninputs, &conv, &convlen,
+                                               &u, &err)
+                      : tg_prov_response(r->cur_prov->adapter, m->id, body ? body : "", len,
+                                         r->ts_us / 1000000, &conv, &convlen, &u, &err);
+        if (prc == TG_OK) {
             int arc;
             if (conv == NULL && (r->dialect == NULL || r->dialect->encode_answer == NULL)) {
                 evbuffer_add_buffer(r->out, r->ubuf);   /* relayed unchanged: no copy */
@@ -1339,12 +1343,13 @@ start_next(struct gw_req *r)
             finish(r);
             return;
         }
-        if (prov->adapter == TG_ADAPTER_ECHO) {
+        if (tg_prov_is_local(prov->adapter)) {
+            /* An adapter that answers in process (echo): no attempt on the wire. */
             char *res = NULL;
             size_t rlen = 0;
             struct tg_prov_usage u;
-            if (tg_prov_echo(m->id, body, blen, r->stream, r->ts_us / 1000000, r->id, &res, &rlen,
-                             &u, &err) != TG_OK) {
+            if (tg_prov_answer_local(prov->adapter, r->req.kind == TG_REQUEST_EMBEDDING, m->id, body, blen,
+                                     r->stream, r->ts_us / 1000000, r->id, &res, &rlen, &u, &err) != TG_OK) {
                 record_attempt(r, m, "bad_response", 0, mono_ms() - now);
                 continue;
             }
@@ -1363,8 +1368,10 @@ start_next(struct gw_req *r)
             return;
         }
         memset(&r->http, 0, sizeof(r->http));
-        if (tg_prov_build(prov, m, body, blen, r->p->default_output_tokens, &r->arena, &r->http,
-                          &err) != TG_OK) {
+        if ((r->req.kind == TG_REQUEST_EMBEDDING
+                 ? tg_prov_embed_build(prov, m, body, blen, &r->arena, &r->http, &err)
+                 : tg_prov_build(prov, m, body, blen, r->p->default_output_tokens, &r->arena, &r->http,
+                                 &err)) != TG_OK) {
             record_attempt(r, m, "bad_response", 0, 0);
             breaker_outcome(r, mi, true, -1);   /* our problem, not the provider's */
             continue;
@@ -1952,7 +1959,9 @@ handle_infer(struct gw_loop *L, struct evhttp_request *ev, const struct tg_diale
         }
     }
     if (rc == TG_OK)
-        rc = tg_request_parse(r->body, r->body_len, &r->arena, &r->req, &err);
+        rc = dialect->id == TG_DIALECT_EMBEDDINGS
+                 ? tg_request_parse_embedding(r->body, r->body_len, &r->arena, &r->req, &err)
+                 : tg_request_parse(r->body, r->body_len, &r->arena, &r->req, &err);
     if (rc == TG_ENOMEM)
         goto oom;
     if (rc != TG_OK) {

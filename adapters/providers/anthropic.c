@@ -120,8 +120,8 @@ tool_use_blocks(const cJSON *tool_calls, cJSON *arr)
     return arr;
 }
 
-int
-tg__prov_anthropic_build(const struct tg_provider *prov, const struct tg_model *m, cJSON *j,
+static int
+anthropic_build_tree(const struct tg_provider *prov, const struct tg_model *m, cJSON *j,
                          uint32_t default_max_tokens, struct tg_arena *a,
                          struct tg_prov_http *h, struct tg_err *err)
 {
@@ -308,8 +308,8 @@ finish_reason(const char *stop)
     return "stop";   /* end_turn, stop_sequence, pause_turn */
 }
 
-int
-tg__prov_anthropic_response(const char *model_id, const char *body, size_t len, int64_t now_s,
+static int
+anthropic_answer(const char *model_id, const char *body, size_t len, int64_t now_s,
                             char **out, size_t *outlen, struct tg_prov_usage *u,
                             struct tg_err *err)
 {
@@ -470,8 +470,8 @@ emit_chunk(struct tg_prov_stream *s, cJSON *delta, const char *finish, bool with
     return rc;
 }
 
-int
-tg__prov_anthropic_event(struct tg_prov_stream *s, const char *event, const char *data, size_t len)
+static int
+anthropic_event(struct tg_prov_stream *s, const char *event, const char *data, size_t len)
 {
     cJSON *j = cJSON_ParseWithLength(data, len), *delta = NULL;
     const cJSON *type;
@@ -546,3 +546,30 @@ tg__prov_anthropic_event(struct tg_prov_stream *s, const char *event, const char
     cJSON_Delete(j);
     return rc;
 }
+
+static int
+anthropic_build(const struct tg_provider *prov, const struct tg_model *m, const char *body, size_t len,
+                uint32_t default_max_tokens, struct tg_arena *a, struct tg_prov_http *out,
+                struct tg_err *err)
+{
+    struct tg_prov_http h;
+    cJSON *j = NULL;
+    int rc = tg__prov_canonical_tree(body, len, m, &j, err);
+
+    if (rc != TG_OK)
+        return rc;
+    memset(&h, 0, sizeof(h));
+    rc = anthropic_build_tree(prov, m, j, default_max_tokens, a, &h, err);
+    if (rc == TG_OK)
+        *out = h;
+    cJSON_Delete(j);
+    return rc;
+}
+
+const struct tg__prov_ops tg__prov_anthropic = {
+    .kind = TG_ADAPTER_ANTHROPIC,
+    .name = "anthropic",
+    .build = anthropic_build,
+    .answer = anthropic_answer,
+    .event = anthropic_event,
+};

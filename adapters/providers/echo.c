@@ -196,3 +196,11 @@ out:
     cJSON_Delete(j);
     return rc;
 }
+
+const struct tg__prov_ops tg__prov_echo = {
+    .kind = TG_ADAPTER_ECHO,
+    .name = "echo",
+    .local = true,
+    .local_chat = tg_prov_echo,
+    .local_embed = tg_prov_echo_embed,
+};

@@ -1,5 +1,6 @@
 /* prov_int.h — internals shared by the provider adapters (provider.c,
- * anthropic.c, echo.c). Not for use outside adapters/providers/. */
+ * openai.c, anthropic.c, echo.c, embeddings.c). Not for use outside
+ * adapters/providers/. */
 #ifndef TG_PROV_INT_H
 #define TG_PROV_INT_H
 
@@ -21,13 +22,38 @@ cJSON  *tg__prov_chunk(const char *id, int64_t created, const char *model,
 /* Non-negative integer field, or -1. */
 int64_t tg__prov_int(const cJSON *o, const char *key);
 
-int tg__prov_anthropic_build(const struct tg_provider *prov, const struct tg_model *m, cJSON *j,
-                             uint32_t default_max_tokens, struct tg_arena *a,
-                             struct tg_prov_http *h, struct tg_err *err);
-int tg__prov_anthropic_response(const char *model_id, const char *body, size_t len, int64_t now_s,
-                                char **out, size_t *outlen, struct tg_prov_usage *u,
-                                struct tg_err *err);
-int tg__prov_anthropic_event(struct tg_prov_stream *s, const char *event, const char *data,
-                             size_t len);
+/* The canonical body as a tree for an adapter that rewrites it: `model`
+ * set to the registry's upstream name, `metadata` (tollgate's routing
+ * hints) dropped.  *out is the caller's to cJSON_Delete. */
+int tg__prov_canonical_tree(const char *body, size_t len, const struct tg_model *m, cJSON **out,
+                            struct tg_err *err);
+
+/*
+ * One provider adapter.  Remote adapters build the upstream request from
+ * the canonical (chat completions) body, turn a whole answer into a
+ * chat.completion (or relay it: *out NULL) and translate stream events
+ * into chat.completion.chunk events; local adapters answer in process.
+ * Adding a provider wire is adding one of these, in its own file.
+ */
+struct tg__prov_ops {
+    enum tg_adapter_kind kind;
+    const char *name;
+    bool        local;
+    int  (*build)(const struct tg_provider *prov, const struct tg_model *m, const char *body, size_t len,
+                  uint32_t default_max_tokens, struct tg_arena *a, struct tg_prov_http *out,
+                  struct tg_err *err);
+    int  (*answer)(const char *model_id, const char *body, size_t len, int64_t now_s, char **out,
+                   size_t *outlen, struct tg_prov_usage *u, struct tg_err *err);
+    int  (*event)(struct tg_prov_stream *s, const char *event, const char *data, size_t len);
+    int  (*local_chat)(const char *model_id, const char *body, size_t len, bool stream, int64_t now_s,
+                       const char *id, char **out, size_t *outlen, struct tg_prov_usage *u,
+                       struct tg_err *err);
+    int  (*local_embed)(const char *model_id, const char *body, size_t len, char **out, size_t *outlen,
+                        struct tg_prov_usage *u, struct tg_err *err);
+};
+
+extern const struct tg__prov_ops tg__prov_openai;
+extern const struct tg__prov_ops tg__prov_anthropic;
+extern const struct tg__prov_ops tg__prov_echo;
 
 #endif /* TG_PROV_INT_H */

@@ -98,12 +98,68 @@ int tg_prov_echo(const char *model_id, const char *body, size_t len, bool stream
                  int64_t now_s, const char *id, char **out, size_t *outlen,
                  struct tg_prov_usage *u, struct tg_err *err);
 
+/* ---- embeddings (embeddings.c) -------------------------------------------
+ *
+ * An embeddings request is its own canonical form: the OpenAI embeddings
+ * body the client sent (or its redacted copy), parsed by
+ * tg_request_parse_embedding() and routed only to `kind: embedding`
+ * models.  The answer is an OpenAI embeddings list in every case.
+ */
+
+/*
+ * Build the upstream request for an embeddings body: openai adapter ->
+ * POST {base_url}/embeddings with `model` set to the upstream name and
+ * `metadata` dropped (never streamed).  Anthropic has no embeddings API
+ * and echo no upstream: both TG_EINVAL (the attempt fails; echo is served
+ * by tg_prov_echo_embed).  Strings in arena a.  On failure *out untouched.
+ */
+int tg_prov_embed_build(const struct tg_provider *prov, const struct tg_model *m,
+                        const char *body, size_t len, struct tg_arena *a,
+                        struct tg_prov_http *out, struct tg_err *err);
+
+/*
+ * Validate a 2xx embeddings answer {object: "list", data: [{object:
+ * "embedding", index, embedding: [numbers] | base64 float32 string}],
+ * model, usage} and relabel `model` with the registry id model_id.  Each
+ * index must be new and below ninputs (the request's tg_request.ninputs;
+ * 0 = unknown: below TG_MAX_EMBEDDING_INPUTS), and with ninputs > 0 there
+ * must be exactly ninputs vectors.  u->prompt_tokens from usage (-1 if
+ * absent), completion_tokens 0.  *out malloc'd JSON.  TG_EINVAL when the
+ * answer is not valid (the attempt failed).
+ */
+int tg_prov_embed_response(const char *model_id, const char *body, size_t len, uint32_t ninputs,
+                           char **out, size_t *outlen, struct tg_prov_usage *u,
+                           struct tg_err *err);
+
+/*
+ * The echo provider's embeddings: one deterministic vector per input
+ * (8 components, or `dimensions` up to TG_ECHO_EMBED_MAX_DIMS, each in
+ * [-1, 1) from a hash of the input's text or token ids; base64 float32
+ * when encoding_format is "base64"), with usage (≈ bytes/4 per string, one
+ * per token id).  Not a model: equal texts give equal vectors, nothing
+ * more.  *out malloc'd.  TG_EINVAL on a body without a valid `input`.
+ */
+int tg_prov_echo_embed(const char *model_id, const char *body, size_t len, char **out,
+                       size_t *outlen, struct tg_prov_usage *u, struct tg_err *err);
+
 /*
  * Retry-After header value -> milliseconds from now: delta-seconds or an
  * HTTP-date (IMF-fixdate).  -1 when absent or unparseable; capped at one
  * hour so a hostile upstream cannot park a breaker forever.
  */
 int64_t tg_prov_retry_after_ms(const char *value, int64_t now_s);
+
+/* Does the adapter answer in process (echo) rather than over HTTP? */
+bool tg_prov_is_local(enum tg_adapter_kind k);
+
+/*
+ * A local adapter's answer for the canonical body: a chat.completion (or,
+ * stream, the whole canonical SSE text), or with `embedding` an embeddings
+ * list.  *out malloc'd.  TG_EINVAL for a remote adapter or a bad body.
+ */
+int tg_prov_answer_local(enum tg_adapter_kind k, bool embedding, const char *model_id, const char *body,
+                         size_t len, bool stream, int64_t now_s, const char *id, char **out,
+                         size_t *outlen, struct tg_prov_usage *u, struct tg_err *err);
 
 /* Name of an adapter kind ("openai"|"anthropic"|"echo"). */
 const char *tg_prov_kind_name(enum tg_adapter_kind k);

@@ -15,7 +15,7 @@ jq_() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(
 "$TOLLGATE" dry-run --config $C/policy.yaml --baseline $C/baseline.yaml --traffic $C/traffic.jsonl \
   --json >"$tmp/a.json" 2>"$tmp/a.err"; rc=$?
 ok "json_exit_0" '[ $rc -eq 0 ]'
-ok "json_keys" '[ "$(jq_ "$tmp/a.json" "sorted(d.keys())")" = "['"'"'by_category'"'"', '"'"'by_rule'"'"', '"'"'by_tenant'"'"', '"'"'changes'"'"', '"'"'cost'"'"', '"'"'decisions'"'"', '"'"'malformed'"'"', '"'"'malformed_lines'"'"', '"'"'requests'"'"']" ]'
+ok "json_keys" '[ "$(jq_ "$tmp/a.json" "sorted(d.keys())")" = "['"'"'allow_list'"'"', '"'"'allow_list_effect'"'"', '"'"'by_category'"'"', '"'"'by_rule'"'"', '"'"'by_tenant'"'"', '"'"'changes'"'"', '"'"'cost'"'"', '"'"'decisions'"'"', '"'"'malformed'"'"', '"'"'malformed_lines'"'"', '"'"'requests'"'"']" ]'
 ok "json_changes_keys" '[ "$(jq_ "$tmp/a.json" "all(k in d[\"changes\"] for k in (\"newly_denied\",\"newly_allowed\",\"route_changed\",\"examples\"))")" = True ]'
 ok "json_cost_keys" '[ "$(jq_ "$tmp/a.json" "all(k in d[\"cost\"] for k in (\"estimated_usd\",\"baseline_usd\",\"monolithic\",\"annualised_usd\"))")" = True ]'
 ok "json_group_keys" '[ "$(jq_ "$tmp/a.json" "sorted(d[\"by_tenant\"][\"t1\"].keys())[:5]")" = "['"'"'allow'"'"', '"'"'baseline_usd'"'"', '"'"'cost_usd'"'"', '"'"'deny'"'"', '"'"'redact'"'"']" ]'

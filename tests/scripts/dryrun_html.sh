@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # dryrun_html.sh — the --html report renders in headless Chromium with no
-# script error and no console message: the page sets document.title to
-# 'rendered-ok' after drawing, and its window.onerror handler sets 'error'.
+# script error and no console message: the page marks its root element
+# data-render="ok" after drawing, and its window.onerror handler "error"
+# (the page's title stays the user's: "tollgate dry-run").
 # Also: self-contained (no URL to fetch), hostile names escaped, every chart
 # present.  Prints SKIP when chromium is not installed (scripts/deps.sh
 # installs it).
@@ -30,7 +31,7 @@ run_chrome() {
     --enable-logging=stderr --v=0 "$@" 2>"$tmp/chrome.err"
 }
 run_chrome --dump-dom "file://$tmp/report.html" >"$tmp/dom.html"
-ok "chromium_rendered_ok" 'grep -q "<title>rendered-ok</title>" "$tmp/dom.html"'
+ok "chromium_rendered_ok" 'grep -q "<html[^>]*data-render=\"ok\"" "$tmp/dom.html" && grep -q "<title>tollgate dry-run</title>" "$tmp/dom.html"'
 ok "chromium_no_console_messages" '! grep -q "CONSOLE" "$tmp/chrome.err"'
 ok "chromium_svg_charts" '[ "$(grep -o "<svg class=\"chart\"" "$tmp/dom.html" | wc -l)" -ge 4 ]'
 ok "chromium_injection_inert" '! grep -q "pwned" <(grep -o "<title>[^<]*</title>" "$tmp/dom.html" | head -1)'
@@ -38,5 +39,5 @@ ok "chromium_injection_inert" '! grep -q "pwned" <(grep -o "<title>[^<]*</title>
 # The check must be able to fail: a page with a script error is caught.
 sed 's#</body>#<script>undefinedFunction();</script></body>#' "$tmp/report.html" >"$tmp/broken.html"
 run_chrome --dump-dom "file://$tmp/broken.html" >"$tmp/dom2.html"
-ok "chromium_catches_script_error" 'grep -q "<title>error</title>" "$tmp/dom2.html" || grep -q "CONSOLE" "$tmp/chrome.err"'
+ok "chromium_catches_script_error" 'grep -q "<html[^>]*data-render=\"error\"" "$tmp/dom2.html" || grep -q "CONSOLE" "$tmp/chrome.err"'
 exit 0

@@ -1002,7 +1002,7 @@ entry_matches_decision(const struct tg_policy *p, const char *tenant, const char
                        const char *body)
 {
     static const char *const fields[] = { "decision", "tenant", "feature", "category", "export_tags",
-                                          "pii", "route", "policy_version" };
+                                          "pii", "allowed", "route", "policy_version" };
     struct tg_arena a;
     struct tg_request req;
     struct tg_decision d;
@@ -1073,6 +1073,17 @@ Test(audit, entry_decision_fields_match_engine_json)
                            "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
     entry_matches_decision(p, "t-open", "no-such-category",
                            "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+    tg_policy_unref(p);
+
+    /* allow lists: "allowed" per entity, with and without remaining findings */
+    snprintf(path, sizeof(path), "%s/tests/cases/policies/allow.yaml", tg_data_dir());
+    cr_assert_eq(tg_policy_load(path, &opts, &p, &err), TG_OK, "%s", err.msg);
+    entry_matches_decision(p, "t-a", "support",
+                           "{\"messages\":[{\"role\":\"user\",\"content\":\"from noreply@anthropic.com, "
+                           "ops@acme.example, desk +44 20 7946 0958, postmaster@example.org\"}]}");
+    entry_matches_decision(p, "t-b", "code",
+                           "{\"messages\":[{\"role\":\"user\",\"content\":\"from noreply@anthropic.com "
+                           "to jane.doe@gmail.com\"}]}");
     tg_policy_unref(p);
 }
 
