@@ -7,7 +7,7 @@
 // provider receives nothing.  The clients run hermetically (clients.mjs):
 // temp HOME, no telemetry or update checks, loopback only, bounded.
 //
-// Claude Code's own system prompt carries noreply@anthropic.com, and the
+// Claude Code's own request carries noreply@anthropic.com, and the
 // code_generation rule has pii_allowed: false: its plain request is served
 // only because a role mailbox is not personal data (issue 17); a personal
 // address in the user's prompt is still refused.
@@ -58,8 +58,10 @@ test('Claude Code: `claude -p` answered by the CN chat model through /v1/message
   const main = log.find((u) => JSON.stringify(u.body.messages).includes('Reply with the single word pong.'));
   assert.ok(main, 'the user prompt reached the model');
   assert.equal(main.body.messages[0].role, 'system', 'Claude Code\'s system prompt became the system message');
-  assert.ok(JSON.stringify(main.body.messages[0]).includes('noreply@anthropic.com'),
-    'its unmodified system prompt (with the role mailbox) was served, not stripped');
+  // Its commit-attribution reminder (in a system-reminder block of the user
+  // turn in this version) carries the role mailbox: served, not stripped.
+  assert.ok(JSON.stringify(main.body.messages).includes('Co-Authored-By: Claude Sonnet 4.5 <noreply@anthropic.com>'),
+    'its unmodified request, with noreply@anthropic.com, was served');
   assert.ok(Array.isArray(main.body.tools) && main.body.tools.some((t) => t.function && t.function.name === 'Bash'),
     'its tools were translated to chat functions');
   const es = await eventually(() => { const x = entriesSince(from, '/messages'); return x.length ? x : null; }, 3000, 'audit entry');

@@ -6,9 +6,9 @@
 // Responses SSE event stream for Codex), runs `claude -p` and `codex exec`
 // against it (clients.mjs: temp HOME, no telemetry, bounded), and writes each
 // request received — method, path, headers with credential values replaced,
-// body — to tests/e2e/fixtures/claude-code-N.json and codex-N.json.
+// body — to tests/e2e/fixtures/claude-code-SCENARIO-N.json and codex-SCENARIO-N.json.
 // The dialect decoders are tested on these files, so they are the clients'
-// unmodified requests (Claude Code's system prompt carries
+// unmodified requests (Claude Code's request carries
 // noreply@anthropic.com: that is the point of issue 17; it stays).
 //
 // Usage: node tests/e2e/capture_clients.mjs [--out DIR]   (default tests/e2e/fixtures)

@@ -120,23 +120,32 @@ test('tool_use and tool_result turns on the CN chat model, plain and streamed', 
   }
 });
 
-test('messages passed through to an Anthropic provider: anthropic-version and anthropic-beta forwarded', async () => {
+test('messages passed through to an Anthropic provider: plain and streamed, anthropic-version sent, provider key used', async () => {
   await gw.stub.clear();
   const c = client();
   const msg = await c.messages.create({ model: PASS, max_tokens: 128, system: 'Be brief.',
-    messages: [{ role: 'user', content: 'hello anthropic' }] },
-  { headers: { 'anthropic-beta': 'interleaved-thinking-2025-05-14' } });
+    messages: [{ role: 'user', content: 'hello anthropic' }] });
   assert.equal(msg.content[0].text, 'echo: hello anthropic');
   const [u] = await upstream();
   assert.equal(u.path, '/anthropic/v1/messages');
   assert.equal(u.body.model, 'claude-sonnet-4-5', 'the upstream model of the route');
   assert.equal(u.headers['anthropic-version'], '2023-06-01');
-  assert.equal(u.headers['anthropic-beta'], 'interleaved-thinking-2025-05-14');
   assert.equal(u.headers['x-api-key'], '[redacted]', 'the provider key, not the client key, is sent');
 
   const s = c.messages.stream({ model: PASS, max_tokens: 128, messages: [{ role: 'user', content: 'stream through please' }] });
   const m2 = await s.finalMessage();
   assert.equal(m2.content[0].text, 'echo: stream through please');
+});
+
+// Issue 12: "Forward anthropic-version/anthropic-beta where the upstream is
+// Anthropic" — Claude Code sends anthropic-beta on every request.
+test('messages to an Anthropic provider: the client\'s anthropic-beta header is forwarded', async () => {
+  await gw.stub.clear();
+  await client().messages.create({ model: PASS, max_tokens: 64, messages: [{ role: 'user', content: 'beta please' }] },
+    { headers: { 'anthropic-beta': 'interleaved-thinking-2025-05-14' } });
+  const [u] = await upstream();
+  assert.equal(u.path, '/anthropic/v1/messages');
+  assert.equal(u.headers['anthropic-beta'], 'interleaved-thinking-2025-05-14');
 });
 
 test('countTokens: answered by tollgate, nothing goes to the CN provider', async () => {
@@ -172,7 +181,9 @@ test('a card number is refused: 403 permission_error in Anthropic\'s shape, with
       assert.equal(e.error.type, 'error');
       assert.equal(e.error.error.type, 'permission_error');
       assert.match(e.error.error.message, /CREDIT_CARD|pii/i);
-      assert.ok(Array.isArray(e.error.rules) && e.error.rules.length > 0, 'rule ids in an added rules array');
+      // The added `rules` array: tollgate puts it in the error object, beside `type` and `message`.
+      const rules = e.error.error.rules || e.error.rules;
+      assert.ok(Array.isArray(rules) && rules.some((r) => /^pii\./.test(r)), `rule ids in an added rules array: ${JSON.stringify(e.error)}`);
       assert.ok(!JSON.stringify(e.error).includes('4111'), 'the number is never echoed');
       return true;
     });
