@@ -14,7 +14,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startGateway, KEYS, PII_CARD, PII_EMAIL, requestEntries, eventually } from './harness.mjs';
+import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { runClaude, runCodex, haveClaude, haveCodex, tempHome } from './clients.mjs';
 
 const RUN_MS = 60000;   // per client run; a served one takes about a second here
@@ -168,4 +170,35 @@ test('Codex CLI: a card number in the prompt is refused (403 shown, non-zero exi
   assert.match(r.stderr, /denied by policy/, 'the refusal reaches the user');
   assert.ok(!r.timedOut && r.ms < 30000, `refused at once, not retried (${r.ms} ms)`);
   assert.equal((await gw.stub.requests()).length, 0, 'no provider was contacted');
+});
+
+// The captured requests (fixtures/, what the pinned versions send), replayed
+// byte for byte with their own headers: each is served by the CN chat model
+// as an event stream in the client's dialect.  Guards the decoders against
+// the clients' real shapes without running the binaries.
+const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures');
+test('the captured Claude Code and Codex requests, replayed unmodified, are served', async () => {
+  const files = fs.readdirSync(FIXTURES).filter((f) => /^(claude-code|codex)-.*\.json$/.test(f)).sort();
+  assert.ok(files.length >= 6, `fixtures present (${files.length})`);
+  for (const f of files) {
+    await gw.stub.clear();
+    const fx = JSON.parse(fs.readFileSync(path.join(FIXTURES, f), 'utf8'));
+    const headers = {};
+    for (const [k, v] of Object.entries(fx.headers)) {
+      if (['host', 'content-length', 'connection', 'accept-encoding'].includes(k) || v === '[redacted]') continue;
+      headers[k] = v;
+    }
+    if (fx.headers['x-api-key']) headers['x-api-key'] = KEYS.acme;
+    else headers.authorization = `Bearer ${KEYS.acme}`;
+    const r = await fetch(gw.base + fx.path, { method: fx.method, headers, body: JSON.stringify(fx.body),
+      signal: AbortSignal.timeout(15000) });
+    const text = await r.text();
+    assert.equal(r.status, 200, `${f}: ${text.slice(0, 400)}`);
+    assert.match(r.headers.get('content-type') || '', /text\/event-stream/, f);
+    const last = f.startsWith('codex') ? /event: response\.completed/ : /event: message_stop/;
+    assert.match(text, last, `${f}: the stream ends as the client expects`);
+    const log = await gw.stub.requests();
+    assert.equal(log.length, 1, f);
+    assert.equal(log[0].path, '/cn/v1/chat/completions', f);
+  }
 });
