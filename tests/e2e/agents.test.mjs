@@ -69,6 +69,10 @@ test('Claude Code: `claude -p` answered by the CN chat model through /v1/message
   const es = await eventually(() => { const x = entriesSince(from, '/messages'); return x.length ? x : null; }, 3000, 'audit entry');
   assert.ok(es.every((e) => e.decision === 'allow' && e.category === 'code_generation' && e.model === 'cn-flash'),
     JSON.stringify(es.map((e) => [e.decision, e.category, e.model])));
+  // The role mailbox is recorded as an allowed finding (entity and count only).
+  assert.ok(es.some((e) => (e.allowed || []).some((a) => a.entity === 'EMAIL_ADDRESS' && a.count >= 1)),
+    JSON.stringify(es.map((e) => e.allowed)));
+  assert.ok(!fs.readFileSync(gw.auditPath, 'utf8').includes('noreply@'), 'the address itself is never audited');
 });
 
 test('Claude Code: a tool round trip (Read tool_use, tool_result) through the CN chat model', { skip: !haveClaude() && 'claude not installed (npm ci)' }, async () => {
