@@ -182,8 +182,8 @@ function workDir(home, files) {
 export async function runClaude(prompt, { baseURL, apiKey, headers, model, timeoutMs = 60000, extraArgs = [], keep = false,
   maxTurns = 1, files = {}, home: given } = {}) {
   const home = given || tempHome('claude');
-  const cwd = workDir(home, files);
   try {
+    const cwd = workDir(home, files);
     const env = claudeEnv({ home, baseURL, apiKey, headers, model });
     const r = await run(CLAUDE_BIN, ['-p', prompt, '--output-format', 'json', '--max-turns', String(maxTurns), ...extraArgs],
       { env, cwd, timeoutMs });
@@ -203,9 +203,9 @@ export async function runClaude(prompt, { baseURL, apiKey, headers, model, timeo
 export async function runCodex(prompt, { baseURL, apiKey, headers, model, timeoutMs = 60000, extraArgs = [], keep = false,
   files = {}, home: given } = {}) {
   const home = given || tempHome('codex');
-  const cwd = workDir(home, files);
   const lastFile = path.join(home, 'last-message.txt');
   try {
+    const cwd = workDir(home, files);
     const env = codexEnv({ home, baseURL, apiKey, headers, model });
     const r = await run(CODEX_BIN, ['exec', '--skip-git-repo-check', '--ephemeral', '--color', 'never',
       '-o', lastFile, ...extraArgs, prompt], { env, cwd, timeoutMs });
