@@ -75,6 +75,28 @@ test('Claude Code: `claude -p` answered by the CN chat model through /v1/message
   assert.ok(!fs.readFileSync(gw.auditPath, 'utf8').includes('noreply@'), 'the address itself is never audited');
 });
 
+test('Claude Code: with a model aliased to the Anthropic route, its Messages pass through to Anthropic', { skip: !haveClaude() && 'claude not installed (npm ci)' }, async () => {
+  await gw.stub.clear();
+  await gw.stub.behave({ match: '/anthropic/', reply: 'pong from anthropic' });
+  try {
+    const r = await claude('Reply with the single word pong.', { model: 'claude-opus-4-1' });
+    assert.equal(r.json && r.json.is_error, false, show(r));
+    assert.equal(r.json.result, 'pong from anthropic');
+  } finally {
+    await gw.stub.calm();
+  }
+  const log = await gw.stub.requests();
+  assert.ok(log.length >= 1);
+  for (const u of log) {
+    assert.equal(u.path, '/anthropic/v1/messages', 'only the Anthropic provider');
+    assert.equal(u.body.model, 'claude-sonnet-4-5', 'the route\'s upstream model');
+    assert.equal(u.headers['anthropic-version'], '2023-06-01');
+  }
+  const main = log.find((u) => JSON.stringify(u.body.messages).includes('Reply with the single word pong.'));
+  assert.ok(main && main.body.system, 'the system prompt stays Anthropic\'s top-level system');
+  assert.ok(main.body.tools.some((t) => t.name === 'Bash' && t.input_schema), 'tools stay in Anthropic form');
+});
+
 test('Claude Code: a tool round trip (Read tool_use, tool_result) through the CN chat model', { skip: !haveClaude() && 'claude not installed (npm ci)' }, async () => {
   await gw.stub.clear();
   const home = tempHome('claude');
