@@ -71,18 +71,31 @@ struct det {
  * yields the set of detectors whose context is present (a bitmask). */
 #define WH_SIZE   1024u
 #define WORD_MAX  24u
-#define MAX_DETECTORS 64u
+/* A set of detectors is one bit each: the prefilter admits detectors by
+ * OR-ing these.  128 bits hold every Presidio pattern entity plus the
+ * secrets with room to spare; two 64-bit words cost one extra OR. */
+__extension__ typedef unsigned __int128 detmask;
+#define MAX_DETECTORS 128u
+#define DM_BIT(i) ((detmask)1 << (i))
+
+/* Index of the lowest set bit of a non-zero mask. */
+static inline unsigned
+dm_ctz(detmask m)
+{
+    uint64_t lo = (uint64_t)m;
+    return lo ? (unsigned)__builtin_ctzll(lo) : 64u + (unsigned)__builtin_ctzll((uint64_t)(m >> 64));
+}
 
 struct wh {
     char     w[WORD_MAX];
     uint8_t  len;
-    uint64_t ctx, excl;      /* detectors listing this word */
+    detmask  ctx, excl;      /* detectors listing this word */
 };
 
 struct lit {
     const char *s;
     uint32_t    len;
-    uint64_t    mask;        /* detectors listing this literal */
+    detmask     mask;        /* detectors listing this literal */
 };
 
 /* Cheap filters that reject most words before hashing them. */
@@ -107,13 +120,13 @@ struct tg_pii_db {
     struct wfilter wgate;    /* context words of context-only detectors: the
                               * per-window gate looks for these alone, and
                               * far fewer prose words get past its filters */
-    uint64_t lit_need;       /* detectors that need a literal */
-    uint64_t ctx_req;        /* context-only detectors */
+    detmask  lit_need;       /* detectors that need a literal */
+    detmask  ctx_req;        /* context-only detectors */
     /* Prefilter as masks, so a window admits its detectors in a few ORs
      * instead of a loop over every detector. */
-    uint64_t trig_det[16];   /* bit b of triggers (not digits) -> detectors */
-    uint64_t dig_det;        /* detectors with the digits trigger */
-    uint64_t clus_det[64];   /* digit cluster length k -> detectors admitting it */
+    detmask  trig_det[16];   /* bit b of triggers (not digits) -> detectors */
+    detmask  dig_det;        /* detectors with the digits trigger */
+    detmask  clus_det[64];   /* digit cluster length k -> detectors admitting it */
 };
 
 struct cand {
@@ -254,7 +267,7 @@ is_word(const char *w)
 
 /* Add lower-case word w to the hash with detector bit. */
 static bool
-wh_add(struct tg_pii_db *db, const char *w, uint64_t bit, bool excl)
+wh_add(struct tg_pii_db *db, const char *w, detmask bit, bool excl)
 {
     size_t n = strlen(w);
     uint32_t h = word_hash((const unsigned char *)w, n), k;
@@ -316,11 +329,11 @@ alnum_bits(const unsigned char *p, size_t nb)
  * cut by lo/hi do not count.  *excl (if not NULL) gets the exclude mask of
  * the whole words in t[lo, split): one pass serves both, since a word
  * wholly before split is also wholly inside [lo, hi). */
-static uint64_t
+static detmask
 words_mask(const struct tg_pii_db *db, const struct wfilter *wf, const unsigned char *t, size_t tn,
-           size_t lo, size_t hi, size_t split, uint64_t *excl)
+           size_t lo, size_t hi, size_t split, detmask *excl)
 {
-    uint64_t m = 0, x = 0;
+    detmask m = 0, x = 0;
     /* a word cut at lo does not count: the byte before lo acts as a letter */
     uint64_t prev = lo > 0 && is_alnum(t[lo - 1]);
     unsigned char w[WORD_MAX];
@@ -477,7 +490,7 @@ tg_pii_db_build(const struct tg_pii_detector_spec *specs, size_t n,
             wf_add(&db->wall, w);
             if (!ex && s->context_required)
                 wf_add(&db->wgate, w);
-            if (!wh_add(db, w, (uint64_t)1 << i, ex)) {
+            if (!wh_add(db, w, DM_BIT(i), ex)) {
                 rc = tg_err_set(err, TG_EPOLICY, "too many PII context words");
                 goto fail;
             }
@@ -506,10 +519,10 @@ tg_pii_db_build(const struct tg_pii_detector_spec *specs, size_t n,
                     db->lit2[key >> 3] |= (uint8_t)(1u << (key & 7));
                 }
             }
-            db->lits[l].mask |= (uint64_t)1 << i;
+            db->lits[l].mask |= DM_BIT(i);
         }
         if (d->nlits)
-            db->lit_need |= (uint64_t)1 << i;
+            db->lit_need |= DM_BIT(i);
         d->score = s->score < 0 ? 0 : s->score > 1 ? 1 : s->score;
         d->ctx_req = s->context_required;
         d->triggers = s->triggers ? s->triggers : TG_PII_TRIG_DIGITS;
@@ -520,15 +533,15 @@ tg_pii_db_build(const struct tg_pii_detector_spec *specs, size_t n,
         for (k = lo; k <= hi; k++)
             d->digit_mask |= (uint64_t)1 << k;
         if (d->ctx_req)
-            db->ctx_req |= (uint64_t)1 << i;
+            db->ctx_req |= DM_BIT(i);
         for (k = 0; k < 16; k++)
             if ((d->triggers & ~TG_PII_TRIG_DIGITS) & (1u << k))
-                db->trig_det[k] |= (uint64_t)1 << i;
+                db->trig_det[k] |= DM_BIT(i);
         if (d->triggers & TG_PII_TRIG_DIGITS)
-            db->dig_det |= (uint64_t)1 << i;
+            db->dig_det |= DM_BIT(i);
         for (k = 0; k < 64; k++)
             if (d->digit_mask & ((uint64_t)1 << k))
-                db->clus_det[k] |= (uint64_t)1 << i;
+                db->clus_det[k] |= DM_BIT(i);
     }
     db->n = n;
     if (db->max_groups == 0)
@@ -764,7 +777,7 @@ struct scan {
 
 /* Context-only detectors whose context words occur in window [wl, wr)
  * plus the context margins: only those need their pattern run. */
-static uint64_t
+static detmask
 window_gate(const struct scan *sc, size_t wl, size_t wr)
 {
     size_t lo = wl > CTX_BEFORE ? wl - CTX_BEFORE : 0;
@@ -799,7 +812,7 @@ run_detector(struct scan *sc, uint32_t di, size_t wl, size_t wr)
 {
     const struct det *d = &sc->db->d[di];
     struct tg_pii_scratch *s = sc->s;
-    uint64_t bit = (uint64_t)1 << di;
+    detmask bit = DM_BIT(di);
     size_t off = wl;
 
     while (off < wr) {
@@ -844,7 +857,7 @@ run_detector(struct scan *sc, uint32_t di, size_t wl, size_t wr)
              * windows never get here */
             size_t lo = fs > CTX_BEFORE ? fs - CTX_BEFORE : 0;
             size_t hi = fe + CTX_AFTER < sc->n ? fe + CTX_AFTER : sc->n;
-            uint64_t ex = 0, cm;
+            detmask ex = 0, cm;
             cm = words_mask(sc->db, &sc->db->wall, sc->t, sc->n, lo, hi, fs, &ex);
             if (d->nexcl && (ex & bit))
                 continue;
@@ -943,14 +956,14 @@ digit_clusters(const unsigned char *p, size_t len, size_t avail)
 /* Run the admitted detectors over window [wl, wr) opened by triggers trig;
  * lits = detectors whose literal occurs in the window's long tokens. */
 static int
-flush_window(struct scan *sc, size_t wl, size_t wr, uint32_t trig, uint64_t lits)
+flush_window(struct scan *sc, size_t wl, size_t wr, uint32_t trig, detmask lits)
 {
     const unsigned char *t = sc->t;
     uint64_t clusters = 0;
     uint32_t cur = 0, gap = 0;
     const struct tg_pii_db *db = sc->db;
     size_t i;
-    uint64_t adm = 0, todo;
+    detmask adm = 0, todo;
     uint32_t rest = trig & ~TG_PII_TRIG_DIGITS;
 
     /* Digit clusters: digits joined by at most two separator bytes. */
@@ -981,7 +994,8 @@ flush_window(struct scan *sc, size_t wl, size_t wr, uint32_t trig, uint64_t lits
         rest &= rest - 1;
     }
     if (trig & TG_PII_TRIG_DIGITS) {
-        uint64_t dm = 0, cl = clusters;
+        detmask dm = 0;
+        uint64_t cl = clusters;
         while (cl) {
             dm |= db->clus_det[__builtin_ctzll(cl)];
             cl &= cl - 1;
@@ -993,7 +1007,7 @@ flush_window(struct scan *sc, size_t wl, size_t wr, uint32_t trig, uint64_t lits
     if (adm & db->ctx_req)
         adm &= ~db->ctx_req | window_gate(sc, wl, wr);
     for (todo = adm; todo; todo &= todo - 1) {
-        if (run_detector(sc, (uint32_t)__builtin_ctzll(todo), wl, wr) != TG_OK)
+        if (run_detector(sc, dm_ctz(todo), wl, wr) != TG_OK)
             return TG_ENOMEM;
         if (sc->s->limit_hit)
             break;
@@ -1038,10 +1052,10 @@ keyish(const unsigned char *t, size_t lo, size_t hi)
 }
 
 /* Detectors whose literal occurs in token t[st, e). */
-static uint64_t
+static detmask
 token_lits(const struct tg_pii_db *db, const unsigned char *t, size_t st, size_t e)
 {
-    uint64_t m = 0;
+    detmask m = 0;
     size_t i;
     uint32_t k;
 
@@ -1185,14 +1199,14 @@ scan_text(struct scan *sc)
     size_t n = sc->n, i = 0, pl = 0, pr = 0, prev_st = 0, prev_e = 0, tok_floor = 0;
     bool have_prev;
     uint32_t pf = 0;
-    uint64_t plits = 0;
+    detmask plits = 0;
     int rc;
 
     for (;;) {
         size_t st, e, wl, wr;
         unsigned f = 0;
         uint32_t trig = 0;
-        uint64_t lits = 0;
+        detmask lits = 0;
 
         /* Skip to the next byte that can start a candidate: plain words
          * (most of any prose) cost one table lookup per byte, 8 at a time. */
