@@ -202,6 +202,7 @@ tg_pii_trigger_bit(const char *name)
         { "digits", TG_PII_TRIG_DIGITS }, { "at", TG_PII_TRIG_AT }, { "hexsep", TG_PII_TRIG_HEXSEP },
         { "long", TG_PII_TRIG_LONG }, { "assign", TG_PII_TRIG_ASSIGN }, { "pem", TG_PII_TRIG_PEM },
         { "dots", TG_PII_TRIG_DOTS }, { "longword", TG_PII_TRIG_LONGWORD }, { "caps", TG_PII_TRIG_CAPS },
+        { "mixed", TG_PII_TRIG_MIXED },
     };
     size_t i;
     for (i = 0; name != NULL && i < TG_ARRAY_LEN(t); i++)
@@ -1267,6 +1268,16 @@ scan_text(struct scan *sc)
                 trig |= TG_PII_TRIG_CAPS;
             else if ((f & C_DIGIT) && t[st] >= '0' && t[st] <= '9' && prev_is_caps2(t, st))
                 trig |= TG_PII_TRIG_CAPS;   /* spaced "AB 12 34 56 C" */
+        }
+        /* Document numbers, tax codes and plates mix capitals and digits
+         * anywhere in the token ("12345678Z", "RSSMRA85T10A562S"); only
+         * tokens that already have a digit are looked at. */
+        if (f & C_DIGIT) {
+            size_t k;
+            for (k = st; k < e && !(t[k] >= 'A' && t[k] <= 'Z'); k++)
+                ;
+            if (k < e)
+                trig |= TG_PII_TRIG_MIXED;
         }
         if (e - st >= 32 || (e - st >= 20 && (f & (C_DIGIT | C_DASH)))) {
             trig |= TG_PII_TRIG_LONG;
