@@ -70,7 +70,9 @@ struct det {
 /* Context/exclude words, hashed: one pass over the words near a match
  * yields the set of detectors whose context is present (a bitmask). */
 #define WH_SIZE   1024u
-#define WORD_MAX  24u
+/* German compounds ("Steueridentifikationsnummer", 27 letters) need more
+ * than 24; a word is a bit of wfilter.lens, so 32 at most. */
+#define WORD_MAX  32u
 /* A set of detectors is one bit each: the prefilter admits detectors by
  * OR-ing these.  128 bits hold every Presidio pattern entity plus the
  * secrets with room to spare; two 64-bit words cost one extra OR. */
@@ -189,6 +191,11 @@ static const uint8_t wordch[256] = {
 };
 
 static inline bool is_alnum(unsigned char c) { return wordch[c] != 0; }
+/* Context words are runs of ASCII letters/digits and of UTF-8 bytes, so
+ * "Führerschein", "henkilötunnus" or a Hangul word can be context words
+ * (ASCII letters folded to lower case, other letters compared as bytes). */
+static inline bool is_wordc(unsigned char c) { return wordch[c] != 0 || c >= 0x80; }
+static inline unsigned wkey(unsigned char c) { return c >= 0x80 ? c : wordch[c]; }
 static inline bool is_hex(unsigned char c)
 {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
@@ -261,7 +268,7 @@ is_word(const char *w)
     if (n == 0 || n >= WORD_MAX)
         return false;
     for (i = 0; i < n; i++)
-        if (!is_alnum((unsigned char)w[i]))
+        if (!is_wordc((unsigned char)w[i]))
             return false;
     return true;
 }
@@ -303,7 +310,7 @@ wh_find(const struct tg_pii_db *db, const unsigned char *w, size_t n, uint32_t h
     return NULL;
 }
 
-/* Bit k set when p[k] (k < nb <= 64) is a letter or digit. */
+/* Bit k set when p[k] (k < nb <= 64) is a word byte (is_wordc). */
 static inline uint64_t
 alnum_bits(const unsigned char *p, size_t nb)
 {
@@ -318,11 +325,12 @@ alnum_bits(const unsigned char *p, size_t nb)
         /* 'A'..'Z' | 0x20 = 'a'..'z'; no other byte lands there */
         __m128i al = _mm_cmplt_epi8(_mm_add_epi8(_mm_or_si128(v, x20), offa), lim26);
         __m128i dg = _mm_cmplt_epi8(_mm_add_epi8(v, off0), lim10);
-        am |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_or_si128(al, dg)) << k;
+        __m128i hi = _mm_cmplt_epi8(v, _mm_setzero_si128());   /* >= 0x80 */
+        am |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(al, dg), hi)) << k;
     }
 #endif
     for (; k < nb; k++)
-        am |= (uint64_t)(wordch[p[k]] != 0) << k;
+        am |= (uint64_t)is_wordc(p[k]) << k;
     return am;
 }
 
@@ -336,7 +344,7 @@ words_mask(const struct tg_pii_db *db, const struct wfilter *wf, const unsigned 
 {
     detmask m = 0, x = 0;
     /* a word cut at lo does not count: the byte before lo acts as a letter */
-    uint64_t prev = lo > 0 && is_alnum(t[lo - 1]);
+    uint64_t prev = lo > 0 && is_wordc(t[lo - 1]);
     unsigned char w[WORD_MAX];
     size_t c;
 
@@ -353,7 +361,7 @@ words_mask(const struct tg_pii_db *db, const struct wfilter *wf, const unsigned 
             /* first two letters (the second 0 for a one-letter word) */
             unsigned key;
             k = (size_t)__builtin_ctzll(sb);
-            key = (unsigned)wordch[t[c + k]] << 8 | (c + k + 1 < hi ? wordch[t[c + k + 1]] : 0);
+            key = wkey(t[c + k]) << 8 | (c + k + 1 < hi ? wkey(t[c + k + 1]) : 0);
             fm |= (uint64_t)((wf->w2[key >> 3] >> (key & 7)) & 1) << k;
         }
         starts &= fm;
@@ -363,10 +371,10 @@ words_mask(const struct tg_pii_db *db, const struct wfilter *wf, const unsigned 
             uint32_t h = 2166136261u;
             starts &= starts - 1;
             e = nz ? st + (size_t)__builtin_ctzll(nz) : c + 64;
-            while (e < hi && is_alnum(t[e]))   /* a word running into the next chunk */
+            while (e < hi && is_wordc(t[e]))   /* a word running into the next chunk */
                 e++;
             n = e - st;
-            if (n >= WORD_MAX || !(wf->lens & (1u << n)) || (e == hi && e < tn && is_alnum(t[e])))
+            if (n >= WORD_MAX || !(wf->lens & (1u << n)) || (e == hi && e < tn && is_wordc(t[e])))
                 continue;
             for (k = 0; k < n; k++) {
                 w[k] = lc(t[st + k]);
@@ -483,7 +491,7 @@ tg_pii_db_build(const struct tg_pii_detector_spec *specs, size_t n,
             bool ex = k >= d->nctx;
             const char *w = ex ? d->excl[k - d->nctx] : d->ctx[k];
             if (!is_word(w)) {
-                rc = tg_err_set(err, TG_EPOLICY, "%s:%u:%u: detector %s: %s word \"%s\" must be letters and digits (< %u)",
+                rc = tg_err_set(err, TG_EPOLICY, "%s:%u:%u: detector %s: %s word \"%s\" must be letters and digits (ASCII or UTF-8, < %u bytes)",
                                 s->file ? s->file : "(pack)", s->line, s->col, s->id,
                                 ex ? "exclude" : "context", w, WORD_MAX);
                 goto fail;
