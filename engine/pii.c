@@ -209,7 +209,7 @@ tg_pii_trigger_bit(const char *name)
         { "digits", TG_PII_TRIG_DIGITS }, { "at", TG_PII_TRIG_AT }, { "hexsep", TG_PII_TRIG_HEXSEP },
         { "long", TG_PII_TRIG_LONG }, { "assign", TG_PII_TRIG_ASSIGN }, { "pem", TG_PII_TRIG_PEM },
         { "dots", TG_PII_TRIG_DOTS }, { "longword", TG_PII_TRIG_LONGWORD }, { "caps", TG_PII_TRIG_CAPS },
-        { "mixed", TG_PII_TRIG_MIXED },
+        { "mixed", TG_PII_TRIG_MIXED }, { "capsword", TG_PII_TRIG_CAPSWORD },
     };
     size_t i;
     for (i = 0; name != NULL && i < TG_ARRAY_LEN(t); i++)
@@ -1167,6 +1167,22 @@ prev_is_caps2(const unsigned char *t, size_t st)
            (e == 2 || is_ws(t[e - 3]));
 }
 
+/* Is the token before st (up to 8 blanks back) one to six capitals and
+ * hyphens with a capital first: "HRB" 12345, "HB-UC" 8330, "C" 103? */
+static inline bool
+prev_is_caps_word(const unsigned char *t, size_t st)
+{
+    size_t e = st, b;
+    while (e > 0 && st - e < 8 && is_ws(t[e - 1]))
+        e--;
+    if (e == st)
+        return false;
+    for (b = e; b > 0 && e - b < 7 && ((t[b - 1] >= 'A' && t[b - 1] <= 'Z') || t[b - 1] == '-'); b--)
+        ;
+    return b < e && e - b <= 6 && t[b] >= 'A' && t[b] <= 'Z' && (b == 0 || is_ws(t[b - 1]) || t[b - 1] == '(' ||
+                                                                  t[b - 1] == ',');
+}
+
 /* Index of the next byte at or after i that can start a candidate (see
  * interesting[]; a '-' only when another follows), or n.  Sixteen bytes
  * per step where SSE2 is there, which every x86-64 has. */
@@ -1277,6 +1293,9 @@ scan_text(struct scan *sc)
             else if ((f & C_DIGIT) && t[st] >= '0' && t[st] <= '9' && prev_is_caps2(t, st))
                 trig |= TG_PII_TRIG_CAPS;   /* spaced "AB 12 34 56 C" */
         }
+        /* Plates and register numbers: "M-AB 1234", "HRB 12345" */
+        if ((f & C_DIGIT) && t[st] >= '0' && t[st] <= '9' && prev_is_caps_word(t, st))
+            trig |= TG_PII_TRIG_CAPSWORD;
         /* Document numbers, tax codes and plates mix capitals and digits
          * anywhere in the token ("12345678Z", "RSSMRA85T10A562S"); only
          * tokens that already have a digit are looked at. */

@@ -499,8 +499,12 @@ kr_rn(const char *m, size_t len, bool want_foreign)
     y = num2(d) + (g == 9 || g == 0 ? 1800 : (g == 1 || g == 2 || g == 5 || g == 6) ? 1900 : 2000);
     if (!date_ok(y, num2(d + 2), num2(d + 4)))
         return -1;
-    /* the check digit is mod 11 folded to 0-9: one random value in ten */
-    return (11 - wsum(d, w, 12) % 11) % 10 == dv(d[12]) ? 0.75 : -1;
+    /* The check digit is mod 11 folded to 0-9: one random value in ten
+     * passes, and 13-digit millisecond timestamps often hold a valid date.
+     * Written YYMMDD-NNNNNNN it stands alone; bare digits need context. */
+    if ((11 - wsum(d, w, 12) % 11) % 10 != dv(d[12]))
+        return -1;
+    return memchr(m, '-', len) != NULL ? 0.75 : 0;
 }
 
 static double
@@ -719,7 +723,9 @@ v_tr_id(const char *m, size_t len)
         return -1;
     for (i = 0; i < 10; i++)
         s10 += dv(d[i]);
-    return s10 % 10 == dv(d[10]) ? 0.6 : -1;
+    /* two check digits, but 11-digit runs are common (mobile numbers):
+     * the pack keeps the base score and wants a context word */
+    return s10 % 10 == dv(d[10]) ? 0 : -1;
 }
 
 static const struct {
