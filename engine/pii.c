@@ -51,6 +51,10 @@
 #define CTX_BOOST  0.35
 #define WIN_MERGE_MAX 1024u   /* windows merge up to this size, then a new one starts */
 
+/* A set of detectors is one bit each: the prefilter admits detectors by
+ * OR-ing these.  128 bits hold every Presidio pattern entity plus the
+ * secrets with room to spare; two 64-bit words cost one extra OR. */
+__extension__ typedef unsigned __int128 detmask;
 struct det {
     const char *id, *entity;
     enum tg_pii_class cls;
@@ -65,6 +69,8 @@ struct det {
     uint32_t triggers;
     uint64_t digit_mask;   /* bit k: a digit cluster of length k admits this detector */
     uint32_t group;
+    detmask same;          /* detectors with this very pattern and group (self
+                            * included): one PCRE2 pass serves them all */
 };
 
 /* Context/exclude words, hashed: one pass over the words near a match
@@ -73,10 +79,6 @@ struct det {
 /* German compounds ("Steueridentifikationsnummer", 27 letters) need more
  * than 24; a word is a bit of wfilter.lens, so 32 at most. */
 #define WORD_MAX  32u
-/* A set of detectors is one bit each: the prefilter admits detectors by
- * OR-ing these.  128 bits hold every Presidio pattern entity plus the
- * secrets with room to spare; two 64-bit words cost one extra OR. */
-__extension__ typedef unsigned __int128 detmask;
 #define MAX_DETECTORS 128u
 #define DM_BIT(i) ((detmask)1 << (i))
 
@@ -536,6 +538,16 @@ tg_pii_db_build(const struct tg_pii_detector_spec *specs, size_t n,
         d->ctx_req = s->context_required;
         d->triggers = s->triggers ? s->triggers : TG_PII_TRIG_DIGITS;
         d->group = s->group;
+        d->same = DM_BIT(i);
+        for (k = 0; k < i; k++)
+            if (specs[k].group == s->group && strcmp(specs[k].pattern, s->pattern) == 0) {
+                d->same |= db->d[k].same;
+                break;
+            }
+        if (d->same != DM_BIT(i))
+            for (k = 0; k < i; k++)
+                if (d->same & DM_BIT(k))
+                    db->d[k].same = d->same;
         lo = s->min_digits > 63 ? 63 : s->min_digits;
         hi = s->max_digits == 0 || s->max_digits > 63 ? 63 : s->max_digits;
         d->digit_mask = 0;
@@ -816,19 +828,21 @@ push_cand(struct tg_pii_scratch *s, uint32_t st, uint32_t e, double score, uint3
     return TG_OK;
 }
 
+/* Run detector di's pattern over [wl, wr) once, for every admitted
+ * detector in grp that shares it (di among them). */
 static int
-run_detector(struct scan *sc, uint32_t di, size_t wl, size_t wr)
+run_detector(struct scan *sc, uint32_t di, detmask grp, size_t wl, size_t wr)
 {
     const struct det *d = &sc->db->d[di];
     struct tg_pii_scratch *s = sc->s;
-    detmask bit = DM_BIT(di);
     size_t off = wl;
 
     while (off < wr) {
         int rc;
         PCRE2_SIZE *ov;
         size_t ms, me, fs, fe;
-        double score;
+        detmask todo, ex = 0, cm = 0;
+        bool have_ctx = false;
 
         if (d->jit)
             rc = pcre2_jit_match(d->re, sc->t, wr, off, 0, s->md, s->mctx);
@@ -853,35 +867,43 @@ run_detector(struct scan *sc, uint32_t di, size_t wl, size_t wr)
         }
         if (fe <= fs)
             continue;
-        score = d->score;
-        if (d->validate != NULL) {
-            double v = d->validate((const char *)sc->t + fs, fe - fs);
-            if (v < 0)
+        for (todo = grp; todo; todo &= todo - 1) {
+            uint32_t k = dm_ctz(todo);
+            const struct det *dk = &sc->db->d[k];
+            detmask bit = DM_BIT(k);
+            double score = dk->score;
+            if (dk->validate != NULL) {
+                double v = dk->validate((const char *)sc->t + fs, fe - fs);
+                if (v < 0)
+                    continue;
+                if (v > 0)
+                    score = v;
+            }
+            if (dk->nexcl || dk->nctx) {
+                /* context only now that a match survived its validator: most
+                 * windows never get here; detectors sharing the match share
+                 * the one pass over its words */
+                if (!have_ctx) {
+                    size_t lo = fs > CTX_BEFORE ? fs - CTX_BEFORE : 0;
+                    size_t hi = fe + CTX_AFTER < sc->n ? fe + CTX_AFTER : sc->n;
+                    cm = words_mask(sc->db, &sc->db->wall, sc->t, sc->n, lo, hi, fs, &ex);
+                    have_ctx = true;
+                }
+                if (dk->nexcl && (ex & bit))
+                    continue;
+                if (dk->nctx && (cm & bit)) {
+                    if (score < 1.0)
+                        score = score + CTX_BOOST > 1.0 ? 1.0 : score + CTX_BOOST;
+                } else if (dk->ctx_req)
+                    continue;
+            }
+            if (score < sc->min_score)
                 continue;
-            if (v > 0)
-                score = v;
+            if (push_cand(s, (uint32_t)fs, (uint32_t)fe, score, k) != TG_OK)
+                return TG_ENOMEM;
+            if (s->limit_hit)
+                return TG_OK;
         }
-        if (d->nexcl || d->nctx) {
-            /* context only now that a match survived its validator: most
-             * windows never get here */
-            size_t lo = fs > CTX_BEFORE ? fs - CTX_BEFORE : 0;
-            size_t hi = fe + CTX_AFTER < sc->n ? fe + CTX_AFTER : sc->n;
-            detmask ex = 0, cm;
-            cm = words_mask(sc->db, &sc->db->wall, sc->t, sc->n, lo, hi, fs, &ex);
-            if (d->nexcl && (ex & bit))
-                continue;
-            if (d->nctx && (cm & bit)) {
-                if (score < 1.0)
-                    score = score + CTX_BOOST > 1.0 ? 1.0 : score + CTX_BOOST;
-            } else if (d->ctx_req)
-                continue;
-        }
-        if (score < sc->min_score)
-            continue;
-        if (push_cand(s, (uint32_t)fs, (uint32_t)fe, score, di) != TG_OK)
-            return TG_ENOMEM;
-        if (s->limit_hit)
-            break;
     }
     return TG_OK;
 }
@@ -1015,8 +1037,11 @@ flush_window(struct scan *sc, size_t wl, size_t wr, uint32_t trig, detmask lits)
     /* context-only detectors: one pass over the window's words first */
     if (adm & db->ctx_req)
         adm &= ~db->ctx_req | window_gate(sc, wl, wr);
-    for (todo = adm; todo; todo &= todo - 1) {
-        if (run_detector(sc, dm_ctz(todo), wl, wr) != TG_OK)
+    for (todo = adm; todo; ) {
+        uint32_t di = dm_ctz(todo);
+        detmask grp = db->d[di].same & todo;
+        todo &= ~grp;
+        if (run_detector(sc, di, grp, wl, wr) != TG_OK)
             return TG_ENOMEM;
         if (sc->s->limit_hit)
             break;
