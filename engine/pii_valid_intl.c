@@ -50,6 +50,31 @@ all_digits(const char *s, size_t n)
     return true;
 }
 
+/*
+ * Is m written in one of the layouts given ('N' a digit, other bytes
+ * themselves), NULL-terminated?  Detectors of one length share a loose
+ * pattern ("13 digits, a space or dash anywhere") so the scanner runs it
+ * once for all of them; each validator then accepts only its own layouts.
+ */
+static bool
+shape(const char *m, size_t len, const char *const *shapes)
+{
+    for (; *shapes != NULL; shapes++) {
+        const char *f = *shapes;
+        size_t i;
+        if (strlen(f) != len)
+            continue;
+        for (i = 0; i < len; i++)
+            if (f[i] == 'N' ? (m[i] < '0' || m[i] > '9') : m[i] != f[i])
+                break;
+        if (i == len)
+            return true;
+    }
+    return false;
+}
+
+#define SHAPES(...) ((const char *const[]){ __VA_ARGS__, NULL })
+
 static int
 dv(char c)
 {
@@ -163,7 +188,7 @@ v_de_tax_id(const char *m, size_t len)
     char d[ID_MAX];
     int cnt[10] = { 0 }, rep = 0, i;
 
-    if (alnum(m, len, d, sizeof d) != 11 || !all_digits(d, 11) || d[0] == '0')
+    if (!shape(m, len, SHAPES("NNNNNNNNNNN", "NN NNN NNN NNN")) || alnum(m, len, d, sizeof d) != 11 || d[0] == '0')
         return -1;
     for (i = 0; i < 10; i++)
         cnt[dv(d[i])]++;
@@ -350,6 +375,8 @@ v_it_vat(const char *m, size_t len)
     const char *x = d;
     int off;
 
+    if (!shape(m, len, SHAPES("NNNNNNNNNNN", "ITNNNNNNNNNNN", "IT NNNNNNNNNNN")))
+        return -1;
     if (n == 13 && d[0] == 'I' && d[1] == 'T') {
         x = d + 2;
         n = 11;
@@ -400,7 +427,7 @@ v_pl_pesel(const char *m, size_t len)
     char d[ID_MAX];
     int mo, y;
 
-    if (alnum(m, len, d, sizeof d) != 11 || !all_digits(d, 11))
+    if (!shape(m, len, SHAPES("NNNNNNNNNNN")) || alnum(m, len, d, sizeof d) != 11)
         return -1;
     mo = num2(d + 2);
     y = num2(d);
@@ -491,7 +518,8 @@ kr_rn(const char *m, size_t len, bool want_foreign)
     char d[ID_MAX];
     int g, y;
 
-    if (alnum(m, len, d, sizeof d) != 13 || !all_digits(d, 13))
+    if (!shape(m, len, SHAPES("NNNNNNNNNNNNN", "NNNNNN-NNNNNNN", "NNNNNN NNNNNNN")) ||
+        alnum(m, len, d, sizeof d) != 13)
         return -1;
     g = dv(d[6]);
     if (want_foreign != (g >= 5 && g <= 8))
@@ -603,7 +631,8 @@ v_th_tnin(const char *m, size_t len)
 {
     static const int w[12] = { 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2 };
     char d[ID_MAX];
-    if (alnum(m, len, d, sizeof d) != 13 || !all_digits(d, 13) || d[0] == '0' || d[0] == '9')
+    if (!shape(m, len, SHAPES("NNNNNNNNNNNNN", "N-NNNN-NNNNN-NN-N", "N NNNN NNNNN NN N")) ||
+        alnum(m, len, d, sizeof d) != 13 || d[0] == '0' || d[0] == '9')
         return -1;
     if ((11 - wsum(d, w, 12) % 11) % 10 != dv(d[12]))
         return -1;
@@ -618,7 +647,7 @@ v_au_abn(const char *m, size_t len)
 {
     static const int w[11] = { 10, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19 };
     char d[ID_MAX];
-    if (alnum(m, len, d, sizeof d) != 11 || !all_digits(d, 11) || d[0] == '0')
+    if (!shape(m, len, SHAPES("NNNNNNNNNNN", "NN NNN NNN NNN")) || alnum(m, len, d, sizeof d) != 11 || d[0] == '0')
         return -1;
     return (wsum(d, w, 11) - w[0]) % 89 == 0 ? 1.0 : -1;
 }
@@ -701,7 +730,8 @@ static double
 v_za_id(const char *m, size_t len)
 {
     char d[ID_MAX];
-    if (alnum(m, len, d, sizeof d) != 13 || !all_digits(d, 13) || d[10] > '2')
+    if (!shape(m, len, SHAPES("NNNNNNNNNNNNN", "NNNNNN NNNN NNN")) || alnum(m, len, d, sizeof d) != 13 ||
+        d[10] > '2')
         return -1;
     if (!date_ok(2000, num2(d + 2), num2(d + 4)))
         return -1;
@@ -715,7 +745,7 @@ v_tr_id(const char *m, size_t len)
 {
     char d[ID_MAX];
     int odd, even, i, s10 = 0;
-    if (alnum(m, len, d, sizeof d) != 11 || !all_digits(d, 11) || d[0] == '0')
+    if (!shape(m, len, SHAPES("NNNNNNNNNNN")) || alnum(m, len, d, sizeof d) != 11 || d[0] == '0')
         return -1;
     odd = dv(d[0]) + dv(d[2]) + dv(d[4]) + dv(d[6]) + dv(d[8]);
     even = dv(d[1]) + dv(d[3]) + dv(d[5]) + dv(d[7]);
@@ -728,10 +758,19 @@ v_tr_id(const char *m, size_t len)
     return s10 % 10 == dv(d[10]) ? 0 : -1;
 }
 
+/* Eleven plain digits (a detector without a checksum on the shared
+ * 11-digit pattern). */
+static double
+v_digits11(const char *m, size_t len)
+{
+    return shape(m, len, SHAPES("NNNNNNNNNNN")) ? 0 : -1;
+}
+
 static const struct {
     const char *name;
     tg__pii_validator_fn fn;
 } validators_intl[] = {
+    { "digits11", v_digits11 },
     { "de_tax_id", v_de_tax_id }, { "de_vat", v_de_vat },       { "icao9", v_icao9 },
     { "de_rvnr", v_de_rvnr },     { "de_kvnr", v_de_kvnr },     { "de_lanr", v_de_lanr },
     { "es_nif", v_es_nif },       { "it_fiscal", v_it_fiscal }, { "it_vat", v_it_vat },
