@@ -107,7 +107,17 @@ struct wfilter {
     uint8_t  w2[8192];       /* bit per lower-case first two bytes of a word
                               * (second 0 for a one-letter word) */
     uint32_t lens;           /* bit k: some word has length k */
+    uint8_t  w2l[8192];      /* bit per (first two bytes, length): with ~300
+                              * words nearly every prefix and length occurs
+                              * somewhere, but few prose words match a word
+                              * in both */
 };
+
+static inline unsigned
+w2l_key(unsigned key2, size_t len)
+{
+    return (key2 * 33u + (unsigned)len * 2654435761u) & 0xffffu;
+}
 
 struct tg_pii_db {
     struct tg_arena arena;   /* strings and arrays */
@@ -251,6 +261,8 @@ wf_add(struct wfilter *wf, const char *w)
     unsigned key = (unsigned)(unsigned char)w[0] << 8 | (unsigned char)w[1];
     wf->w2[key >> 3] |= (uint8_t)(1u << (key & 7));
     wf->lens |= 1u << strlen(w);
+    key = w2l_key(key, strlen(w));
+    wf->w2l[key >> 3] |= (uint8_t)(1u << (key & 7));
 }
 
 static uint32_t
@@ -378,6 +390,11 @@ words_mask(const struct tg_pii_db *db, const struct wfilter *wf, const unsigned 
             n = e - st;
             if (n >= WORD_MAX || !(wf->lens & (1u << n)) || (e == hi && e < tn && is_wordc(t[e])))
                 continue;
+            {
+                unsigned k2 = w2l_key(wkey(t[st]) << 8 | (n > 1 ? wkey(t[st + 1]) : 0), n);
+                if (!(wf->w2l[k2 >> 3] & (1u << (k2 & 7))))
+                    continue;
+            }
             for (k = 0; k < n; k++) {
                 w[k] = lc(t[st + k]);
                 h = (h ^ w[k]) * 16777619u;
