@@ -71,6 +71,7 @@ struct det {
     uint32_t group;
     detmask same;          /* detectors with this very pattern and group (self
                             * included): one PCRE2 pass serves them all */
+    double best;           /* highest score a match can reach (1 with a validator) */
 };
 
 /* Context/exclude words, hashed: one pass over the words near a match
@@ -221,7 +222,7 @@ tg_pii_trigger_bit(const char *name)
         { "digits", TG_PII_TRIG_DIGITS }, { "at", TG_PII_TRIG_AT }, { "hexsep", TG_PII_TRIG_HEXSEP },
         { "long", TG_PII_TRIG_LONG }, { "assign", TG_PII_TRIG_ASSIGN }, { "pem", TG_PII_TRIG_PEM },
         { "dots", TG_PII_TRIG_DOTS }, { "longword", TG_PII_TRIG_LONGWORD }, { "caps", TG_PII_TRIG_CAPS },
-        { "mixed", TG_PII_TRIG_MIXED }, { "capsword", TG_PII_TRIG_CAPSWORD },
+        { "mixed", TG_PII_TRIG_MIXED }, { "capsword", TG_PII_TRIG_CAPSWORD }, { "url", TG_PII_TRIG_URL },
     };
     size_t i;
     for (i = 0; name != NULL && i < TG_ARRAY_LEN(t); i++)
@@ -555,6 +556,7 @@ tg_pii_db_build(const struct tg_pii_detector_spec *specs, size_t n,
         d->ctx_req = s->context_required;
         d->triggers = s->triggers ? s->triggers : TG_PII_TRIG_DIGITS;
         d->group = s->group;
+        d->best = d->validate != NULL ? 1.0 : d->score + (d->nctx ? CTX_BOOST : 0);
         d->same = DM_BIT(i);
         for (k = 0; k < i; k++)
             if (specs[k].group == s->group && strcmp(specs[k].pattern, s->pattern) == 0) {
@@ -811,6 +813,7 @@ struct scan {
     const unsigned char *t;
     size_t n;
     double min_score;
+    detmask live;          /* detectors that can reach min_score at all */
 };
 
 /* Context-only detectors whose context words occur in window [wl, wr)
@@ -1050,7 +1053,7 @@ flush_window(struct scan *sc, size_t wl, size_t wr, uint32_t trig, detmask lits)
         }
         adm |= db->dig_det & dm;
     }
-    adm &= ~db->lit_need | lits;
+    adm &= (~db->lit_need | lits) & sc->live;
     /* context-only detectors: one pass over the window's words first */
     if (adm & db->ctx_req)
         adm &= ~db->ctx_req | window_gate(sc, wl, wr);
@@ -1335,6 +1338,8 @@ scan_text(struct scan *sc)
             else if ((f & C_DIGIT) && t[st] >= '0' && t[st] <= '9' && prev_is_caps2(t, st))
                 trig |= TG_PII_TRIG_CAPS;   /* spaced "AB 12 34 56 C" */
         }
+        if ((f & C_COLON) && e - st >= 8 && memmem(t + st, e - st, "://", 3) != NULL)
+            trig |= TG_PII_TRIG_URL;
         /* Plates and register numbers: "M-AB 1234", "HRB 12345" */
         if ((f & C_DIGIT) && t[st] >= '0' && t[st] <= '9' && prev_is_caps_word(t, st))
             trig |= TG_PII_TRIG_CAPSWORD;
@@ -1571,6 +1576,13 @@ tg_pii_scan(const struct tg_pii_db *db, struct tg_pii_scratch *s,
     sc.db = db;
     sc.s = s;
     sc.min_score = min_score;
+    /* A detector whose best score stays under min_score (a low-score
+     * pattern such as URL, for callers who lower the threshold) costs
+     * nothing at the default threshold. */
+    sc.live = 0;
+    for (i = 0; i < db->n; i++)
+        if (db->d[i].best >= min_score)
+            sc.live |= DM_BIT(i);
     if (norm) {
         if (grow_norm(s, len) != TG_OK)
             return tg_err_set(err, TG_ENOMEM, "out of memory normalising text for the PII scan");
