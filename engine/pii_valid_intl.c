@@ -758,6 +758,73 @@ v_tr_id(const char *m, size_t len)
     return s10 % 10 == dv(d[10]) ? 0 : -1;
 }
 
+/* ---- Russia, Philippines ------------------------------------------------------------- */
+
+/* mod 11 of a weighted sum, 10 counting as 0 (INN) */
+static int
+inn_check(const char *d, const int *w, size_t n)
+{
+    int c = wsum(d, w, n) % 11;
+    return c > 9 ? 0 : c;
+}
+
+/* INN: 10 digits (organisations, one check digit) or 12 (people, two). */
+static double
+v_ru_inn(const char *m, size_t len)
+{
+    static const int w10[9] = { 2, 4, 10, 3, 5, 9, 4, 6, 8 };
+    static const int w11[10] = { 7, 2, 4, 10, 3, 5, 9, 4, 6, 8 };
+    static const int w12[11] = { 3, 7, 2, 4, 10, 3, 5, 9, 4, 6, 8 };
+    char d[ID_MAX];
+
+    if (shape(m, len, SHAPES("NNNNNNNNNN")))
+        return inn_check(m, w10, 9) == dv(m[9]) ? 0 : -1;
+    if (!shape(m, len, SHAPES("NNNNNNNNNNNN")))
+        return -1;
+    memcpy(d, m, 12);
+    return inn_check(d, w11, 10) == dv(d[10]) && inn_check(d, w12, 11) == dv(d[11]) ? 0 : -1;
+}
+
+/* SNILS: nine digits weighted 9..1, sum mod 101 (100 counts as 00) is the
+ * two-digit control number.  The printed "XXX-XXX-XXX XX" stands alone. */
+static double
+v_ru_snils(const char *m, size_t len)
+{
+    static const int w[9] = { 9, 8, 7, 6, 5, 4, 3, 2, 1 };
+    char d[ID_MAX];
+    int c;
+
+    if (!shape(m, len, SHAPES("NNNNNNNNNNN", "NNN-NNN-NNN NN", "NNN-NNN-NNN-NN")) ||
+        alnum(m, len, d, sizeof d) != 11)
+        return -1;
+    c = wsum(d, w, 9) % 101;
+    if (c == 100)
+        c = 0;
+    if (c != num2(d + 9))
+        return -1;
+    return len > 11 ? 0.75 : 0;
+}
+
+/* PhilHealth PIN: 12 digits, weights 2..12 over the first eleven,
+ * 11 - sum mod 11 (11 is 0, 10 is never issued).  "NN-NNNNNNNNN-N" stands
+ * alone. */
+static double
+v_ph_philhealth(const char *m, size_t len)
+{
+    static const int w[11] = { 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 };
+    char d[ID_MAX];
+    int c;
+
+    if (!shape(m, len, SHAPES("NNNNNNNNNNNN", "NN-NNNNNNNNN-N")) || alnum(m, len, d, sizeof d) != 12)
+        return -1;
+    c = 11 - wsum(d, w, 11) % 11;
+    if (c == 11)
+        c = 0;
+    if (c == 10 || c != dv(d[11]))
+        return -1;
+    return len > 12 ? 0.6 : 0;
+}
+
 /* Eleven plain digits (a detector without a checksum on the shared
  * 11-digit pattern). */
 static double
@@ -771,6 +838,7 @@ static const struct {
     tg__pii_validator_fn fn;
 } validators_intl[] = {
     { "digits11", v_digits11 },
+    { "ru_inn", v_ru_inn },       { "ru_snils", v_ru_snils },   { "ph_philhealth", v_ph_philhealth },
     { "de_tax_id", v_de_tax_id }, { "de_vat", v_de_vat },       { "icao9", v_icao9 },
     { "de_rvnr", v_de_rvnr },     { "de_kvnr", v_de_kvnr },     { "de_lanr", v_de_lanr },
     { "es_nif", v_es_nif },       { "it_fiscal", v_it_fiscal }, { "it_vat", v_it_vat },
