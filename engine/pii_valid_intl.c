@@ -346,20 +346,20 @@ v_it_fiscal(const char *m, size_t len)
     }
     if (d[15] != 'A' + sum % 26)
         return -1;
-    /* month letter and day (41..71 for women) */
+    /* month letter and day (41..71 for women); d[] holds no NUL, so
+     * strchr finds only real letters */
     p = strchr("ABCDEHLMPRST", d[8]);
-    if (p == NULL || d[8] == '\0')
+    if (p == NULL)
         return -1;
     mo = (int)(p - "ABCDEHLMPRST") + 1;
-    {
-        char dd[2];
-        for (i = 0; i < 2; i++) {
-            const char *q = strchr(omo, d[9 + i]);
-            dd[i] = d[9 + i] >= '0' && d[9 + i] <= '9' ? d[9 + i] : q != NULL && d[9 + i] ? (char)('0' + (q - omo)) : 'x';
-        }
-        if (dd[0] == 'x' || dd[1] == 'x')
+    for (i = 9, day = 0; i < 11; i++) {
+        const char *q = strchr(omo, d[i]);
+        if (d[i] >= '0' && d[i] <= '9')
+            day = day * 10 + dv(d[i]);
+        else if (q != NULL)
+            day = day * 10 + (int)(q - omo);   /* omocodia: L=0 .. V=9 */
+        else
             return -1;
-        day = num2(dd);
     }
     if (day > 40)
         day -= 40;
