@@ -77,7 +77,8 @@ Test(pii_intl, spain_italy)
 {
     CHECK("es_nif", { "12345678Z", 1 }, { "12345678-Z", 1 }, { "X1234567L", 1 }, { "X-1234567-L", 1 },
           { "12345678A", -1 }, { "X1234567A", -1 }, { "W1234567L", -1 }, { "1234567Z", -1 });
-    CHECK("it_fiscal", { "RSSMRA85T10A562S", 1 }, { "RSSMRA85T10A562T", -1 },
+    CHECK("it_fiscal", { "RSSMRA85T10A562S", 1 }, { "RSSMRA85T10A562T", -1 }, { "RSSMRA85T10A56NH", 1 } /* omocodia */,
+          { "RSSMRA85T1LA56NK", 1 }, { "RSSMRA85T1ZA56NK", -1 } /* Z is no omocodia digit */,
           { "RSSMRA85F10A562S", -1 } /* F is no month letter */, { "RSSMRA85T10A562", -1 });
     CHECK("it_vat", { "00743110157", 0 }, { "01114601006", 0 }, { "IT00743110157", 0 },
           { "00743110158", -1 }, { "12345678903", -1 } /* office code 890 */, { "0074311015", -1 });
