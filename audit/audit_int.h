@@ -99,24 +99,19 @@ bool tg__audit_parse_ts(const char *s, int64_t *us);
 
 
 #include <cjson/cJSON.h>
+#include "engine/jtext.h"
 
 /* ---- canonical JSON scalars ------------------------------------------------
  * One spelling per value, shared by the writer's tree printer (writer.c) and
  * the entry text path (entry.c): an entry must hash the same whichever path
  * produced it. */
 
-#define TG__AUDIT_NUM_MAX 40u   /* tg__audit_fmt_num output, with room to spare */
-
-/* Decimal integer, no NUL; returns its length (at most 20). */
-size_t tg__audit_fmt_i64(int64_t v, char *out);
-/* A JSON number as the log spells it, no NUL: integers below 2^53 in
- * decimal, other finite values %1.15g or, when that does not read back
- * exactly, %1.17g; non-finite values "null".  Returns the length, 0 on failure. */
-size_t tg__audit_fmt_num(double d, char out[TG__AUDIT_NUM_MAX]);
-/* s[0..n) as a quoted JSON string: '"' and '\\' backslashed, \b \f \n \r \t
- * short, other bytes below 0x20 as \u00xx, everything else (UTF-8 included)
- * as is.  dst needs room for 2 + 6n bytes; returns the bytes written. */
-size_t tg__audit_esc_str(char *dst, const char *s, size_t n);
+/* The spelling lives in engine/jtext.h (the decision renderer uses it too);
+ * these names stay for the writer's tree printer. */
+#define TG__AUDIT_NUM_MAX  TG_JTEXT_NUM_MAX
+#define tg__audit_fmt_i64  tg_jtext_fmt_i64
+#define tg__audit_fmt_num  tg_jtext_fmt_num
+#define tg__audit_esc_str  tg_jtext_esc_str
 
 /* Does the parsed recovery entry `j` describe the discarded bytes junk[0..n)
  * found at file offset `off`, right after entry `after_seq`? */

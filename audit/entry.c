@@ -1,6 +1,8 @@
 /* entry.c — render one audit entry (docs/interface.md §6) from an event. */
 #include "audit/audit.h"
 #include "audit/audit_int.h"
+#include "engine/decision_text.h"
+#include "engine/limits.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -9,445 +11,26 @@
 
 #include <openssl/rand.h>
 
-/* PII spans kept per entry: offsets are useful evidence, but a request with
- * thousands of findings must not make a megabyte audit line. */
-#define AUDIT_MAX_SPANS 256u
-
-static const char *
-verdict_name(enum tg_verdict v)
-{
-    switch (v) {
-    case TG_ALLOW:  return "allow";
-    case TG_REDACT: return "redact";
-    default:        return "deny";
-    }
-}
-
 /* ---- rendering ---------------------------------------------------------------
  *
  * An entry is rendered once, straight to the bytes the writer prints after
- * its header: one growing buffer instead of a tree of ~50 nodes, and the
- * writer copies it into the line.  tg_audit_entry_json() is the parse of
- * these bytes, so there is one renderer to keep right.
- *
- * Separators: `comma` says whether the next member or element needs one;
- * keys and array elements write it, values set it, brackets clear it.
- */
-struct tb {
-    bool   fail;
-    bool   comma;
-    char  *p;
-    size_t len, cap;
-};
+ * its header (engine/jtext.h), the decision by the engine's one decision
+ * renderer (engine/decision_text.h); tg_audit_entry_json() is the parse of
+ * these bytes, so there is one renderer to keep right. */
 
-/* Out of line: rarely taken (the first size fits most entries). */
-static bool
-tb_grow(struct tb *b, size_t more)
-{
-    size_t ncap = b->cap ? b->cap : 1024;
-    char *np;
-
-    while (ncap - b->len < more)
-        ncap *= 2;
-    if ((np = realloc(b->p, ncap)) == NULL) {
-        b->fail = true;
-        return false;
-    }
-    b->p = np;
-    b->cap = ncap;
-    return true;
-}
-
-static inline bool
-tb_room(struct tb *b, size_t more)
-{
-    if (b->fail)
-        return false;
-    return b->cap - b->len >= more || tb_grow(b, more);
-}
-
-static inline void
-tb_raw(struct tb *b, const char *s, size_t n)
-{
-    if (tb_room(b, n)) {
-        memcpy(b->p + b->len, s, n);
-        b->len += n;
-    }
-}
-
-/* Member name, quoted with its colon: `"k":` (n bytes).  Names are
- * literals of this file (nothing to escape), so tb_key pastes the quotes
- * and colon at compile time and no strlen runs per member. */
-static inline void
-tb_keyn(struct tb *b, const char *qk, size_t n)
-{
-    if (!tb_room(b, n + 1))
-        return;
-    if (b->comma)
-        b->p[b->len++] = ',';
-    memcpy(b->p + b->len, qk, n);
-    b->len += n;
-}
-
-#define tb_key(b, k) tb_keyn((b), "\"" k "\":", sizeof("\"" k "\":") - 1)
-
-/* Before an array element. */
-static inline void
-tb_elem(struct tb *b)
-{
-    if (b->comma)
-        tb_raw(b, ",", 1);
-}
-
-static inline void
-tb_open(struct tb *b, char c)
-{
-    tb_raw(b, &c, 1);
-    b->comma = false;
-}
-
-static inline void
-tb_close(struct tb *b, char c)
-{
-    tb_raw(b, &c, 1);
-    b->comma = true;
-}
-
-/* An empty array. */
-static inline void
-tb_empty(struct tb *b)
-{
-    tb_raw(b, "[]", 2);
-    b->comma = true;
-}
-
-static inline void
-tb_null(struct tb *b)
-{
-    tb_raw(b, "null", 4);
-    b->comma = true;
-}
-
-static inline void
-tb_bool(struct tb *b, bool v)
-{
-    if (v)
-        tb_raw(b, "true", 4);
-    else
-        tb_raw(b, "false", 5);
-    b->comma = true;
-}
-
-/* A string, or null. */
-static inline void
-tb_str(struct tb *b, const char *s)
-{
-    size_t n;
-
-    if (s == NULL) {
-        tb_null(b);
-        return;
-    }
-    n = strlen(s);
-    if (tb_room(b, 2 + 6 * n))
-        b->len += tg__audit_esc_str(b->p + b->len, s, n);
-    b->comma = true;
-}
-
-/* Any double, non-finite as null (num_or_null; num() never gets one). */
-static inline void
-tb_num(struct tb *b, double v)
-{
-    size_t n;
-
-    if (tb_room(b, TG__AUDIT_NUM_MAX)) {
-        if ((n = tg__audit_fmt_num(v, b->p + b->len)) == 0)
-            b->fail = true;
-        b->len += n;
-    }
-    b->comma = true;
-}
-
-/* An int or uint32_t member: exact as a double,
- * so put_num would print it as this integer. */
-static inline void
-tb_int(struct tb *b, int64_t v)
-{
-    if (tb_room(b, 20))
-        b->len += tg__audit_fmt_i64(v, b->p + b->len);
-    b->comma = true;
-}
-
-static void
-tb_reasons(struct tb *b, const struct tg_reason *r, uint32_t n)
-{
-    tb_key(b, "reasons");
-    tb_open(b, '[');
-    for (uint32_t i = 0; i < n; i++) {
-        tb_elem(b);
-        tb_open(b, '{');
-        tb_key(b, "rule");
-        tb_str(b, r[i].rule);
-        tb_key(b, "message");
-        tb_str(b, r[i].message);
-        tb_close(b, '}');
-    }
-    tb_close(b, ']');
-}
-
-/* Distinct rule ids seen so far (add_rule_id compares against the array it builds). */
-struct seen {
-    const char **v;
-    size_t       n;
-    const char  *small[32];
-};
-
-static void
-tb_rule_id(struct tb *b, struct seen *s, const char *id)
-{
-    if (id == NULL)
-        return;
-    for (size_t i = 0; i < s->n; i++)
-        if (strcmp(s->v[i], id) == 0)
-            return;
-    s->v[s->n++] = id;
-    tb_elem(b);
-    tb_str(b, id);
-}
-
-static void
-tb_rules(struct tb *b, const struct tg_decision *d)
-{
-    struct seen s;
-    size_t max = d->nreasons;
-
-    for (uint32_t i = 0; i < d->ncands; i++)
-        max += d->cands[i].nreasons;
-    s.n = 0;
-    s.v = max <= TG_ARRAY_LEN(s.small) ? s.small : malloc(max * sizeof(*s.v));
-    if (s.v == NULL) {
-        b->fail = true;
-        return;
-    }
-    tb_key(b, "rules");
-    tb_open(b, '[');
-    for (uint32_t i = 0; i < d->ncands; i++)
-        for (uint32_t j = 0; j < d->cands[i].nreasons; j++)
-            tb_rule_id(b, &s, d->cands[i].reasons[j].rule);
-    for (uint32_t j = 0; j < d->nreasons; j++)
-        tb_rule_id(b, &s, d->reasons[j].rule);
-    tb_close(b, ']');
-    if (s.v != s.small)
-        free(s.v);
-}
-
-static void
-tb_spans(struct tb *b, const struct tg_decision *d)
-{
-    tb_key(b, "pii_spans");
-    tb_open(b, '[');
-    for (uint32_t i = 0; i < d->findings.n && i < AUDIT_MAX_SPANS; i++) {
-        const struct tg_finding *f = &d->findings.v[i];
-        tb_elem(b);
-        tb_open(b, '{');
-        tb_key(b, "entity");
-        tb_str(b, f->entity);
-        tb_key(b, "part");
-        tb_int(b, f->part);
-        tb_key(b, "start");
-        tb_int(b, f->start);
-        tb_key(b, "end");
-        tb_int(b, f->end);
-        tb_close(b, '}');
-    }
-    tb_close(b, ']');
-    if (d->findings.n > AUDIT_MAX_SPANS) {
-        tb_key(b, "pii_spans_truncated");
-        tb_bool(b, true);
-    }
-}
-
-/* An array of strings (the member name written by the caller). */
-static void
-tb_strings(struct tb *b, const char *const *v, uint32_t n)
-{
-    tb_open(b, '[');
-    for (uint32_t i = 0; i < n; i++) {
-        tb_elem(b);
-        tb_str(b, v[i]);
-    }
-    tb_close(b, ']');
-}
-
-/* Allow-listed findings per entity (entity and count, never the value),
- * as tg_decision_to_json() writes them. */
-static void
-tb_allowed(struct tb *b, const struct tg_decision *d)
-{
-    tb_key(b, "allowed");
-    tb_open(b, '[');
-    for (uint32_t i = 0; i < d->nallowed; i++) {
-        tb_elem(b);
-        tb_open(b, '{');
-        tb_key(b, "entity");
-        tb_str(b, d->allowed[i].entity);
-        tb_key(b, "count");
-        tb_int(b, d->allowed[i].count);
-        tb_close(b, '}');
-    }
-    tb_close(b, ']');
-}
-
-/* Members shared by the two decision shapes, up to and including `export_tags`. */
-static void
-tb_decision_head(struct tb *b, const struct tg_decision *d)
-{
-    tb_key(b, "decision");
-    tb_str(b, verdict_name(d->verdict));
-    tb_key(b, "enforced");
-    tb_bool(b, d->enforced);
-    tb_key(b, "tenant");
-    tb_str(b, d->tenant);
-    tb_key(b, "feature");
-    tb_str(b, d->feature);
-    tb_key(b, "category");
-    tb_str(b, d->category);
-    tb_key(b, "export_tags");
-    tb_strings(b, d->export_tags, d->nexport_tags);
-}
-
-/* put_engine_decision */
-static void
-tb_engine_decision(struct tb *b, const struct tg_policy *p, const struct tg_decision *d)
-{
-    tb_decision_head(b, d);
-    tb_key(b, "pii");
-    tb_open(b, '[');
-    for (uint32_t i = 0; i < d->npii; i++) {
-        tb_elem(b);
-        tb_open(b, '{');
-        tb_key(b, "entity");
-        tb_str(b, d->pii[i].entity);
-        tb_key(b, "count");
-        tb_int(b, d->pii[i].count);
-        tb_key(b, "class");
-        tb_str(b, d->pii[i].cls == TG_PII_CLASS_SECRET ? "secret" : "pii");
-        tb_close(b, '}');
-    }
-    tb_close(b, ']');
-    tb_key(b, "pii_unscannable");
-    tb_bool(b, d->findings.unscannable);
-    tb_allowed(b, d);
-    tb_key(b, "candidates");
-    tb_open(b, '[');
-    for (uint32_t i = 0; i < d->ncands; i++) {
-        const struct tg_cand *c = &d->cands[i];
-        const struct tg_model *m = c->model < p->nmodels ? &p->models[c->model] : NULL;
-        const struct tg_provider *pv = m != NULL && m->provider < p->nproviders ? &p->providers[m->provider] : NULL;
-        tb_elem(b);
-        tb_open(b, '{');
-        tb_key(b, "model");
-        tb_str(b, m ? m->id : NULL);
-        tb_key(b, "provider");
-        tb_str(b, pv ? pv->id : NULL);
-        tb_key(b, "region");
-        tb_str(b, pv ? pv->region : NULL);
-        tb_key(b, "jurisdiction");
-        tb_str(b, pv ? pv->jurisdiction : NULL);
-        tb_key(b, "compliant");
-        tb_bool(b, c->compliant);
-        tb_key(b, "eligible");
-        tb_bool(b, c->eligible);
-        tb_key(b, "redact");
-        tb_bool(b, c->redact);
-        tb_key(b, "estimated_cost_usd");
-        tb_num(b, c->est_cost_usd);
-        tb_key(b, "timeout_ms");
-        tb_int(b, c->timeout_ms);
-        tb_reasons(b, c->reasons, c->nreasons);
-        tb_close(b, '}');
-    }
-    tb_close(b, ']');
-    tb_key(b, "route");
-    tb_open(b, '[');
-    for (uint32_t i = 0; i < d->nroute; i++) {
-        tb_elem(b);
-        tb_str(b, d->route[i] < p->nmodels ? p->models[d->route[i]].id : NULL);
-    }
-    tb_close(b, ']');
-    tb_reasons(b, d->reasons, d->nreasons);
-    tb_key(b, "estimated_tokens");
-    tb_open(b, '{');
-    tb_key(b, "input");
-    tb_int(b, d->est_input_tokens);
-    tb_key(b, "output");
-    tb_int(b, d->est_output_tokens);
-    tb_close(b, '}');
-    tb_key(b, "deadline_ms");
-    tb_int(b, d->deadline_ms);
-    tb_key(b, "policy_version");
-    tb_str(b, d->policy_version);
-    tb_spans(b, d);
-    tb_rules(b, d);
-}
-
-/* put_bare_decision */
-static void
-tb_bare_decision(struct tb *b, const struct tg_decision *d)
-{
-    tb_decision_head(b, d);
-    tb_key(b, "pii");
-    tb_open(b, '[');
-    for (uint32_t i = 0; i < d->npii; i++) {
-        tb_elem(b);
-        tb_open(b, '{');
-        tb_key(b, "entity");
-        tb_str(b, d->pii[i].entity);
-        tb_key(b, "count");
-        tb_int(b, d->pii[i].count);
-        tb_close(b, '}');
-    }
-    tb_close(b, ']');
-    tb_spans(b, d);
-    if (d->findings.unscannable) {
-        tb_key(b, "pii_unscannable");
-        tb_bool(b, true);
-    }
-    tb_allowed(b, d);
-    tb_key(b, "candidates");
-    tb_open(b, '[');
-    for (uint32_t i = 0; i < d->ncands; i++) {
-        const struct tg_cand *c = &d->cands[i];
-        tb_elem(b);
-        tb_open(b, '{');
-        tb_key(b, "model");
-        tb_null(b);
-        tb_key(b, "provider");
-        tb_null(b);
-        tb_key(b, "region");
-        tb_null(b);
-        tb_key(b, "compliant");
-        tb_bool(b, c->compliant);
-        tb_key(b, "eligible");
-        tb_bool(b, c->eligible);
-        tb_key(b, "estimated_cost_usd");
-        tb_num(b, c->est_cost_usd);
-        tb_reasons(b, c->reasons, c->nreasons);
-        tb_close(b, '}');
-    }
-    tb_close(b, ']');
-    tb_key(b, "route");
-    tb_open(b, '[');
-    for (uint32_t i = 0; i < d->nroute; i++) {
-        tb_elem(b);
-        tb_null(b);
-    }
-    tb_close(b, ']');
-    tb_reasons(b, d->reasons, d->nreasons);
-    tb_rules(b, d);
-    tb_key(b, "policy_version");
-    tb_str(b, d->policy_version);
-}
+#define tb                 tg_jtext
+#define tb_key             tg_jtext_key
+#define tb_str             tg_jtext_str
+#define tb_bool            tg_jtext_bool
+#define tb_int             tg_jtext_int
+#define tb_num             tg_jtext_num
+#define tb_null            tg_jtext_null
+#define tb_empty           tg_jtext_empty
+#define tb_open            tg_jtext_open
+#define tb_close           tg_jtext_close
+#define tb_elem            tg_jtext_elem
+#define tb_raw             tg_jtext_raw
+#define tb_room            tg_jtext_room
 
 /* put_no_decision */
 static void
@@ -503,7 +86,7 @@ tg_audit_entry_text(const struct tg_audit_event *ev, struct tg_audit_text *out)
     /* Sized for the usual entry from the counts alone (measuring every
      * string first would cost as much as copying it); tb_grow doubles it
      * for the rest. */
-    struct tb b = { false, false, NULL, 0, 0 };
+    struct tb b = { false, false, NULL, 0, 0, 0 };
     const struct tg_decision *d = ev->decision;
     const char *event = ev->event ? ev->event : "decision";
     char ts[32], hex[65];
@@ -512,7 +95,7 @@ tg_audit_entry_text(const struct tg_audit_event *ev, struct tg_audit_text *out)
     *out = (struct tg_audit_text){ NULL, 0, NULL };
     if (!tb_room(&b, 1024 + 128 * ev->nattempts +
                          (d != NULL ? 320 * d->ncands + 96 * (d->nreasons + d->npii + d->nallowed) +
-                                      48 * (d->findings.n < AUDIT_MAX_SPANS ? d->findings.n : AUDIT_MAX_SPANS)
+                                      48 * (d->findings.n < TG_MAX_AUDIT_SPANS ? d->findings.n : TG_MAX_AUDIT_SPANS)
                                     : 0)))
         return TG_ENOMEM;
     tg__audit_fmt_ts(ev->ts_us != 0 ? ev->ts_us : tg__audit_now_us(), ts);
@@ -524,9 +107,9 @@ tg_audit_entry_text(const struct tg_audit_event *ev, struct tg_audit_text *out)
     tb_key(&b, "mode");
     tb_str(&b, ev->mode);
     if (ev->decision != NULL && ev->policy != NULL)
-        tb_engine_decision(&b, ev->policy, ev->decision);
+        tg_decision_render(&b, ev->policy, ev->decision, TG_DECISION_CAND_REASONS | TG_DECISION_AUDIT);
     else if (ev->decision != NULL)
-        tb_bare_decision(&b, ev->decision);
+        tg_decision_render_bare(&b, ev->decision);
     else
         tb_no_decision(&b, ev);
     tb_key(&b, "model");

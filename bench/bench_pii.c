@@ -170,7 +170,10 @@ main(void)
 
     tg_arena_init(&pa, 0);
     tg_arena_init(&a, 1 << 20);
-    if (tg_pii_pack_load(TG_DATA_DIR "/rules/pii/default.yaml", &pa, &specs, &nspecs, NULL, NULL, &err) != TG_OK ||
+    /* BENCH_PII_PACK: another pack (e.g. a saved copy of an older default) to
+     * compare against in the same session. */
+    const char *pack = getenv("BENCH_PII_PACK") ? getenv("BENCH_PII_PACK") : TG_DATA_DIR "/rules/pii/default.yaml";
+    if (tg_pii_pack_load(pack, &pa, &specs, &nspecs, NULL, NULL, &err) != TG_OK ||
         tg_pii_db_build(specs, nspecs, &db, &err) != TG_OK || tg_pii_scratch_new(db, &s) != TG_OK) {
         fprintf(stderr, "bench_pii: %s\n", err.msg);
         return 1;

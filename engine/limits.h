@@ -63,6 +63,9 @@
 #define TG_MAX_CONFIG_BYTES        (8u * 1024u * 1024u)
 #define TG_MAX_PACK_INCLUDE_DEPTH  4u   /* packs including packs: deeper is a cycle or a mistake */
 #define TG_MAX_PACK_FILES          128u /* pack files in one policy, includes counted: hashed into policy_version */
+/* PII spans kept per audit entry: offsets are useful evidence, but a request
+ * with thousands of findings must not make a megabyte audit line. */
+#define TG_MAX_AUDIT_SPANS         256u
 
 /* Header values we read (category, feature, export tags). */
 #define TG_MAX_HEADER_VALUE        1024u

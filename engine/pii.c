@@ -51,6 +51,10 @@
 #define CTX_BOOST  0.35
 #define WIN_MERGE_MAX 1024u   /* windows merge up to this size, then a new one starts */
 
+/* A set of detectors is one bit each: the prefilter admits detectors by
+ * OR-ing these.  128 bits hold every Presidio pattern entity plus the
+ * secrets with room to spare; two 64-bit words cost one extra OR. */
+__extension__ typedef unsigned __int128 detmask;
 struct det {
     const char *id, *entity;
     enum tg_pii_class cls;
@@ -65,24 +69,38 @@ struct det {
     uint32_t triggers;
     uint64_t digit_mask;   /* bit k: a digit cluster of length k admits this detector */
     uint32_t group;
+    detmask same;          /* detectors with this very pattern and group (self
+                            * included): one PCRE2 pass serves them all */
+    double best;           /* highest score a match can reach (1 with a validator) */
 };
 
 /* Context/exclude words, hashed: one pass over the words near a match
  * yields the set of detectors whose context is present (a bitmask). */
 #define WH_SIZE   1024u
-#define WORD_MAX  24u
-#define MAX_DETECTORS 64u
+/* German compounds ("Steueridentifikationsnummer", 27 letters) need more
+ * than 24; a word is a bit of wfilter.lens, so 32 at most. */
+#define WORD_MAX  32u
+#define MAX_DETECTORS 128u
+#define DM_BIT(i) ((detmask)1 << (i))
+
+/* Index of the lowest set bit of a non-zero mask. */
+static inline unsigned
+dm_ctz(detmask m)
+{
+    uint64_t lo = (uint64_t)m;
+    return lo ? (unsigned)__builtin_ctzll(lo) : 64u + (unsigned)__builtin_ctzll((uint64_t)(m >> 64));
+}
 
 struct wh {
     char     w[WORD_MAX];
     uint8_t  len;
-    uint64_t ctx, excl;      /* detectors listing this word */
+    detmask  ctx, excl;      /* detectors listing this word */
 };
 
 struct lit {
     const char *s;
     uint32_t    len;
-    uint64_t    mask;        /* detectors listing this literal */
+    detmask     mask;        /* detectors listing this literal */
 };
 
 /* Cheap filters that reject most words before hashing them. */
@@ -90,7 +108,17 @@ struct wfilter {
     uint8_t  w2[8192];       /* bit per lower-case first two bytes of a word
                               * (second 0 for a one-letter word) */
     uint32_t lens;           /* bit k: some word has length k */
+    uint8_t  w2l[8192];      /* bit per (first two bytes, length): with ~300
+                              * words nearly every prefix and length occurs
+                              * somewhere, but few prose words match a word
+                              * in both */
 };
+
+static inline unsigned
+w2l_key(unsigned key2, size_t len)
+{
+    return (key2 * 33u + (unsigned)len * 2654435761u) & 0xffffu;
+}
 
 struct tg_pii_db {
     struct tg_arena arena;   /* strings and arrays */
@@ -107,13 +135,13 @@ struct tg_pii_db {
     struct wfilter wgate;    /* context words of context-only detectors: the
                               * per-window gate looks for these alone, and
                               * far fewer prose words get past its filters */
-    uint64_t lit_need;       /* detectors that need a literal */
-    uint64_t ctx_req;        /* context-only detectors */
+    detmask  lit_need;       /* detectors that need a literal */
+    detmask  ctx_req;        /* context-only detectors */
     /* Prefilter as masks, so a window admits its detectors in a few ORs
      * instead of a loop over every detector. */
-    uint64_t trig_det[16];   /* bit b of triggers (not digits) -> detectors */
-    uint64_t dig_det;        /* detectors with the digits trigger */
-    uint64_t clus_det[64];   /* digit cluster length k -> detectors admitting it */
+    detmask  trig_det[16];   /* bit b of triggers (not digits) -> detectors */
+    detmask  dig_det;        /* detectors with the digits trigger */
+    detmask  clus_det[64];   /* digit cluster length k -> detectors admitting it */
 };
 
 struct cand {
@@ -176,6 +204,11 @@ static const uint8_t wordch[256] = {
 };
 
 static inline bool is_alnum(unsigned char c) { return wordch[c] != 0; }
+/* Context words are runs of ASCII letters/digits and of UTF-8 bytes, so
+ * "Führerschein", "henkilötunnus" or a Hangul word can be context words
+ * (ASCII letters folded to lower case, other letters compared as bytes). */
+static inline bool is_wordc(unsigned char c) { return wordch[c] != 0 || c >= 0x80; }
+static inline unsigned wkey(unsigned char c) { return c >= 0x80 ? c : wordch[c]; }
 static inline bool is_hex(unsigned char c)
 {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
@@ -189,6 +222,7 @@ tg_pii_trigger_bit(const char *name)
         { "digits", TG_PII_TRIG_DIGITS }, { "at", TG_PII_TRIG_AT }, { "hexsep", TG_PII_TRIG_HEXSEP },
         { "long", TG_PII_TRIG_LONG }, { "assign", TG_PII_TRIG_ASSIGN }, { "pem", TG_PII_TRIG_PEM },
         { "dots", TG_PII_TRIG_DOTS }, { "longword", TG_PII_TRIG_LONGWORD }, { "caps", TG_PII_TRIG_CAPS },
+        { "mixed", TG_PII_TRIG_MIXED }, { "capsword", TG_PII_TRIG_CAPSWORD }, { "url", TG_PII_TRIG_URL },
     };
     size_t i;
     for (i = 0; name != NULL && i < TG_ARRAY_LEN(t); i++)
@@ -228,6 +262,8 @@ wf_add(struct wfilter *wf, const char *w)
     unsigned key = (unsigned)(unsigned char)w[0] << 8 | (unsigned char)w[1];
     wf->w2[key >> 3] |= (uint8_t)(1u << (key & 7));
     wf->lens |= 1u << strlen(w);
+    key = w2l_key(key, strlen(w));
+    wf->w2l[key >> 3] |= (uint8_t)(1u << (key & 7));
 }
 
 static uint32_t
@@ -247,14 +283,14 @@ is_word(const char *w)
     if (n == 0 || n >= WORD_MAX)
         return false;
     for (i = 0; i < n; i++)
-        if (!is_alnum((unsigned char)w[i]))
+        if (!is_wordc((unsigned char)w[i]))
             return false;
     return true;
 }
 
 /* Add lower-case word w to the hash with detector bit. */
 static bool
-wh_add(struct tg_pii_db *db, const char *w, uint64_t bit, bool excl)
+wh_add(struct tg_pii_db *db, const char *w, detmask bit, bool excl)
 {
     size_t n = strlen(w);
     uint32_t h = word_hash((const unsigned char *)w, n), k;
@@ -289,7 +325,7 @@ wh_find(const struct tg_pii_db *db, const unsigned char *w, size_t n, uint32_t h
     return NULL;
 }
 
-/* Bit k set when p[k] (k < nb <= 64) is a letter or digit. */
+/* Bit k set when p[k] (k < nb <= 64) is a word byte (is_wordc). */
 static inline uint64_t
 alnum_bits(const unsigned char *p, size_t nb)
 {
@@ -304,11 +340,12 @@ alnum_bits(const unsigned char *p, size_t nb)
         /* 'A'..'Z' | 0x20 = 'a'..'z'; no other byte lands there */
         __m128i al = _mm_cmplt_epi8(_mm_add_epi8(_mm_or_si128(v, x20), offa), lim26);
         __m128i dg = _mm_cmplt_epi8(_mm_add_epi8(v, off0), lim10);
-        am |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_or_si128(al, dg)) << k;
+        __m128i hi = _mm_cmplt_epi8(v, _mm_setzero_si128());   /* >= 0x80 */
+        am |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(al, dg), hi)) << k;
     }
 #endif
     for (; k < nb; k++)
-        am |= (uint64_t)(wordch[p[k]] != 0) << k;
+        am |= (uint64_t)is_wordc(p[k]) << k;
     return am;
 }
 
@@ -316,13 +353,13 @@ alnum_bits(const unsigned char *p, size_t nb)
  * cut by lo/hi do not count.  *excl (if not NULL) gets the exclude mask of
  * the whole words in t[lo, split): one pass serves both, since a word
  * wholly before split is also wholly inside [lo, hi). */
-static uint64_t
+static detmask
 words_mask(const struct tg_pii_db *db, const struct wfilter *wf, const unsigned char *t, size_t tn,
-           size_t lo, size_t hi, size_t split, uint64_t *excl)
+           size_t lo, size_t hi, size_t split, detmask *excl)
 {
-    uint64_t m = 0, x = 0;
+    detmask m = 0, x = 0;
     /* a word cut at lo does not count: the byte before lo acts as a letter */
-    uint64_t prev = lo > 0 && is_alnum(t[lo - 1]);
+    uint64_t prev = lo > 0 && is_wordc(t[lo - 1]);
     unsigned char w[WORD_MAX];
     size_t c;
 
@@ -339,7 +376,7 @@ words_mask(const struct tg_pii_db *db, const struct wfilter *wf, const unsigned 
             /* first two letters (the second 0 for a one-letter word) */
             unsigned key;
             k = (size_t)__builtin_ctzll(sb);
-            key = (unsigned)wordch[t[c + k]] << 8 | (c + k + 1 < hi ? wordch[t[c + k + 1]] : 0);
+            key = wkey(t[c + k]) << 8 | (c + k + 1 < hi ? wkey(t[c + k + 1]) : 0);
             fm |= (uint64_t)((wf->w2[key >> 3] >> (key & 7)) & 1) << k;
         }
         starts &= fm;
@@ -349,11 +386,16 @@ words_mask(const struct tg_pii_db *db, const struct wfilter *wf, const unsigned 
             uint32_t h = 2166136261u;
             starts &= starts - 1;
             e = nz ? st + (size_t)__builtin_ctzll(nz) : c + 64;
-            while (e < hi && is_alnum(t[e]))   /* a word running into the next chunk */
+            while (e < hi && is_wordc(t[e]))   /* a word running into the next chunk */
                 e++;
             n = e - st;
-            if (n >= WORD_MAX || !(wf->lens & (1u << n)) || (e == hi && e < tn && is_alnum(t[e])))
+            if (n >= WORD_MAX || !(wf->lens & (1u << n)) || (e == hi && e < tn && is_wordc(t[e])))
                 continue;
+            {
+                unsigned k2 = w2l_key(wkey(t[st]) << 8 | (n > 1 ? wkey(t[st + 1]) : 0), n);
+                if (!(wf->w2l[k2 >> 3] & (1u << (k2 & 7))))
+                    continue;
+            }
             for (k = 0; k < n; k++) {
                 w[k] = lc(t[st + k]);
                 h = (h ^ w[k]) * 16777619u;
@@ -475,7 +517,7 @@ tg_pii_db_build(const struct tg_pii_detector_spec *specs, size_t n,
             bool ex = k >= d->nctx;
             const char *w = ex ? d->excl[k - d->nctx] : d->ctx[k];
             if (!is_word(w)) {
-                rc = tg_err_set(err, TG_EPOLICY, "%s:%u:%u: detector %s: %s word \"%s\" must be letters and digits (< %u)",
+                rc = tg_err_set(err, TG_EPOLICY, "%s:%u:%u: detector %s: %s word \"%s\" must be letters and digits (ASCII or UTF-8, < %u bytes)",
                                 s->file ? s->file : "(pack)", s->line, s->col, s->id,
                                 ex ? "exclude" : "context", w, WORD_MAX);
                 goto fail;
@@ -483,7 +525,7 @@ tg_pii_db_build(const struct tg_pii_detector_spec *specs, size_t n,
             wf_add(&db->wall, w);
             if (!ex && s->context_required)
                 wf_add(&db->wgate, w);
-            if (!wh_add(db, w, (uint64_t)1 << i, ex)) {
+            if (!wh_add(db, w, DM_BIT(i), ex)) {
                 rc = tg_err_set(err, TG_EPOLICY, "too many PII context words");
                 goto fail;
             }
@@ -512,29 +554,40 @@ tg_pii_db_build(const struct tg_pii_detector_spec *specs, size_t n,
                     db->lit2[key >> 3] |= (uint8_t)(1u << (key & 7));
                 }
             }
-            db->lits[l].mask |= (uint64_t)1 << i;
+            db->lits[l].mask |= DM_BIT(i);
         }
         if (d->nlits)
-            db->lit_need |= (uint64_t)1 << i;
+            db->lit_need |= DM_BIT(i);
         d->score = s->score < 0 ? 0 : s->score > 1 ? 1 : s->score;
         d->ctx_req = s->context_required;
         d->triggers = s->triggers ? s->triggers : TG_PII_TRIG_DIGITS;
         d->group = s->group;
+        d->best = d->validate != NULL ? 1.0 : d->score + (d->nctx ? CTX_BOOST : 0);
+        d->same = DM_BIT(i);
+        for (k = 0; k < i; k++)
+            if (specs[k].group == s->group && strcmp(specs[k].pattern, s->pattern) == 0) {
+                d->same |= db->d[k].same;
+                break;
+            }
+        if (d->same != DM_BIT(i))
+            for (k = 0; k < i; k++)
+                if (d->same & DM_BIT(k))
+                    db->d[k].same = d->same;
         lo = s->min_digits > 63 ? 63 : s->min_digits;
         hi = s->max_digits == 0 || s->max_digits > 63 ? 63 : s->max_digits;
         d->digit_mask = 0;
         for (k = lo; k <= hi; k++)
             d->digit_mask |= (uint64_t)1 << k;
         if (d->ctx_req)
-            db->ctx_req |= (uint64_t)1 << i;
+            db->ctx_req |= DM_BIT(i);
         for (k = 0; k < 16; k++)
             if ((d->triggers & ~TG_PII_TRIG_DIGITS) & (1u << k))
-                db->trig_det[k] |= (uint64_t)1 << i;
+                db->trig_det[k] |= DM_BIT(i);
         if (d->triggers & TG_PII_TRIG_DIGITS)
-            db->dig_det |= (uint64_t)1 << i;
+            db->dig_det |= DM_BIT(i);
         for (k = 0; k < 64; k++)
             if (d->digit_mask & ((uint64_t)1 << k))
-                db->clus_det[k] |= (uint64_t)1 << i;
+                db->clus_det[k] |= DM_BIT(i);
     }
     db->n = n;
     if (db->max_groups == 0)
@@ -766,11 +819,12 @@ struct scan {
     const unsigned char *t;
     size_t n;
     double min_score;
+    detmask live;          /* detectors that can reach min_score at all */
 };
 
 /* Context-only detectors whose context words occur in window [wl, wr)
  * plus the context margins: only those need their pattern run. */
-static uint64_t
+static detmask
 window_gate(const struct scan *sc, size_t wl, size_t wr)
 {
     size_t lo = wl > CTX_BEFORE ? wl - CTX_BEFORE : 0;
@@ -800,19 +854,21 @@ push_cand(struct tg_pii_scratch *s, uint32_t st, uint32_t e, double score, uint3
     return TG_OK;
 }
 
+/* Run detector di's pattern over [wl, wr) once, for every admitted
+ * detector in grp that shares it (di among them). */
 static int
-run_detector(struct scan *sc, uint32_t di, size_t wl, size_t wr)
+run_detector(struct scan *sc, uint32_t di, detmask grp, size_t wl, size_t wr)
 {
     const struct det *d = &sc->db->d[di];
     struct tg_pii_scratch *s = sc->s;
-    uint64_t bit = (uint64_t)1 << di;
     size_t off = wl;
 
     while (off < wr) {
         int rc;
         PCRE2_SIZE *ov;
         size_t ms, me, fs, fe;
-        double score;
+        detmask todo, ex = 0, cm = 0;
+        bool have_ctx = false;
 
         if (d->jit)
             rc = pcre2_jit_match(d->re, sc->t, wr, off, 0, s->md, s->mctx);
@@ -837,35 +893,43 @@ run_detector(struct scan *sc, uint32_t di, size_t wl, size_t wr)
         }
         if (fe <= fs)
             continue;
-        score = d->score;
-        if (d->validate != NULL) {
-            double v = d->validate((const char *)sc->t + fs, fe - fs);
-            if (v < 0)
+        for (todo = grp; todo; todo &= todo - 1) {
+            uint32_t k = dm_ctz(todo);
+            const struct det *dk = &sc->db->d[k];
+            detmask bit = DM_BIT(k);
+            double score = dk->score;
+            if (dk->validate != NULL) {
+                double v = dk->validate((const char *)sc->t + fs, fe - fs);
+                if (v < 0)
+                    continue;
+                if (v > 0)
+                    score = v;
+            }
+            if (dk->nexcl || dk->nctx) {
+                /* context only now that a match survived its validator: most
+                 * windows never get here; detectors sharing the match share
+                 * the one pass over its words */
+                if (!have_ctx) {
+                    size_t lo = fs > CTX_BEFORE ? fs - CTX_BEFORE : 0;
+                    size_t hi = fe + CTX_AFTER < sc->n ? fe + CTX_AFTER : sc->n;
+                    cm = words_mask(sc->db, &sc->db->wall, sc->t, sc->n, lo, hi, fs, &ex);
+                    have_ctx = true;
+                }
+                if (dk->nexcl && (ex & bit))
+                    continue;
+                if (dk->nctx && (cm & bit)) {
+                    if (score < 1.0)
+                        score = score + CTX_BOOST > 1.0 ? 1.0 : score + CTX_BOOST;
+                } else if (dk->ctx_req)
+                    continue;
+            }
+            if (score < sc->min_score)
                 continue;
-            if (v > 0)
-                score = v;
+            if (push_cand(s, (uint32_t)fs, (uint32_t)fe, score, k) != TG_OK)
+                return TG_ENOMEM;
+            if (s->limit_hit)
+                return TG_OK;
         }
-        if (d->nexcl || d->nctx) {
-            /* context only now that a match survived its validator: most
-             * windows never get here */
-            size_t lo = fs > CTX_BEFORE ? fs - CTX_BEFORE : 0;
-            size_t hi = fe + CTX_AFTER < sc->n ? fe + CTX_AFTER : sc->n;
-            uint64_t ex = 0, cm;
-            cm = words_mask(sc->db, &sc->db->wall, sc->t, sc->n, lo, hi, fs, &ex);
-            if (d->nexcl && (ex & bit))
-                continue;
-            if (d->nctx && (cm & bit)) {
-                if (score < 1.0)
-                    score = score + CTX_BOOST > 1.0 ? 1.0 : score + CTX_BOOST;
-            } else if (d->ctx_req)
-                continue;
-        }
-        if (score < sc->min_score)
-            continue;
-        if (push_cand(s, (uint32_t)fs, (uint32_t)fe, score, di) != TG_OK)
-            return TG_ENOMEM;
-        if (s->limit_hit)
-            break;
     }
     return TG_OK;
 }
@@ -949,14 +1013,14 @@ digit_clusters(const unsigned char *p, size_t len, size_t avail)
 /* Run the admitted detectors over window [wl, wr) opened by triggers trig;
  * lits = detectors whose literal occurs in the window's long tokens. */
 static int
-flush_window(struct scan *sc, size_t wl, size_t wr, uint32_t trig, uint64_t lits)
+flush_window(struct scan *sc, size_t wl, size_t wr, uint32_t trig, detmask lits)
 {
     const unsigned char *t = sc->t;
     uint64_t clusters = 0;
     uint32_t cur = 0, gap = 0;
     const struct tg_pii_db *db = sc->db;
     size_t i;
-    uint64_t adm = 0, todo;
+    detmask adm = 0, todo;
     uint32_t rest = trig & ~TG_PII_TRIG_DIGITS;
 
     /* Digit clusters: digits joined by at most two separator bytes. */
@@ -987,19 +1051,23 @@ flush_window(struct scan *sc, size_t wl, size_t wr, uint32_t trig, uint64_t lits
         rest &= rest - 1;
     }
     if (trig & TG_PII_TRIG_DIGITS) {
-        uint64_t dm = 0, cl = clusters;
+        detmask dm = 0;
+        uint64_t cl = clusters;
         while (cl) {
             dm |= db->clus_det[__builtin_ctzll(cl)];
             cl &= cl - 1;
         }
         adm |= db->dig_det & dm;
     }
-    adm &= ~db->lit_need | lits;
+    adm &= (~db->lit_need | lits) & sc->live;
     /* context-only detectors: one pass over the window's words first */
     if (adm & db->ctx_req)
         adm &= ~db->ctx_req | window_gate(sc, wl, wr);
-    for (todo = adm; todo; todo &= todo - 1) {
-        if (run_detector(sc, (uint32_t)__builtin_ctzll(todo), wl, wr) != TG_OK)
+    for (todo = adm; todo; ) {
+        uint32_t di = dm_ctz(todo);
+        detmask grp = db->d[di].same & todo;
+        todo &= ~grp;
+        if (run_detector(sc, di, grp, wl, wr) != TG_OK)
             return TG_ENOMEM;
         if (sc->s->limit_hit)
             break;
@@ -1044,10 +1112,10 @@ keyish(const unsigned char *t, size_t lo, size_t hi)
 }
 
 /* Detectors whose literal occurs in token t[st, e). */
-static uint64_t
+static detmask
 token_lits(const struct tg_pii_db *db, const unsigned char *t, size_t st, size_t e)
 {
-    uint64_t m = 0;
+    detmask m = 0;
     size_t i;
     uint32_t k;
 
@@ -1150,6 +1218,22 @@ prev_is_caps2(const unsigned char *t, size_t st)
            (e == 2 || is_ws(t[e - 3]));
 }
 
+/* Is the token before st (up to 8 blanks back) one to six capitals and
+ * hyphens with a capital first: "HRB" 12345, "HB-UC" 8330, "C" 103? */
+static inline bool
+prev_is_caps_word(const unsigned char *t, size_t st)
+{
+    size_t e = st, b;
+    while (e > 0 && st - e < 8 && is_ws(t[e - 1]))
+        e--;
+    if (e == st)
+        return false;
+    for (b = e; b > 0 && e - b < 7 && ((t[b - 1] >= 'A' && t[b - 1] <= 'Z') || t[b - 1] == '-'); b--)
+        ;
+    return b < e && e - b <= 6 && t[b] >= 'A' && t[b] <= 'Z' && (b == 0 || is_ws(t[b - 1]) || t[b - 1] == '(' ||
+                                                                  t[b - 1] == ',');
+}
+
 /* Index of the next byte at or after i that can start a candidate (see
  * interesting[]; a '-' only when another follows), or n.  Sixteen bytes
  * per step where SSE2 is there, which every x86-64 has. */
@@ -1191,14 +1275,14 @@ scan_text(struct scan *sc)
     size_t n = sc->n, i = 0, pl = 0, pr = 0, prev_st = 0, prev_e = 0, tok_floor = 0;
     bool have_prev;
     uint32_t pf = 0;
-    uint64_t plits = 0;
+    detmask plits = 0;
     int rc;
 
     for (;;) {
         size_t st, e, wl, wr;
         unsigned f = 0;
         uint32_t trig = 0;
-        uint64_t lits = 0;
+        detmask lits = 0;
 
         /* Skip to the next byte that can start a candidate: plain words
          * (most of any prose) cost one table lookup per byte, 8 at a time. */
@@ -1259,6 +1343,21 @@ scan_text(struct scan *sc)
                 trig |= TG_PII_TRIG_CAPS;
             else if ((f & C_DIGIT) && t[st] >= '0' && t[st] <= '9' && prev_is_caps2(t, st))
                 trig |= TG_PII_TRIG_CAPS;   /* spaced "AB 12 34 56 C" */
+        }
+        if ((f & C_COLON) && e - st >= 8 && memmem(t + st, e - st, "://", 3) != NULL)
+            trig |= TG_PII_TRIG_URL;
+        /* Plates and register numbers: "M-AB 1234", "HRB 12345" */
+        if ((f & C_DIGIT) && t[st] >= '0' && t[st] <= '9' && prev_is_caps_word(t, st))
+            trig |= TG_PII_TRIG_CAPSWORD;
+        /* Document numbers, tax codes and plates mix capitals and digits
+         * anywhere in the token ("12345678Z", "RSSMRA85T10A562S"); only
+         * tokens that already have a digit are looked at. */
+        if (f & C_DIGIT) {
+            size_t k;
+            for (k = st; k < e && !(t[k] >= 'A' && t[k] <= 'Z'); k++)
+                ;
+            if (k < e)
+                trig |= TG_PII_TRIG_MIXED;
         }
         if (e - st >= 32 || (e - st >= 20 && (f & (C_DIGIT | C_DASH)))) {
             trig |= TG_PII_TRIG_LONG;
@@ -1483,6 +1582,13 @@ tg_pii_scan(const struct tg_pii_db *db, struct tg_pii_scratch *s,
     sc.db = db;
     sc.s = s;
     sc.min_score = min_score;
+    /* A detector whose best score stays under min_score (a low-score
+     * pattern such as URL, for callers who lower the threshold) costs
+     * nothing at the default threshold. */
+    sc.live = 0;
+    for (i = 0; i < db->n; i++)
+        if (db->d[i].best >= min_score)
+            sc.live |= DM_BIT(i);
     if (norm) {
         if (grow_norm(s, len) != TG_OK)
             return tg_err_set(err, TG_ENOMEM, "out of memory normalising text for the PII scan");

@@ -58,7 +58,10 @@ struct tg_pii_detector_spec {
 #define TG_PII_TRIG_DOTS     0x40u  /* a token with digits and >= 3 dots (IPv4) */
 #define TG_PII_TRIG_LONGWORD 0x80u  /* a token of >= 25 letters/digits only (crypto addresses) */
 #define TG_PII_TRIG_CAPS     0x100u /* two capitals starting a token with digits (IBAN, NINO) */
-#define TG_PII_TRIG_ALL      0x1ffu
+#define TG_PII_TRIG_MIXED    0x200u /* a token with a capital letter and a digit (document numbers) */
+#define TG_PII_TRIG_CAPSWORD 0x400u /* a token starting with a digit after 1-4 capitals ("HRB 12345") */
+#define TG_PII_TRIG_URL      0x800u /* a token holding "://" */
+#define TG_PII_TRIG_ALL      0xfffu
 
 struct tg_pii_db;
 struct tg_pii_scratch;
@@ -103,7 +106,7 @@ int  tg_pii_scan(const struct tg_pii_db *db, struct tg_pii_scratch *s,
                  struct tg_arena *a, struct tg_findings *out, struct tg_err *err);
 
 /* Trigger name ("digits", "at", "hexsep", "long", "assign", "pem", "dots",
- * "longword", "caps") -> bit, 0 if unknown. */
+ * "longword", "caps", "mixed", "capsword", "url") -> bit, 0 if unknown. */
 uint32_t tg_pii_trigger_bit(const char *name);
 
 struct tg_request;   /* engine/request.h */

@@ -18,6 +18,8 @@ typedef double (*tg__pii_validator_fn)(const char *m, size_t len);
 
 /* Validator by name, NULL if unknown. */
 tg__pii_validator_fn tg__pii_validator(const char *name);
+/* National identifiers (engine/pii_valid_intl.c), NULL if unknown. */
+tg__pii_validator_fn tg__pii_validator_intl(const char *name);
 
 /* Primitives. Digit strings are ASCII digits only unless said otherwise. */
 bool   tg__pii_luhn(const char *digits, size_t n);
@@ -30,6 +32,10 @@ bool   tg__pii_cn_id_ok(const char *s18);
 bool   tg__pii_base58check_ok(const char *s, size_t n);
 bool   tg__pii_bech32_ok(const char *s, size_t n);
 bool   tg__pii_ipv6_ok(const char *s, size_t n);
+/* ISO 7064 MOD 11,10 over n digits, the last being the check digit. */
+bool   tg__pii_mod11_10_ok(const char *digits, size_t n);
+/* Verhoeff over n digits, the last being the check digit. */
+bool   tg__pii_verhoeff_ok(const char *digits, size_t n);
 /* Shannon entropy in bits per byte. */
 double tg__pii_entropy(const char *s, size_t n);
 /* base64url (no padding needed) decode into out (cap bytes); -1 on bad input. */

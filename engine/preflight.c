@@ -23,6 +23,7 @@
  * compliance, so the gateway can still serve while recording the deny.
  */
 #include "engine/preflight.h"
+#include "engine/decision_text.h"
 #include "engine/cost.h"
 #include "engine/limits.h"
 #include "engine/markings.h"
@@ -652,141 +653,19 @@ out:
 
 /* ---- JSON ------------------------------------------------------------------ */
 
-struct jb {
-    bool fail;
-};
-
-static cJSON *
-jadd(struct jb *b, cJSON *parent, const char *key, cJSON *item)
-{
-    if (item == NULL) {
-        b->fail = true;
-        return NULL;
-    }
-    bool ok = key != NULL ? cJSON_AddItemToObject(parent, key, item)
-                          : cJSON_AddItemToArray(parent, item);
-    if (!ok) {
-        cJSON_Delete(item);
-        b->fail = true;
-        return NULL;
-    }
-    return item;
-}
-
-static cJSON *
-jstr(const char *s)
-{
-    return s != NULL ? cJSON_CreateString(s) : cJSON_CreateNull();
-}
-
-static cJSON *
-jnum(double v)
-{
-    return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull();
-}
-
-static void
-add_reasons(struct jb *b, cJSON *obj, const struct tg_reason *r, uint32_t n)
-{
-    cJSON *arr = jadd(b, obj, "reasons", cJSON_CreateArray());
-    if (arr == NULL)
-        return;
-    for (uint32_t i = 0; i < n; i++) {
-        cJSON *o = jadd(b, arr, NULL, cJSON_CreateObject());
-        if (o == NULL)
-            return;
-        jadd(b, o, "rule", jstr(r[i].rule));
-        jadd(b, o, "message", jstr(r[i].message));
-    }
-}
-
 cJSON *
 tg_decision_to_json(const struct tg_policy *p, const struct tg_decision *d, bool detail)
 {
-    struct jb b = {0};
-    cJSON *j = cJSON_CreateObject();
-    cJSON *arr, *o;
-    if (j == NULL)
-        return NULL;
+    struct tg_jtext b = { 0 };
+    cJSON *j = NULL;
 
-    jadd(&b, j, "decision", jstr(tg_verdict_name(d->verdict)));
-    jadd(&b, j, "mode", jstr(d->enforced ? "enforce" : "audit"));
-    jadd(&b, j, "enforced", cJSON_CreateBool(d->enforced));
-    jadd(&b, j, "tenant", jstr(d->tenant));
-    jadd(&b, j, "feature", jstr(d->feature));
-    jadd(&b, j, "category", jstr(d->category));
-
-    if ((arr = jadd(&b, j, "export_tags", cJSON_CreateArray())) != NULL)
-        for (uint32_t i = 0; i < d->nexport_tags; i++)
-            jadd(&b, arr, NULL, jstr(d->export_tags[i]));
-
-    if ((arr = jadd(&b, j, "pii", cJSON_CreateArray())) != NULL)
-        for (uint32_t i = 0; i < d->npii; i++) {
-            if ((o = jadd(&b, arr, NULL, cJSON_CreateObject())) == NULL)
-                break;
-            jadd(&b, o, "entity", jstr(d->pii[i].entity));
-            jadd(&b, o, "count", cJSON_CreateNumber(d->pii[i].count));
-            jadd(&b, o, "class", jstr(d->pii[i].cls == TG_PII_CLASS_SECRET ? "secret" : "pii"));
-        }
-    jadd(&b, j, "pii_unscannable", cJSON_CreateBool(d->findings.unscannable));
-    /* allow-listed findings: entity and count, never the value */
-    if ((arr = jadd(&b, j, "allowed", cJSON_CreateArray())) != NULL)
-        for (uint32_t i = 0; i < d->nallowed; i++) {
-            if ((o = jadd(&b, arr, NULL, cJSON_CreateObject())) == NULL)
-                break;
-            jadd(&b, o, "entity", jstr(d->allowed[i].entity));
-            jadd(&b, o, "count", cJSON_CreateNumber(d->allowed[i].count));
-        }
-
-    if ((arr = jadd(&b, j, "candidates", cJSON_CreateArray())) != NULL)
-        for (uint32_t i = 0; i < d->ncands; i++) {
-            const struct tg_cand *c = &d->cands[i];
-            const struct tg_model *m = &p->models[c->model];
-            const struct tg_provider *pv = &p->providers[m->provider];
-            if ((o = jadd(&b, arr, NULL, cJSON_CreateObject())) == NULL)
-                break;
-            jadd(&b, o, "model", jstr(m->id));
-            jadd(&b, o, "provider", jstr(pv->id));
-            jadd(&b, o, "region", jstr(pv->region));
-            jadd(&b, o, "jurisdiction", jstr(pv->jurisdiction));
-            jadd(&b, o, "compliant", cJSON_CreateBool(c->compliant));
-            jadd(&b, o, "eligible", cJSON_CreateBool(c->eligible));
-            jadd(&b, o, "redact", cJSON_CreateBool(c->redact));
-            jadd(&b, o, "estimated_cost_usd", jnum(c->est_cost_usd));
-            jadd(&b, o, "timeout_ms", cJSON_CreateNumber(c->timeout_ms));
-            if (detail)
-                add_reasons(&b, o, c->reasons, c->nreasons);
-        }
-
-    if ((arr = jadd(&b, j, "route", cJSON_CreateArray())) != NULL)
-        for (uint32_t i = 0; i < d->nroute; i++)
-            jadd(&b, arr, NULL, jstr(p->models[d->route[i]].id));
-    add_reasons(&b, j, d->reasons, d->nreasons);
-
-    if ((o = jadd(&b, j, "estimated_tokens", cJSON_CreateObject())) != NULL) {
-        jadd(&b, o, "input", cJSON_CreateNumber(d->est_input_tokens));
-        jadd(&b, o, "output", cJSON_CreateNumber(d->est_output_tokens));
-    }
-    jadd(&b, j, "deadline_ms", cJSON_CreateNumber(d->deadline_ms));
-
-    if (detail && (arr = jadd(&b, j, "findings", cJSON_CreateArray())) != NULL)
-        for (uint32_t i = 0; i < d->findings.n; i++) {
-            const struct tg_finding *f = &d->findings.v[i];
-            if ((o = jadd(&b, arr, NULL, cJSON_CreateObject())) == NULL)
-                break;
-            /* offsets only: the matched text never leaves the request */
-            jadd(&b, o, "entity", jstr(f->entity));
-            jadd(&b, o, "part", cJSON_CreateNumber(f->part));
-            jadd(&b, o, "start", cJSON_CreateNumber(f->start));
-            jadd(&b, o, "end", cJSON_CreateNumber(f->end));
-            jadd(&b, o, "score", cJSON_CreateNumber((double)f->score));
-            jadd(&b, o, "detector", jstr(f->detector));
-        }
-    jadd(&b, j, "policy_version", jstr(d->policy_version));
-
-    if (b.fail) {
-        cJSON_Delete(j);
-        return NULL;
-    }
+    /* The parse of the one renderer's text (engine/decision_text.c), so
+     * explain and the audit log cannot drift apart. */
+    tg_jtext_open(&b, '{');
+    tg_decision_render(&b, p, d, TG_DECISION_MODE | (detail ? TG_DECISION_CAND_REASONS | TG_DECISION_FINDINGS : 0));
+    tg_jtext_close(&b, '}');
+    if (!b.fail)
+        j = cJSON_ParseWithLength(b.p, b.len);
+    tg_jtext_free(&b);
     return j;
 }

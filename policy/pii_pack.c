@@ -348,7 +348,7 @@ load_detector(struct pk *p, const struct yn *d, struct tg_pii_detector_spec *s)
             uint32_t b = tg_pii_trigger_bit(trig[i]);
             if (b == 0)
                 pk_error(p, v->kids[i]->line, v->kids[i]->col,
-                         "unknown trigger \"%s\" (digits, at, hexsep, long, assign, pem, dots, longword, caps)", trig[i]);
+                         "unknown trigger \"%s\" (digits, at, hexsep, long, assign, pem, dots, longword, caps, mixed, capsword, url)", trig[i]);
             s->triggers |= b;
         }
     }

@@ -11,7 +11,7 @@
  *       context: [card, visa]      # whole words near the match raise the score
  *       score: 0.5                 # base score 0..1
  *       context_required: false
- *       triggers: [digits]         # prefilter: digits|at|hexsep|long|assign|pem|dots|longword|caps
+ *       triggers: [digits]         # prefilter: digits|at|hexsep|long|assign|pem|dots|longword|caps|mixed|capsword|url
  *       min_digits: 13             # a digit cluster in the window of this length..
  *       max_digits: 19             # ..up to this (digits trigger only)
  *       literals: [AKIA]           # one must occur in the window

@@ -174,6 +174,8 @@ struct gw_req {
     const struct tg_dialect_ops *dialect;  /* the door the request came in by */
     struct tg_dialect_ctx dctx;
     struct tg_dialect_stream *ds;          /* canonical stream -> the client's dialect */
+    const char         *fwd_beta;          /* "anthropic-beta: ..." to forward to an Anthropic upstream */
+    struct curl_slist  *xhdrs;             /* this attempt's header list when it has fwd_beta */
     const char         *client_body;       /* the client's bytes (HMAC'd into the audit entry) */
     size_t              client_len;
     const char         *body;              /* the canonical request (== client_body for chat) */
@@ -629,6 +631,7 @@ req_free(struct gw_req *r)
         tg_prov_stream_free(&r->st);
     if (r->ds != NULL)
         r->dialect->stream_free(r->ds);
+    curl_slist_free_all(r->xhdrs);
     if (r->ubuf)
         evbuffer_free(r->ubuf);
     if (r->chunk)
@@ -845,6 +848,10 @@ attempt_cleanup(struct gw_req *r)
     if (r->st_init) {
         tg_prov_stream_free(&r->st);
         r->st_init = false;
+    }
+    if (r->xhdrs != NULL) {
+        curl_slist_free_all(r->xhdrs);
+        r->xhdrs = NULL;
     }
 }
 
@@ -1207,12 +1214,14 @@ static const struct tg_up_cbs up_cbs = { up_on_head, up_on_body, up_on_done };
 static bool
 start_native(struct gw_req *r, uint32_t tmo)
 {
-    const char *h[TG_PROV_MAX_HEADERS + 1];
+    const char *h[TG_PROV_MAX_HEADERS + 2];
     uint32_t n = 0;
 
     h[n++] = "User-Agent: tollgate/0.1";
-    for (uint32_t i = 0; i < r->http.nheaders && n < TG_ARRAY_LEN(h); i++)
+    for (uint32_t i = 0; i < r->http.nheaders && n < TG_ARRAY_LEN(h) - 1; i++)
         h[n++] = r->http.headers[i];
+    if (r->fwd_beta != NULL && r->cur_prov->adapter == TG_ADAPTER_ANTHROPIC)
+        h[n++] = r->fwd_beta;
     /* Streams: time to first byte and gaps are the fb_timer's (as with
      * curl); the total bound is for whole answers only. */
     if (tg_up_start(r->L->up, &r->up, r->http.url, h, n, r->http.body, r->http.body_len, tmo,
@@ -1404,6 +1413,21 @@ start_next(struct gw_req *r)
             continue;
         }
         hdrs = upstream_headers(r, m->provider);
+        if (hdrs != NULL && r->fwd_beta != NULL && prov->adapter == TG_ADAPTER_ANTHROPIC) {
+            /* A Messages client's anthropic-beta goes to an Anthropic
+             * upstream: this attempt gets its own copy of the shared list. */
+            struct curl_slist *l = NULL, *x, *t;
+            for (x = hdrs; x != NULL; x = x->next) {
+                if ((t = curl_slist_append(l, x->data)) == NULL)
+                    break;
+                l = t;
+            }
+            t = x == NULL ? curl_slist_append(l, r->fwd_beta) : NULL;
+            if (t == NULL)
+                curl_slist_free_all(l);   /* out of memory: the attempt fails below */
+            curl_slist_free_all(r->xhdrs);
+            r->xhdrs = hdrs = t;
+        }
         if (hdrs == NULL) {
             record_attempt(r, m, "connect", 0, 0);   /* out of memory */
             easy_put(r->L, r->easy);
@@ -1944,6 +1968,14 @@ handle_infer(struct gw_loop *L, struct evhttp_request *ev, const struct tg_diale
     r->body_len = r->client_len;
     category = header_value(ev, "X-Task-Category");
     feature = header_value(ev, "X-Feature-Id");
+    if (dialect->errors == TG_DIALECT_ERR_ANTHROPIC) {
+        /* Claude Code and the Anthropic SDK name the API betas they use; an
+         * Anthropic upstream gets them (nobody else knows what they mean). */
+        const char *beta = header_value(ev, "anthropic-beta");
+        if (beta != NULL && strlen(beta) <= 512 && strspn(beta, "abcdefghijklmnopqrstuvwxyz"
+                                                                "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_., ") == strlen(beta))
+            r->fwd_beta = tg_arena_sprintf(&r->arena, "anthropic-beta: %s", beta);
+    }
 
     rc = TG_OK;
     if (dialect->decode != NULL) {

@@ -1,0 +1,149 @@
+/* test_pii_scan_ext.c — scanner features the national-id packs rely on:
+ * more than 64 detectors, UTF-8 context words, detectors sharing one
+ * pattern, detectors that cannot reach min_score, the mixed/capsword/url
+ * triggers.  Packs are built in memory so each property is tested alone. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/pii.h"
+#include "policy/pii_pack.h"
+
+struct db {
+    struct tg_arena a;
+    struct tg_pii_db *db;
+    struct tg_pii_scratch *s;
+};
+
+static void
+build(struct db *d, const char *yaml)
+{
+    struct tg_pii_detector_spec *specs;
+    size_t n;
+    struct tg_err err = { 0 };
+
+    tg_arena_init(&d->a, 0);
+    cr_assert_eq(tg_pii_pack_load_buffer("t.yaml", yaml, strlen(yaml), &d->a, &specs, &n, NULL, NULL, &err), TG_OK,
+                 "%s", err.msg);
+    cr_assert_eq(tg_pii_db_build(specs, n, &d->db, &err), TG_OK, "%s", err.msg);
+    cr_assert_eq(tg_pii_scratch_new(d->db, &d->s), TG_OK);
+}
+
+static void
+drop(struct db *d)
+{
+    tg_pii_scratch_free(d->s);
+    tg_pii_db_free(d->db);
+    tg_arena_free(&d->a);
+}
+
+/* Entities found in text at min_score ms, as "E1,E2," (arena-free copy). */
+static const char *
+found(struct db *d, const char *text, double ms)
+{
+    static char out[512];
+    struct tg_findings f = { 0 };
+    struct tg_err err = { 0 };
+    size_t o = 0;
+
+    cr_assert_eq(tg_pii_scan(d->db, d->s, text, strlen(text), 0, ms, &d->a, &f, &err), TG_OK, "%s", err.msg);
+    out[0] = '\0';
+    for (uint32_t i = 0; i < f.n && o < sizeof out - 40; i++)
+        o += (size_t)snprintf(out + o, sizeof out - o, "%s,", f.v[i].entity);
+    return out;
+}
+
+#define DET(id, ent, pat, extra) \
+    "  - id: " id "\n    entity: " ent "\n    class: pii\n    pattern: '" pat "'\n" extra
+
+Test(pii_scan_ext, more_than_64_detectors)
+{
+    /* 100 detectors; only the last one can match "zq" + digits */
+    size_t cap = 100 * 160, o = 0;
+    char *y = malloc(cap);
+    struct db d;
+    cr_assert_not_null(y);
+    o += (size_t)snprintf(y + o, cap - o, "version: 1\ndetectors:\n");
+    for (int i = 0; i < 100; i++)
+        o += (size_t)snprintf(y + o, cap - o,
+                              "  - id: d%d\n    entity: E%d\n    class: pii\n    triggers: [digits]\n"
+                              "    pattern: '(?<![a-z])z%c[0-9]{4}'\n    score: 0.9\n",
+                              i, i, i == 99 ? 'q' : 'x');
+    build(&d, y);
+    cr_expect_eq(tg_pii_db_count(d.db), 100);
+    cr_expect_str_eq(found(&d, "code zq1234 here", 0.5), "E99,");
+    cr_expect_str_eq(found(&d, "code zx1234 here", 0.5), "E0,");
+    drop(&d);
+    free(y);
+}
+
+Test(pii_scan_ext, utf8_context_words)
+{
+    struct db d;
+    build(&d, "version: 1\ndetectors:\n" DET("fs", "FS", "(?<![0-9])[0-9]{6}(?![0-9])",
+                                             "    context: [führerschein, 주민등록번호]\n    context_required: true\n"));
+    cr_expect_str_eq(found(&d, "Führerschein 123456", 0.5), "FS,");
+    cr_expect_str_eq(found(&d, "führerschein: 123456", 0.5), "FS,");
+    cr_expect_str_eq(found(&d, "주민등록번호 123456", 0.5), "FS,");
+    cr_expect_str_eq(found(&d, "Fuhrerschein 123456", 0.5), "", "a different word");
+    cr_expect_str_eq(found(&d, "Führerscheine 123456", 0.5), "", "whole words only");
+    cr_expect_str_eq(found(&d, "Nummer 123456", 0.5), "");
+    drop(&d);
+}
+
+Test(pii_scan_ext, shared_pattern_each_validator)
+{
+    /* same pattern, different validators: each detector keeps its own verdict */
+    struct db d;
+    build(&d, "version: 1\ndetectors:\n"
+              DET("a", "NIF", "(?<![0-9A-Z])[0-9]{8}[A-Z](?![0-9A-Z])", "    triggers: [mixed]\n    validator: es_nif\n")
+              DET("b", "ANY", "(?<![0-9A-Z])[0-9]{8}[A-Z](?![0-9A-Z])", "    triggers: [mixed]\n    score: 0.6\n"));
+    cr_expect_str_eq(found(&d, "x 12345678Z y", 0.5), "NIF,", "the checksum-confirmed reading wins the overlap");
+    cr_expect_str_eq(found(&d, "x 12345678A y", 0.5), "ANY,", "the NIF validator drops it, the other stays");
+    drop(&d);
+}
+
+Test(pii_scan_ext, below_min_score_not_run)
+{
+    struct db d;
+    build(&d, "version: 1\ndetectors:\n" DET("u", "URL", "https?://[a-z.]+", "    triggers: [url]\n    score: 0.3\n"));
+    cr_expect_str_eq(found(&d, "see https://example.org now", 0.5), "");
+    cr_expect_str_eq(found(&d, "see https://example.org now", 0.3), "URL,");
+    cr_expect_str_eq(found(&d, "see example.org now", 0.3), "", "no scheme, no url trigger");
+    drop(&d);
+}
+
+Test(pii_scan_ext, triggers)
+{
+    struct db d;
+    build(&d, "version: 1\ndetectors:\n"
+              DET("m", "MIXED", "(?<![0-9A-Za-z])[a-z]{2}[0-9]{3}[A-Z](?![0-9A-Za-z])", "    triggers: [mixed]\n    score: 0.9\n")
+              DET("c", "CAPSWORD", "(?<![A-Za-z])QQ-RR [0-9]{3}(?![0-9])", "    triggers: [capsword]\n    score: 0.9\n"));
+    cr_expect_str_eq(found(&d, "id ab123C.", 0.5), "MIXED,", "a capital anywhere in a token with digits");
+    cr_expect_str_eq(found(&d, "plate QQ-RR 123", 0.5), "CAPSWORD,", "digits after a short capitals word");
+    cr_expect_str_eq(found(&d, "plate qq-rr 123", 0.5), "");
+    drop(&d);
+}
+
+Test(pii_scan_ext, default_pack_has_every_region)
+{
+    struct tg_pii_detector_spec *specs;
+    size_t n, i;
+    struct tg_arena a;
+    struct tg_err err = { 0 };
+    const char *want[] = { "DE_TAX_ID", "ES_NIF", "IT_FISCAL_CODE", "FI_PERSONAL_IDENTITY_CODE", "PL_PESEL",
+                           "SE_PERSONNUMMER", "UK_DRIVING_LICENCE", "KR_RRN", "SG_NRIC_FIN", "IN_AADHAAR",
+                           "TH_TNIN", "AU_ABN", "CA_SIN", "US_NPI", "ZA_ID_NUMBER", "TR_NATIONAL_ID",
+                           "MEDICAL_LICENSE", "URL", "DATE_TIME" };
+
+    tg_arena_init(&a, 0);
+    cr_assert_eq(tg_pii_pack_load(TG_DATA_DIR "/rules/pii/default.yaml", &a, &specs, &n, NULL, NULL, &err), TG_OK,
+                 "%s", err.msg);
+    for (size_t w = 0; w < sizeof want / sizeof *want; w++) {
+        for (i = 0; i < n && strcmp(specs[i].entity, want[w]) != 0; i++)
+            ;
+        cr_expect(i < n, "%s missing from the default pack", want[w]);
+    }
+    tg_arena_free(&a);
+}
