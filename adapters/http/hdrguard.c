@@ -63,8 +63,12 @@ static void
 reset(struct tg_hg *g)
 {
     struct evbuffer *hold = g->hold, *buf = g->buf;
+    void (*hook)(void *, int) = g->hook;
+    void *arg = g->hook_arg;
 
     tg_hg_init(g);
+    g->hook = hook;
+    g->hook_arg = arg;
     if (hold != NULL)
         evbuffer_drain(hold, evbuffer_get_length(hold));
     if (buf != NULL)
@@ -275,6 +279,7 @@ field_line(struct tg_hg *g, const char *l, size_t n, bool header)
     } else if (ieq(l, nl, "expect")) {
         if (!ieq(l + vs, ve - vs, "100-continue"))
             return R_EXPECT;
+        g->expect = true;
     }
     return R_NONE;
 }
@@ -494,6 +499,8 @@ tg_hg_filter(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t dst_limit,
 
     (void)dst_limit;   /* evhttp sets no read high-water mark on its bufferevent */
     (void)mode;
+    if (g->st >= HG_CSIZE && g->st <= HG_TRAILER && evbuffer_get_length(src) > 0 && g->hook != NULL)
+        g->hook(g->hook_arg, TG_HG_PROGRESS);
     for (;;) {
         size_t len = evbuffer_get_length(src), n = 0;
         const char *l;
@@ -558,6 +565,9 @@ tg_hg_filter(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t dst_limit,
                         return BEV_ERROR;
                     g->st = HG_CSIZE;
                     g->off = 0;
+                    /* evhttp's rule: an interim 100 only while no body byte is here. */
+                    if (g->expect && !g->http10 && evbuffer_get_length(src) == 0 && g->hook != NULL)
+                        g->hook(g->hook_arg, TG_HG_CONTINUE);
                     continue;
                 }
                 if (why == R_NONE) {

@@ -21,9 +21,10 @@
  * body: evhttp never parses a chunk (it takes "5;a=b" for a broken size,
  * "0x5" for five) nor a trailer (it ignores them, and reads them as the
  * next request).  Holding also means a bad chunk is refused like a bad
- * header, before evhttp saw anything of the request.  The cost: a client
- * that sends a chunked body with "Expect: 100-continue" gets no interim
- * 100 and sends the body after its own wait (curl: 1 s).  On the first violation it stops
+ * header, before evhttp saw anything of the request ("100 Continue" and
+ * the read timeout go through the hook below for it).
+ *
+ * On the first violation the guard stops
  * reading for good (the rest of the connection is dropped, so nothing after
  * a bad request is ever served) and hands evhttp a synthetic request that
  * carries the reason in the TG_HG_MARKER header and "Connection: close":
@@ -56,8 +57,17 @@ struct tg_hg {
     uint64_t cl;
     int      why;         /* first violation in the header block, 0 if none */
     bool     http10, head, te_last_chunked, te_unknown, te_exact;
+    bool     expect;      /* Expect: 100-continue */
     struct evbuffer *hold, *buf;   /* a chunked request's header lines and body */
+    /* Set by the owner after tg_hg_init: called with TG_HG_PROGRESS when
+     * bytes of a held request arrive (evhttp sees none: its read timeout
+     * must not take a body in progress for an idle client), and with
+     * TG_HG_CONTINUE when a held request wants "100 Continue" now. */
+    void   (*hook)(void *arg, int what);
+    void    *hook_arg;
 };
+
+enum { TG_HG_PROGRESS = 0, TG_HG_CONTINUE };
 
 /* Why a request was refused at the door. */
 struct tg_hg_reason {

@@ -2384,6 +2384,26 @@ on_conn_output(struct evbuffer *b, const struct evbuffer_cb_info *info, void *ar
         kick(arg);
 }
 
+/* The framing guard holds a chunked request until it is whole (hdrguard.h). */
+static void
+on_hg(void *arg, int what)
+{
+    struct gw_conn *c = arg;
+    evutil_socket_t fd = bufferevent_getfd(c->under);
+
+    if (what == TG_HG_PROGRESS) {
+        /* Re-arms evhttp's read timeout: the client is sending. */
+        if (bufferevent_get_enabled(c->f) & EV_READ)
+            bufferevent_enable(c->f, EV_READ);
+    } else if (fd >= 0 && evbuffer_get_length(bufferevent_get_output(c->f)) == 0 &&
+               evbuffer_get_length(bufferevent_get_output(c->under)) == 0) {
+        /* Only with nothing else queued, so it cannot overtake an answer;
+         * otherwise the client sends after its own wait. */
+        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        (void)!send(fd, cont, sizeof(cont) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+    }
+}
+
 /* evhttp's bufferevent for a new connection: the socket behind the header
  * guard (hdrguard.h).  NULL (out of memory) makes evhttp use a plain one. */
 static struct bufferevent *
@@ -2396,6 +2416,8 @@ on_new_bev(struct event_base *base, void *arg)
     if (c == NULL)
         return NULL;
     tg_hg_init(&c->hg);
+    c->hg.hook = on_hg;
+    c->hg.hook_arg = c;
     c->base = base;
     c->kick = event_new(base, -1, 0, on_kick, c);
     under = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
