@@ -137,6 +137,8 @@ ieq(const char *a, size_t n, const char *lit)
     return n == strlen(lit) && strncasecmp(a, lit, n) == 0;
 }
 
+static bool authority_ok(const char *v, size_t n);
+
 /* method SP request-target SP HTTP-version, single spaces, nothing else. */
 static int
 request_line(struct tg_hg *g, const char *l, size_t n)
@@ -165,22 +167,63 @@ request_line(struct tg_hg *g, const char *l, size_t n)
     if (!(m == 3 && memcmp(l, "GET", 3) == 0) && !(m == 4 && memcmp(l, "POST", 4) == 0) &&
         !(m == 4 && memcmp(l, "HEAD", 4) == 0))
         return R_METHOD;
-    /* origin-form, or absolute-form (the gateway answers 404 to it). */
-    if (l[t0] != '/' && !(tn > 7 && strncasecmp(l + t0, "http://", 7) == 0) &&
-        !(tn > 8 && strncasecmp(l + t0, "https://", 8) == 0))
-        return R_LINE;
+    /* origin-form, or absolute-form (RFC 9112 3.2.2: a server must accept
+     * it; the gateway answers 404), with an authority evhttp can parse. */
+    if (l[t0] != '/') {
+        size_t sch = tn > 7 && strncasecmp(l + t0, "http://", 7) == 0    ? 7
+                   : tn > 8 && strncasecmp(l + t0, "https://", 8) == 0 ? 8 : 0;
+        size_t a = t0 + sch, e = a;
+        if (sch == 0)
+            return R_LINE;
+        while (e < t0 + tn && l[e] != '/' && l[e] != '?')
+            e++;
+        if (e == a || !authority_ok(l + a, e - a))
+            return R_LINE;
+        /* Passed on in origin-form (put_request_line): evhttp takes an
+         * absolute URI for a proxy request and stops serving the
+         * connection after it. */
+        g->t0 = t0;
+        g->tauth = e - t0;
+    }
     g->head = m == 4 && memcmp(l, "HEAD", 4) == 0;
     return R_NONE;
 }
 
-/* Host: uri-host [ ":" port ], as characters: reg-name, IP-literal, port. */
+/* uri-host [ ":" port ] (RFC 3986 3.2.2-3): a reg-name of unreserved,
+ * sub-delims and %-escapes, or an IP-literal in brackets; a port of 1-5
+ * digits up to 65535.  Used for Host and for an absolute-form target's
+ * authority, which evhttp parses itself and answers in HTML if it cannot. */
 static bool
-host_ok(const char *v, size_t n)
+authority_ok(const char *v, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)v[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || digit(c) ||
-              strchr("-._~%!$&'()*+,;=:[]", c) != NULL))
+    size_t i = 0;
+
+    if (n > 0 && v[0] == '[') {
+        for (i = 1; i < n && v[i] != ']'; i++)
+            if (!(hexval((unsigned char)v[i]) >= 0 || v[i] == ':' || v[i] == '.'))
+                return false;
+        if (i >= n || i == 1)
+            return false;
+        i++;
+    } else {
+        for (; i < n && v[i] != ':'; i++) {
+            unsigned char c = (unsigned char)v[i];
+            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || digit(c) ||
+                  strchr("-._~%!$&'()*+,;=", c) != NULL))
+                return false;
+        }
+    }
+    if (i < n) {
+        uint32_t port = 0;
+        size_t d = 0;
+        if (v[i++] != ':')
+            return false;
+        for (; i < n; i++, d++) {
+            if (!digit((unsigned char)v[i]) || d >= 5)
+                return false;
+            port = port * 10 + (uint32_t)(v[i] - '0');
+        }
+        if (d == 0 || port > 65535)
             return false;
     }
     return true;
@@ -260,7 +303,7 @@ field_line(struct tg_hg *g, const char *l, size_t n, bool header)
         return R_NONE;
     if (ieq(l, nl, "host")) {
         g->nhost++;
-        if (!host_ok(l + vs, ve - vs))
+        if (!authority_ok(l + vs, ve - vs))
             return R_HOST;
     } else if (ieq(l, nl, "content-length")) {
         uint64_t x = 0;
@@ -436,6 +479,21 @@ refuse_body(struct tg_hg *g, struct evbuffer *src, struct evbuffer *dst, int why
     return rc;
 }
 
+/* The request line b[0..n) (with CRLF) into out, an absolute-form target
+ * cut down to its path and query. */
+static int
+put_request_line(const struct tg_hg *g, const char *b, size_t n, struct evbuffer *out)
+{
+    size_t rest;
+
+    if (g->tauth == 0)
+        return evbuffer_add(out, b, n);
+    rest = g->t0 + g->tauth;
+    if (evbuffer_add(out, b, g->t0) != 0 || (b[rest] != '/' && evbuffer_add(out, "/", 1) != 0))
+        return -1;
+    return evbuffer_add(out, b + rest, n - rest);
+}
+
 /* End of a valid header block of a chunked request: its lines without
  * Transfer-Encoding and Expect go to g->hold, to be passed on with a
  * Content-Length once the whole body is in and valid. */
@@ -453,9 +511,13 @@ hold_headers(struct tg_hg *g, struct evbuffer *src)
     while (i < g->off) {
         const char *e = memchr(b + i, '\n', g->off - i);
         size_t k = (size_t)(e - (b + i)) + 1;
-        if (!(k > 18 && strncasecmp(b + i, "transfer-encoding:", 18) == 0) &&
-            !(k > 7 && strncasecmp(b + i, "expect:", 7) == 0) && evbuffer_add(g->hold, b + i, k) != 0)
+        if (i == 0) {
+            if (put_request_line(g, b, k, g->hold) != 0)
+                return -1;
+        } else if (!(k > 18 && strncasecmp(b + i, "transfer-encoding:", 18) == 0) &&
+                   !(k > 7 && strncasecmp(b + i, "expect:", 7) == 0) && evbuffer_add(g->hold, b + i, k) != 0) {
             return -1;
+        }
         i += k;
     }
     return evbuffer_drain(src, g->off + 2);
@@ -573,8 +635,17 @@ tg_hg_filter(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t dst_limit,
                 if (why == R_NONE) {
                     size_t all = g->off + 2;
                     uint64_t cl = g->ncl ? g->cl : 0;
-                    if (evbuffer_remove_buffer(src, dst, all) != (int)all)
+                    if (g->tauth != 0) {
+                        const char *b = (const char *)evbuffer_pullup(src, (ev_ssize_t)all);
+                        const char *e = b != NULL ? memchr(b, '\n', all) : NULL;
+                        size_t k = e != NULL ? (size_t)(e - b) + 1 : 0;
+                        if (k == 0 || put_request_line(g, b, k, dst) != 0 ||
+                            evbuffer_add(dst, b + k, all - k) != 0)
+                            return BEV_ERROR;
+                        evbuffer_drain(src, all);
+                    } else if (evbuffer_remove_buffer(src, dst, all) != (int)all) {
                         return BEV_ERROR;
+                    }
                     reset(g);
                     if (cl > 0) {
                         g->st = HG_BODY;

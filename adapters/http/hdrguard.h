@@ -52,6 +52,7 @@ struct tg_hg {
     uint64_t left;        /* body or chunk bytes still to pass */
     uint64_t body;        /* chunked body bytes so far */
     size_t   off;         /* header block (or trailer) bytes checked so far */
+    size_t   t0, tauth;   /* request-target offset; scheme+authority length (absolute-form) */
     uint32_t lines, blank;
     uint32_t nhost, ncl, nte, nchunked, ncodings;
     uint64_t cl;

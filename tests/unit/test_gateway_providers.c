@@ -612,6 +612,21 @@ Test(hdrguard, chunked_bodies_reach_evhttp_decoded_with_a_content_length)
     guard_eq(in, sizeof(in) - 1, want);
 }
 
+Test(hdrguard, absolute_form_reaches_evhttp_as_origin_form)
+{
+    static const char in[] =
+        "GET http://x:8080/healthz?a=1 HTTP/1.1\r\nHost: x\r\n\r\n"
+        "POST HTTPS://x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nz\r\n0\r\n\r\n"
+        "GET http://x:99999/ HTTP/1.1\r\nHost: x\r\n\r\n";
+    static const char want[] =
+        "GET /healthz?a=1 HTTP/1.1\r\nHost: x\r\n\r\n"
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nz"
+        "GET /__tollgate/refused HTTP/1.1\r\n" TG_HG_MARKER ": request-line\r\nConnection: close\r\n"
+        "Content-Length: 0\r\n\r\n";
+
+    guard_eq(in, sizeof(in) - 1, want);
+}
+
 Test(hdrguard, a_bad_chunk_refuses_the_whole_request)
 {
     static const char in[] =
