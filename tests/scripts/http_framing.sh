@@ -15,7 +15,7 @@ TG_ROOT=${TG_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$TG_ROOT/tests/support/gateway.sh"
 gw_need_node
 command -v python3 >/dev/null 2>&1 || { echo "SKIP: python3 not installed"; exit 0; }
-gw_start e2e.yaml MAX_BODY=1048576 || exit 0
+gw_start e2e.yaml MAX_BODY=1048576 HEADER_TIMEOUT_MS=1500 || exit 0
 
 body='{"model":"auto","messages":[{"role":"user","content":"hi"}]}'
 auth="Authorization: Bearer $ACME_KEY"
@@ -119,6 +119,28 @@ check "17 MB body: Connection: close" grep -qi '^connection: close' "$GW_DIR/h"
 code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 20 -H "$auth" -H 'X-Task-Category: chat' \
   -H 'Transfer-Encoding: chunked' --data-binary @"$GW_DIR/17m" "$GW_BASE/v1/chat/completions")
 check "17 MB chunked body -> 413 or a hang-up past the wire cap ($code)" bash -c "[ '$code' = 413 ] || [ '$code' = 000 ]"
+
+# A chunked body is held until complete (hdrguard.h): a slow but steady one
+# outlives header_timeout_ms (1.5 s here), and "Expect: 100-continue" gets
+# its interim answer at once instead of after the client's own wait.
+{
+  exec 3<>"/dev/tcp/127.0.0.1/$GW_PORT"
+  printf '%b' "$chat\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n" >&3
+  for ((k = 0; k < ${#body}; k += 10)); do
+    piece=${body:k:10}
+    printf '%x\r\n%s\r\n' "${#piece}" "$piece" >&3
+    sleep 0.3
+  done
+  printf '0\r\n\r\n' >&3
+  timeout 5 cat <&3 >"$GW_DIR/out"
+  exec 3<&- 3>&-
+}
+read -r n st _ < <(python3 "$GW_DIR/answers.py" "$GW_DIR/out")
+check "a chunked body trickled over $(( (${#body} / 10 + 1) * 3 / 10 )) s (header timeout 1.5 s) is served ($st)" test "$st" = 200
+t=$(curl -s -o /dev/null -w '%{time_total}' --max-time 10 -H "$auth" -H 'X-Task-Category: chat' \
+  -H 'Transfer-Encoding: chunked' -H 'Expect: 100-continue' --data-binary "$body" "$GW_BASE/v1/chat/completions")
+check "chunked with Expect: 100-continue is not held for the client's 1 s wait (${t} s)" \
+  python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) < 0.9 else 1)' "$t"
 
 # A smuggled request inside a refused one's body is never served: count the
 # upstream calls before and after.
