@@ -423,10 +423,25 @@ copy_line(const char *l, size_t n)
     return false;
 }
 
+/* The request line b[0..n) (with CRLF) into out, an absolute-form target
+ * cut down to its path and query. */
+static int
+put_request_line(const struct tg_hg *g, const char *b, size_t n, struct evbuffer *out)
+{
+    size_t rest;
+
+    if (g->tauth == 0)
+        return evbuffer_add(out, b, n);
+    rest = g->t0 + g->tauth;
+    if (evbuffer_add(out, b, g->t0) != 0 || (b[rest] != '/' && evbuffer_add(out, "/", 1) != 0))
+        return -1;
+    return evbuffer_add(out, b + rest, n - rest);
+}
+
 /* The synthetic refused request into dst, from the checked header bytes
  * b[0..n) (whole CRLF lines; rl_ok: the first is a valid request line). */
 static int
-refusal(struct evbuffer *dst, const char *b, size_t n, int why, bool rl_ok)
+refusal(const struct tg_hg *g, struct evbuffer *dst, const char *b, size_t n, int why, bool rl_ok)
 {
     int rc = 0;
 
@@ -436,7 +451,9 @@ refusal(struct evbuffer *dst, const char *b, size_t n, int why, bool rl_ok)
         while (i < n) {
             const char *e = memchr(b + i, '\n', n - i);
             size_t k = e != NULL ? (size_t)(e - (b + i)) + 1 : n - i;
-            if (first || copy_line(b + i, k))
+            if (first)
+                rc |= put_request_line(g, b, k, dst);
+            else if (copy_line(b + i, k))
                 rc |= evbuffer_add(dst, b + i, k);
             first = false;
             i += k;
@@ -459,7 +476,7 @@ refuse_head(struct tg_hg *g, struct evbuffer *src, struct evbuffer *dst, int why
 
     if (b == NULL)
         return -1;
-    rc = refusal(dst, b, g->off, why, rl_ok && g->off > 0);
+    rc = refusal(g, dst, b, g->off, why, rl_ok && g->off > 0);
     evbuffer_drain(src, evbuffer_get_length(src));
     g->st = HG_DEAD;
     return rc;
@@ -472,26 +489,14 @@ refuse_body(struct tg_hg *g, struct evbuffer *src, struct evbuffer *dst, int why
 {
     size_t n = evbuffer_get_length(g->hold);
     const char *b = (const char *)evbuffer_pullup(g->hold, -1);
-    int rc = b == NULL ? -1 : refusal(dst, b, n, why, true);
+    int rc;
+
+    g->tauth = 0;   /* the held request line is in origin-form already */
+    rc = b == NULL ? -1 : refusal(g, dst, b, n, why, true);
 
     evbuffer_drain(src, evbuffer_get_length(src));
     g->st = HG_DEAD;
     return rc;
-}
-
-/* The request line b[0..n) (with CRLF) into out, an absolute-form target
- * cut down to its path and query. */
-static int
-put_request_line(const struct tg_hg *g, const char *b, size_t n, struct evbuffer *out)
-{
-    size_t rest;
-
-    if (g->tauth == 0)
-        return evbuffer_add(out, b, n);
-    rest = g->t0 + g->tauth;
-    if (evbuffer_add(out, b, g->t0) != 0 || (b[rest] != '/' && evbuffer_add(out, "/", 1) != 0))
-        return -1;
-    return evbuffer_add(out, b + rest, n - rest);
 }
 
 /* End of a valid header block of a chunked request: its lines without
