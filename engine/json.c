@@ -1,14 +1,10 @@
 /*
  * json.c — arena-built, read-only cJSON trees (json.h).
  *
- * Grammar and tree shape follow cJSON 1.7 exactly, quirks included, so
- * that switching parsers changes no decision: whitespace is any byte
- * <= 0x20; a number is the longest run of [0-9+-.eE]
- * after a leading '-' or digit, converted by strtod, with valueint
- * saturated; strings may hold raw control bytes; the first child's prev
- * points at the last child.  One deliberate difference: a \\u escape with a
- * non-hex digit is refused (cJSON reads it as U+0000, which would cut the
- * C string short of what the provider parses).
+ * The grammar is RFC 8259's, strictly (json.h lists what that refuses); the
+ * tree is the one cJSON 1.7 builds for the same text: numbers converted by
+ * strtod with valueint saturated, the first child's prev pointing at the
+ * last child.
  */
 #include "engine/json.h"
 
@@ -46,11 +42,81 @@ struct jp {
     int              rc;   /* why parsing stopped: TG_EINVAL / TG_ELIMIT / TG_ENOMEM */
 };
 
+/* RFC 8259 section 2: space, tab, LF, CR; nothing else (no form feed,
+ * vertical tab, NUL or other control bytes, which cJSON skips). */
 static void
 skip_ws(struct jp *p)
 {
-    while (p->i < p->len && (unsigned char)p->s[p->i] <= 32)
+    while (p->i < p->len && (p->s[p->i] == ' ' || p->s[p->i] == '\t' || p->s[p->i] == '\n' ||
+                             p->s[p->i] == '\r'))
         p->i++;
+}
+
+/* As tg_json_next_special, also stopping at a control byte (< 0x20): a
+ * string may not hold one raw (RFC 8259 section 7). */
+static size_t
+next_special_ctl(const char *s, size_t i, size_t len)
+{
+#if defined(__SSE2__)
+    const __m128i q = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\'), c1f = _mm_set1_epi8(0x1f);
+    while (i + 16 <= len) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+        /* unsigned v <= 0x1f  <=>  max(v, 0x1f) == 0x1f */
+        __m128i ctl = _mm_cmpeq_epi8(_mm_max_epu8(v, c1f), c1f);
+        unsigned m = (unsigned)_mm_movemask_epi8(
+            _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, q), _mm_cmpeq_epi8(v, bs)), ctl));
+        if (m != 0)
+            return i + (size_t)__builtin_ctz(m);
+        i += 16;
+    }
+#endif
+    while (i < len && s[i] != '"' && s[i] != '\\' && (unsigned char)s[i] >= 0x20)
+        i++;
+    return i;
+}
+
+size_t
+tg_json_utf8_check(const char *str, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+
+    while (i < len) {
+        unsigned c = s[i], need, cp, min;
+        if (c < 0x80) {
+            /* ASCII runs 8 bytes a step: most of any prompt. */
+            while (i + 8 <= len) {
+                uint64_t w;
+                memcpy(&w, s + i, 8);
+                if (w & 0x8080808080808080ull)
+                    break;
+                i += 8;
+            }
+            if (i < len && s[i] < 0x80)
+                i++;
+            continue;
+        }
+        if (c >= 0xC2 && c <= 0xDF) {
+            need = 1; cp = c & 0x1F; min = 0x80;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            need = 2; cp = c & 0x0F; min = 0x800;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            need = 3; cp = c & 0x07; min = 0x10000;
+        } else {
+            return i;   /* a continuation byte first, C0/C1 (overlong), F5..FF */
+        }
+        if (len - i <= need)
+            return i;   /* truncated */
+        for (unsigned k = 1; k <= need; k++) {
+            if ((s[i + k] & 0xC0) != 0x80)
+                return i;
+            cp = (cp << 6) | (s[i + k] & 0x3F);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return i;   /* overlong, past Unicode, a surrogate */
+        i += need + 1;
+    }
+    return len;
 }
 
 static int
@@ -83,11 +149,15 @@ parse_string(struct jp *p, char **out)
 
     /* Find the closing quote; its distance bounds the decoded length. */
     for (;;) {
-        end = tg_json_next_special(p->s, end, p->len);
+        end = next_special_ctl(p->s, end, p->len);
         if (end >= p->len)
             goto bad;
         if (p->s[end] == '"')
             break;
+        if (p->s[end] != '\\') {
+            p->i = end;
+            goto bad;   /* a raw control byte */
+        }
         if (end + 1 >= p->len)
             goto bad;   /* a backslash as the last byte */
         end += 2;
@@ -99,6 +169,11 @@ parse_string(struct jp *p, char **out)
     for (size_t i = start; i < end;) {
         size_t j = tg_json_next_special(p->s, i, end);
         unsigned cp, lo;
+        size_t u = tg_json_utf8_check(p->s + i, j - i);
+        if (u != j - i) {
+            p->i = i + u;
+            goto bad;
+        }
         memcpy(o + n, p->s + i, j - i);
         n += j - i;
         if (j >= end)
@@ -160,32 +235,54 @@ bad:
     return false;
 }
 
+/* RFC 8259 section 6: -? ( 0 | [1-9][0-9]* ) ( . [0-9]+ )? ( [eE] [+-]? [0-9]+ )?
+ * and nothing number-like right after it ("01", "1.", "-.5", "1e", "+1",
+ * "1.5.2" are refused, not read as a prefix). */
 static bool
 parse_number(struct jp *p, cJSON *item)
 {
     char sbuf[64], *buf = sbuf, *after;
-    size_t k = 0;
+    const char *s = p->s + p->i;
+    size_t n = p->len - p->i, k = 0;
     double d;
 
-    /* The whole run of number bytes, however long (as the cJSON this
-     * project builds against does), NUL-terminated for strtod. */
-    while (p->i + k < p->len) {
-        char c = p->s[p->i + k];
-        if (!((c >= '0' && c <= '9') || c == '+' || c == '-' || c == 'e' || c == 'E' || c == '.'))
-            break;
+#define DIGIT(x) ((x) >= '0' && (x) <= '9')
+    if (k < n && s[k] == '-')
         k++;
+    if (k < n && s[k] == '0')
+        k++;
+    else if (k < n && s[k] >= '1' && s[k] <= '9')
+        while (k < n && DIGIT(s[k]))
+            k++;
+    else
+        goto bad;
+    if (k < n && s[k] == '.') {
+        if (++k >= n || !DIGIT(s[k]))
+            goto bad;
+        while (k < n && DIGIT(s[k]))
+            k++;
     }
+    if (k < n && (s[k] == 'e' || s[k] == 'E')) {
+        k++;
+        if (k < n && (s[k] == '+' || s[k] == '-'))
+            k++;
+        if (k >= n || !DIGIT(s[k]))
+            goto bad;
+        while (k < n && DIGIT(s[k]))
+            k++;
+    }
+    if (k < n && (DIGIT(s[k]) || s[k] == '.' || s[k] == 'e' || s[k] == 'E' || s[k] == '+' || s[k] == '-'))
+        goto bad;
+#undef DIGIT
     if (k >= sizeof(sbuf) && (buf = tg_arena_alloc(p->a, k + 1)) == NULL) {
         p->rc = TG_ENOMEM;
         return false;
     }
-    memcpy(buf, p->s + p->i, k);
+    memcpy(buf, s, k);
     buf[k] = '\0';
     d = strtod(buf, &after);
-    if (after == buf) {
-        p->rc = TG_EINVAL;
-        return false;
-    }
+    if (after != buf + k)
+        goto bad;   /* cannot happen for the grammar above; kept as a guard */
     item->type = cJSON_Number;
     item->valuedouble = d;
     if (d >= INT_MAX)
@@ -194,8 +291,12 @@ parse_number(struct jp *p, cJSON *item)
         item->valueint = INT_MIN;
     else
         item->valueint = (int)d;
-    p->i += (size_t)(after - buf);
+    p->i += k;
     return true;
+bad:
+    p->i += k;
+    p->rc = TG_EINVAL;
+    return false;
 }
 
 static bool parse_value(struct jp *p, cJSON *item);
@@ -320,9 +421,7 @@ tg_json_parse(const char *s, size_t len, unsigned max_depth, struct tg_arena *a,
     cJSON *root;
 
     *out = NULL;
-    /* cJSON skips a BOM only when at least two more bytes follow it. */
-    if (len >= 5 && memcmp(s, "\xEF\xBB\xBF", 3) == 0)
-        p.i = 3;
+    /* No BOM skipping: it is not JSON whitespace (RFC 8259 section 8.1). */
     skip_ws(&p);
     if ((root = new_item(&p)) == NULL || !parse_value(&p, root)) {
         if (end != NULL)
@@ -333,4 +432,32 @@ tg_json_parse(const char *s, size_t len, unsigned max_depth, struct tg_arena *a,
         *end = s + p.i;
     *out = root;
     return TG_OK;
+}
+
+int
+tg_json_text(const char *s, size_t len, unsigned max_depth, struct tg_arena *a, cJSON **out,
+             size_t *off, bool *trailing)
+{
+    const char *end = NULL;
+    int rc;
+    size_t i;
+
+    if (trailing != NULL)
+        *trailing = false;
+    rc = tg_json_parse(s, len, max_depth, a, out, &end);
+    i = end != NULL && end >= s ? (size_t)(end - s) : 0;
+
+    if (rc == TG_OK) {
+        while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
+            i++;
+        if (i < len) {
+            *out = NULL;
+            rc = TG_EINVAL;   /* trailing data after the value */
+            if (trailing != NULL)
+                *trailing = true;
+        }
+    }
+    if (off != NULL)
+        *off = i;
+    return rc;
 }

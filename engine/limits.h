@@ -11,6 +11,20 @@
  * images while bounding memory per connection. Configurable downwards. */
 #define TG_MAX_BODY_BYTES          (4u * 1024u * 1024u)
 
+/* Body bytes the HTTP framing guard reads at all (adapters/http/hdrguard.h).
+ * Up to it a body is read whole and answered with an audited 413 on a
+ * connection that stays usable; a larger declared or chunked body is
+ * refused at the door (JSON 413, connection closed) without buffering it. */
+#define TG_MAX_WIRE_BODY_BYTES     (4u * TG_MAX_BODY_BYTES)
+
+/* Request line plus header fields (and, separately, chunked trailers):
+ * real clients send well under 8 KiB; past this the answer is 431. */
+#define TG_MAX_HEADER_BLOCK        (64u * 1024u)
+
+/* One chunk-size line with its extensions: they are ignored, so only a
+ * little is worth reading before calling the body malformed. */
+#define TG_MAX_CHUNK_LINE          4096u
+
 /* Messages in one chat request: far above any real conversation, bounds
  * the per-request scan/estimate loops. */
 #define TG_MAX_MESSAGES            4096u

@@ -684,6 +684,14 @@ walk_message(struct walker *w, cJSON *m, uint32_t i)
     const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
     if (!cJSON_IsString(role) || role->valuestring[0] == '\0')
         return tg_err_set(w->err, TG_EINVAL, "messages[%u].role must be a non-empty string", i);
+    /* The roles the Chat Completions API defines; anything else a provider
+     * refuses or, worse, reads as one of them.  (The value is not echoed:
+     * it is client text that could carry anything.) */
+    if (strcmp(role->valuestring, "system") != 0 && strcmp(role->valuestring, "user") != 0 &&
+        strcmp(role->valuestring, "assistant") != 0 && strcmp(role->valuestring, "tool") != 0 &&
+        strcmp(role->valuestring, "developer") != 0 && strcmp(role->valuestring, "function") != 0)
+        return tg_err_set(w->err, TG_EINVAL,
+                          "messages[%u].role must be one of system, user, assistant, tool, developer, function", i);
 
     /* In document order, so parts follow what the provider reads. */
     for (cJSON *c = m->child; c != NULL; c = c->next) {
@@ -853,22 +861,24 @@ parse(const char *body, size_t len, struct tg_arena *a, struct tg_request *out,
     default:
         break;
     }
-    const char *end = NULL;
     cJSON *j = NULL;
-    int rc = tg_json_parse(body, len, TG_MAX_JSON_DEPTH, a, &j, &end);
+    size_t off = 0;
+    bool trailing = false;
+    int rc = tg_json_text(body, len, TG_MAX_JSON_DEPTH, a, &j, &off, &trailing);
     if (rc == TG_ENOMEM)
         return tg_err_set(err, TG_ENOMEM, "out of memory parsing the request body");
     if (rc == TG_ELIMIT)
         return tg_err_set(err, TG_ELIMIT, "request JSON nests deeper than %u levels", TG_MAX_JSON_DEPTH);
     if (rc != TG_OK) {
-        size_t off = end != NULL && end >= body ? (size_t)(end - body) : 0;
+        /* Strict RFC 8259 in valid UTF-8 (engine/json.h): invalid UTF-8
+         * could hide an identifier from the scanner that a lenient
+         * consumer downstream would still read. */
+        if (tg_json_utf8_check(body, len) != len)
+            return tg_err_set(err, TG_EINVAL, "request body is not valid UTF-8 (near byte %zu)",
+                              tg_json_utf8_check(body, len));
+        if (trailing)
+            return tg_err_set(err, TG_EINVAL, "request body has trailing data after the JSON value");
         return tg_err_set(err, TG_EINVAL, "request body is not valid JSON (near byte %zu)", off);
-    }
-    /* Trailing garbage after the value is as malformed as a broken value. */
-    for (const char *p = end; p != NULL && p < body + len; p++) {
-        if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n' && *p != '\0')
-            return tg_err_set(err, TG_EINVAL,
-                              "request body has trailing data after the JSON value");
     }
     /* The tree lives in the arena: nothing to free on failure. */
     rc = index(j, len, a, out, err);

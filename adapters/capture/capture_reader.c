@@ -1,6 +1,7 @@
 /* capture_reader.c — stream both §7 capture forms, line by line, in bounded memory. */
 #include "adapters/capture/capture.h"
 #include "adapters/dialects/dialect.h"
+#include "engine/json.h"
 #include "engine/limits.h"
 
 #include <errno.h>
@@ -223,6 +224,26 @@ tg_capture_parse_line(const char *line, size_t len, uint64_t lineno,
     it->line = lineno;
     it->prompt_tokens = it->completion_tokens = -1;
 
+    {
+        /* The gateway's door check (engine/json.h: strict RFC 8259 in valid
+         * UTF-8), so a dry run or explain refuses what the gateway would. */
+        struct tg_arena scratch;
+        cJSON *chk = NULL;
+        size_t off = 0;
+        tg_arena_init(&scratch, 0);
+        rc = tg_json_text(line, len, TG_MAX_JSON_DEPTH + 1, &scratch, &chk, &off, NULL);
+        tg_arena_free(&scratch);
+        if (rc == TG_ENOMEM || rc == TG_ELIMIT) {
+            rc = tg_err_set(err, rc, rc == TG_ENOMEM ? "out of memory" : "JSON nests too deep");
+            goto out;
+        }
+        if (rc != TG_OK) {
+            rc = tg_json_utf8_check(line, len) != len
+                     ? tg_err_set(err, TG_EINVAL, "not valid UTF-8 (near byte %zu)", tg_json_utf8_check(line, len))
+                     : tg_err_set(err, TG_EINVAL, "not valid JSON (near byte %zu)", off);
+            goto out;
+        }
+    }
     root = cJSON_ParseWithLengthOpts(line, len, &end, false);
     if (root == NULL) {
         rc = tg_err_set(err, TG_EINVAL, "not valid JSON");

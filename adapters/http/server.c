@@ -483,11 +483,15 @@ reason_phrase(int code)
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 413: return "Payload Too Large";
+    case 417: return "Expectation Failed";
+    case 431: return "Request Header Fields Too Large";
     case 429: return "Too Many Requests";
     case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
     case 502: return "Bad Gateway";
     case 503: return "Service Unavailable";
     case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
     default:  return code < 400 ? "OK" : "Error";
     }
 }
@@ -1754,8 +1758,16 @@ reply_plain(struct evhttp_request *ev, int code, const char *ctype, const char *
         evhttp_send_error(ev, 500, NULL);
         return;
     }
-    evbuffer_add(b, body, len);
     evhttp_add_header(evhttp_request_get_output_headers(ev), "Content-Type", ctype);
+    if (evhttp_request_get_command(ev) == EVHTTP_REQ_HEAD) {
+        /* evhttp 2.1 would send the body after a HEAD answer's headers,
+         * where the client reads it as the start of the next answer. */
+        char cl[24];
+        snprintf(cl, sizeof(cl), "%zu", len);
+        evhttp_add_header(evhttp_request_get_output_headers(ev), "Content-Length", cl);
+    } else {
+        evbuffer_add(b, body, len);
+    }
     evhttp_send_reply(ev, code, reason_phrase(code), b);
     evbuffer_free(b);
 }
@@ -1886,6 +1898,31 @@ scratch_for(struct gw_loop *L, const struct tg_policy *p)
     return L->scratch;
 }
 
+/* The framing guard refused this request (hdrguard.h): answer its reason,
+ * attributed to the tenant when the key is good, and close.  Refused rather
+ * than repaired: what a malformed request "really" said is exactly what a
+ * smuggling attempt wants us to guess. */
+static bool
+refused_at_door(struct gw_req *r)
+{
+    const char *v = evhttp_find_header(evhttp_request_get_input_headers(r->ev), TG_HG_MARKER);
+    const struct tg_hg_reason *why = tg_hg_reason(v);
+
+    if (v == NULL)
+        return false;
+    if (why == NULL)
+        why = tg_hg_reason("field");
+    if (authenticate(r)) {
+        if (tg_preflight_malformed(r->p, r->tenant->id, NULL, NULL, why->msg, &r->arena, &r->d) == TG_OK)
+            r->have_d = true;
+    } else {
+        r->error = NULL;   /* the framing is the reason, not the key */
+    }
+    set_error(r, why->status, "invalid_request_error", why->code, why->msg, NULL);
+    evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Connection", "close");
+    return true;
+}
+
 /* count_tokens: answered here from the estimate, nothing goes upstream;
  * audited like any answer. */
 static void
@@ -1926,6 +1963,8 @@ handle_infer(struct gw_loop *L, struct evhttp_request *ev, const struct tg_diale
         if (c)
             evhttp_connection_set_timeout_tv(c, &tv);
     }
+    if (refused_at_door(r))
+        goto done;
     in = evhttp_request_get_input_buffer(ev);
     max = r->p->server.max_body_bytes ? r->p->server.max_body_bytes : TG_MAX_BODY_BYTES;
     if (evbuffer_get_length(in) > max) {
@@ -1948,16 +1987,6 @@ handle_infer(struct gw_loop *L, struct evhttp_request *ev, const struct tg_diale
         /* Fail closed: no upstream call that cannot be recorded. */
         r->event_kind = "error";
         set_error(r, 503, "server_error", "audit_unavailable", "the audit log is unavailable", NULL);
-        goto done;
-    }
-    if (evhttp_find_header(evhttp_request_get_input_headers(ev), TG_HG_MARKER) != NULL) {
-        /* hdrguard.h: a bare CR, NUL or obs-fold line was in the headers.
-         * Refused rather than repaired: what a header "really" said is
-         * exactly what a smuggling attempt wants us to guess. */
-        static const char why[] = "malformed request header: bare CR, NUL or obs-fold line folding (RFC 9112)";
-        if (tg_preflight_malformed(r->p, r->tenant->id, NULL, NULL, why, &r->arena, &r->d) == TG_OK)
-            r->have_d = true;
-        set_error(r, 400, "invalid_request_error", "invalid_request", why, NULL);
         goto done;
     }
     r->client_len = evbuffer_get_length(in);
@@ -2170,6 +2199,30 @@ handle_metrics(struct gw_loop *L, struct evhttp_request *ev)
     tg_gw_buf_free(&b);
 }
 
+/* A request the framing guard refused, outside the chat endpoint. */
+static void
+refused_plain(struct evhttp_request *ev)
+{
+    const struct tg_hg_reason *why =
+        tg_hg_reason(evhttp_find_header(evhttp_request_get_input_headers(ev), TG_HG_MARKER));
+    struct tg_gw_buf b = { 0 };
+    char id[33];
+
+    if (why == NULL)
+        why = tg_hg_reason("field");
+    tg_audit_new_id(id);
+    tg_gw_buf_printf(&b, "{\"error\":{\"message\":");
+    json_escape(&b, why->msg);
+    tg_gw_buf_printf(&b, ",\"type\":\"invalid_request_error\",\"param\":null,\"code\":\"%s\"}}", why->code);
+    evhttp_add_header(evhttp_request_get_output_headers(ev), "X-Tollgate-Decision-Id", id);
+    evhttp_add_header(evhttp_request_get_output_headers(ev), "Connection", "close");
+    if (b.oom)
+        evhttp_send_error(ev, 500, NULL);
+    else
+        reply_plain(ev, why->status, "application/json", b.p, b.len);
+    tg_gw_buf_free(&b);
+}
+
 static void
 on_request(struct evhttp_request *ev, void *arg)
 {
@@ -2183,15 +2236,11 @@ on_request(struct evhttp_request *ev, void *arg)
 #define PATH_IS(lit) (plen == sizeof(lit) - 1 && memcmp(uri, lit, plen) == 0)
     const struct tg_dialect_ops *door = tg_dialect_for_path(uri, plen);
 
-    if (door == NULL && evhttp_find_header(evhttp_request_get_input_headers(ev), TG_HG_MARKER) != NULL) {
-        /* Chat requests answer this themselves (audited); elsewhere plainly. */
-        static const char bad[] = "{\"error\":{\"message\":\"malformed request header: bare CR, NUL or "
-                                  "obs-fold line folding (RFC 9112)\",\"type\":\"invalid_request_error\","
-                                  "\"param\":null,\"code\":\"invalid_request\"}}";
-        char id[33];
-        tg_audit_new_id(id);
-        evhttp_add_header(evhttp_request_get_output_headers(ev), "X-Tollgate-Decision-Id", id);
-        reply_plain(ev, 400, "application/json", bad, sizeof(bad) - 1);
+    if (evhttp_find_header(evhttp_request_get_input_headers(ev), TG_HG_MARKER) != NULL &&
+        !(door != NULL && cmd == EVHTTP_REQ_POST)) {
+        /* Refused by the framing guard; inference doors answer this
+         * themselves (audited, in their dialect), everything else plainly. */
+        refused_plain(ev);
         return;
     }
     if (door != NULL) {
@@ -2345,10 +2394,12 @@ loop_init(struct gw_loop *L, const struct sockaddr *sa, int salen, const struct 
         return tg_err_set(err, TG_EIO, "cannot bind http server on %s", G.listen);
     }
     evhttp_set_allowed_methods(L->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD);
-    /* libevent's own cap stops absurd bodies before they are buffered; the
-     * configured server.max_body_bytes is enforced with a proper 413. */
-    evhttp_set_max_body_size(L->http, (ev_ssize_t)TG_MAX_BODY_BYTES * 4);
-    evhttp_set_max_headers_size(L->http, 64 * 1024);
+    /* The framing guard (hdrguard.h) refuses bodies and header blocks past
+     * its caps with a JSON answer; evhttp's caps sit above them so its HTML
+     * error pages are never reached.  server.max_body_bytes is enforced
+     * below them with an audited 413. */
+    evhttp_set_max_body_size(L->http, (ev_ssize_t)TG_MAX_WIRE_BODY_BYTES * 2);
+    evhttp_set_max_headers_size(L->http, TG_MAX_HEADER_BLOCK * 2);
     tv.tv_sec = ht / 1000;
     tv.tv_usec = (ht % 1000) * 1000;
     evhttp_set_timeout_tv(L->http, &tv);
@@ -2407,6 +2458,7 @@ conn_free(void *arg)
 {
     struct gw_conn *c = arg;
 
+    tg_hg_free(&c->hg);
     if (c->kick != NULL)
         event_free(c->kick);
     if (c->wr != NULL)
@@ -2523,6 +2575,26 @@ on_conn_output(struct evbuffer *b, const struct evbuffer_cb_info *info, void *ar
         kick(arg);
 }
 
+/* The framing guard holds a chunked request until it is whole (hdrguard.h). */
+static void
+on_hg(void *arg, int what)
+{
+    struct gw_conn *c = arg;
+    evutil_socket_t fd = bufferevent_getfd(c->under);
+
+    if (what == TG_HG_PROGRESS) {
+        /* Re-arms evhttp's read timeout: the client is sending. */
+        if (bufferevent_get_enabled(c->f) & EV_READ)
+            bufferevent_enable(c->f, EV_READ);
+    } else if (fd >= 0 && evbuffer_get_length(bufferevent_get_output(c->f)) == 0 &&
+               evbuffer_get_length(bufferevent_get_output(c->under)) == 0) {
+        /* Only with nothing else queued, so it cannot overtake an answer;
+         * otherwise the client sends after its own wait. */
+        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        (void)!send(fd, cont, sizeof(cont) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+    }
+}
+
 /* evhttp's bufferevent for a new connection: the socket behind the header
  * guard (hdrguard.h).  NULL (out of memory) makes evhttp use a plain one. */
 static struct bufferevent *
@@ -2535,6 +2607,8 @@ on_new_bev(struct event_base *base, void *arg)
     if (c == NULL)
         return NULL;
     tg_hg_init(&c->hg);
+    c->hg.hook = on_hg;
+    c->hg.hook_arg = c;
     c->base = base;
     c->kick = event_new(base, -1, 0, on_kick, c);
     under = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);

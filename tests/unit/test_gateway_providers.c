@@ -546,38 +546,96 @@ guard(const char *in, size_t n, size_t step)
     evbuffer_remove(dst, out, len);
     evbuffer_free(src);
     evbuffer_free(dst);
+    tg_hg_free(&g);
     return out;
 }
 
-Test(hdrguard, bare_cr_and_obs_fold_become_markers_bodies_untouched)
+/* Each input fed whole and in pieces of every size class: the output must
+ * not depend on how the bytes arrived. */
+static void
+guard_eq(const char *in, size_t n, const char *want)
 {
-    static const char in[] =
-        "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nX-Feature-Id: feat\rX-Injected: 1\r\n"
-        "X-Export-Control: \r\n folded: 1\r\nContent-Length: 12\r\n\r\n"
-        " a\rb\r\n\tc: d"   /* body: looks like bad header lines, must pass as is */
-        "GET /healthz HTTP/1.1\r\nX-A: b\r\n\r\n";
-    static const char want[] =
-        "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n" TG_HG_MARKER ": 1\r\n"
-        "X-Export-Control: \r\n" TG_HG_MARKER ": 1\r\nContent-Length: 12\r\n\r\n"
-        " a\rb\r\n\tc: d"
-        "GET /healthz HTTP/1.1\r\nX-A: b\r\n\r\n";
-
-    for (size_t step = 1; step <= sizeof(in); step += 7) {
-        char *out = guard(in, sizeof(in) - 1, step);
+    for (size_t step = 1; step <= n + 1; step += 5) {
+        char *out = guard(in, n, step);
         cr_assert_str_eq(out, want, "step %zu", step);
         free(out);
     }
 }
 
-Test(hdrguard, framing_it_cannot_follow_passes_through)
+Test(hdrguard, content_length_bodies_and_pipelined_requests_pass_untouched)
 {
-    /* Chunked bodies: everything after the header block is left alone. */
     static const char in[] =
-        "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n a\rb\r\n0\r\n\r\nX: y\rz\r\n";
-    char *out = guard(in, sizeof(in) - 1, 4096);
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\n"
+        " a\rb\r\n\tc: d"   /* body: looks like bad header lines, must pass as is */
+        "GET /healthz HTTP/1.1\r\nhost: y\r\nX-A:  b \r\n\r\n";
 
-    cr_assert_str_eq(out, in);
-    free(out);
+    guard_eq(in, sizeof(in) - 1, in);
+}
+
+Test(hdrguard, bare_cr_and_obs_fold_are_refused_and_nothing_after_passes)
+{
+    /* Only the request line, the attribution headers and the reason go on;
+     * the body and the request hidden after it never reach evhttp. */
+    static const char in1[] =
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer k\r\n"
+        "X-Feature-Id: feat\rX-Injected: 1\r\nContent-Length: 5\r\n\r\nhello"
+        "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    static const char in2[] =
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nX-Task-Category: chat\r\n"
+        "X-Export-Control: a\r\n folded: 1\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    static const char want1[] =
+        "POST /v1/chat/completions HTTP/1.1\r\nAuthorization: Bearer k\r\n"
+        TG_HG_MARKER ": field\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
+    static const char want2[] =
+        "POST /v1/chat/completions HTTP/1.1\r\nX-Task-Category: chat\r\n"
+        TG_HG_MARKER ": field\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
+
+    guard_eq(in1, sizeof(in1) - 1, want1);
+    guard_eq(in2, sizeof(in2) - 1, want2);
+    cr_assert_not_null(tg_hg_reason("field"));
+    cr_assert_eq(tg_hg_reason("field")->status, 400);
+    cr_assert_null(tg_hg_reason("1"));
+}
+
+Test(hdrguard, chunked_bodies_reach_evhttp_decoded_with_a_content_length)
+{
+    /* Extensions ignored, trailers dropped, Transfer-Encoding and Expect
+     * removed; the next request follows untouched. */
+    static const char in[] =
+        "POST /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n"
+        "3;a=b\r\nabc\r\n00002 ; q=\"x y\"\r\n\r\n\r\n0\r\nX-T: 1\r\n\r\n"
+        "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    static const char want[] =
+        "POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nabc\r\n"
+        "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+
+    guard_eq(in, sizeof(in) - 1, want);
+}
+
+Test(hdrguard, absolute_form_reaches_evhttp_as_origin_form)
+{
+    static const char in[] =
+        "GET http://x:8080/healthz?a=1 HTTP/1.1\r\nHost: x\r\n\r\n"
+        "POST HTTPS://x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nz\r\n0\r\n\r\n"
+        "GET http://x:99999/ HTTP/1.1\r\nHost: x\r\n\r\n";
+    static const char want[] =
+        "GET /healthz?a=1 HTTP/1.1\r\nHost: x\r\n\r\n"
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nz"
+        "GET /__tollgate/refused HTTP/1.1\r\n" TG_HG_MARKER ": request-line\r\nConnection: close\r\n"
+        "Content-Length: 0\r\n\r\n";
+
+    guard_eq(in, sizeof(in) - 1, want);
+}
+
+Test(hdrguard, a_bad_chunk_refuses_the_whole_request)
+{
+    static const char in[] =
+        "POST /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "3\r\nabc\r\n0x2\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    static const char want[] =
+        "POST /x HTTP/1.1\r\n" TG_HG_MARKER ": chunked\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
+
+    guard_eq(in, sizeof(in) - 1, want);
 }
 
 /* Anthropic tool_use streams become OpenAI tool_calls deltas: the start

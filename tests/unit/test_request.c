@@ -99,6 +99,9 @@ static const struct {
     { "{\"messages\":[1]}", TG_EINVAL, "messages[0] must be an object" },
     { "{\"messages\":[{\"content\":\"x\"}]}", TG_EINVAL, "messages[0].role" },
     { "{\"messages\":[{\"role\":5,\"content\":\"x\"}]}", TG_EINVAL, "messages[0].role" },
+    { "{\"messages\":[{\"role\":\"wizard\",\"content\":\"x\"}]}", TG_EINVAL, "messages[0].role must be one of" },
+    { "{\"messages\":[{\"role\":\"user jane\",\"content\":\"x\"}]}", TG_EINVAL, "messages[0].role must be one of" },
+    { "{\"messages\":[{\"role\":\"User\",\"content\":\"x\"}]}", TG_EINVAL, "messages[0].role must be one of" },
     { "{\"messages\":[{\"role\":\"user\",\"content\":\"a\"},{\"role\":\"user\",\"content\":\"b\"},"
       "{\"role\":\"user\",\"content\":7}]}", TG_EINVAL,
       "messages[2].content must be a string or an array of parts" },
@@ -267,7 +270,6 @@ static const struct {
       "{\"filename\":\"jane.txt\",\"file_id\":\"file-1\"}}]}]}", false },
     { "stop sequences", "{\"stop\":[\"x\",\"jane\"],\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", false },
     { "unknown key", "{\"metadata\":{\"jane\":1},\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", true },
-    { "role that is not an identifier", "{\"messages\":[{\"role\":\"user jane\",\"content\":\"hi\"}]}", false },
     /* "jane roe" in base64 ("amFuZSByb2U="), as a text data URL in a file part */
     { "file part text data URL", "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"file\",\"file\":"
       "{\"filename\":\"a.txt\",\"file_data\":\"data:text/plain;base64,amFuZSByb2U=\"}}]}]}", true },
