@@ -1398,8 +1398,10 @@ resolve_file(struct tg__ld *ld, const struct tg__ynode *v, const char **field, c
         ld->oom = true;
         return TG_ENOMEM;
     }
+    /* The value as written: a relative path was looked up from the
+     * configuration's directory (then the data directory). */
     if (!file_exists(path))
-        tg__diag_node(ld, TG_DIAG_ERROR, v, "'%s': cannot read %s: %s", what, path, strerror(errno));
+        tg__diag_node(ld, TG_DIAG_ERROR, v, "'%s': cannot read %s: %s", what, *field, strerror(errno));
     *field = path;
     return TG_OK;
 }
