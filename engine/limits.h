@@ -90,9 +90,5 @@
 /* Intermediate CAs a client certificate chain may carry: real PKIs are 2-4
  * deep; a bound stops a crafted chain from costing unbounded verification. */
 #define TG_TLS_VERIFY_DEPTH        8
-/* How long a closed TLS connection may keep writing its last reply (the
- * encrypted bytes still queued) before it is dropped: a client that stops
- * reading must not hold the socket forever. */
-#define TG_TLS_LINGER_MS           10000u
 
 #endif /* TG_LIMITS_H */

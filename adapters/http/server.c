@@ -2428,6 +2428,7 @@ struct gw_conn {
     struct event_base  *base;
     struct bufferevent *f, *under;
     struct bufferevent *tls;     /* under, when it is TLS: one reference ours (tg_tls_bev_release) */
+    struct evbuffer_cb_entry *tls_cb;
     struct event       *kick, *wr;
     bool                kick_pending, wr_pending;
     bool                in_kick;   /* conn_out may write: we are in a loop callback */
@@ -2438,8 +2439,10 @@ conn_free(void *arg)
 {
     struct gw_conn *c = arg;
 
-    if (c->tls != NULL)
+    if (c->tls != NULL) {
+        evbuffer_remove_cb_entry(bufferevent_get_output(c->tls), c->tls_cb);
         tg_tls_bev_release(c->tls);
+    }
     if (c->kick != NULL)
         event_free(c->kick);
     if (c->wr != NULL)
@@ -2488,10 +2491,25 @@ conn_out(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t lim, enum buffer
         kick(c);
         return BEV_NEED_MORE;
     }
-    if (fd < 0 || c->tls != NULL) {
-        /* TLS: the bytes must be encrypted by the TLS bufferevent below,
-         * which writes as the socket allows; it outlives the filter until
-         * they are out (tg_tls_bev_release), so "written" is safe here. */
+    if (c->tls != NULL) {
+        /* TLS: the TLS bufferevent below encrypts and writes on its own
+         * cycle, so the same rule takes another form: all but the last byte
+         * go to it; once it has drained (on_tls_drained kicks), the last
+         * byte is encrypted and written to the kernel here and now. */
+        unsigned char last;
+        if (before == 0 || evbuffer_get_length(dst) > 0)
+            return BEV_NEED_MORE;
+        if (before > 1) {
+            evbuffer_remove_buffer(src, dst, before - 1);
+            return BEV_OK;
+        }
+        if (evbuffer_copyout(src, &last, 1) == 1 && tg_tls_write_now(c->tls, &last, 1))
+            evbuffer_drain(src, 1);
+        else
+            evbuffer_add_buffer(dst, src);
+        return BEV_OK;
+    }
+    if (fd < 0) {
         evbuffer_add_buffer(dst, src);
         return before > 0 ? BEV_OK : BEV_NEED_MORE;
     }
@@ -2551,6 +2569,17 @@ kick(struct gw_conn *c)
     }
 }
 
+/* The TLS bufferevent's output has drained: the byte held back in the
+ * filter (conn_out) may go now. */
+static void
+on_tls_drained(struct evbuffer *b, const struct evbuffer_cb_info *info, void *arg)
+{
+    struct gw_conn *c = arg;
+
+    if (info->n_deleted > 0 && evbuffer_get_length(b) == 0 && evbuffer_get_length(bufferevent_get_output(c->f)) > 0)
+        kick(c);
+}
+
 static void
 on_conn_output(struct evbuffer *b, const struct evbuffer_cb_info *info, void *arg)
 {
@@ -2592,7 +2621,11 @@ on_new_bev(struct event_base *base, void *arg)
         return NULL;
     }
     if (G.tls != NULL) {
-        bufferevent_incref(under);
+        if ((c->tls_cb = evbuffer_add_cb(bufferevent_get_output(under), on_tls_drained, c)) == NULL) {
+            bufferevent_free(c->f);
+            return NULL;
+        }
+        bufferevent_incref(under);   /* conn_free's, so that it can undo the callback */
         c->tls = under;
     }
     return c->f;
@@ -2906,6 +2939,9 @@ tg_gw_serve(const struct tg_gw_opts *o, struct tg_err *err)
                                          "(fail closed; --no-audit for demos)");
         goto out;
     }
+    /* Certificates before any log is touched: a refused start leaves no trace. */
+    if (p->server.tls.cert != NULL && (rc = tg_tls_open(&p->server.tls, on_tls_refused, &G.tls, err)) != TG_OK)
+        goto out;
     mkdir_parent(p->audit.path);
     mkdir_parent(p->audit.signing_key);
     mkdir_parent(p->capture.path);
@@ -2916,8 +2952,6 @@ tg_gw_serve(const struct tg_gw_opts *o, struct tg_err *err)
     if (p->audit.path != NULL && (rc = tg_audit_open(&p->audit, &G.audit, err)) != TG_OK)
         goto out;
     G.audit_wait = p->audit.fsync != TG_FSYNC_NEVER;
-    if (p->server.tls.cert != NULL && (rc = tg_tls_open(&p->server.tls, on_tls_refused, &G.tls, err)) != TG_OK)
-        goto out;
     G.snap = snap_new(p, NULL);
     if (G.snap == NULL) {
         rc = tg_err_set(err, TG_ENOMEM, "out of memory");

@@ -272,46 +272,35 @@ tg_tls_bev_new(struct tg_tls *t, struct event_base *base)
     return bev;
 }
 
-static void
-linger_done(struct bufferevent *bev, void *arg)
-{
-    (void)arg;
-    bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
-    bufferevent_decref(bev);
-}
-
-static void
-linger_event(struct bufferevent *bev, short what, void *arg)
-{
-    (void)what;
-    linger_done(bev, arg);
-}
-
 void
 tg_tls_bev_release(struct bufferevent *bev)
 {
     SSL *ssl = bufferevent_openssl_get_ssl(bev);
-    struct timeval tv = { TG_TLS_LINGER_MS / 1000, (TG_TLS_LINGER_MS % 1000) * 1000 };
 
-    bufferevent_disable(bev, EV_READ);
-    if (evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
-        /* Everything was written: a close_notify (best effort, the socket is
-         * non-blocking) lets the client tell an end from a cut, and keeps
-         * the session resumable. */
-        if (ssl != NULL && SSL_is_init_finished(ssl)) {
-            (void)SSL_shutdown(ssl);
-            ERR_clear_error();
-        }
-        bufferevent_decref(bev);
-        return;
+    /* A close_notify (best effort: the socket is non-blocking and may
+     * already be shut) lets the client tell an end from a cut. */
+    if (ssl != NULL && SSL_is_init_finished(ssl) && evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
+        (void)SSL_shutdown(ssl);
+        ERR_clear_error();
     }
-    /* evhttp is done with the connection but the last reply is still being
-     * encrypted out: write it, then free (the write callback fires once the
-     * output is empty, as the low watermark is 0). */
-    bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
-    bufferevent_set_timeouts(bev, NULL, &tv);
-    bufferevent_setcb(bev, NULL, linger_done, linger_event, NULL);
-    bufferevent_enable(bev, EV_WRITE);
+    bufferevent_decref(bev);
+}
+
+bool
+tg_tls_write_now(struct bufferevent *bev, const void *p, size_t n)
+{
+    SSL *ssl = bufferevent_openssl_get_ssl(bev);
+    int r;
+
+    if (ssl == NULL || !SSL_is_init_finished(ssl) || n == 0 || n > INT32_MAX ||
+        evbuffer_get_length(bufferevent_get_output(bev)) != 0)
+        return false;
+    ERR_clear_error();
+    r = SSL_write(ssl, p, (int)n);
+    ERR_clear_error();
+    /* Not written: OpenSSL keeps the record pending, and the caller's
+     * bytes go through the bufferevent, whose SSL_write retries them. */
+    return r == (int)n;
 }
 
 static SSL *

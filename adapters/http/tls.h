@@ -47,10 +47,15 @@ void tg_tls_close(struct tg_tls *t);
  * (no socket yet: evhttp sets it), owning its SSL; NULL on out of memory. */
 struct bufferevent *tg_tls_bev_new(struct tg_tls *t, struct event_base *base);
 
-/* Called once the connection's filter above `bev` is gone, with one
- * reference on bev that the caller took: sends close_notify, lets queued
- * encrypted bytes reach the client (TG_TLS_LINGER_MS at most), then frees. */
+/* Called once the connection's filter above `bev` is gone, with the one
+ * reference on bev that the caller took: close_notify, then free. */
 void tg_tls_bev_release(struct bufferevent *bev);
+
+/* Encrypt and write p[0..n) to the socket now, outside the bufferevent's
+ * own write cycle; only when bev has nothing queued.  true: the bytes are
+ * in the kernel.  false: nothing written — queue them on bev's output,
+ * which retries the same bytes (SSL_write retry semantics). */
+bool tg_tls_write_now(struct bufferevent *bev, const void *p, size_t n);
 
 /* Is bev (or the bufferevent directly under it) a TLS one? */
 bool tg_tls_is_tls(struct bufferevent *bev);
