@@ -90,5 +90,8 @@
 /* Intermediate CAs a client certificate chain may carry: real PKIs are 2-4
  * deep; a bound stops a crafted chain from costing unbounded verification. */
 #define TG_TLS_VERIFY_DEPTH        8
+/* Plaintext handed to one SSL_write of a reply: one full TLS record, so a
+ * reply becomes as few records (and syscalls) as it can. */
+#define TG_TLS_RECORD              16384u
 
 #endif /* TG_LIMITS_H */

@@ -2428,7 +2428,7 @@ struct gw_conn {
     struct event_base  *base;
     struct bufferevent *f, *under;
     struct bufferevent *tls;     /* under, when it is TLS: one reference ours (tg_tls_bev_release) */
-    struct evbuffer_cb_entry *tls_cb;
+    bool                nodelay;   /* TLS: TCP_NODELAY set */
     struct event       *kick, *wr;
     bool                kick_pending, wr_pending;
     bool                in_kick;   /* conn_out may write: we are in a loop callback */
@@ -2439,10 +2439,8 @@ conn_free(void *arg)
 {
     struct gw_conn *c = arg;
 
-    if (c->tls != NULL) {
-        evbuffer_remove_cb_entry(bufferevent_get_output(c->tls), c->tls_cb);
+    if (c->tls != NULL)
         tg_tls_bev_release(c->tls);
-    }
     if (c->kick != NULL)
         event_free(c->kick);
     if (c->wr != NULL)
@@ -2491,23 +2489,38 @@ conn_out(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t lim, enum buffer
         kick(c);
         return BEV_NEED_MORE;
     }
-    if (c->tls != NULL) {
-        /* TLS: the TLS bufferevent below encrypts and writes on its own
-         * cycle, so the same rule takes another form: all but the last byte
-         * go to it; once it has drained (on_tls_drained kicks), the last
-         * byte is encrypted and written to the kernel here and now. */
-        unsigned char last;
-        if (before == 0 || evbuffer_get_length(dst) > 0)
+    if (c->tls != NULL && fd >= 0) {
+        /* TLS: the same rule, encrypted here.  The TLS bufferevent below
+         * would write on its own later cycle; so replies are encrypted and
+         * written straight to the kernel, and what the socket does not take
+         * waits here (never in the layer below) for writability. */
+        int w;
+        if (before == 0)
             return BEV_NEED_MORE;
-        if (before > 1) {
-            evbuffer_remove_buffer(src, dst, before - 1);
+        if (!c->nodelay) {
+            /* A reply is one or a few records written back to back: Nagle
+             * would hold the last one for the client's delayed ACK. */
+            int one = 1;
+            (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+            c->nodelay = true;
+        }
+        w = tg_tls_write_from(c->tls, src);
+        if (w < 0) {
+            evbuffer_add_buffer(dst, src);
             return BEV_OK;
         }
-        if (evbuffer_copyout(src, &last, 1) == 1 && tg_tls_write_now(c->tls, &last, 1))
-            evbuffer_drain(src, 1);
-        else
-            evbuffer_add_buffer(dst, src);
-        return BEV_OK;
+        if (w == 0 && !c->wr_pending) {
+            if (c->wr == NULL)
+                c->wr = event_new(c->base, fd, EV_WRITE, on_wr, c);
+            if (c->wr == NULL) {
+                evbuffer_add_buffer(dst, src);
+                return BEV_OK;
+            }
+            c->wr_pending = true;
+            bufferevent_incref(c->f);
+            event_add(c->wr, NULL);
+        }
+        return evbuffer_get_length(src) < before ? BEV_OK : BEV_NEED_MORE;
     }
     if (fd < 0) {
         evbuffer_add_buffer(dst, src);
@@ -2569,17 +2582,6 @@ kick(struct gw_conn *c)
     }
 }
 
-/* The TLS bufferevent's output has drained: the byte held back in the
- * filter (conn_out) may go now. */
-static void
-on_tls_drained(struct evbuffer *b, const struct evbuffer_cb_info *info, void *arg)
-{
-    struct gw_conn *c = arg;
-
-    if (info->n_deleted > 0 && evbuffer_get_length(b) == 0 && evbuffer_get_length(bufferevent_get_output(c->f)) > 0)
-        kick(c);
-}
-
 static void
 on_conn_output(struct evbuffer *b, const struct evbuffer_cb_info *info, void *arg)
 {
@@ -2621,11 +2623,7 @@ on_new_bev(struct event_base *base, void *arg)
         return NULL;
     }
     if (G.tls != NULL) {
-        if ((c->tls_cb = evbuffer_add_cb(bufferevent_get_output(under), on_tls_drained, c)) == NULL) {
-            bufferevent_free(c->f);
-            return NULL;
-        }
-        bufferevent_incref(under);   /* conn_free's, so that it can undo the callback */
+        bufferevent_incref(under);   /* conn_free's: conn_out writes through it until the end */
         c->tls = under;
     }
     return c->f;

@@ -286,21 +286,33 @@ tg_tls_bev_release(struct bufferevent *bev)
     bufferevent_decref(bev);
 }
 
-bool
-tg_tls_write_now(struct bufferevent *bev, const void *p, size_t n)
+int
+tg_tls_write_from(struct bufferevent *bev, struct evbuffer *src)
 {
     SSL *ssl = bufferevent_openssl_get_ssl(bev);
-    int r;
 
-    if (ssl == NULL || !SSL_is_init_finished(ssl) || n == 0 || n > INT32_MAX ||
-        evbuffer_get_length(bufferevent_get_output(bev)) != 0)
-        return false;
-    ERR_clear_error();
-    r = SSL_write(ssl, p, (int)n);
-    ERR_clear_error();
-    /* Not written: OpenSSL keeps the record pending, and the caller's
-     * bytes go through the bufferevent, whose SSL_write retries them. */
-    return r == (int)n;
+    if (ssl == NULL || !SSL_is_init_finished(ssl) || evbuffer_get_length(bufferevent_get_output(bev)) != 0)
+        return -1;
+    while (evbuffer_get_length(src) > 0) {
+        /* One record's worth per call: a write that blocks must be retried
+         * with at least the same bytes, and src only grows until it is. */
+        size_t k = evbuffer_get_length(src) < TG_TLS_RECORD ? evbuffer_get_length(src) : TG_TLS_RECORD;
+        unsigned char *p = evbuffer_pullup(src, (ev_ssize_t)k);
+        int r, e;
+
+        if (p == NULL)
+            return -1;
+        ERR_clear_error();
+        r = SSL_write(ssl, p, (int)k);
+        if (r > 0) {
+            evbuffer_drain(src, (size_t)r);
+            continue;
+        }
+        e = SSL_get_error(ssl, r);
+        ERR_clear_error();
+        return e == SSL_ERROR_WANT_WRITE ? 0 : -1;
+    }
+    return 1;
 }
 
 static SSL *

@@ -18,6 +18,7 @@
 #include "policy/policy.h"
 
 struct bufferevent;
+struct evbuffer;
 struct event_base;
 struct tg_tls;
 
@@ -51,11 +52,15 @@ struct bufferevent *tg_tls_bev_new(struct tg_tls *t, struct event_base *base);
  * reference on bev that the caller took: close_notify, then free. */
 void tg_tls_bev_release(struct bufferevent *bev);
 
-/* Encrypt and write p[0..n) to the socket now, outside the bufferevent's
- * own write cycle; only when bev has nothing queued.  true: the bytes are
- * in the kernel.  false: nothing written — queue them on bev's output,
- * which retries the same bytes (SSL_write retry semantics). */
-bool tg_tls_write_now(struct bufferevent *bev, const void *p, size_t n);
+/*
+ * Encrypt src and write it to the socket now, outside the bufferevent's own
+ * write cycle (whose queue must be empty), draining what was written:
+ * 1 all of it is in the kernel; 0 the socket is full — call again when it
+ * is writable, with src holding at least the same bytes (OpenSSL's retry
+ * rule); -1 not possible (handshake unfinished, connection failed): hand
+ * src to the bufferevent, which reports the failure.
+ */
+int tg_tls_write_from(struct bufferevent *bev, struct evbuffer *src);
 
 /* Is bev (or the bufferevent directly under it) a TLS one? */
 bool tg_tls_is_tls(struct bufferevent *bev);
