@@ -109,7 +109,7 @@ struct gw {
     bool               audit_wait;   /* fsync always|batch: answer once the entry is durable */
     struct tg_capture *capture;
     struct tg_tls     *tls;          /* server.tls: NULL = plain HTTP (tls.h) */
-    char              *cainfo, *proxy_cainfo;  /* libcurl's built-in CA bundles (providers without ca_bundle) */
+    char              *cainfo, *proxy_cainfo, *capath;  /* libcurl's built-in trust (providers without ca_bundle) */
     struct gw_loop    *loops;
     uint32_t           nloops;
     struct event_base *main_base;
@@ -1427,6 +1427,9 @@ start_next(struct gw_req *r)
             curl_easy_setopt(r->easy, CURLOPT_PROXY, pv->proxy);
             curl_easy_setopt(r->easy, CURLOPT_CAINFO, ca);
             curl_easy_setopt(r->easy, CURLOPT_PROXY_CAINFO, pv->ca_bundle != NULL ? pv->ca_bundle : G.proxy_cainfo);
+            /* The bundle replaces the default trust: no CA directory either. */
+            curl_easy_setopt(r->easy, CURLOPT_CAPATH, pv->ca_bundle != NULL ? NULL : G.capath);
+            curl_easy_setopt(r->easy, CURLOPT_PROXY_CAPATH, pv->ca_bundle != NULL ? NULL : G.capath);
         }
         curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, hdrs);
         curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, r->http.body);
@@ -2904,6 +2907,9 @@ tg_gw_serve(const struct tg_gw_opts *o, struct tg_err *err)
         if (e != NULL && curl_easy_getinfo(e, CURLINFO_CAINFO, &v) == CURLE_OK && v != NULL)
             G.cainfo = strdup(v);
         v = NULL;
+        if (e != NULL && curl_easy_getinfo(e, CURLINFO_CAPATH, &v) == CURLE_OK && v != NULL)
+            G.capath = strdup(v);
+        v = NULL;
         /* libcurl has no getter for the proxy's default; it is the same bundle. */
         G.proxy_cainfo = G.cainfo != NULL ? strdup(G.cainfo) : NULL;
         curl_easy_cleanup(e);
@@ -3034,6 +3040,7 @@ out:
     G.tls = NULL;
     free(G.cainfo);
     free(G.proxy_cainfo);
+    free(G.capath);
     if (G.listen_lock >= 0)
         close(G.listen_lock);
     snap_put(G.snap);

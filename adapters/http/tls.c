@@ -167,7 +167,10 @@ ctx_build(const struct tg_tls_cfg *cfg, struct tg_tls *owner, SSL_CTX **out, str
         goto out;
     }
     if (SSL_CTX_use_PrivateKey_file(ctx, cfg->key, SSL_FILETYPE_PEM) != 1) {
-        rc = ossl_err(err, TG_EIO, "server.tls.key", cfg->key);
+        if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH)
+            rc = ossl_err(err, TG_EINVAL, "server.tls.key does not match server.tls.cert", cfg->cert);
+        else
+            rc = ossl_err(err, TG_EIO, "server.tls.key", cfg->key);
         goto out;
     }
     if (SSL_CTX_check_private_key(ctx) != 1) {
