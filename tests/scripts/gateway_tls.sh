@@ -82,6 +82,7 @@ orchestration:
   server:
     listen: "127.0.0.1:$port"
     threads: 2
+    header_timeout_ms: 2000
     tls:
       cert: server.pem
       key: server.key
@@ -144,6 +145,15 @@ for i in $(seq 1 20); do
   curl -s -o /dev/null --max-time 5 "${C[@]}" --cert forged.pem --key forged.key "$base/healthz"
   printf 'GET / HTTP/1.1\r\n\r\n' | timeout 5 python3 -c "import socket,sys; s=socket.create_connection(('127.0.0.1',$port)); s.sendall(sys.stdin.buffer.read()); s.settimeout(3); s.recv(100)" 2>/dev/null
 done
+# A client that connects and never finishes the handshake is dropped at the header timeout.
+t=$(python3 -c "
+import socket, time
+t = time.time(); s = socket.create_connection(('127.0.0.1', $port)); s.settimeout(10)
+s.sendall(b'\x16\x03\x01\x00\xa0\x01')   # the first bytes of a ClientHello, then silence
+try: s.recv(10); print('%.1f' % (time.time() - t))
+except Exception: print('never')")
+check "a stalled handshake is closed at server.header_timeout_ms ($t s)" \
+  awk -v t="$t" 'BEGIN { exit !(t != "never" && t >= 1.5 && t < 5) }'
 check "after 60 refused handshakes: acme still served (200)" test "$(chat b10 "${ACME[@]}")" = 200
 check "the gateway process is alive" kill -0 "$pid"
 
