@@ -242,3 +242,9 @@ check "audit: a foreign CA is named by its verify reason" \
 check "audit: no certificate subject or fingerprint in the log" \
   bash -c "! grep -qE 'Acme Pipeline|Stranger Danger|Globex Batch|$(fp acme.pem)|$(fp stranger.pem)' audit.log"
 check "audit verify: intact" "$TOLLGATE" audit verify audit.log --pubkey audit.pub
+# Sanitized builds (make asan) report here; the refused start's output too.
+if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' serve.err bad.err 2>/dev/null; then
+  fail "serve: no sanitizer reports" "$(grep -hE 'Sanitizer|runtime error:' serve.err bad.err | head -3 | tr '\n' ' ')"
+else
+  pass "serve: no sanitizer reports"
+fi
