@@ -2202,9 +2202,10 @@ on_request(struct evhttp_request *ev, void *arg)
     struct gw_loop *L = arg;
 
     /* evhttp falls back to a plain socket when on_new_bev fails (out of
-     * memory): on a TLS listener such a connection is never served. */
+     * memory): on a TLS listener such a connection is never served (the
+     * error closes it). */
     if (G.tls != NULL && !tg_tls_is_tls(conn_bev(ev))) {
-        evhttp_connection_free(evhttp_request_get_connection(ev));
+        evhttp_send_error(ev, 503, "Service Unavailable");
         return;
     }
 
