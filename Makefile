@@ -13,7 +13,7 @@
 
 BUILD   ?= build
 CC      ?= cc
-PKGS    := libpcre2-8 yaml-0.1 libcjson libcurl openssl libevent libevent_pthreads
+PKGS    := libpcre2-8 yaml-0.1 libcjson libcurl openssl libevent libevent_pthreads libevent_openssl
 OPT     ?= -O2
 WARN    := -Wall -Wextra -Werror -Wundef -Wshadow -Wformat=2 -Wstrict-prototypes \
            -Wno-unused-parameter
@@ -22,7 +22,7 @@ CFLAGS  ?=
 DATADIR ?= $(CURDIR)
 CFLAGS  += -std=c11 -D_GNU_SOURCE -g $(OPT) $(WARN) -I. -MMD -MP $(SANFLAGS) \
            -DTG_DATA_DIR='"$(DATADIR)"'
-LDLIBS  := -lpcre2-8 -lyaml -lcjson -lcurl -lssl -lcrypto -levent_pthreads -levent -lpthread -lm
+LDLIBS  := -lpcre2-8 -lyaml -lcjson -lcurl -levent_openssl -lssl -lcrypto -levent_pthreads -levent -lpthread -lm
 LDFLAGS += $(SANFLAGS)
 
 # Every .c under the module directories is part of the library, except the

@@ -54,6 +54,7 @@ struct tg_audit_event {
     bool        stream;
     const char *error;               /* short reason, never PII */
     const char *endpoint;            /* the door: "/v1/chat/completions", "/v1/messages", ...; NULL: none */
+    const char *auth;                /* how the client was identified: "key" | "mtls" | "key+mtls"; NULL: none */
 };
 
 /* Entry JSON without the chain fields (seq, prev, hash, key_id, sig), which

@@ -37,7 +37,10 @@ static void
 tb_no_decision(struct tb *b, const struct tg_audit_event *ev)
 {
     static const char unauth_rule[] = "tenant.unknown", unauth_msg[] = "unknown or missing API key";
+    static const char cert_rule[] = "tenant.certificate",
+                      cert_msg[] = "client certificate refused or bound to no tenant";
     bool is_unauth = ev->event != NULL && strcmp(ev->event, "unauthenticated") == 0;
+    bool by_cert = is_unauth && ev->auth != NULL && strcmp(ev->auth, "mtls") == 0;
     /* A token count is answered by tollgate itself: nothing was sent
      * anywhere, nothing refused. */
     bool local = ev->event != NULL && strcmp(ev->event, "count_tokens") == 0 && ev->http_status == 200;
@@ -65,16 +68,16 @@ tb_no_decision(struct tb *b, const struct tg_audit_event *ev)
     if (is_unauth) {
         tb_open(b, '{');
         tb_key(b, "rule");
-        tb_str(b, unauth_rule);
+        tb_str(b, by_cert ? cert_rule : unauth_rule);
         tb_key(b, "message");
-        tb_str(b, unauth_msg);
+        tb_str(b, by_cert ? cert_msg : unauth_msg);
         tb_close(b, '}');
     }
     tb_close(b, ']');
     tb_key(b, "rules");
     tb_open(b, '[');
     if (is_unauth)
-        tb_str(b, unauth_rule);
+        tb_str(b, by_cert ? cert_rule : unauth_rule);
     tb_close(b, ']');
     tb_key(b, "policy_version");
     tb_str(b, ev->policy ? ev->policy->policy_version : NULL);
@@ -172,6 +175,10 @@ tg_audit_entry_text(const struct tg_audit_event *ev, struct tg_audit_text *out)
     if (ev->endpoint != NULL) {
         tb_key(&b, "endpoint");
         tb_str(&b, ev->endpoint);
+    }
+    if (ev->auth != NULL) {
+        tb_key(&b, "auth");
+        tb_str(&b, ev->auth);
     }
     /* The event name rides behind the members, in the same block. */
     if (tb_room(&b, elen + 2)) {

@@ -108,4 +108,16 @@
  * answer and the echoed instructions and tools, escaped). */
 #define TG_MAX_RESP_EVENT_BYTES    (64u * 1024u * 1024u)
 
+/* TLS listener (adapters/http/tls.c).
+ * Sessions the server-side cache keeps for TLS 1.2 clients that resume by
+ * session id (tickets need no server memory): ~1 KiB each, so 20480 is
+ * ~20 MiB at most, as nginx's default shared cache holds ~40000 in 10 MiB. */
+#define TG_TLS_SESSION_CACHE       20480u
+/* Intermediate CAs a client certificate chain may carry: real PKIs are 2-4
+ * deep; a bound stops a crafted chain from costing unbounded verification. */
+#define TG_TLS_VERIFY_DEPTH        8
+/* Plaintext handed to one SSL_write of a reply: one full TLS record, so a
+ * reply becomes as few records (and syscalls) as it can. */
+#define TG_TLS_RECORD              16384u
+
 #endif /* TG_LIMITS_H */

@@ -65,6 +65,20 @@ tg_policy_tenant_by_key(const struct tg_policy *p, const uint8_t sha256[32])
     return NULL;
 }
 
+const struct tg_tenant *
+tg_policy_tenant_by_cert(const struct tg_policy *p, const uint8_t sha256[32])
+{
+    for (uint32_t i = 0; i < p->ntenants; i++) {
+        const struct tg_tenant *t = &p->tenants[i];
+        unsigned diff = 0;
+        for (unsigned j = 0; j < 32; j++)
+            diff |= (unsigned)(t->cert_sha256[j] ^ sha256[j]);
+        if (t->has_cert && diff == 0)
+            return t;
+    }
+    return NULL;
+}
+
 const struct tg_route_rule *
 tg_policy_rule(const struct tg_policy *p, const char *category)
 {

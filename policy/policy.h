@@ -54,6 +54,9 @@ struct tg_provider {
     const char *jurisdiction;   /* ISO 3166-1 alpha-2 of the legal entity */
     bool        pii_allowed;    /* a DPA allows personal data */
     enum tg_transport transport;
+    const char *proxy;          /* outbound proxy URL (http, https, socks5[h]); NULL = none.
+                                   May carry credentials: NEVER print or log. */
+    const char *ca_bundle;      /* resolved path of extra trust (PEM) for TLS to the provider; NULL = system */
     struct tg_pos pos;
 };
 
@@ -125,6 +128,8 @@ struct tg_tenant {
     const char  *id;
     uint8_t      key_sha256[32];
     bool         has_key;
+    uint8_t      cert_sha256[32];     /* SHA-256 of the client certificate (DER), mTLS identity */
+    bool         has_cert;
     int32_t      residency;           /* index into regions; -1 = no tenant restriction */
     bool         pii_allowed;         /* default true: the tenant adds no restriction */
     const char **export_tags;         /* always applied to this tenant's requests */
@@ -169,6 +174,18 @@ struct tg_capture_cfg {
     double      sample;               /* 0..1 */
 };
 
+/* server.tls: the listener speaks TLS only when cert is set.  Paths are
+ * resolved against the configuration's directory at load. */
+enum tg_tls_version { TG_TLS_V1_2 = 0, TG_TLS_V1_3 = 1 };
+struct tg_tls_cfg {
+    const char *cert;                 /* PEM chain, leaf first; NULL = plain HTTP */
+    const char *key;                  /* PEM private key; must not be group/other-readable */
+    const char *client_ca;            /* PEM CA(s) that sign client certificates; NULL = none asked */
+    const char *min_version;          /* "1.2" (default) or "1.3", as written */
+    enum tg_tls_version min;          /* min_version, parsed */
+    struct tg_pos pos;                /* of the tls block; line 0 = absent */
+};
+
 struct tg_server_cfg {
     const char *listen;               /* "127.0.0.1:8080" */
     uint32_t    threads;              /* 0 = one per core */
@@ -177,6 +194,7 @@ struct tg_server_cfg {
     uint32_t    idle_timeout_ms;
     uint32_t    busy_poll_us;         /* 0 = off; else a loop keeps polling this long after
                                          its last activity before it sleeps (adapters/http) */
+    struct tg_tls_cfg tls;
 };
 
 struct tg_policy {
@@ -253,6 +271,8 @@ void tg_policy_unref(struct tg_policy *p);
 /* Lookups; NULL / -1 when absent. */
 const struct tg_tenant     *tg_policy_tenant(const struct tg_policy *p, const char *id);
 const struct tg_tenant     *tg_policy_tenant_by_key(const struct tg_policy *p, const uint8_t sha256[32]);
+/* The tenant whose client_cert_sha256 is this DER certificate's SHA-256. */
+const struct tg_tenant     *tg_policy_tenant_by_cert(const struct tg_policy *p, const uint8_t sha256[32]);
 const struct tg_route_rule *tg_policy_rule(const struct tg_policy *p, const char *category);
 int32_t tg_policy_model_index(const struct tg_policy *p, const char *model_id);
 int32_t tg_policy_region_index(const struct tg_policy *p, const char *label);

@@ -144,6 +144,13 @@ tg__policy_hash(struct tg_policy *p, const char *const *files, uint32_t nfiles, 
         h_str(&h, v->id); h_u(&h, v->adapter); h_str(&h, v->base_url); h_secret(&h, v->api_key);
         h_u(&h, v->transport);
         h_str(&h, v->region); h_str(&h, v->jurisdiction); h_u(&h, v->pii_allowed);
+        /* v2 keys only when set, so existing versions stay */
+        if (v->proxy != NULL) {
+            h_str(&h, "proxy"); h_secret(&h, v->proxy);
+        }
+        if (v->ca_bundle != NULL) {
+            h_str(&h, "ca_bundle"); h_str(&h, v->ca_bundle);
+        }
     }
     h_str(&h, "models"); h_u(&h, p->nmodels);
     for (uint32_t i = 0; i < p->nmodels; i++) {
@@ -188,6 +195,9 @@ tg__policy_hash(struct tg_policy *p, const char *const *files, uint32_t nfiles, 
         h_str(&h, t->id); h_u(&h, t->has_key);
         if (t->has_key)
             h_bytes(&h, t->key_sha256, 32);
+        if (t->has_cert) {
+            h_str(&h, "cert"); h_bytes(&h, t->cert_sha256, 32);
+        }
         h_u(&h, (uint64_t)(int64_t)t->residency); h_u(&h, t->pii_allowed);
         h_u(&h, t->nexport_tags);
         for (uint32_t j = 0; j < t->nexport_tags; j++)
@@ -237,6 +247,11 @@ tg__policy_hash(struct tg_policy *p, const char *const *files, uint32_t nfiles, 
         h_allow(&h, p->rules[i].pii_allow, p->rules[i].npii_allow);
     for (uint32_t i = 0; i < p->ntenants; i++)
         h_allow(&h, p->tenants[i].pii_allow, p->tenants[i].npii_allow);
+    if (p->server.tls.cert != NULL) {
+        /* paths, not contents: a certificate renewed in place keeps the version */
+        h_str(&h, "tls"); h_str(&h, p->server.tls.cert); h_str(&h, p->server.tls.key);
+        h_str(&h, p->server.tls.client_ca); h_u(&h, p->server.tls.min);
+    }
     /* Packs and markings by content, in configured order. */
     h_str(&h, "files"); h_u(&h, nfiles);
     for (uint32_t i = 0; i < nfiles; i++)

@@ -78,6 +78,7 @@ struct rrule {
 struct rtenant {
     struct tg__ref  id;
     struct tg__ref  key;
+    struct tg__ref  cert;
     struct tg__ref  residency;
     bool            pii_allowed;
     struct tg__ref *tags;
@@ -172,6 +173,13 @@ static bool valid_listen(const char *s);
 static int v_jurisdiction(struct tg__ld *ld, const struct tg__ynode *v, void *obj);
 static int v_listen(struct tg__ld *ld, const struct tg__ynode *v, void *obj);
 static int v_nonempty(struct tg__ld *ld, const struct tg__ynode *v, void *obj);
+static bool file_exists(const char *path);
+static int v_proxy(struct tg__ld *ld, const struct tg__ynode *v, void *obj);
+static int v_ca_bundle(struct tg__ld *ld, const struct tg__ynode *v, void *obj);
+static int v_tls_cert(struct tg__ld *ld, const struct tg__ynode *v, void *obj);
+static int v_tls_key(struct tg__ld *ld, const struct tg__ynode *v, void *obj);
+static int v_tls_ca(struct tg__ld *ld, const struct tg__ynode *v, void *obj);
+static int v_tls_version(struct tg__ld *ld, const struct tg__ynode *v, void *obj);
 
 static const struct tg__field provider_tab[] = {
     F_ENUM("adapter", struct tg_provider, adapter, adapter_names, "openai"),
@@ -181,6 +189,8 @@ static const struct tg__field provider_tab[] = {
     F_STRV("jurisdiction", struct tg_provider, jurisdiction, TG__REQ, NULL, v_jurisdiction),
     F_BOOL("pii_allowed", struct tg_provider, pii_allowed, "false"),
     F_ENUM("transport", struct tg_provider, transport, transport_names, "auto"),
+    F_STRV("proxy", struct tg_provider, proxy, TG__SECRET, NULL, v_proxy),
+    F_STRV("ca_bundle", struct tg_provider, ca_bundle, 0, NULL, v_ca_bundle),
     F_END
 };
 
@@ -283,6 +293,7 @@ static const struct tg__field policy_tab[] = {
 static const struct tg__field tenant_tab[] = {
     F_REF("id", struct rtenant, id, TG__REQ, NULL),
     F_REF("api_key_sha256", struct rtenant, key, 0, NULL),
+    F_REF("client_cert_sha256", struct rtenant, cert, 0, NULL),
     F_REF("data_residency", struct rtenant, residency, 0, NULL),
     F_BOOL("pii_allowed", struct rtenant, pii_allowed, "true"),
     F_REFL("export_tags", struct rtenant, tags, ntags, NULL),
@@ -313,6 +324,14 @@ static const struct tg__field capture_tab[] = {
     F_END
 };
 
+static const struct tg__field tls_tab[] = {
+    F_STRV("cert", struct tg_tls_cfg, cert, TG__REQ, NULL, v_tls_cert),
+    F_STRV("key", struct tg_tls_cfg, key, TG__REQ, NULL, v_tls_key),
+    F_STRV("client_ca", struct tg_tls_cfg, client_ca, 0, NULL, v_tls_ca),
+    F_STRV("min_version", struct tg_tls_cfg, min_version, 0, "1.2", v_tls_version),
+    F_END
+};
+
 static const struct tg__field server_tab[] = {
     F_STRV("listen", struct tg_server_cfg, listen, 0, "127.0.0.1:8080", v_listen),
     F_U32("threads", struct tg_server_cfg, threads, 0, 1024, 0, "0"),
@@ -320,6 +339,7 @@ static const struct tg__field server_tab[] = {
     F_U32("header_timeout_ms", struct tg_server_cfg, header_timeout_ms, 0, 86400000, TG__GT, "10000"),
     F_U32("idle_timeout_ms", struct tg_server_cfg, idle_timeout_ms, 0, 86400000, TG__GT, "60000"),
     F_U32("busy_poll_us", struct tg_server_cfg, busy_poll_us, 0, 10000, 0, "0"),
+    F_MAPP("tls", struct tg_server_cfg, tls, tls.pos, tls_tab, 0),
     F_END
 };
 
@@ -1164,6 +1184,26 @@ hex_nibble(char c)
     return -1;
 }
 
+/* A certificate fingerprint: 64 hex digits, or 32 colon-separated pairs
+ * as `openssl x509 -fingerprint -sha256` prints them. */
+static bool
+parse_fingerprint(const char *s, uint8_t out[32])
+{
+    size_t n = strlen(s);
+    bool colons = n == 95;
+
+    if (n != 64 && !colons)
+        return false;
+    for (size_t j = 0; j < 32; j++) {
+        const char *c = s + (colons ? 3 * j : 2 * j);
+        int hi = hex_nibble(c[0]), lo = hex_nibble(c[1]);
+        if (hi < 0 || lo < 0 || (colons && j < 31 && c[2] != ':'))
+            return false;
+        out[j] = (uint8_t)(hi << 4 | lo);
+    }
+    return true;
+}
+
 /* A small open-addressing set of tenants, by id or by key hash. */
 struct slots {
     const struct tg_tenant **v;
@@ -1317,6 +1357,22 @@ resolve_tenants(struct tg__ld *ld, const struct fconf *cfg)
                     slot_add(&keys, t, true);
             }
         }
+        if (rt->cert.s != NULL) {
+            if (!parse_fingerprint(rt->cert.s, t->cert_sha256)) {
+                tg__diag_at(ld, TG_DIAG_ERROR, &rt->cert.pos,
+                            "tenant '%s': client_cert_sha256 must be the SHA-256 of the client certificate (DER) "
+                            "as 64 hex digits, colons allowed (openssl x509 -noout -fingerprint -sha256)", t->id);
+            } else {
+                t->has_cert = true;
+                for (uint32_t j = 0; j < p->ntenants; j++)
+                    if (p->tenants[j].has_cert && memcmp(p->tenants[j].cert_sha256, t->cert_sha256, 32) == 0) {
+                        tg__diag_at(ld, TG_DIAG_ERROR, &rt->cert.pos,
+                                    "tenant '%s': client_cert_sha256 already used by tenant '%s'", t->id,
+                                    p->tenants[j].id);
+                        break;
+                    }
+            }
+        }
         if (rt->residency.s != NULL) {
             t->residency = tg_policy_region_index(p, rt->residency.s);
             if (t->residency < 0)
@@ -1378,6 +1434,127 @@ v_listen(struct tg__ld *ld, const struct tg__ynode *v, void *obj)
         tg__diag_node(ld, TG_DIAG_ERROR, v, "'listen' must be HOST:PORT (got %s)",
                       tg__shown(v, false, b, sizeof(b)));
     return TG_OK;
+}
+
+/* A path value of the configuration, resolved against its directory (as
+ * packs are); the file must be readable now, so that a typo is a load
+ * error rather than a failure on the first connection. */
+static int
+resolve_file(struct tg__ld *ld, const struct tg__ynode *v, const char **field, const char *what)
+{
+    char *path;
+
+    if (v->len == 0) {
+        tg__diag_node(ld, TG_DIAG_ERROR, v, "'%s' must name a file", what);
+        return TG_OK;
+    }
+    path = tg_policy_resolve_path(&ld->p->arena, ld->p->source, *field);
+    if (path == NULL) {
+        ld->oom = true;
+        return TG_ENOMEM;
+    }
+    /* The value as written: a relative path was looked up from the
+     * configuration's directory (then the data directory). */
+    if (!file_exists(path))
+        tg__diag_node(ld, TG_DIAG_ERROR, v, "'%s': cannot read %s: %s", what, *field, strerror(errno));
+    *field = path;
+    return TG_OK;
+}
+
+static int
+v_ca_bundle(struct tg__ld *ld, const struct tg__ynode *v, void *obj)
+{
+    return resolve_file(ld, v, &((struct tg_provider *)obj)->ca_bundle, "ca_bundle");
+}
+
+static int
+v_tls_cert(struct tg__ld *ld, const struct tg__ynode *v, void *obj)
+{
+    return resolve_file(ld, v, &((struct tg_tls_cfg *)obj)->cert, "tls.cert");
+}
+
+static int
+v_tls_key(struct tg__ld *ld, const struct tg__ynode *v, void *obj)
+{
+    return resolve_file(ld, v, &((struct tg_tls_cfg *)obj)->key, "tls.key");
+}
+
+static int
+v_tls_ca(struct tg__ld *ld, const struct tg__ynode *v, void *obj)
+{
+    return resolve_file(ld, v, &((struct tg_tls_cfg *)obj)->client_ca, "tls.client_ca");
+}
+
+static int
+v_tls_version(struct tg__ld *ld, const struct tg__ynode *v, void *obj)
+{
+    struct tg_tls_cfg *t = obj;
+    char b[80];
+
+    if (v->len == 3 && memcmp(v->val, "1.2", 3) == 0) {
+        t->min = TG_TLS_V1_2;
+    } else if (v->len == 3 && memcmp(v->val, "1.3", 3) == 0) {
+        t->min = TG_TLS_V1_3;
+    } else if ((v->len == 3 && (memcmp(v->val, "1.0", 3) == 0 || memcmp(v->val, "1.1", 3) == 0)) ||
+               (v->len == 1 && v->val[0] == '1')) {
+        tg__diag_node(ld, TG_DIAG_ERROR, v,
+                      "'min_version' %s is refused: TLS 1.0 and 1.1 are obsolete (RFC 8996); use \"1.2\" or \"1.3\"",
+                      tg__shown(v, false, b, sizeof(b)));
+    } else {
+        tg__diag_node(ld, TG_DIAG_ERROR, v, "'min_version' must be \"1.2\" or \"1.3\" (got %s)",
+                      tg__shown(v, false, b, sizeof(b)));
+    }
+    return TG_OK;
+}
+
+/* Outbound proxy: a URL libcurl takes as CURLOPT_PROXY.  The value may
+ * carry credentials, so messages show only its scheme. */
+static int
+v_proxy(struct tg__ld *ld, const struct tg__ynode *v, void *obj)
+{
+    static const char *const schemes[] = { "http://", "https://", "socks5://", "socks5h://" };
+    const char *sep = memmem(v->val, v->len, "://", 3);
+    size_t host;
+
+    (void)obj;
+    for (size_t i = 0; i < TG_ARRAY_LEN(schemes); i++) {
+        size_t sl = strlen(schemes[i]);
+        if (v->len > sl && strncasecmp(v->val, schemes[i], sl) == 0) {
+            host = sl;
+            /* skip user:password@ */
+            const char *at = memchr(v->val + sl, '@', v->len - sl);
+            if (at != NULL)
+                host = (size_t)(at - v->val) + 1;
+            if (host < v->len && v->val[host] != '/' && v->val[host] != ':')
+                return TG_OK;
+            tg__diag_node(ld, TG_DIAG_ERROR, v, "'proxy' has no host (want %.*sHOST:PORT)", (int)sl, schemes[i]);
+            return TG_OK;
+        }
+    }
+    if (sep != NULL && sep - v->val < 16)
+        tg__diag_node(ld, TG_DIAG_ERROR, v,
+                      "'proxy' scheme '%.*s' is not supported (want http://, https://, socks5:// or socks5h://)",
+                      (int)(sep - v->val), v->val);
+    else
+        tg__diag_node(ld, TG_DIAG_ERROR, v,
+                      "'proxy' must be a URL such as http://HOST:PORT (schemes http, https, socks5, socks5h)");
+    return TG_OK;
+}
+
+/* server.tls as a whole, after the walk: a block without its files, and
+ * tenant identities no listener can ever ask for. */
+static void
+check_tls(struct tg__ld *ld, const struct tg_policy *p)
+{
+    const struct tg_tls_cfg *t = &p->server.tls;
+
+    for (uint32_t i = 0; i < p->ntenants; i++)
+        if (p->tenants[i].has_cert && (t->cert == NULL || t->client_ca == NULL)) {
+            tg__diag_at(ld, TG_DIAG_WARNING, &p->tenants[i].pos,
+                        "tenant '%s' has client_cert_sha256 but server.tls.client_ca is not set: "
+                        "client certificates are never asked for", p->tenants[i].id);
+            break;
+        }
 }
 
 static int
@@ -1749,6 +1926,7 @@ build(struct tg__ld *ld, const char *name, const char *buf, size_t len,
     p->server = cfg.server;
     if (p->server.listen == NULL)
         p->server.listen = "127.0.0.1:8080";
+    check_tls(ld, p);
     if (p->telemetry.enabled && (p->telemetry.endpoint == NULL || !*p->telemetry.endpoint))
         tg__diag_at(ld, TG_DIAG_WARNING, &(struct tg_pos){ cfgname, 1, 1 },
                     "telemetry is enabled but has no endpoint");

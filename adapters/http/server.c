@@ -18,6 +18,7 @@
 #include "adapters/http/upstream.h"
 #include "adapters/providers/provider.h"
 #include "adapters/capture/capture.h"
+#include "adapters/http/tls.h"
 #include "adapters/dialects/dialect.h"
 #include "audit/audit.h"
 #include "engine/breaker.h"
@@ -107,6 +108,8 @@ struct gw {
     struct tg_audit_log *audit;
     bool               audit_wait;   /* fsync always|batch: answer once the entry is durable */
     struct tg_capture *capture;
+    struct tg_tls     *tls;          /* server.tls: NULL = plain HTTP (tls.h) */
+    char              *cainfo, *proxy_cainfo, *capath;  /* libcurl's built-in trust (providers without ca_bundle) */
     struct gw_loop    *loops;
     uint32_t           nloops;
     struct event_base *main_base;
@@ -219,6 +222,7 @@ struct gw_req {
     /* outcome */
     int                 status;
     const char         *event_kind;
+    const char         *auth;              /* "key" | "mtls" | "key+mtls": how the tenant was known */
     const struct tg_model *served;
     struct tg_prov_usage usage;
     double              cost;
@@ -422,6 +426,7 @@ snap_new(struct tg_policy *p, const struct gw_snap *old)
     for (uint32_t i = 0; i < p->nproviders; i++)
         s->native[i] = p->providers[i].transport == TG_TRANSPORT_AUTO &&
                        !tg_prov_is_local(p->providers[i].adapter) &&
+                       p->providers[i].proxy == NULL &&   /* only libcurl speaks to proxies */
                        tg_up_eligible(p->providers[i].base_url);
     if (old != NULL) {
         /* Carry breaker state and rate windows over by id: a reload must not
@@ -726,6 +731,7 @@ finish(struct gw_req *r)
         ev.request_len = r->client_len;
     }
     ev.endpoint = r->dialect ? r->dialect->path : NULL;
+    ev.auth = r->auth;
     ev.stream = r->stream;
     ev.error = r->error;
     /* Rendered here as the bytes of the line (no tree): the writer thread
@@ -1439,6 +1445,18 @@ start_next(struct gw_req *r)
             continue;
         }
         curl_easy_setopt(r->easy, CURLOPT_URL, r->http.url);
+        {
+            /* Pooled handles keep their options: set both every time (a
+             * NULL proxy is libcurl's default: the *_proxy environment). */
+            const struct tg_provider *pv = &r->p->providers[m->provider];
+            const char *ca = pv->ca_bundle != NULL ? pv->ca_bundle : G.cainfo;
+            curl_easy_setopt(r->easy, CURLOPT_PROXY, pv->proxy);
+            curl_easy_setopt(r->easy, CURLOPT_CAINFO, ca);
+            curl_easy_setopt(r->easy, CURLOPT_PROXY_CAINFO, pv->ca_bundle != NULL ? pv->ca_bundle : G.proxy_cainfo);
+            /* The bundle replaces the default trust: no CA directory either. */
+            curl_easy_setopt(r->easy, CURLOPT_CAPATH, pv->ca_bundle != NULL ? NULL : G.capath);
+            curl_easy_setopt(r->easy, CURLOPT_PROXY_CAPATH, pv->ca_bundle != NULL ? NULL : G.capath);
+        }
         curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, hdrs);
         curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, r->http.body);
         curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->http.body_len);
@@ -1772,18 +1790,51 @@ reply_plain(struct evhttp_request *ev, int code, const char *ctype, const char *
     evbuffer_free(b);
 }
 
-/* Auth; on failure r holds the 401 and false is returned. */
+/* The connection's bufferevent as made by on_new_bev (the header guard's
+ * filter, over TLS when the listener speaks it). */
+static struct bufferevent *
+conn_bev(struct evhttp_request *ev)
+{
+    struct evhttp_connection *c = ev ? evhttp_request_get_connection(ev) : NULL;
+    return c ? evhttp_connection_get_bufferevent(c) : NULL;
+}
+
+static bool
+auth_fail(struct gw_req *r, const char *msg)
+{
+    r->event_kind = "unauthenticated";
+    set_error(r, 401, "invalid_request_error", "invalid_api_key", msg, NULL);
+    return false;
+}
+
+/*
+ * Auth; on failure r holds the 401 and false is returned.  A tenant is
+ * known by its API key, by its client certificate (mTLS: verified against
+ * server.tls.client_ca in the handshake, then matched by fingerprint), or
+ * by both: a key whose tenant has a certificate configured counts only
+ * over that certificate, and a key and a certificate of two different
+ * tenants are refused.  A sent key must always be valid.
+ */
 static bool
 authenticate(struct gw_req *r)
 {
     const char *tok = NULL, *xtok;
     size_t len = 0, xlen;
-    uint8_t h[32];
+    uint8_t h[32], fp[32];
     unsigned int hl = 0;
     const char *authz = NULL, *xkey = NULL;
     int na = header_count(r->ev, "Authorization", &authz), nx = header_count(r->ev, "x-api-key", &xkey);
-    bool ok = na <= 1 && nx <= 1 && na + nx >= 1;
+    bool key_sent = na + nx >= 1;
+    bool ok = na <= 1 && nx <= 1 && key_sent;
+    bool have_cert = G.tls != NULL && tg_tls_peer_sha256(conn_bev(r->ev), fp);
+    const struct tg_tenant *by_cert = have_cert ? tg_policy_tenant_by_cert(r->p, fp) : NULL;
+    const struct tg_tenant *by_key = NULL;
 
+    r->auth = have_cert ? (key_sent ? "key+mtls" : "mtls") : "key";
+    if (!key_sent && by_cert != NULL) {
+        r->tenant = by_cert;
+        return true;
+    }
     /* Bearer (OpenAI clients) or x-api-key (Anthropic clients).  Two of a
      * header, or both headers with different keys, are ambiguous
      * credentials: refused. */
@@ -1805,12 +1856,17 @@ authenticate(struct gw_req *r)
     if (!ok ||
         EVP_DigestInit_ex2(r->L->mdctx, r->L->sha256, NULL) != 1 ||
         EVP_DigestUpdate(r->L->mdctx, tok, len) != 1 || EVP_DigestFinal_ex(r->L->mdctx, h, &hl) != 1 ||
-        (r->tenant = tg_policy_tenant_by_key(r->p, h)) == NULL) {
-        r->event_kind = "unauthenticated";
-        set_error(r, 401, "invalid_request_error", "invalid_api_key",
-                  "missing or unknown API key (Authorization: Bearer <key>, or x-api-key: <key>)", NULL);
-        return false;
-    }
+        (by_key = tg_policy_tenant_by_key(r->p, h)) == NULL)
+        return auth_fail(r, have_cert && !key_sent
+                                ? "the client certificate belongs to no tenant and no API key was sent"
+                                : "missing or unknown API key (Authorization: Bearer <key>, or x-api-key: <key>)");
+    if (by_key->has_cert && by_cert != by_key)
+        return auth_fail(r, "this API key is bound to a client certificate, which was not presented");
+    if (by_cert != NULL && by_cert != by_key)
+        return auth_fail(r, "the API key and the client certificate belong to different tenants");
+    if (by_cert == NULL)
+        r->auth = "key";   /* a certificate that names nobody adds nothing */
+    r->tenant = by_key;
     return true;
 }
 
@@ -2228,6 +2284,14 @@ on_request(struct evhttp_request *ev, void *arg)
 {
     struct gw_loop *L = arg;
 
+    /* evhttp falls back to a plain socket when on_new_bev fails (out of
+     * memory): on a TLS listener such a connection is never served (the
+     * error closes it). */
+    if (G.tls != NULL && !tg_tls_is_tls(conn_bev(ev))) {
+        evhttp_send_error(ev, 503, "Service Unavailable");
+        return;
+    }
+
     L->activity++;
     const char *uri = evhttp_request_get_uri(ev);
     enum evhttp_cmd_type cmd = evhttp_request_get_command(ev);
@@ -2448,6 +2512,8 @@ struct gw_conn {
     struct tg_hg        hg;      /* first: the input filter's context */
     struct event_base  *base;
     struct bufferevent *f, *under;
+    struct bufferevent *tls;     /* under, when it is TLS: one reference ours (tg_tls_bev_release) */
+    bool                nodelay;   /* TLS: TCP_NODELAY set */
     struct event       *kick, *wr;
     bool                kick_pending, wr_pending;
     bool                in_kick;   /* conn_out may write: we are in a loop callback */
@@ -2459,6 +2525,8 @@ conn_free(void *arg)
     struct gw_conn *c = arg;
 
     tg_hg_free(&c->hg);
+    if (c->tls != NULL)
+        tg_tls_bev_release(c->tls);
     if (c->kick != NULL)
         event_free(c->kick);
     if (c->wr != NULL)
@@ -2506,6 +2574,39 @@ conn_out(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t lim, enum buffer
          * early and the connection would never read again.  Later. */
         kick(c);
         return BEV_NEED_MORE;
+    }
+    if (c->tls != NULL && fd >= 0) {
+        /* TLS: the same rule, encrypted here.  The TLS bufferevent below
+         * would write on its own later cycle; so replies are encrypted and
+         * written straight to the kernel, and what the socket does not take
+         * waits here (never in the layer below) for writability. */
+        int w;
+        if (before == 0)
+            return BEV_NEED_MORE;
+        if (!c->nodelay) {
+            /* A reply is one or a few records written back to back: Nagle
+             * would hold the last one for the client's delayed ACK. */
+            int one = 1;
+            (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+            c->nodelay = true;
+        }
+        w = tg_tls_write_from(c->tls, src);
+        if (w < 0) {
+            evbuffer_add_buffer(dst, src);
+            return BEV_OK;
+        }
+        if (w == 0 && !c->wr_pending) {
+            if (c->wr == NULL)
+                c->wr = event_new(c->base, fd, EV_WRITE, on_wr, c);
+            if (c->wr == NULL) {
+                evbuffer_add_buffer(dst, src);
+                return BEV_OK;
+            }
+            c->wr_pending = true;
+            bufferevent_incref(c->f);
+            event_add(c->wr, NULL);
+        }
+        return evbuffer_get_length(src) < before ? BEV_OK : BEV_NEED_MORE;
     }
     if (fd < 0) {
         evbuffer_add_buffer(dst, src);
@@ -2611,7 +2712,7 @@ on_new_bev(struct event_base *base, void *arg)
     c->hg.hook_arg = c;
     c->base = base;
     c->kick = event_new(base, -1, 0, on_kick, c);
-    under = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+    under = G.tls != NULL ? tg_tls_bev_new(G.tls, base) : bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
     if (c->kick == NULL || under == NULL) {
         if (under != NULL)
             bufferevent_free(under);
@@ -2628,6 +2729,10 @@ on_new_bev(struct event_base *base, void *arg)
     if (evbuffer_add_cb(bufferevent_get_output(c->f), on_conn_output, c) == NULL) {
         bufferevent_free(c->f);   /* frees c too */
         return NULL;
+    }
+    if (G.tls != NULL) {
+        bufferevent_incref(under);   /* conn_free's: conn_out writes through it until the end */
+        c->tls = under;
     }
     return c->f;
 }
@@ -2716,6 +2821,22 @@ reload(const char *why)
                 d.errors ? d.line : err.msg);
         return;
     }
+    /* The listener's mode is fixed when it binds; its certificates are
+     * not: a new TLS context serves new connections from here on. */
+    if ((p->server.tls.cert != NULL) != (G.tls != NULL)) {
+        tg_policy_unref(p);
+        atomic_fetch_add(&G.reloads_failed, 1);
+        fprintf(stderr, "tollgate: serve: reload (%s) rejected, keeping the running policy: server.tls cannot be "
+                        "switched %s by a reload; restart tollgate\n", why, G.tls != NULL ? "off" : "on");
+        return;
+    }
+    if (G.tls != NULL && tg_tls_reload(G.tls, &p->server.tls, &err) != TG_OK) {
+        tg_policy_unref(p);
+        atomic_fetch_add(&G.reloads_failed, 1);
+        fprintf(stderr, "tollgate: serve: reload (%s) rejected, keeping the running policy and certificates: %s\n",
+                why, err.msg);
+        return;
+    }
     s = snap_new(p, G.snap);
     if (s == NULL) {
         tg_policy_unref(p);
@@ -2771,6 +2892,36 @@ on_stop(evutil_socket_t fd, short what, void *arg)
 }
 
 /* ---- entry ------------------------------------------------------------ */
+
+/* A handshake refused over the client certificate is an authentication
+ * failure like a bad key: audited, with OpenSSL's verify reason only. */
+static void
+on_tls_refused(const char *reason)
+{
+    struct tg_audit_event ev;
+    struct tg_audit_text text;
+    struct gw_snap *s;
+    char id[33], why[160];
+
+    if (G.audit == NULL || atomic_load(&G.draining))
+        return;
+    s = snap_get();
+    tg_audit_new_id(id);
+    snprintf(why, sizeof(why), "client certificate refused: %s", reason);
+    memset(&ev, 0, sizeof(ev));
+    ev.event = "unauthenticated";
+    ev.decision_id = id;
+    ev.ts_us = wall_us();
+    ev.policy = s ? s->p : NULL;
+    ev.mode = s && s->p->mode == TG_MODE_AUDIT ? "audit" : "enforce";
+    ev.cost_usd = NAN;
+    ev.prompt_tokens = ev.completion_tokens = -1;
+    ev.error = why;
+    ev.auth = "mtls";
+    if (tg_audit_entry_text(&ev, &text) == TG_OK)
+        (void)tg_audit_append_text(G.audit, &text, NULL, NULL);
+    snap_put(s);
+}
 
 /*
  * The loops listen with SO_REUSEPORT (one socket per loop), which would
@@ -2855,6 +3006,19 @@ tg_gw_serve(const struct tg_gw_opts *o, struct tg_err *err)
     evthread_use_pthreads();   /* the audit writer wakes loops with event_active */
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
         return tg_err_set(err, TG_EIO, "curl initialisation failed");
+    {
+        CURL *e = curl_easy_init();
+        char *v = NULL;
+        if (e != NULL && curl_easy_getinfo(e, CURLINFO_CAINFO, &v) == CURLE_OK && v != NULL)
+            G.cainfo = strdup(v);
+        v = NULL;
+        if (e != NULL && curl_easy_getinfo(e, CURLINFO_CAPATH, &v) == CURLE_OK && v != NULL)
+            G.capath = strdup(v);
+        v = NULL;
+        /* libcurl has no getter for the proxy's default; it is the same bundle. */
+        G.proxy_cainfo = G.cainfo != NULL ? strdup(G.cainfo) : NULL;
+        curl_easy_cleanup(e);
+    }
 
     rc = tg_policy_load(o->config_path, &lo, &p, err);
     if (rc != TG_OK) {
@@ -2884,6 +3048,9 @@ tg_gw_serve(const struct tg_gw_opts *o, struct tg_err *err)
                                          "(fail closed; --no-audit for demos)");
         goto out;
     }
+    /* Certificates before any log is touched: a refused start leaves no trace. */
+    if (p->server.tls.cert != NULL && (rc = tg_tls_open(&p->server.tls, on_tls_refused, &G.tls, err)) != TG_OK)
+        goto out;
     mkdir_parent(p->audit.path);
     mkdir_parent(p->audit.signing_key);
     mkdir_parent(p->capture.path);
@@ -2946,8 +3113,9 @@ tg_gw_serve(const struct tg_gw_opts *o, struct tg_err *err)
             break;
         }
     if (started == G.nloops) {
-        fprintf(stderr, "tollgate: serve: listening on %s (%u threads, policy %.12s%s)\n", G.listen,
-                G.nloops, G.snap->p->policy_version, G.audit ? "" : ", NO AUDIT LOG");
+        fprintf(stderr, "tollgate: serve: listening on %s%s (%u threads, policy %.12s%s)\n",
+                G.tls != NULL ? "https://" : "", G.listen, G.nloops, G.snap->p->policy_version,
+                G.audit ? "" : ", NO AUDIT LOG");
         rc = TG_OK;
         event_base_dispatch(G.main_base);
     }
@@ -2973,6 +3141,11 @@ out:
             rc = tg_err_set(err, cerr.code, "closing the audit log: %s", cerr.msg);
     }
     tg_capture_close(G.capture);
+    tg_tls_close(G.tls);
+    G.tls = NULL;
+    free(G.cainfo);
+    free(G.proxy_cainfo);
+    free(G.capath);
     if (G.listen_lock >= 0)
         close(G.listen_lock);
     snap_put(G.snap);
