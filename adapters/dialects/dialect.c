@@ -42,6 +42,41 @@ tg_dialect_for_path(const char *path, size_t len)
     return NULL;
 }
 
+bool
+tg__dialect_has_nul(const char *s, size_t len)
+{
+    const char *p = s, *end = s + len;
+
+    if (memchr(s, '\0', len) != NULL)
+        return true;
+    /* Hop from backslash to backslash, each one with the byte it escapes:
+     * a run of backslashes is then taken in pairs from its start, so
+     * "\\u0000" (an escaped backslash, then text) is not a NUL and
+     * "\u0000" is.  memchr is far cheaper than memmem for a 6-byte needle,
+     * and bodies hold few backslashes. */
+    while (p < end && (p = memchr(p, '\\', (size_t)(end - p))) != NULL) {
+        if (end - p >= 6 && memcmp(p + 1, "u0000", 5) == 0)
+            return true;
+        p += 2;
+    }
+    return false;
+}
+
+char *
+tg__dialect_fmt_int(char t[TG__DIALECT_INT_CHARS], int64_t v)
+{
+    char *q = t + TG__DIALECT_INT_CHARS;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+
+    do {
+        *--q = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    if (v < 0)
+        *--q = '-';
+    return q;
+}
+
 const struct tg_dialect_ops *
 tg_dialect_by_name(const char *name)
 {

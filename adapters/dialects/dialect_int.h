@@ -15,4 +15,25 @@ extern const struct tg_dialect_ops tg__dialect_count_tokens;
 extern const struct tg_dialect_ops tg__dialect_embeddings;
 extern const struct tg_dialect_ops tg__dialect_completions;
 
+/*
+ * A raw NUL, or an escaped \u0000 whose backslash is not itself escaped,
+ * anywhere in s[0..len): it would end the C string a parse tree holds, so
+ * the text after it could differ between what a dialect translates (and
+ * the engine scans) and what the client meant.  Every decoder refuses such
+ * a body, as the chat door does (engine/request.c).
+ */
+bool tg__dialect_has_nul(const char *s, size_t len);
+
+/* Room for any int64_t in decimal, with its sign. */
+#define TG__DIALECT_INT_CHARS 24
+
+/*
+ * The decimal digits of v (what "%lld" prints) written to the END of
+ * t[TG__DIALECT_INT_CHARS]; returns where they start, and they run to
+ * t + TG__DIALECT_INT_CHARS (no NUL).  Answers and stream events print a
+ * handful of integers each, and snprintf cost more than the rest of a
+ * small event put together.
+ */
+char *tg__dialect_fmt_int(char t[TG__DIALECT_INT_CHARS], int64_t v);
+
 #endif /* TG_DIALECT_INT_H */

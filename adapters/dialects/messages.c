@@ -118,10 +118,12 @@ jw_reserve(struct jw *w, size_t n)
     w->cap = n + 1;
 }
 
-static void
+/* Most writes are a few bytes into room already there: that path is a
+ * compare and a copy, growth stays out of line in jw_room. */
+static inline void
 jw_raw(struct jw *w, const char *s, size_t n)
 {
-    if (n == 0 || !jw_room(w, n))
+    if (n == 0 || w->rc != TG_OK || (w->len + n + 1 > w->cap && !jw_room(w, n)))
         return;
     memcpy(w->buf + w->len, s, n);
     w->len += n;
@@ -194,6 +196,13 @@ jw_str(struct jw *w, const char *s)
 }
 
 static void
+jw_int(struct jw *w, int64_t v)
+{
+    char t[TG__DIALECT_INT_CHARS], *q = tg__dialect_fmt_int(t, v);
+    jw_raw(w, q, (size_t)(t + sizeof(t) - q));
+}
+
+static void
 jw_num(struct jw *w, double d)
 {
     char nb[40];
@@ -201,9 +210,14 @@ jw_num(struct jw *w, double d)
 
     if (!isfinite(d))
         n = snprintf(nb, sizeof(nb), "null");
-    else if (d == floor(d) && fabs(d) < 1e15)
-        n = snprintf(nb, sizeof(nb), "%.0f", d);
-    else {
+    else if (d == floor(d) && fabs(d) < 1e15) {
+        /* what "%.0f" prints, without the printf machinery */
+        if (d == 0 && signbit(d))
+            JW_LIT(w, "-0");
+        else
+            jw_int(w, (int64_t)d);
+        return;
+    } else {
         /* shortest of 15 or 17 digits that reads back the same double */
         n = snprintf(nb, sizeof(nb), "%1.15g", d);
         if (strtod(nb, NULL) != d)
@@ -212,13 +226,6 @@ jw_num(struct jw *w, double d)
     jw_raw(w, nb, (size_t)n);
 }
 
-static void
-jw_int(struct jw *w, int64_t v)
-{
-    char nb[24];
-    int n = snprintf(nb, sizeof(nb), "%lld", (long long)v);
-    jw_raw(w, nb, (size_t)n);
-}
 
 /* Any parsed value, verbatim (recursion bounded by the parse depth cap). */
 static void
@@ -986,31 +993,6 @@ write_tools(struct dec *d, const cJSON *tools, const cJSON *choice)
     return TG_OK;
 }
 
-/* A raw NUL or an escaped \u0000 inside a string: it would end the C
- * string the parse tree holds, so text after it could differ between
- * what we translate and what the client meant.  Refused, as the chat
- * door refuses it (engine/request.c). */
-static bool
-has_nul(const char *s, size_t len)
-{
-    const char *p = s, *end = s + len;
-
-    if (memchr(s, '\0', len) != NULL)
-        return true;
-    /* A backslash outside a string is not JSON (the parse refuses it), so
-     * "\u0000" whose backslash is not itself escaped — an even number of
-     * backslashes before it — is an escaped NUL inside a string. */
-    while ((p = memmem(p, (size_t)(end - p), "\\u0000", 6)) != NULL) {
-        size_t k = 0;
-        while (p - k > s && p[-(ptrdiff_t)k - 1] == '\\')
-            k++;
-        if (k % 2 == 0)
-            return true;
-        p++;
-    }
-    return false;
-}
-
 /* Bytewise key order, for finding duplicate keys in big objects. */
 static int
 key_cmp(const void *x, const void *y)
@@ -1101,7 +1083,7 @@ tg__messages_decode(const char *body, size_t len, struct tg_arena *a, struct tg_
         rc = tg_err_set(err, TG_ELIMIT, "request body is larger than %u bytes", TG_MAX_BODY_BYTES);
         goto out;
     }
-    if (has_nul(body, len)) {
+    if (tg__dialect_has_nul(body, len)) {
         rc = tg_err_set(err, TG_EINVAL,
                         "request body contains a NUL character (raw or \\u0000), which is not accepted");
         goto out;
@@ -1363,10 +1345,10 @@ write_usage(struct jw *w, int64_t prompt, int64_t completion, int64_t cached, bo
 
 /* A tool call's arguments as the tool_use block's input object. */
 static void
-write_input(struct jw *w, const char *args)
+write_input(struct jw *w, struct tg_arena *a, const char *args)
 {
-    cJSON *in;
-    const char *p = args;
+    cJSON *in = NULL;
+    const char *p = args, *end;
 
     while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
         p++;
@@ -1374,7 +1356,9 @@ write_input(struct jw *w, const char *args)
         JW_LIT(w, ",\"input\":{}");
         return;
     }
-    in = cJSON_Parse(args);
+    /* what cJSON_Parse accepts (trailing text ignored), in the answer's arena */
+    if (tg_json_parse(args, strlen(args), CJSON_NESTING_LIMIT, a, &in, &end) != TG_OK)
+        in = NULL;
     if (cJSON_IsObject(in)) {
         JW_LIT(w, ",\"input\":");
         jw_value(w, in);
@@ -1386,14 +1370,15 @@ write_input(struct jw *w, const char *args)
         JW_LIT(w, ",\"input\":{},\"tollgate_arguments\":");
         jw_str(w, args);
     }
-    cJSON_Delete(in);
 }
 
 static int
 messages_encode_answer(const struct tg_dialect_ctx *ctx, const char *chat, size_t len,
                        char **out, size_t *outlen, struct tg_err *err)
 {
-    cJSON *j = cJSON_ParseWithLength(chat, len);
+    struct tg_arena a;
+    cJSON *j = NULL;
+    const char *jend;
     const cJSON *choice, *msg, *content, *tcs, *tc, *refusal, *usage, *fr;
     const char *sr, *seq = NULL;
     const char *aid = ctx != NULL && ctx->answer_id != NULL ? ctx->answer_id : "tollgate";
@@ -1404,6 +1389,14 @@ messages_encode_answer(const struct tg_dialect_ctx *ctx, const char *chat, size_
 
     /* text is re-escaped at most once and arguments shrink to objects */
     jw_init(&w, len * 2 + 65536);
+    /* The answer's tree lives in an arena freed at once: cJSON_Parse made a
+     * malloc per node and string, the largest cost of this function.  Same
+     * texts accepted (trailing text ignored, cJSON's nesting limit). */
+    tg_arena_init(&a, 0);
+    if (tg_json_parse(chat, len, CJSON_NESTING_LIMIT, &a, &j, &jend) != TG_OK)
+        j = NULL;
+    /* about the size it will be: one allocation */
+    jw_reserve(&w, len + 256);
     choice = cJSON_GetArrayItem(get(j, "choices"), 0);
     msg = get(choice, "message");
     if (!cJSON_IsObject(j) || !cJSON_IsObject(msg)) {
@@ -1462,7 +1455,7 @@ messages_encode_answer(const struct tg_dialect_ctx *ctx, const char *chat, size_
         }
         JW_LIT(&w, ",\"name\":");
         jw_str(&w, cJSON_IsString(name) ? name->valuestring : "");
-        write_input(&w, cJSON_IsString(args) ? args->valuestring : "");
+        write_input(&w, &a, cJSON_IsString(args) ? args->valuestring : "");
         JW_LIT(&w, "}");
     }
     fr = get(choice, "finish_reason");
@@ -1494,7 +1487,7 @@ messages_encode_answer(const struct tg_dialect_ctx *ctx, const char *chat, size_
     rc = TG_OK;
 out:
     jw_free(&w);
-    cJSON_Delete(j);
+    tg_arena_free(&a);
     return rc;
 }
 

@@ -85,10 +85,14 @@ jb_reserve(struct jb *b, size_t n)
     return true;
 }
 
-static void
+/* Most writes are a few bytes into room already there: that path is a
+ * compare and a copy, the growth path stays out of line. */
+static inline void
 jb_raw(struct jb *b, const char *s, size_t n)
 {
-    if (!jb_reserve(b, n))
+    if (b->len + n + 1 > b->cap && !jb_reserve(b, n))
+        return;
+    if (b->err)
         return;
     memcpy(b->p + b->len, s, n);
     b->len += n;
@@ -183,9 +187,8 @@ jb_str(struct jb *b, const char *s)
 static void
 jb_int(struct jb *b, int64_t v)
 {
-    char t[32];
-    int n = snprintf(t, sizeof(t), "%lld", (long long)v);
-    jb_raw(b, t, (size_t)n);
+    char t[TG__DIALECT_INT_CHARS], *q = tg__dialect_fmt_int(t, v);
+    jb_raw(b, q, (size_t)(t + sizeof(t) - q));
 }
 
 /* A number as cJSON prints it: integers exactly, others with the shortest
@@ -201,7 +204,12 @@ jb_num(struct jb *b, double d)
         return;
     }
     if (d == floor(d) && fabs(d) < 1e15) {
-        n = snprintf(t, sizeof(t), "%.0f", d);
+        /* what "%.0f" prints, without the printf machinery */
+        if (d == 0 && signbit(d))
+            JB(b, "-0");
+        else
+            jb_int(b, (int64_t)d);
+        return;
     } else {
         n = snprintf(t, sizeof(t), "%1.15g", d);
         if (strtod(t, NULL) != d)
@@ -316,27 +324,6 @@ check_dups(const cJSON *o, const char *where, struct tg_err *err)
                 return tg_err_set(err, TG_EINVAL, "duplicate key '%s' in %s",
                                   safe_name(c->string), where);
     return TG_OK;
-}
-
-/* A NUL, raw or as \u0000, would end the C string we read while the
- * client meant more: refuse rather than send a shortened text (as
- * engine/request.c does for chat bodies). */
-static bool
-has_nul(const char *s, size_t len)
-{
-    if (memchr(s, '\0', len) != NULL)
-        return true;
-    if (memmem(s, len, "u0000", 5) == NULL)   /* the usual case: no need to walk strings */
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] != '"')
-            continue;
-        for (i = tg_json_next_special(s, i + 1, len); i < len && s[i] == '\\';
-             i = tg_json_next_special(s, i + 2, len))
-            if (len - i >= 6 && memcmp(s + i + 1, "u0000", 5) == 0)
-                return true;
-    }
-    return false;
 }
 
 /* ---- decode: Responses request -> canonical chat body -------------------- */
@@ -1150,7 +1137,7 @@ resp_decode(const char *body, size_t len, struct tg_arena *a, struct tg_dialect_
         rc = tg_err_set(err, TG_EINVAL, "request body must be a JSON object");
         goto out;
     }
-    if (has_nul(body, len)) {
+    if (tg__dialect_has_nul(body, len)) {
         rc = tg_err_set(err, TG_EINVAL, "request body contains a NUL character");
         goto out;
     }
