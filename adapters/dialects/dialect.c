@@ -62,6 +62,101 @@ tg__dialect_has_nul(const char *s, size_t len)
     return false;
 }
 
+/* ---- canonical trees --------------------------------------------------- */
+
+static cJSON *
+jt_node(struct tg__jt *t, int type)
+{
+    cJSON *n = t->oom ? NULL : tg_arena_calloc(t->a, 1, sizeof(*n));
+    if (n == NULL) {
+        t->oom = true;
+        return NULL;
+    }
+    n->type = type;
+    return n;
+}
+
+cJSON *
+tg__jt_obj(struct tg__jt *t)
+{
+    return jt_node(t, cJSON_Object);
+}
+
+cJSON *
+tg__jt_arr(struct tg__jt *t)
+{
+    return jt_node(t, cJSON_Array);
+}
+
+cJSON *
+tg__jt_str(struct tg__jt *t, const char *s)
+{
+    cJSON *n = jt_node(t, cJSON_String);
+    if (n != NULL)
+        n->valuestring = (char *)(uintptr_t)s;   /* read-only tree (engine/json.h) */
+    return n;
+}
+
+cJSON *
+tg__jt_strn(struct tg__jt *t, const char *s, size_t n)
+{
+    char *c = t->oom ? NULL : tg_arena_strndup(t->a, s, n);
+    if (c == NULL) {
+        t->oom = true;
+        return NULL;
+    }
+    return tg__jt_str(t, c);
+}
+
+cJSON *
+tg__jt_null(struct tg__jt *t)
+{
+    return jt_node(t, cJSON_NULL);
+}
+
+cJSON *
+tg__jt_bool(struct tg__jt *t, bool v)
+{
+    return jt_node(t, v ? cJSON_True : cJSON_False);
+}
+
+cJSON *
+tg__jt_ref(struct tg__jt *t, const cJSON *v)
+{
+    cJSON *n;
+
+    if (v == NULL)
+        return NULL;
+    if ((n = jt_node(t, v->type)) == NULL)
+        return NULL;
+    n->child = v->child;
+    n->valuestring = v->valuestring;
+    n->valueint = v->valueint;
+    n->valuedouble = v->valuedouble;
+    return n;
+}
+
+void
+tg__jt_add(struct tg__jt *t, cJSON *parent, const char *key, cJSON *item)
+{
+    if (parent == NULL || item == NULL) {
+        t->oom = true;
+        return;
+    }
+    item->string = (char *)(uintptr_t)key;
+    item->next = NULL;
+    /* cJSON's list shape: the first child's prev is the last child */
+    if (parent->child == NULL) {
+        parent->child = item;
+        item->prev = item;
+    } else {
+        cJSON *last = parent->child->prev;
+        last->next = item;
+        item->prev = last;
+        parent->child->prev = item;
+    }
+}
+
 char *
 tg__dialect_fmt_int(char t[TG__DIALECT_INT_CHARS], int64_t v)
 {
