@@ -266,25 +266,6 @@ jw_value(struct jw *w, const cJSON *v)
     }
 }
 
-/* A value's JSON text as a JSON string (tool input -> arguments). */
-static void
-jw_value_as_string(struct jw *w, const cJSON *v)
-{
-    struct jw t;
-
-    jw_init(&t, w->max);
-    jw_value(&t, v);
-    if (t.rc != TG_OK) {
-        if (w->rc == TG_OK)
-            w->rc = t.rc;
-    } else {
-        JW_LIT(w, "\"");
-        jw_esc(w, t.buf ? t.buf : "", t.len);
-        JW_LIT(w, "\"");
-    }
-    jw_free(&t);
-}
-
 /* ---- decode: Messages body -> canonical -------------------------------- */
 
 static const cJSON *
@@ -328,11 +309,21 @@ struct cparts {
     uint32_t n, cap;
 };
 
+/*
+ * The canonical body is built as a tree in the request's arena (the shape
+ * tg_json_parse gives), printed once as the canonical text, and handed to
+ * the engine with it (decode_tree), which then indexes the tree instead of
+ * parsing the text again.  Strings are the client's own (its parse tree
+ * lives in the same arena), not copies.
+ */
 struct dec {
-    struct jw        out;
+    struct tg__jt    t;
     struct tg_arena *a;
     struct tg_err   *err;
+    cJSON           *root;      /* the canonical body */
+    cJSON           *msgs;      /* its messages */
     uint32_t         nmsgs;     /* canonical messages written */
+    int              prc;       /* a tool input too large to print (TG_ELIMIT) or TG_ENOMEM */
 };
 
 static int
@@ -401,35 +392,54 @@ all_text(const struct cparts *a, const struct cparts *b)
     return true;
 }
 
-static void
-write_part(struct jw *w, const struct cpart *p)
+/* "<a><b><c><e>" in the arena (data URLs). */
+static const char *
+cat4(struct dec *d, const char *a, const char *b, const char *c, const char *e)
 {
+    const char *v[4] = { a, b, c, e };
+    size_t l[4], n = 0;
+    char *o, *q;
+
+    for (int i = 0; i < 4; i++)
+        n += l[i] = strlen(v[i]);
+    if ((o = q = d->t.oom ? NULL : tg_arena_alloc(d->a, n + 1)) == NULL) {
+        d->t.oom = true;
+        return "";
+    }
+    for (int i = 0; i < 4; i++) {
+        memcpy(q, v[i], l[i]);
+        q += l[i];
+    }
+    *q = '\0';
+    return o;
+}
+
+static cJSON *
+write_part(struct dec *d, const struct cpart *p)
+{
+    struct tg__jt *t = &d->t;
+    cJSON *o = tg__jt_obj(t), *in = tg__jt_obj(t);
+
     switch (p->kind) {
     case CP_TEXT:
-        JW_LIT(w, "{\"type\":\"text\",\"text\":");
-        jw_str(w, p->s);
-        JW_LIT(w, "}");
+        tg__jt_add(t, o, "type", tg__jt_str(t, "text"));
+        tg__jt_add(t, o, "text", tg__jt_str(t, p->s));
         break;
     case CP_IMAGE_URL:
-        JW_LIT(w, "{\"type\":\"image_url\",\"image_url\":{\"url\":");
-        jw_str(w, p->s);
-        JW_LIT(w, "}}");
-        break;
     case CP_IMAGE_B64:
-        JW_LIT(w, "{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:");
-        jw_esc(w, p->mt, strlen(p->mt));
-        JW_LIT(w, ";base64,");
-        jw_esc(w, p->s, strlen(p->s));
-        JW_LIT(w, "\"}}");
+        tg__jt_add(t, o, "type", tg__jt_str(t, "image_url"));
+        tg__jt_add(t, o, "image_url", in);
+        tg__jt_add(t, in, "url", tg__jt_str(t, p->kind == CP_IMAGE_URL
+                                                   ? p->s : cat4(d, "data:", p->mt, ";base64,", p->s)));
         break;
     case CP_PDF_B64:
-        JW_LIT(w, "{\"type\":\"file\",\"file\":{\"filename\":");
-        jw_str(w, p->name ? p->name : "document.pdf");
-        JW_LIT(w, ",\"file_data\":\"data:application/pdf;base64,");
-        jw_esc(w, p->s, strlen(p->s));
-        JW_LIT(w, "\"}}");
+        tg__jt_add(t, o, "type", tg__jt_str(t, "file"));
+        tg__jt_add(t, o, "file", in);
+        tg__jt_add(t, in, "filename", tg__jt_str(t, p->name ? p->name : "document.pdf"));
+        tg__jt_add(t, in, "file_data", tg__jt_str(t, cat4(d, "data:application/pdf;base64,", p->s, "", "")));
         break;
     }
+    return o;
 }
 
 /*
@@ -438,45 +448,56 @@ write_part(struct jw *w, const struct cpart *p)
  * provider takes string content, not all take arrays), else an array.
  * prefix, when not NULL, starts the text (text-only content).
  */
-static void
-write_content(struct jw *w, const struct cparts *a, const struct cparts *b, const char *prefix)
+static cJSON *
+write_content(struct dec *d, const struct cparts *a, const struct cparts *b, const char *prefix)
 {
     const struct cparts *lists[2] = { a, b };
     bool first = true;
+    cJSON *arr;
 
     if (all_text(a, b)) {
-        JW_LIT(w, "\"");
-        if (prefix != NULL)
-            jw_esc(w, prefix, strlen(prefix));
+        size_t n = prefix != NULL ? strlen(prefix) : 0, k;
+        char *s, *o;
+        for (int l = 0; l < 2; l++)
+            for (uint32_t i = 0; lists[l] != NULL && i < lists[l]->n; i++)
+                n += strlen(lists[l]->v[i].s) + 2;
+        if ((s = o = d->t.oom ? NULL : tg_arena_alloc(d->a, n + 1)) == NULL) {
+            d->t.oom = true;
+            return NULL;
+        }
+        if (prefix != NULL) {
+            memcpy(o, prefix, k = strlen(prefix));
+            o += k;
+        }
         for (int l = 0; l < 2; l++)
             for (uint32_t i = 0; lists[l] != NULL && i < lists[l]->n; i++) {
-                if (!first)
-                    JW_LIT(w, "\\n\\n");
+                if (!first) {
+                    memcpy(o, "\n\n", 2);
+                    o += 2;
+                }
                 first = false;
-                jw_esc(w, lists[l]->v[i].s, strlen(lists[l]->v[i].s));
+                memcpy(o, lists[l]->v[i].s, k = strlen(lists[l]->v[i].s));
+                o += k;
             }
-        JW_LIT(w, "\"");
-        return;
+        *o = '\0';
+        return tg__jt_str(&d->t, s);
     }
-    JW_LIT(w, "[");
+    arr = tg__jt_arr(&d->t);
     for (int l = 0; l < 2; l++)
-        for (uint32_t i = 0; lists[l] != NULL && i < lists[l]->n; i++) {
-            if (!first)
-                JW_LIT(w, ",");
-            first = false;
-            write_part(w, &lists[l]->v[i]);
-        }
-    JW_LIT(w, "]");
+        for (uint32_t i = 0; lists[l] != NULL && i < lists[l]->n; i++)
+            tg__jt_add(&d->t, arr, NULL, write_part(d, &lists[l]->v[i]));
+    return arr;
 }
 
-static void
+/* A new canonical message of role; the caller adds its content. */
+static cJSON *
 msg_begin(struct dec *d, const char *role)
 {
-    if (d->nmsgs++ > 0)
-        JW_LIT(&d->out, ",");
-    JW_LIT(&d->out, "{\"role\":\"");
-    jw_raw(&d->out, role, strlen(role));
-    JW_LIT(&d->out, "\",\"content\":");
+    cJSON *m = tg__jt_obj(&d->t);
+    d->nmsgs++;
+    tg__jt_add(&d->t, d->msgs, NULL, m);
+    tg__jt_add(&d->t, m, "role", tg__jt_str(&d->t, role));
+    return m;
 }
 
 /* Block types Anthropic's servers run or produce: no chat model can take
@@ -706,6 +727,7 @@ tool_result(struct dec *d, const cJSON *b, const char *where, struct cparts *mov
     struct cparts text = { 0 };
     char w2[160];
     uint32_t k = 0;
+    cJSON *m;
     int rc;
 
     if (!cJSON_IsString(id) || id->valuestring[0] == '\0')
@@ -731,14 +753,10 @@ tool_result(struct dec *d, const cJSON *b, const char *where, struct cparts *mov
     } else if (!absent(c)) {
         return refuse(d, "%s.content must be a string or an array of content blocks", where);
     }
-    if (d->nmsgs++ > 0)
-        JW_LIT(&d->out, ",");
-    JW_LIT(&d->out, "{\"role\":\"tool\",\"tool_call_id\":");
-    jw_str(&d->out, id->valuestring);
-    JW_LIT(&d->out, ",\"content\":");
+    m = msg_begin(d, "tool");
+    tg__jt_add(&d->t, m, "tool_call_id", tg__jt_str(&d->t, id->valuestring));
     /* OpenAI's tool messages have no error flag: the text says it */
-    write_content(&d->out, &text, NULL, cJSON_IsTrue(ie) ? "Error: " : NULL);
-    JW_LIT(&d->out, "}");
+    tg__jt_add(&d->t, m, "content", write_content(d, &text, NULL, cJSON_IsTrue(ie) ? "Error: " : NULL));
     return TG_OK;
 }
 
@@ -752,9 +770,7 @@ user_message(struct dec *d, const cJSON *content, const char *where)
     int rc;
 
     if (cJSON_IsString(content)) {
-        msg_begin(d, "user");
-        jw_str(&d->out, content->valuestring);
-        JW_LIT(&d->out, "}");
+        tg__jt_add(&d->t, msg_begin(d, "user"), "content", tg__jt_str(&d->t, content->valuestring));
         return TG_OK;
     }
     if (!cJSON_IsArray(content))
@@ -774,9 +790,7 @@ user_message(struct dec *d, const cJSON *content, const char *where)
     }
     if (moved.n + own.n == 0 && tools)
         return TG_OK;
-    msg_begin(d, "user");
-    write_content(&d->out, &moved, &own, NULL);
-    JW_LIT(&d->out, "}");
+    tg__jt_add(&d->t, msg_begin(d, "user"), "content", write_content(d, &moved, &own, NULL));
     return TG_OK;
 }
 
@@ -787,12 +801,12 @@ assistant_message(struct dec *d, const cJSON *content, const char *where)
     const cJSON *b;
     uint32_t k = 0, ncalls = 0;
     char w2[160];
+    cJSON *m;
     int rc;
 
     if (cJSON_IsString(content)) {
-        msg_begin(d, "assistant");
-        jw_str(&d->out, content->valuestring);
-        JW_LIT(&d->out, "}");
+        tg__jt_add(&d->t, msg_begin(d, "assistant"), "content",
+                   tg__jt_str(&d->t, content->valuestring));
         return TG_OK;
     }
     if (!cJSON_IsArray(content))
@@ -822,36 +836,40 @@ assistant_message(struct dec *d, const cJSON *content, const char *where)
             return refuse_block(d, w2, type->valuestring);
         }
     }
-    msg_begin(d, "assistant");
-    if (ncalls > 0 && text.n == 0)
-        JW_LIT(&d->out, "null");
-    else
-        write_content(&d->out, &text, NULL, NULL);
+    m = msg_begin(d, "assistant");
+    tg__jt_add(&d->t, m, "content", ncalls > 0 && text.n == 0 ? tg__jt_null(&d->t)
+                                                              : write_content(d, &text, NULL, NULL));
     if (ncalls > 0) {
-        bool first = true;
-        JW_LIT(&d->out, ",\"tool_calls\":[");
+        cJSON *tcs = tg__jt_arr(&d->t);
+        tg__jt_add(&d->t, m, "tool_calls", tcs);
         for (b = content->child; b != NULL; b = b->next) {
             const cJSON *input;
+            cJSON *tc, *fn, *args;
             if (!is_type(b, "tool_use"))
                 continue;
-            if (!first)
-                JW_LIT(&d->out, ",");
-            first = false;
-            JW_LIT(&d->out, "{\"id\":");
-            jw_str(&d->out, get(b, "id")->valuestring);
-            JW_LIT(&d->out, ",\"type\":\"function\",\"function\":{\"name\":");
-            jw_str(&d->out, get(b, "name")->valuestring);
-            JW_LIT(&d->out, ",\"arguments\":");
+            tc = tg__jt_obj(&d->t);
+            fn = tg__jt_obj(&d->t);
+            tg__jt_add(&d->t, tcs, NULL, tc);
+            tg__jt_add(&d->t, tc, "id", tg__jt_str(&d->t, get(b, "id")->valuestring));
+            tg__jt_add(&d->t, tc, "type", tg__jt_str(&d->t, "function"));
+            tg__jt_add(&d->t, tc, "function", fn);
+            tg__jt_add(&d->t, fn, "name", tg__jt_str(&d->t, get(b, "name")->valuestring));
             input = get(b, "input");
-            if (absent(input))
-                JW_LIT(&d->out, "\"{}\"");
-            else
-                jw_value_as_string(&d->out, input);
-            JW_LIT(&d->out, "}}");
+            if (absent(input)) {
+                args = tg__jt_str(&d->t, "{}");
+            } else {
+                /* the input object's JSON text, as the arguments string */
+                struct jw t;
+                jw_init(&t, TG_MAX_BODY_BYTES);
+                jw_value(&t, input);
+                if (t.rc != TG_OK && d->prc == TG_OK)
+                    d->prc = t.rc;
+                args = tg__jt_strn(&d->t, t.buf ? t.buf : "", t.len);
+                jw_free(&t);
+            }
+            tg__jt_add(&d->t, fn, "arguments", args);
         }
-        JW_LIT(&d->out, "]");
     }
-    JW_LIT(&d->out, "}");
     return TG_OK;
 }
 
@@ -868,9 +886,7 @@ system_message(struct dec *d, const cJSON *sys, const char *where)
     if (absent(sys))
         return TG_OK;
     if (cJSON_IsString(sys)) {
-        msg_begin(d, "system");
-        jw_str(&d->out, sys->valuestring);
-        JW_LIT(&d->out, "}");
+        tg__jt_add(&d->t, msg_begin(d, "system"), "content", tg__jt_str(&d->t, sys->valuestring));
         return TG_OK;
     }
     if (!cJSON_IsArray(sys))
@@ -885,9 +901,7 @@ system_message(struct dec *d, const cJSON *sys, const char *where)
     }
     if (text.n == 0)
         return TG_OK;
-    msg_begin(d, "system");
-    write_content(&d->out, &text, NULL, NULL);
-    JW_LIT(&d->out, "}");
+    tg__jt_add(&d->t, msg_begin(d, "system"), "content", write_content(d, &text, NULL, NULL));
     return TG_OK;
 }
 
@@ -912,6 +926,7 @@ write_tools(struct dec *d, const cJSON *tools, const cJSON *choice)
     const cJSON *t, *ty, *name = NULL, *par;
     uint32_t k = 0, ncustom = 0;
     char w2[64];
+    cJSON *arr = NULL, *to, *fo;
 
     if (!absent(tools) && !cJSON_IsArray(tools))
         return refuse(d, "tools must be an array");
@@ -935,21 +950,17 @@ write_tools(struct dec *d, const cJSON *tools, const cJSON *choice)
         if (!cJSON_IsObject(schema))
             return refuse(d, "%s.input_schema must be an object", w2);
         if (ncustom++ == 0)
-            JW_LIT(&d->out, ",\"tools\":[");
-        else
-            JW_LIT(&d->out, ",");
-        JW_LIT(&d->out, "{\"type\":\"function\",\"function\":{\"name\":");
-        jw_str(&d->out, n->valuestring);
-        if (cJSON_IsString(desc)) {
-            JW_LIT(&d->out, ",\"description\":");
-            jw_str(&d->out, desc->valuestring);
-        }
-        JW_LIT(&d->out, ",\"parameters\":");
-        jw_value(&d->out, schema);
-        JW_LIT(&d->out, "}}");
+            tg__jt_add(&d->t, d->root, "tools", arr = tg__jt_arr(&d->t));
+        to = tg__jt_obj(&d->t);
+        fo = tg__jt_obj(&d->t);
+        tg__jt_add(&d->t, arr, NULL, to);
+        tg__jt_add(&d->t, to, "type", tg__jt_str(&d->t, "function"));
+        tg__jt_add(&d->t, to, "function", fo);
+        tg__jt_add(&d->t, fo, "name", tg__jt_str(&d->t, n->valuestring));
+        if (cJSON_IsString(desc))
+            tg__jt_add(&d->t, fo, "description", tg__jt_str(&d->t, desc->valuestring));
+        tg__jt_add(&d->t, fo, "parameters", tg__jt_ref(&d->t, schema));
     }
-    if (ncustom > 0)
-        JW_LIT(&d->out, "]");
 
     if (absent(choice))
         return TG_OK;
@@ -978,18 +989,19 @@ write_tools(struct dec *d, const cJSON *tools, const cJSON *choice)
      * (Anthropic-defined ones only) there is nothing to choose. */
     if (ncustom == 0)
         return TG_OK;
-    JW_LIT(&d->out, ",\"tool_choice\":");
     if (name != NULL) {
-        JW_LIT(&d->out, "{\"type\":\"function\",\"function\":{\"name\":");
-        jw_str(&d->out, name->valuestring);
-        JW_LIT(&d->out, "}}");
-    } else if (strcmp(ty->valuestring, "any") == 0) {
-        JW_LIT(&d->out, "\"required\"");
+        cJSON *tc = tg__jt_obj(&d->t), *fn = tg__jt_obj(&d->t);
+        tg__jt_add(&d->t, d->root, "tool_choice", tc);
+        tg__jt_add(&d->t, tc, "type", tg__jt_str(&d->t, "function"));
+        tg__jt_add(&d->t, tc, "function", fn);
+        tg__jt_add(&d->t, fn, "name", tg__jt_str(&d->t, name->valuestring));
     } else {
-        jw_str(&d->out, ty->valuestring);
+        tg__jt_add(&d->t, d->root, "tool_choice",
+                   tg__jt_str(&d->t, strcmp(ty->valuestring, "any") == 0 ? "required"
+                                                                          : ty->valuestring));
     }
     if (cJSON_IsTrue(par) && strcmp(ty->valuestring, "none") != 0)
-        JW_LIT(&d->out, ",\"parallel_tool_calls\":false");
+        tg__jt_add(&d->t, d->root, "parallel_tool_calls", tg__jt_bool(&d->t, false));
     return TG_OK;
 }
 
@@ -1050,18 +1062,17 @@ number_field(struct dec *d, const cJSON *body, const char *k, bool integer)
     if (integer && (!(v->valuedouble >= 0) || v->valuedouble != floor(v->valuedouble) ||
                     v->valuedouble > 2147483647.0))
         return refuse(d, "%s must be a non-negative integer", k);
-    JW_LIT(&d->out, ",\"");
-    jw_raw(&d->out, k, strlen(k));
-    JW_LIT(&d->out, "\":");
-    jw_num(&d->out, v->valuedouble);
+    tg__jt_add(&d->t, d->root, k, tg__jt_ref(&d->t, v));
     return TG_OK;
 }
 
 int
 tg__messages_decode(const char *body, size_t len, struct tg_arena *a, struct tg_dialect_ctx *ctx,
-                    bool count_tokens, char **canon, size_t *canon_len, struct tg_err *err)
+                    bool count_tokens, char **canon, size_t *canon_len, cJSON **tree,
+                    struct tg_err *err)
 {
     struct dec d = { .a = a, .err = err };
+    struct jw out;
     struct msg_priv *priv = NULL;
     cJSON *j = NULL;
     const cJSON *model, *msgs, *m, *v, *meta = NULL, *uid = NULL, *cat = NULL;
@@ -1073,8 +1084,9 @@ tg__messages_decode(const char *body, size_t len, struct tg_arena *a, struct tg_
     int rc;
 
     /* The canonical body must pass tg_request_parse, which takes no more. */
-    jw_init(&d.out, TG_MAX_BODY_BYTES);
-    d.out.a = a;
+    jw_init(&out, TG_MAX_BODY_BYTES);
+    out.a = a;
+    d.t.a = a;
     if (body == NULL || len == 0) {
         rc = tg_err_set(err, TG_EINVAL, "request body is missing");
         goto out;
@@ -1154,11 +1166,9 @@ tg__messages_decode(const char *body, size_t len, struct tg_arena *a, struct tg_
         }
     }
 
-    /* the canonical body is about the client's size: one allocation */
-    jw_reserve(&d.out, len + len / 8 + 1024);
-    JW_LIT(&d.out, "{\"model\":");
-    jw_str(&d.out, model->valuestring);
-    JW_LIT(&d.out, ",\"messages\":[");
+    d.root = tg__jt_obj(&d.t);
+    tg__jt_add(&d.t, d.root, "model", tg__jt_str(&d.t, model->valuestring));
+    tg__jt_add(&d.t, d.root, "messages", d.msgs = tg__jt_arr(&d.t));
     if ((rc = system_message(&d, get(j, "system"), "system")) != TG_OK)
         goto out;
     for (m = msgs->child; m != NULL; m = m->next, i++) {
@@ -1192,7 +1202,6 @@ tg__messages_decode(const char *body, size_t len, struct tg_arena *a, struct tg_
         rc = refuse(&d, "messages: nothing to send once thinking blocks are dropped");
         goto out;
     }
-    JW_LIT(&d.out, "]");
 
     if ((rc = number_field(&d, j, "max_tokens", true)) != TG_OK ||
         (rc = number_field(&d, j, "temperature", false)) != TG_OK ||
@@ -1216,8 +1225,7 @@ tg__messages_decode(const char *body, size_t len, struct tg_arena *a, struct tg_
                 rc = tg_err_set(err, TG_ENOMEM, "out of memory decoding the request");
                 goto out;
             }
-            JW_LIT(&d.out, ",\"stop\":");
-            jw_value(&d.out, v);
+            tg__jt_add(&d.t, d.root, "stop", tg__jt_ref(&d.t, v));
             for (const cJSON *s = v->child; s != NULL; s = s->next)
                 priv->stops[priv->nstops++] = s->valuestring;
         }
@@ -1231,33 +1239,45 @@ tg__messages_decode(const char *body, size_t len, struct tg_arena *a, struct tg_
             rc = refuse(&d, "output_config.format must be a json_schema format with an object schema");
             goto out;
         }
-        JW_LIT(&d.out, ",\"response_format\":{\"type\":\"json_schema\",\"json_schema\":"
-                       "{\"name\":\"output\",\"schema\":");
-        jw_value(&d.out, schema);
-        JW_LIT(&d.out, "}}");
+        cJSON *rf = tg__jt_obj(&d.t), *js = tg__jt_obj(&d.t);
+        tg__jt_add(&d.t, d.root, "response_format", rf);
+        tg__jt_add(&d.t, rf, "type", tg__jt_str(&d.t, "json_schema"));
+        tg__jt_add(&d.t, rf, "json_schema", js);
+        tg__jt_add(&d.t, js, "name", tg__jt_str(&d.t, "output"));
+        tg__jt_add(&d.t, js, "schema", tg__jt_ref(&d.t, schema));
     }
-    if (cJSON_IsString(uid)) {
-        /* an opaque id by Anthropic's rules, but carried and so scanned */
-        JW_LIT(&d.out, ",\"user\":");
-        jw_str(&d.out, uid->valuestring);
-    }
+    /* an opaque id by Anthropic's rules, but carried and so scanned */
+    if (cJSON_IsString(uid))
+        tg__jt_add(&d.t, d.root, "user", tg__jt_str(&d.t, uid->valuestring));
     if (cJSON_IsString(cat)) {
-        JW_LIT(&d.out, ",\"metadata\":{\"category\":");
-        jw_str(&d.out, cat->valuestring);
-        JW_LIT(&d.out, "}");
+        cJSON *mo = tg__jt_obj(&d.t);
+        tg__jt_add(&d.t, d.root, "metadata", mo);
+        tg__jt_add(&d.t, mo, "category", tg__jt_str(&d.t, cat->valuestring));
     }
-    if (stream)
-        JW_LIT(&d.out, ",\"stream\":true,\"stream_options\":{\"include_usage\":true}");
-    JW_LIT(&d.out, "}");
+    if (stream) {
+        cJSON *so = tg__jt_obj(&d.t);
+        tg__jt_add(&d.t, d.root, "stream", tg__jt_bool(&d.t, true));
+        tg__jt_add(&d.t, d.root, "stream_options", so);
+        tg__jt_add(&d.t, so, "include_usage", tg__jt_bool(&d.t, true));
+    }
 
-    if (d.out.rc != TG_OK) {
-        rc = d.out.rc == TG_ELIMIT
+    if (d.t.oom && d.prc == TG_OK)
+        d.prc = TG_ENOMEM;
+    if (d.prc == TG_OK) {
+        /* the canonical text is about the client's size: one allocation */
+        jw_reserve(&out, len + len / 8 + 1024);
+        jw_value(&out, d.root);
+        d.prc = out.rc;
+    }
+
+    if (d.prc != TG_OK) {
+        rc = d.prc == TG_ELIMIT
                  ? tg_err_set(err, TG_ELIMIT, "translated request is larger than %u bytes",
                               TG_MAX_BODY_BYTES)
                  : tg_err_set(err, TG_ENOMEM, "out of memory translating the request");
         goto out;
     }
-    text = d.out.buf;
+    text = out.buf;
     if (ctx != NULL) {
         const char *cm = tg_arena_strdup(a, model->valuestring);
         if (cm == NULL) {
@@ -1269,10 +1289,12 @@ tg__messages_decode(const char *body, size_t len, struct tg_arena *a, struct tg_
         ctx->priv = priv;
     }
     *canon = text;
-    *canon_len = d.out.len;
+    *canon_len = out.len;
+    if (tree != NULL)
+        *tree = d.root;
     rc = TG_OK;
 out:
-    jw_free(&d.out);
+    jw_free(&out);
     return rc;
 }
 
@@ -1280,7 +1302,14 @@ static int
 messages_decode(const char *body, size_t len, struct tg_arena *a, struct tg_dialect_ctx *ctx,
                 char **canon, size_t *canon_len, struct tg_err *err)
 {
-    return tg__messages_decode(body, len, a, ctx, false, canon, canon_len, err);
+    return tg__messages_decode(body, len, a, ctx, false, canon, canon_len, NULL, err);
+}
+
+static int
+messages_decode_tree(const char *body, size_t len, struct tg_arena *a, struct tg_dialect_ctx *ctx,
+                     char **canon, size_t *canon_len, cJSON **tree, struct tg_err *err)
+{
+    return tg__messages_decode(body, len, a, ctx, false, canon, canon_len, tree, err);
 }
 
 /* ---- answers ------------------------------------------------------------- */
@@ -1852,6 +1881,7 @@ const struct tg_dialect_ops tg__dialect_messages = {
     .path = "/v1/messages",
     .errors = TG_DIALECT_ERR_ANTHROPIC,
     .decode = messages_decode,
+    .decode_tree = messages_decode_tree,
     .encode_answer = messages_encode_answer,
     .stream_new = messages_stream_new,
     .stream_feed = messages_stream_feed,
