@@ -26,6 +26,10 @@ extern const struct tg_dialect_ops tg__dialect_completions;
  */
 bool tg__dialect_has_nul(const char *s, size_t len);
 
+/* 1 for the bytes a JSON string must escape ('"', '\\', controls): the
+ * byte-at-a-time tails of the writers' SIMD scans look them up. */
+extern const unsigned char tg__dialect_json_esc[256];
+
 /* Room for any int64_t in decimal, with its sign. */
 #define TG__DIALECT_INT_CHARS 24
 

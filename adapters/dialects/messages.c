@@ -151,7 +151,8 @@ next_to_escape(const char *s, size_t i, size_t n)
         i += 16;
     }
 #endif
-    while (i < n && (unsigned char)s[i] >= 0x20 && s[i] != '"' && s[i] != '\\')
+    /* the tail (and short keys): one table lookup per byte */
+    while (i < n && !tg__dialect_json_esc[(unsigned char)s[i]])
         i++;
     return i;
 }
@@ -190,8 +191,21 @@ jw_esc(struct jw *w, const char *s, size_t n)
 static void
 jw_str(struct jw *w, const char *s)
 {
+    size_t n = strlen(s);
+
+    /* Most strings (keys, ids, prose) need no escape: one scan, one copy. */
+    if (next_to_escape(s, 0, n) == n) {
+        if (w->rc != TG_OK || (w->len + n + 3 > w->cap && !jw_room(w, n + 2)))
+            return;
+        w->buf[w->len] = '"';
+        memcpy(w->buf + w->len + 1, s, n);
+        w->buf[w->len + n + 1] = '"';
+        w->len += n + 2;
+        w->buf[w->len] = '\0';
+        return;
+    }
     JW_LIT(w, "\"");
-    jw_esc(w, s, strlen(s));
+    jw_esc(w, s, n);
     JW_LIT(w, "\"");
 }
 
@@ -343,18 +357,23 @@ refuse(struct dec *d, const char *fmt, ...)
     return tg_err_set(d->err, TG_EINVAL, "%s", m);
 }
 
-/* A position such as "messages[3].content[1]" for refusals; truncation of
- * a deeply nested position is harmless (vsnprintf keeps it bounded). */
-static void pos(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
+/* A position such as "messages[3].content[1]" for refusals: base, mid
+ * and "[k]", cut to n - 1 bytes as snprintf would (a deeply nested
+ * position is harmless cut short).  Made for every block, so without
+ * printf. */
 static void
-pos(char *buf, size_t n, const char *fmt, ...)
+pos(char *buf, size_t n, const char *base, const char *mid, uint32_t k)
 {
-    va_list ap;
+    char t[TG__DIALECT_INT_CHARS], *q = tg__dialect_fmt_int(t, k);
+    const char *v[5] = { base, mid, "[", q, "]" };
+    size_t l[5] = { strlen(base), strlen(mid), 1, (size_t)(t + sizeof(t) - q), 1 }, o = 0;
 
-    va_start(ap, fmt);
-    vsnprintf(buf, n, fmt, ap);
-    va_end(ap);
+    for (int i = 0; i < 5 && o + 1 < n; i++) {
+        size_t c = l[i] < n - 1 - o ? l[i] : n - 1 - o;
+        memcpy(buf + o, v[i], c);
+        o += c;
+    }
+    buf[o] = '\0';
 }
 
 static int
@@ -625,7 +644,7 @@ document_parts(struct dec *d, const cJSON *b, const char *where, struct cparts *
         if (!cJSON_IsArray(c))
             return refuse(d, "%s.source.content must be a string or an array", where);
         for (const cJSON *e = c->child; e != NULL; e = e->next, k++) {
-            pos(w2, sizeof(w2), "%s.source.content[%u]", where, k);
+            pos(w2, sizeof(w2), where, ".source.content", k);
             if (is_type(e, "text")) {
                 const cJSON *t = get(e, "text");
                 if (!cJSON_IsString(t))
@@ -666,7 +685,7 @@ search_result_parts(struct dec *d, const cJSON *b, const char *where, struct cpa
         return refuse(d, "%s.content must be an array of text blocks", where);
     for (const cJSON *e = c->child; e != NULL; e = e->next, k++) {
         const cJSON *t = get(e, "text");
-        pos(w2, sizeof(w2), "%s.content[%u]", where, k);
+        pos(w2, sizeof(w2), where, ".content", k);
         if (!is_type(e, "text") || !cJSON_IsString(t))
             return refuse(d, "%s must be a text block", w2);
         if ((rc = cp_add(d, cp, CP_TEXT, t->valuestring, NULL, NULL)) != TG_OK)
@@ -740,7 +759,7 @@ tool_result(struct dec *d, const cJSON *b, const char *where, struct cparts *mov
     } else if (cJSON_IsArray(c)) {
         struct cparts all = { 0 };
         for (const cJSON *e = c->child; e != NULL; e = e->next, k++) {
-            pos(w2, sizeof(w2), "%s.content[%u]", where, k);
+            pos(w2, sizeof(w2), where, ".content", k);
             if ((rc = block_parts(d, e, w2, true, &all)) != TG_OK)
                 return rc;
         }
@@ -778,7 +797,7 @@ user_message(struct dec *d, const cJSON *content, const char *where)
     /* Tool results first, as OpenAI wants them right after the assistant's
      * tool_calls; the rest of the turn follows as one user message. */
     for (const cJSON *b = content->child; b != NULL; b = b->next, k++) {
-        pos(w2, sizeof(w2), "%s.content[%u]", where, k);
+        pos(w2, sizeof(w2), where, ".content", k);
         if (cJSON_IsObject(b) && is_type(b, "tool_result")) {
             tools = true;
             rc = tool_result(d, b, w2, &moved);
@@ -813,7 +832,7 @@ assistant_message(struct dec *d, const cJSON *content, const char *where)
         return refuse(d, "%s.content must be a string or an array of content blocks", where);
     for (b = content->child; b != NULL; b = b->next, k++) {
         const cJSON *type = get(b, "type");
-        pos(w2, sizeof(w2), "%s.content[%u]", where, k);
+        pos(w2, sizeof(w2), where, ".content", k);
         if (!cJSON_IsObject(b))
             return refuse(d, "%s must be an object", w2);
         if (!cJSON_IsString(type))
@@ -893,7 +912,7 @@ system_message(struct dec *d, const cJSON *sys, const char *where)
         return refuse(d, "%s must be a string or an array of text blocks", where);
     for (const cJSON *b = sys->child; b != NULL; b = b->next, k++) {
         const cJSON *t = get(b, "text");
-        pos(w2, sizeof(w2), "%s[%u]", where, k);
+        pos(w2, sizeof(w2), where, "", k);
         if (!cJSON_IsObject(b) || !is_type(b, "text") || !cJSON_IsString(t))
             return refuse(d, "%s must be a text block", w2);
         if ((rc = cp_add(d, &text, CP_TEXT, t->valuestring, NULL, NULL)) != TG_OK)
@@ -932,7 +951,7 @@ write_tools(struct dec *d, const cJSON *tools, const cJSON *choice)
         return refuse(d, "tools must be an array");
     for (t = tools ? tools->child : NULL; t != NULL; t = t->next, k++) {
         const cJSON *n = get(t, "name"), *desc = get(t, "description"), *schema = get(t, "input_schema");
-        pos(w2, sizeof(w2), "tools[%u]", k);
+        pos(w2, sizeof(w2), "tools", "", k);
         if (!cJSON_IsObject(t))
             return refuse(d, "%s must be an object", w2);
         ty = get(t, "type");
@@ -1177,7 +1196,7 @@ tg__messages_decode(const char *body, size_t len, struct tg_arena *a, struct tg_
             rc = tg_err_set(err, TG_ELIMIT, "request has more than %u messages", TG_MAX_MESSAGES);
             goto out;
         }
-        snprintf(where, sizeof(where), "messages[%u]", i);
+        pos(where, sizeof(where), "messages", "", i);
         if (!cJSON_IsObject(m)) {
             rc = refuse(&d, "%s must be an object", where);
             goto out;
