@@ -10,6 +10,8 @@
 
 #include <cjson/cJSON.h>
 
+#include <string.h>
+
 extern const struct tg_dialect_ops tg__dialect_chat;
 extern const struct tg_dialect_ops tg__dialect_responses;
 extern const struct tg_dialect_ops tg__dialect_messages;
@@ -29,6 +31,25 @@ bool tg__dialect_has_nul(const char *s, size_t len);
 /* 1 for the bytes a JSON string must escape ('"', '\\', controls): the
  * byte-at-a-time tails of the writers' SIMD scans look them up. */
 extern const unsigned char tg__dialect_json_esc[256];
+
+/*
+ * cJSON_GetObjectItemCaseSensitive, inline: the same member (the first of
+ * that key; NULL for a NULL object or key, and at the first member
+ * without a key, as cJSON stops there), with the first byte compared
+ * before strcmp.  Decoders look up dozens of members per request.
+ */
+static inline const cJSON *
+tg__dialect_get(const cJSON *o, const char *k)
+{
+    const cJSON *c;
+
+    if (o == NULL || k == NULL)
+        return NULL;
+    for (c = o->child; c != NULL && c->string != NULL; c = c->next)
+        if (c->string[0] == k[0] && strcmp(c->string, k) == 0)
+            return c;
+    return NULL;
+}
 
 /* Room for any int64_t in decimal, with its sign. */
 #define TG__DIALECT_INT_CHARS 24

@@ -285,7 +285,7 @@ jw_value(struct jw *w, const cJSON *v)
 static const cJSON *
 get(const cJSON *o, const char *k)
 {
-    return cJSON_GetObjectItemCaseSensitive(o, k);
+    return tg__dialect_get(o, k);
 }
 
 static bool

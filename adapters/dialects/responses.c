@@ -282,7 +282,7 @@ jb_value(struct jb *b, const cJSON *v)
 static const cJSON *
 get(const cJSON *o, const char *k)
 {
-    return cJSON_GetObjectItemCaseSensitive(o, k);
+    return tg__dialect_get(o, k);
 }
 
 static bool
@@ -568,7 +568,7 @@ write_content(struct dec *d, cJSON *m, const cJSON *content, const char *where)
     if (!cJSON_IsArray(content))
         return tg_err_set(d->err, TG_EINVAL, "%s must be a string or an array of parts", where);
     for (p = content->child; p != NULL; p = p->next, j++) {
-        enum part_kind k;
+        enum part_kind k = PART_TEXT;
         const char *x = NULL;
         if ((rc = part_check(p, where, j, &k, &x, d->err)) != TG_OK)
             return rc;
@@ -709,7 +709,7 @@ dec_output(struct dec *d, const cJSON *it, uint32_t i)
     if (!cJSON_IsString(out) && !cJSON_IsArray(out))
         return tg_err_set(d->err, TG_EINVAL, "%s must be a string or an array of parts", where);
     for (p = cJSON_IsArray(out) ? out->child : NULL; p != NULL; p = p->next, j++) {
-        enum part_kind k;
+        enum part_kind k = PART_TEXT;
         const char *x = NULL;
         if ((rc = part_check(p, where, j, &k, &x, d->err)) != TG_OK)
             return rc;
