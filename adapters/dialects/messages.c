@@ -268,10 +268,25 @@ jw_value(struct jw *w, const cJSON *v)
     case cJSON_Object:
         JW_LIT(w, "{");
         for (c = v->child; c != NULL; c = c->next) {
-            if (c != v->child)
-                JW_LIT(w, ",");
-            jw_str(w, c->string ? c->string : "");
-            JW_LIT(w, ":");
+            const char *k = c->string ? c->string : "";
+            size_t kn = strlen(k), sep = c != v->child;
+            /* `,"key":` in one write: keys are names, they rarely need escapes */
+            if (next_to_escape(k, 0, kn) == kn && w->rc == TG_OK &&
+                (w->len + kn + 4 + 1 <= w->cap || jw_room(w, kn + 4))) {
+                char *o = w->buf + w->len;
+                o[0] = ',';
+                o[sep] = '"';
+                memcpy(o + sep + 1, k, kn);
+                o[sep + 1 + kn] = '"';
+                o[sep + 2 + kn] = ':';
+                w->len += sep + 3 + kn;
+                w->buf[w->len] = '\0';
+            } else {
+                if (sep)
+                    JW_LIT(w, ",");
+                jw_str(w, k);
+                JW_LIT(w, ":");
+            }
             jw_value(w, c);
         }
         JW_LIT(w, "}");

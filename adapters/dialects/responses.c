@@ -264,11 +264,26 @@ jb_value(struct jb *b, const cJSON *v)
     case cJSON_Object:
         JB(b, "{");
         for (c = v->child; c != NULL; c = c->next) {
-            jb_str(b, c->string ? c->string : "");
-            JB(b, ":");
+            const char *k = c->string ? c->string : "";
+            size_t kn = strlen(k), sep = c != v->child;
+            /* `,"key":` in one write: keys are names, they rarely need escapes */
+            if (next_escape(k, 0, kn) == kn && !b->err &&
+                (b->len + kn + 4 + 1 <= b->cap || jb_reserve(b, kn + 4))) {
+                char *o = b->p + b->len;
+                o[0] = ',';
+                o[sep] = '"';
+                memcpy(o + sep + 1, k, kn);
+                o[sep + 1 + kn] = '"';
+                o[sep + 2 + kn] = ':';
+                b->len += sep + 3 + kn;
+                b->p[b->len] = '\0';
+            } else {
+                if (sep)
+                    JB(b, ",");
+                jb_strn(b, k, kn);
+                JB(b, ":");
+            }
             jb_value(b, c);
-            if (c->next != NULL)
-                JB(b, ",");
         }
         JB(b, "}");
         break;
@@ -1698,6 +1713,8 @@ resp_encode_answer(const struct tg_dialect_ctx *ctx, const char *chat, size_t le
     }
     usage_read(&u, get(root, "usage"));
     build_echo(&echo, ctx);
+    /* the Response is the items, the echo and ~1 KiB more: one allocation */
+    jb_reserve(&b, items.len + echo.len + 1024);
     write_response(&b, ctx, &echo, status, incomplete, items.p ? items.p : "", items.len, &u,
                    NULL);
     if (items.err || b.err || echo.err) {
