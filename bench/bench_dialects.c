@@ -6,7 +6,9 @@
  * what the gateway does per request before and after the provider:
  * decode to the canonical request (identity for chat), parse, pre-flight
  * decision with the default PII packs, and encoding a short answer back
- * into the client's dialect (chat: relayed as is).
+ * into the client's dialect (chat: relayed as is).  A dialect with
+ * decode_tree hands its tree to tg_request_from_tree instead of having
+ * its text parsed again, as the gateway should (docs/dialects.md, "Cost").
  *
  * Baseline in the same run: the Chat Completions request itself; the
  * issue's goal is <= 1.2x for Responses and Messages.  Medians over

@@ -1,10 +1,12 @@
 /*
  * messages.c — Anthropic Messages <-> canonical (decode, answer, stream).
  *
- * decode:  a Messages body -> the canonical chat completions body.  The
- *          canonical text is written directly (a bounded JSON writer over
- *          the arena parse tree): no intermediate cJSON tree, so a Messages
- *          request costs about one extra parse and one copy.
+ * decode:  a Messages body -> the canonical chat completions body, built
+ *          as a tree in the request's arena (strings shared with the
+ *          client's parse tree), printed once by a bounded JSON writer and
+ *          handed on with its text (decode_tree): the engine indexes the
+ *          tree, so a Messages request costs one parse, as a chat one does,
+ *          plus the print.
  * answer:  a chat.completion -> a Message object.
  * stream:  chat.completion.chunk SSE -> message_start, content_block_*,
  *          message_delta, message_stop events.

@@ -15,9 +15,12 @@
  * and the Responses event stream (response.created ... response.completed),
  * with the shapes of openai/openai-openapi.
  *
- * JSON is written by hand into a bounded buffer rather than built as a
- * cJSON tree: decode runs on every Responses request and the answer
- * events on every streamed token, and printing a tree doubles the work.
+ * decode builds the canonical body as a tree in the request's arena
+ * (strings shared with the client's parse tree, not copied), prints it
+ * once, and hands text and tree on (decode_tree), so the engine indexes
+ * the tree rather than parsing the text a second time.  Answers and
+ * events are written by hand into a bounded buffer, never built as a
+ * cJSON tree: they run on every answer and every streamed token.
  */
 #include "adapters/dialects/dialect_int.h"
 #include "adapters/providers/sse.h"
@@ -551,9 +554,11 @@ joined(struct dec *d, const cJSON *first, size_t n)
     }
     for (const cJSON *p = first; p != NULL; p = p->next) {
         const char *x = part_text(p);
-        size_t l = x != NULL ? strlen(x) : 0;
-        memcpy(o, x, l);
-        o += l;
+        if (x != NULL) {
+            size_t l = strlen(x);
+            memcpy(o, x, l);
+            o += l;
+        }
     }
     *o = '\0';
     return tg__jt_str(&d->t, s);
