@@ -6,7 +6,9 @@
  * what the gateway does per request before and after the provider:
  * decode to the canonical request (identity for chat), parse, pre-flight
  * decision with the default PII packs, and encoding a short answer back
- * into the client's dialect (chat: relayed as is).
+ * into the client's dialect (chat: relayed as is).  A dialect with
+ * decode_tree hands its tree to tg_request_from_tree instead of having
+ * its text parsed again, as the gateway should (docs/dialects.md, "Cost").
  *
  * Baseline in the same run: the Chat Completions request itself; the
  * issue's goal is <= 1.2x for Responses and Messages.  Medians over
@@ -168,17 +170,24 @@ main(void)
                 struct tg_decision d;
                 const char *canon = dr->body;
                 size_t clen = dr->len;
+                cJSON *tree = NULL;
+                int prc;
                 tg_arena_reset(&a);
                 if (ops->decode != NULL) {
                     char *c = NULL;
-                    if (ops->decode(dr->body, dr->len, &a, &ctx, &c, &clen, &err) != TG_OK) {
+                    int drc = ops->decode_tree != NULL
+                                  ? ops->decode_tree(dr->body, dr->len, &a, &ctx, &c, &clen, &tree, &err)
+                                  : ops->decode(dr->body, dr->len, &a, &ctx, &c, &clen, &err);
+                    if (drc != TG_OK) {
                         fprintf(stderr, "bench_dialects: %s: decode: %s\n", dr->name, err.msg);
                         return 1;
                     }
                     canon = c;
                 }
-                if (tg_request_parse(canon, clen, &a, &q, &err) != TG_OK ||
-                    tg_context_resolve(p, &cin, &q, &a, NULL, &err) != TG_OK) {
+                /* as the gateway does: the decoder's tree when it has one */
+                prc = tree != NULL ? tg_request_from_tree(tree, clen, &a, &q, &err)
+                                   : tg_request_parse(canon, clen, &a, &q, &err);
+                if (prc != TG_OK || tg_context_resolve(p, &cin, &q, &a, NULL, &err) != TG_OK) {
                     fprintf(stderr, "bench_dialects: %s: parse: %s\n", dr->name, err.msg);
                     return 1;
                 }

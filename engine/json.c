@@ -274,6 +274,20 @@ parse_number(struct jp *p, cJSON *item)
     if (k < n && (DIGIT(s[k]) || s[k] == '.' || s[k] == 'e' || s[k] == 'E' || s[k] == '+' || s[k] == '-'))
         goto bad;
 #undef DIGIT
+    {
+        /* A plain integer of up to 15 digits (counts, ids, timestamps: most
+         * numbers in requests and answers) is exact in a double, so summing
+         * its digits gives what strtod gives, at a fraction of the cost. */
+        const char *q = p->s + p->i;
+        size_t neg = q[0] == '-', j = neg;
+        uint64_t u = 0;
+        while (j < k && j - neg < 16 && q[j] >= '0' && q[j] <= '9')
+            u = u * 10 + (uint64_t)(q[j++] - '0');
+        if (j == k && j > neg && j - neg <= 15) {
+            d = neg ? -(double)u : (double)u;
+            goto done;
+        }
+    }
     if (k >= sizeof(sbuf) && (buf = tg_arena_alloc(p->a, k + 1)) == NULL) {
         p->rc = TG_ENOMEM;
         return false;
@@ -283,6 +297,7 @@ parse_number(struct jp *p, cJSON *item)
     d = strtod(buf, &after);
     if (after != buf + k)
         goto bad;   /* cannot happen for the grammar above; kept as a guard */
+done:
     item->type = cJSON_Number;
     item->valuedouble = d;
     if (d >= INT_MAX)

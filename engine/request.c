@@ -69,7 +69,8 @@ tree_depth_ok(const cJSON *n, unsigned depth, unsigned max)
 {
     if (n == NULL)
         return true;
-    if (cJSON_IsArray(n) || cJSON_IsObject(n)) {
+    /* the type test inline: this walks every node of a decoder's tree */
+    if ((n->type & 0xFF) == cJSON_Array || (n->type & 0xFF) == cJSON_Object) {
         if (depth + 1 > max)
             return false;
         for (const cJSON *c = n->child; c != NULL; c = c->next)
@@ -894,6 +895,34 @@ tg_request_parse(const char *body, size_t len, struct tg_arena *a,
                  struct tg_request *out, struct tg_err *err)
 {
     return parse(body, len, a, out, err, index_body);
+}
+
+int
+tg_request_from_tree(cJSON *tree, size_t body_len, struct tg_arena *a,
+                     struct tg_request *out, struct tg_err *err)
+{
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    out->max_tokens = -1;
+    if (tree == NULL)
+        return tg_err_set(err, TG_EINVAL, "request body is missing");
+    /* The checks parse() makes on the text, in its order, with its
+     * messages: the size, then the depth (prescan() counts the brackets
+     * the tree's containers print as).  No NUL check: the caller vouches
+     * for that (request.h). */
+    if (body_len > TG_MAX_BODY_BYTES)
+        return tg_err_set(err, TG_ELIMIT, "request body is larger than %u bytes",
+                          TG_MAX_BODY_BYTES);
+    if (!tree_depth_ok(tree, 0, TG_MAX_JSON_DEPTH))
+        return tg_err_set(err, TG_ELIMIT, "request JSON nests deeper than %u levels",
+                          TG_MAX_JSON_DEPTH);
+    rc = index_body(tree, body_len, a, out, err);
+    if (rc != TG_OK) {
+        memset(out, 0, sizeof(*out));
+        out->max_tokens = -1;
+    }
+    return rc;
 }
 
 /* ---- embeddings -------------------------------------------------------------- */

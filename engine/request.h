@@ -112,6 +112,19 @@ struct tg_request {
  */
 int  tg_request_parse(const char *body, size_t len, struct tg_arena *a,
                       struct tg_request *out, struct tg_err *err);
+/*
+ * Same, from a canonical body a dialect decoder built as a tree in arena a
+ * (adapters/dialects/dialect.h, decode_tree) together with its text of
+ * body_len bytes, so that the text is not parsed a second time.  The
+ * result is what tg_request_parse gives on that text — the same size and
+ * depth limits, duplicate-key refusal, parts and errors — provided the
+ * tree is what tg_json_parse makes of the text and no string in it was cut
+ * at a NUL (the decoders refuse a client body holding a raw or escaped NUL
+ * before building it).  The tree stays the arena's (body_owned false);
+ * on failure *out is left with body == NULL.
+ */
+int  tg_request_from_tree(cJSON *tree, size_t body_len, struct tg_arena *a,
+                          struct tg_request *out, struct tg_err *err);
 /* Same, from an already-parsed body (capture readers); takes ownership of body. */
 int  tg_request_from_json(cJSON *body, size_t body_len, struct tg_arena *a,
                           struct tg_request *out, struct tg_err *err);

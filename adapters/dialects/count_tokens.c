@@ -11,7 +11,7 @@ static int
 count_tokens_decode(const char *body, size_t len, struct tg_arena *a, struct tg_dialect_ctx *ctx,
                     char **canon, size_t *canon_len, struct tg_err *err)
 {
-    return tg__messages_decode(body, len, a, ctx, true, canon, canon_len, err);
+    return tg__messages_decode(body, len, a, ctx, true, canon, canon_len, NULL, err);
 }
 
 const struct tg_dialect_ops tg__dialect_count_tokens = {

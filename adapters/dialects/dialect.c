@@ -42,6 +42,144 @@ tg_dialect_for_path(const char *path, size_t len)
     return NULL;
 }
 
+bool
+tg__dialect_has_nul(const char *s, size_t len)
+{
+    const char *p = s, *end = s + len;
+
+    if (memchr(s, '\0', len) != NULL)
+        return true;
+    /* Hop from backslash to backslash, each one with the byte it escapes:
+     * a run of backslashes is then taken in pairs from its start, so
+     * "\\u0000" (an escaped backslash, then text) is not a NUL and
+     * "\u0000" is.  memchr is far cheaper than memmem for a 6-byte needle,
+     * and bodies hold few backslashes. */
+    while (p < end && (p = memchr(p, '\\', (size_t)(end - p))) != NULL) {
+        if (end - p >= 6 && memcmp(p + 1, "u0000", 5) == 0)
+            return true;
+        p += 2;
+    }
+    return false;
+}
+
+const unsigned char tg__dialect_json_esc[256] = {
+    [0x00] = 1, [0x01] = 1, [0x02] = 1, [0x03] = 1, [0x04] = 1, [0x05] = 1, [0x06] = 1,
+    [0x07] = 1, [0x08] = 1, [0x09] = 1, [0x0a] = 1, [0x0b] = 1, [0x0c] = 1, [0x0d] = 1,
+    [0x0e] = 1, [0x0f] = 1, [0x10] = 1, [0x11] = 1, [0x12] = 1, [0x13] = 1, [0x14] = 1,
+    [0x15] = 1, [0x16] = 1, [0x17] = 1, [0x18] = 1, [0x19] = 1, [0x1a] = 1, [0x1b] = 1,
+    [0x1c] = 1, [0x1d] = 1, [0x1e] = 1, [0x1f] = 1, ['"'] = 1, ['\\'] = 1,
+};
+
+/* ---- canonical trees --------------------------------------------------- */
+
+static cJSON *
+jt_node(struct tg__jt *t, int type)
+{
+    cJSON *n = t->oom ? NULL : tg_arena_calloc(t->a, 1, sizeof(*n));
+    if (n == NULL) {
+        t->oom = true;
+        return NULL;
+    }
+    n->type = type;
+    return n;
+}
+
+cJSON *
+tg__jt_obj(struct tg__jt *t)
+{
+    return jt_node(t, cJSON_Object);
+}
+
+cJSON *
+tg__jt_arr(struct tg__jt *t)
+{
+    return jt_node(t, cJSON_Array);
+}
+
+cJSON *
+tg__jt_str(struct tg__jt *t, const char *s)
+{
+    cJSON *n = jt_node(t, cJSON_String);
+    if (n != NULL)
+        n->valuestring = (char *)(uintptr_t)s;   /* read-only tree (engine/json.h) */
+    return n;
+}
+
+cJSON *
+tg__jt_strn(struct tg__jt *t, const char *s, size_t n)
+{
+    char *c = t->oom ? NULL : tg_arena_strndup(t->a, s, n);
+    if (c == NULL) {
+        t->oom = true;
+        return NULL;
+    }
+    return tg__jt_str(t, c);
+}
+
+cJSON *
+tg__jt_null(struct tg__jt *t)
+{
+    return jt_node(t, cJSON_NULL);
+}
+
+cJSON *
+tg__jt_bool(struct tg__jt *t, bool v)
+{
+    return jt_node(t, v ? cJSON_True : cJSON_False);
+}
+
+cJSON *
+tg__jt_ref(struct tg__jt *t, const cJSON *v)
+{
+    cJSON *n;
+
+    if (v == NULL)
+        return NULL;
+    if ((n = jt_node(t, v->type)) == NULL)
+        return NULL;
+    n->child = v->child;
+    n->valuestring = v->valuestring;
+    n->valueint = v->valueint;
+    n->valuedouble = v->valuedouble;
+    return n;
+}
+
+void
+tg__jt_add(struct tg__jt *t, cJSON *parent, const char *key, cJSON *item)
+{
+    if (parent == NULL || item == NULL) {
+        t->oom = true;
+        return;
+    }
+    item->string = (char *)(uintptr_t)key;
+    item->next = NULL;
+    /* cJSON's list shape: the first child's prev is the last child */
+    if (parent->child == NULL) {
+        parent->child = item;
+        item->prev = item;
+    } else {
+        cJSON *last = parent->child->prev;
+        last->next = item;
+        item->prev = last;
+        parent->child->prev = item;
+    }
+}
+
+char *
+tg__dialect_fmt_int(char t[TG__DIALECT_INT_CHARS], int64_t v)
+{
+    char *q = t + TG__DIALECT_INT_CHARS;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+
+    do {
+        *--q = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    if (v < 0)
+        *--q = '-';
+    return q;
+}
+
 const struct tg_dialect_ops *
 tg_dialect_by_name(const char *name)
 {

@@ -30,6 +30,8 @@
 #include "engine/tg.h"
 #include "engine/arena.h"
 
+#include <cjson/cJSON.h>
+
 enum tg_dialect_id {
     TG_DIALECT_CHAT         = 0,   /* POST /v1/chat/completions (identity) */
     TG_DIALECT_RESPONSES    = 1,   /* POST /v1/responses */
@@ -83,6 +85,19 @@ struct tg_dialect_ops {
      */
     int (*decode)(const char *body, size_t len, struct tg_arena *a, struct tg_dialect_ctx *ctx,
                   char **canon, size_t *canon_len, struct tg_err *err);
+
+    /*
+     * decode, and also the canonical body as a parse tree in arena a
+     * (*tree): what tg_json_parse makes of *canon, built while decoding
+     * rather than parsed from the text.  Hand the pair to
+     * tg_request_from_tree (engine/request.h) instead of tg_request_parse:
+     * same request, same errors, one parse fewer; *canon is still the
+     * body sent upstream.  The tree is read-only (engine/json.h) and may
+     * share strings and members with the client's parse tree.  NULL: the
+     * dialect has only decode.  Contract otherwise as decode.
+     */
+    int (*decode_tree)(const char *body, size_t len, struct tg_arena *a, struct tg_dialect_ctx *ctx,
+                       char **canon, size_t *canon_len, cJSON **tree, struct tg_err *err);
 
     /*
      * Canonical chat.completion JSON -> the client's answer (malloc'd into

@@ -1,10 +1,12 @@
 /*
  * messages.c — Anthropic Messages <-> canonical (decode, answer, stream).
  *
- * decode:  a Messages body -> the canonical chat completions body.  The
- *          canonical text is written directly (a bounded JSON writer over
- *          the arena parse tree): no intermediate cJSON tree, so a Messages
- *          request costs about one extra parse and one copy.
+ * decode:  a Messages body -> the canonical chat completions body, built
+ *          as a tree in the request's arena (strings shared with the
+ *          client's parse tree), printed once by a bounded JSON writer and
+ *          handed on with its text (decode_tree): the engine indexes the
+ *          tree, so a Messages request costs one parse, as a chat one does,
+ *          plus the print.
  * answer:  a chat.completion -> a Message object.
  * stream:  chat.completion.chunk SSE -> message_start, content_block_*,
  *          message_delta, message_stop events.
@@ -118,10 +120,12 @@ jw_reserve(struct jw *w, size_t n)
     w->cap = n + 1;
 }
 
-static void
+/* Most writes are a few bytes into room already there: that path is a
+ * compare and a copy, growth stays out of line in jw_room. */
+static inline void
 jw_raw(struct jw *w, const char *s, size_t n)
 {
-    if (n == 0 || !jw_room(w, n))
+    if (n == 0 || w->rc != TG_OK || (w->len + n + 1 > w->cap && !jw_room(w, n)))
         return;
     memcpy(w->buf + w->len, s, n);
     w->len += n;
@@ -149,7 +153,8 @@ next_to_escape(const char *s, size_t i, size_t n)
         i += 16;
     }
 #endif
-    while (i < n && (unsigned char)s[i] >= 0x20 && s[i] != '"' && s[i] != '\\')
+    /* the tail (and short keys): one table lookup per byte */
+    while (i < n && !tg__dialect_json_esc[(unsigned char)s[i]])
         i++;
     return i;
 }
@@ -188,9 +193,29 @@ jw_esc(struct jw *w, const char *s, size_t n)
 static void
 jw_str(struct jw *w, const char *s)
 {
+    size_t n = strlen(s);
+
+    /* Most strings (keys, ids, prose) need no escape: one scan, one copy. */
+    if (next_to_escape(s, 0, n) == n) {
+        if (w->rc != TG_OK || (w->len + n + 3 > w->cap && !jw_room(w, n + 2)))
+            return;
+        w->buf[w->len] = '"';
+        memcpy(w->buf + w->len + 1, s, n);
+        w->buf[w->len + n + 1] = '"';
+        w->len += n + 2;
+        w->buf[w->len] = '\0';
+        return;
+    }
     JW_LIT(w, "\"");
-    jw_esc(w, s, strlen(s));
+    jw_esc(w, s, n);
     JW_LIT(w, "\"");
+}
+
+static void
+jw_int(struct jw *w, int64_t v)
+{
+    char t[TG__DIALECT_INT_CHARS], *q = tg__dialect_fmt_int(t, v);
+    jw_raw(w, q, (size_t)(t + sizeof(t) - q));
 }
 
 static void
@@ -201,9 +226,14 @@ jw_num(struct jw *w, double d)
 
     if (!isfinite(d))
         n = snprintf(nb, sizeof(nb), "null");
-    else if (d == floor(d) && fabs(d) < 1e15)
-        n = snprintf(nb, sizeof(nb), "%.0f", d);
-    else {
+    else if (d == floor(d) && fabs(d) < 1e15) {
+        /* what "%.0f" prints, without the printf machinery */
+        if (d == 0 && signbit(d))
+            JW_LIT(w, "-0");
+        else
+            jw_int(w, (int64_t)d);
+        return;
+    } else {
         /* shortest of 15 or 17 digits that reads back the same double */
         n = snprintf(nb, sizeof(nb), "%1.15g", d);
         if (strtod(nb, NULL) != d)
@@ -212,13 +242,6 @@ jw_num(struct jw *w, double d)
     jw_raw(w, nb, (size_t)n);
 }
 
-static void
-jw_int(struct jw *w, int64_t v)
-{
-    char nb[24];
-    int n = snprintf(nb, sizeof(nb), "%lld", (long long)v);
-    jw_raw(w, nb, (size_t)n);
-}
 
 /* Any parsed value, verbatim (recursion bounded by the parse depth cap). */
 static void
@@ -247,10 +270,25 @@ jw_value(struct jw *w, const cJSON *v)
     case cJSON_Object:
         JW_LIT(w, "{");
         for (c = v->child; c != NULL; c = c->next) {
-            if (c != v->child)
-                JW_LIT(w, ",");
-            jw_str(w, c->string ? c->string : "");
-            JW_LIT(w, ":");
+            const char *k = c->string ? c->string : "";
+            size_t kn = strlen(k), sep = c != v->child;
+            /* `,"key":` in one write: keys are names, they rarely need escapes */
+            if (next_to_escape(k, 0, kn) == kn && w->rc == TG_OK &&
+                (w->len + kn + 4 + 1 <= w->cap || jw_room(w, kn + 4))) {
+                char *o = w->buf + w->len;
+                o[0] = ',';
+                o[sep] = '"';
+                memcpy(o + sep + 1, k, kn);
+                o[sep + 1 + kn] = '"';
+                o[sep + 2 + kn] = ':';
+                w->len += sep + 3 + kn;
+                w->buf[w->len] = '\0';
+            } else {
+                if (sep)
+                    JW_LIT(w, ",");
+                jw_str(w, k);
+                JW_LIT(w, ":");
+            }
             jw_value(w, c);
         }
         JW_LIT(w, "}");
@@ -259,31 +297,12 @@ jw_value(struct jw *w, const cJSON *v)
     }
 }
 
-/* A value's JSON text as a JSON string (tool input -> arguments). */
-static void
-jw_value_as_string(struct jw *w, const cJSON *v)
-{
-    struct jw t;
-
-    jw_init(&t, w->max);
-    jw_value(&t, v);
-    if (t.rc != TG_OK) {
-        if (w->rc == TG_OK)
-            w->rc = t.rc;
-    } else {
-        JW_LIT(w, "\"");
-        jw_esc(w, t.buf ? t.buf : "", t.len);
-        JW_LIT(w, "\"");
-    }
-    jw_free(&t);
-}
-
 /* ---- decode: Messages body -> canonical -------------------------------- */
 
 static const cJSON *
 get(const cJSON *o, const char *k)
 {
-    return cJSON_GetObjectItemCaseSensitive(o, k);
+    return tg__dialect_get(o, k);
 }
 
 static bool
@@ -321,11 +340,21 @@ struct cparts {
     uint32_t n, cap;
 };
 
+/*
+ * The canonical body is built as a tree in the request's arena (the shape
+ * tg_json_parse gives), printed once as the canonical text, and handed to
+ * the engine with it (decode_tree), which then indexes the tree instead of
+ * parsing the text again.  Strings are the client's own (its parse tree
+ * lives in the same arena), not copies.
+ */
 struct dec {
-    struct jw        out;
+    struct tg__jt    t;
     struct tg_arena *a;
     struct tg_err   *err;
+    cJSON           *root;      /* the canonical body */
+    cJSON           *msgs;      /* its messages */
     uint32_t         nmsgs;     /* canonical messages written */
+    int              prc;       /* a tool input too large to print (TG_ELIMIT) or TG_ENOMEM */
 };
 
 static int
@@ -345,18 +374,23 @@ refuse(struct dec *d, const char *fmt, ...)
     return tg_err_set(d->err, TG_EINVAL, "%s", m);
 }
 
-/* A position such as "messages[3].content[1]" for refusals; truncation of
- * a deeply nested position is harmless (vsnprintf keeps it bounded). */
-static void pos(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
+/* A position such as "messages[3].content[1]" for refusals: base, mid
+ * and "[k]", cut to n - 1 bytes as snprintf would (a deeply nested
+ * position is harmless cut short).  Made for every block, so without
+ * printf. */
 static void
-pos(char *buf, size_t n, const char *fmt, ...)
+pos(char *buf, size_t n, const char *base, const char *mid, uint32_t k)
 {
-    va_list ap;
+    char t[TG__DIALECT_INT_CHARS], *q = tg__dialect_fmt_int(t, k);
+    const char *v[5] = { base, mid, "[", q, "]" };
+    size_t l[5] = { strlen(base), strlen(mid), 1, (size_t)(t + sizeof(t) - q), 1 }, o = 0;
 
-    va_start(ap, fmt);
-    vsnprintf(buf, n, fmt, ap);
-    va_end(ap);
+    for (int i = 0; i < 5 && o + 1 < n; i++) {
+        size_t c = l[i] < n - 1 - o ? l[i] : n - 1 - o;
+        memcpy(buf + o, v[i], c);
+        o += c;
+    }
+    buf[o] = '\0';
 }
 
 static int
@@ -394,35 +428,54 @@ all_text(const struct cparts *a, const struct cparts *b)
     return true;
 }
 
-static void
-write_part(struct jw *w, const struct cpart *p)
+/* "<a><b><c><e>" in the arena (data URLs). */
+static const char *
+cat4(struct dec *d, const char *a, const char *b, const char *c, const char *e)
 {
+    const char *v[4] = { a, b, c, e };
+    size_t l[4], n = 0;
+    char *o, *q;
+
+    for (int i = 0; i < 4; i++)
+        n += l[i] = strlen(v[i]);
+    if ((o = q = d->t.oom ? NULL : tg_arena_alloc(d->a, n + 1)) == NULL) {
+        d->t.oom = true;
+        return "";
+    }
+    for (int i = 0; i < 4; i++) {
+        memcpy(q, v[i], l[i]);
+        q += l[i];
+    }
+    *q = '\0';
+    return o;
+}
+
+static cJSON *
+write_part(struct dec *d, const struct cpart *p)
+{
+    struct tg__jt *t = &d->t;
+    cJSON *o = tg__jt_obj(t), *in = tg__jt_obj(t);
+
     switch (p->kind) {
     case CP_TEXT:
-        JW_LIT(w, "{\"type\":\"text\",\"text\":");
-        jw_str(w, p->s);
-        JW_LIT(w, "}");
+        tg__jt_add(t, o, "type", tg__jt_str(t, "text"));
+        tg__jt_add(t, o, "text", tg__jt_str(t, p->s));
         break;
     case CP_IMAGE_URL:
-        JW_LIT(w, "{\"type\":\"image_url\",\"image_url\":{\"url\":");
-        jw_str(w, p->s);
-        JW_LIT(w, "}}");
-        break;
     case CP_IMAGE_B64:
-        JW_LIT(w, "{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:");
-        jw_esc(w, p->mt, strlen(p->mt));
-        JW_LIT(w, ";base64,");
-        jw_esc(w, p->s, strlen(p->s));
-        JW_LIT(w, "\"}}");
+        tg__jt_add(t, o, "type", tg__jt_str(t, "image_url"));
+        tg__jt_add(t, o, "image_url", in);
+        tg__jt_add(t, in, "url", tg__jt_str(t, p->kind == CP_IMAGE_URL
+                                                   ? p->s : cat4(d, "data:", p->mt, ";base64,", p->s)));
         break;
     case CP_PDF_B64:
-        JW_LIT(w, "{\"type\":\"file\",\"file\":{\"filename\":");
-        jw_str(w, p->name ? p->name : "document.pdf");
-        JW_LIT(w, ",\"file_data\":\"data:application/pdf;base64,");
-        jw_esc(w, p->s, strlen(p->s));
-        JW_LIT(w, "\"}}");
+        tg__jt_add(t, o, "type", tg__jt_str(t, "file"));
+        tg__jt_add(t, o, "file", in);
+        tg__jt_add(t, in, "filename", tg__jt_str(t, p->name ? p->name : "document.pdf"));
+        tg__jt_add(t, in, "file_data", tg__jt_str(t, cat4(d, "data:application/pdf;base64,", p->s, "", "")));
         break;
     }
+    return o;
 }
 
 /*
@@ -431,45 +484,56 @@ write_part(struct jw *w, const struct cpart *p)
  * provider takes string content, not all take arrays), else an array.
  * prefix, when not NULL, starts the text (text-only content).
  */
-static void
-write_content(struct jw *w, const struct cparts *a, const struct cparts *b, const char *prefix)
+static cJSON *
+write_content(struct dec *d, const struct cparts *a, const struct cparts *b, const char *prefix)
 {
     const struct cparts *lists[2] = { a, b };
     bool first = true;
+    cJSON *arr;
 
     if (all_text(a, b)) {
-        JW_LIT(w, "\"");
-        if (prefix != NULL)
-            jw_esc(w, prefix, strlen(prefix));
+        size_t n = prefix != NULL ? strlen(prefix) : 0, k;
+        char *s, *o;
+        for (int l = 0; l < 2; l++)
+            for (uint32_t i = 0; lists[l] != NULL && i < lists[l]->n; i++)
+                n += strlen(lists[l]->v[i].s) + 2;
+        if ((s = o = d->t.oom ? NULL : tg_arena_alloc(d->a, n + 1)) == NULL) {
+            d->t.oom = true;
+            return NULL;
+        }
+        if (prefix != NULL) {
+            memcpy(o, prefix, k = strlen(prefix));
+            o += k;
+        }
         for (int l = 0; l < 2; l++)
             for (uint32_t i = 0; lists[l] != NULL && i < lists[l]->n; i++) {
-                if (!first)
-                    JW_LIT(w, "\\n\\n");
+                if (!first) {
+                    memcpy(o, "\n\n", 2);
+                    o += 2;
+                }
                 first = false;
-                jw_esc(w, lists[l]->v[i].s, strlen(lists[l]->v[i].s));
+                memcpy(o, lists[l]->v[i].s, k = strlen(lists[l]->v[i].s));
+                o += k;
             }
-        JW_LIT(w, "\"");
-        return;
+        *o = '\0';
+        return tg__jt_str(&d->t, s);
     }
-    JW_LIT(w, "[");
+    arr = tg__jt_arr(&d->t);
     for (int l = 0; l < 2; l++)
-        for (uint32_t i = 0; lists[l] != NULL && i < lists[l]->n; i++) {
-            if (!first)
-                JW_LIT(w, ",");
-            first = false;
-            write_part(w, &lists[l]->v[i]);
-        }
-    JW_LIT(w, "]");
+        for (uint32_t i = 0; lists[l] != NULL && i < lists[l]->n; i++)
+            tg__jt_add(&d->t, arr, NULL, write_part(d, &lists[l]->v[i]));
+    return arr;
 }
 
-static void
+/* A new canonical message of role; the caller adds its content. */
+static cJSON *
 msg_begin(struct dec *d, const char *role)
 {
-    if (d->nmsgs++ > 0)
-        JW_LIT(&d->out, ",");
-    JW_LIT(&d->out, "{\"role\":\"");
-    jw_raw(&d->out, role, strlen(role));
-    JW_LIT(&d->out, "\",\"content\":");
+    cJSON *m = tg__jt_obj(&d->t);
+    d->nmsgs++;
+    tg__jt_add(&d->t, d->msgs, NULL, m);
+    tg__jt_add(&d->t, m, "role", tg__jt_str(&d->t, role));
+    return m;
 }
 
 /* Block types Anthropic's servers run or produce: no chat model can take
@@ -597,7 +661,7 @@ document_parts(struct dec *d, const cJSON *b, const char *where, struct cparts *
         if (!cJSON_IsArray(c))
             return refuse(d, "%s.source.content must be a string or an array", where);
         for (const cJSON *e = c->child; e != NULL; e = e->next, k++) {
-            pos(w2, sizeof(w2), "%s.source.content[%u]", where, k);
+            pos(w2, sizeof(w2), where, ".source.content", k);
             if (is_type(e, "text")) {
                 const cJSON *t = get(e, "text");
                 if (!cJSON_IsString(t))
@@ -638,7 +702,7 @@ search_result_parts(struct dec *d, const cJSON *b, const char *where, struct cpa
         return refuse(d, "%s.content must be an array of text blocks", where);
     for (const cJSON *e = c->child; e != NULL; e = e->next, k++) {
         const cJSON *t = get(e, "text");
-        pos(w2, sizeof(w2), "%s.content[%u]", where, k);
+        pos(w2, sizeof(w2), where, ".content", k);
         if (!is_type(e, "text") || !cJSON_IsString(t))
             return refuse(d, "%s must be a text block", w2);
         if ((rc = cp_add(d, cp, CP_TEXT, t->valuestring, NULL, NULL)) != TG_OK)
@@ -699,6 +763,7 @@ tool_result(struct dec *d, const cJSON *b, const char *where, struct cparts *mov
     struct cparts text = { 0 };
     char w2[160];
     uint32_t k = 0;
+    cJSON *m;
     int rc;
 
     if (!cJSON_IsString(id) || id->valuestring[0] == '\0')
@@ -711,7 +776,7 @@ tool_result(struct dec *d, const cJSON *b, const char *where, struct cparts *mov
     } else if (cJSON_IsArray(c)) {
         struct cparts all = { 0 };
         for (const cJSON *e = c->child; e != NULL; e = e->next, k++) {
-            pos(w2, sizeof(w2), "%s.content[%u]", where, k);
+            pos(w2, sizeof(w2), where, ".content", k);
             if ((rc = block_parts(d, e, w2, true, &all)) != TG_OK)
                 return rc;
         }
@@ -724,14 +789,10 @@ tool_result(struct dec *d, const cJSON *b, const char *where, struct cparts *mov
     } else if (!absent(c)) {
         return refuse(d, "%s.content must be a string or an array of content blocks", where);
     }
-    if (d->nmsgs++ > 0)
-        JW_LIT(&d->out, ",");
-    JW_LIT(&d->out, "{\"role\":\"tool\",\"tool_call_id\":");
-    jw_str(&d->out, id->valuestring);
-    JW_LIT(&d->out, ",\"content\":");
+    m = msg_begin(d, "tool");
+    tg__jt_add(&d->t, m, "tool_call_id", tg__jt_str(&d->t, id->valuestring));
     /* OpenAI's tool messages have no error flag: the text says it */
-    write_content(&d->out, &text, NULL, cJSON_IsTrue(ie) ? "Error: " : NULL);
-    JW_LIT(&d->out, "}");
+    tg__jt_add(&d->t, m, "content", write_content(d, &text, NULL, cJSON_IsTrue(ie) ? "Error: " : NULL));
     return TG_OK;
 }
 
@@ -745,9 +806,7 @@ user_message(struct dec *d, const cJSON *content, const char *where)
     int rc;
 
     if (cJSON_IsString(content)) {
-        msg_begin(d, "user");
-        jw_str(&d->out, content->valuestring);
-        JW_LIT(&d->out, "}");
+        tg__jt_add(&d->t, msg_begin(d, "user"), "content", tg__jt_str(&d->t, content->valuestring));
         return TG_OK;
     }
     if (!cJSON_IsArray(content))
@@ -755,7 +814,7 @@ user_message(struct dec *d, const cJSON *content, const char *where)
     /* Tool results first, as OpenAI wants them right after the assistant's
      * tool_calls; the rest of the turn follows as one user message. */
     for (const cJSON *b = content->child; b != NULL; b = b->next, k++) {
-        pos(w2, sizeof(w2), "%s.content[%u]", where, k);
+        pos(w2, sizeof(w2), where, ".content", k);
         if (cJSON_IsObject(b) && is_type(b, "tool_result")) {
             tools = true;
             rc = tool_result(d, b, w2, &moved);
@@ -767,9 +826,7 @@ user_message(struct dec *d, const cJSON *content, const char *where)
     }
     if (moved.n + own.n == 0 && tools)
         return TG_OK;
-    msg_begin(d, "user");
-    write_content(&d->out, &moved, &own, NULL);
-    JW_LIT(&d->out, "}");
+    tg__jt_add(&d->t, msg_begin(d, "user"), "content", write_content(d, &moved, &own, NULL));
     return TG_OK;
 }
 
@@ -780,19 +837,19 @@ assistant_message(struct dec *d, const cJSON *content, const char *where)
     const cJSON *b;
     uint32_t k = 0, ncalls = 0;
     char w2[160];
+    cJSON *m;
     int rc;
 
     if (cJSON_IsString(content)) {
-        msg_begin(d, "assistant");
-        jw_str(&d->out, content->valuestring);
-        JW_LIT(&d->out, "}");
+        tg__jt_add(&d->t, msg_begin(d, "assistant"), "content",
+                   tg__jt_str(&d->t, content->valuestring));
         return TG_OK;
     }
     if (!cJSON_IsArray(content))
         return refuse(d, "%s.content must be a string or an array of content blocks", where);
     for (b = content->child; b != NULL; b = b->next, k++) {
         const cJSON *type = get(b, "type");
-        pos(w2, sizeof(w2), "%s.content[%u]", where, k);
+        pos(w2, sizeof(w2), where, ".content", k);
         if (!cJSON_IsObject(b))
             return refuse(d, "%s must be an object", w2);
         if (!cJSON_IsString(type))
@@ -815,36 +872,40 @@ assistant_message(struct dec *d, const cJSON *content, const char *where)
             return refuse_block(d, w2, type->valuestring);
         }
     }
-    msg_begin(d, "assistant");
-    if (ncalls > 0 && text.n == 0)
-        JW_LIT(&d->out, "null");
-    else
-        write_content(&d->out, &text, NULL, NULL);
+    m = msg_begin(d, "assistant");
+    tg__jt_add(&d->t, m, "content", ncalls > 0 && text.n == 0 ? tg__jt_null(&d->t)
+                                                              : write_content(d, &text, NULL, NULL));
     if (ncalls > 0) {
-        bool first = true;
-        JW_LIT(&d->out, ",\"tool_calls\":[");
+        cJSON *tcs = tg__jt_arr(&d->t);
+        tg__jt_add(&d->t, m, "tool_calls", tcs);
         for (b = content->child; b != NULL; b = b->next) {
             const cJSON *input;
+            cJSON *tc, *fn, *args;
             if (!is_type(b, "tool_use"))
                 continue;
-            if (!first)
-                JW_LIT(&d->out, ",");
-            first = false;
-            JW_LIT(&d->out, "{\"id\":");
-            jw_str(&d->out, get(b, "id")->valuestring);
-            JW_LIT(&d->out, ",\"type\":\"function\",\"function\":{\"name\":");
-            jw_str(&d->out, get(b, "name")->valuestring);
-            JW_LIT(&d->out, ",\"arguments\":");
+            tc = tg__jt_obj(&d->t);
+            fn = tg__jt_obj(&d->t);
+            tg__jt_add(&d->t, tcs, NULL, tc);
+            tg__jt_add(&d->t, tc, "id", tg__jt_str(&d->t, get(b, "id")->valuestring));
+            tg__jt_add(&d->t, tc, "type", tg__jt_str(&d->t, "function"));
+            tg__jt_add(&d->t, tc, "function", fn);
+            tg__jt_add(&d->t, fn, "name", tg__jt_str(&d->t, get(b, "name")->valuestring));
             input = get(b, "input");
-            if (absent(input))
-                JW_LIT(&d->out, "\"{}\"");
-            else
-                jw_value_as_string(&d->out, input);
-            JW_LIT(&d->out, "}}");
+            if (absent(input)) {
+                args = tg__jt_str(&d->t, "{}");
+            } else {
+                /* the input object's JSON text, as the arguments string */
+                struct jw t;
+                jw_init(&t, TG_MAX_BODY_BYTES);
+                jw_value(&t, input);
+                if (t.rc != TG_OK && d->prc == TG_OK)
+                    d->prc = t.rc;
+                args = tg__jt_strn(&d->t, t.buf ? t.buf : "", t.len);
+                jw_free(&t);
+            }
+            tg__jt_add(&d->t, fn, "arguments", args);
         }
-        JW_LIT(&d->out, "]");
     }
-    JW_LIT(&d->out, "}");
     return TG_OK;
 }
 
@@ -861,16 +922,14 @@ system_message(struct dec *d, const cJSON *sys, const char *where)
     if (absent(sys))
         return TG_OK;
     if (cJSON_IsString(sys)) {
-        msg_begin(d, "system");
-        jw_str(&d->out, sys->valuestring);
-        JW_LIT(&d->out, "}");
+        tg__jt_add(&d->t, msg_begin(d, "system"), "content", tg__jt_str(&d->t, sys->valuestring));
         return TG_OK;
     }
     if (!cJSON_IsArray(sys))
         return refuse(d, "%s must be a string or an array of text blocks", where);
     for (const cJSON *b = sys->child; b != NULL; b = b->next, k++) {
         const cJSON *t = get(b, "text");
-        pos(w2, sizeof(w2), "%s[%u]", where, k);
+        pos(w2, sizeof(w2), where, "", k);
         if (!cJSON_IsObject(b) || !is_type(b, "text") || !cJSON_IsString(t))
             return refuse(d, "%s must be a text block", w2);
         if ((rc = cp_add(d, &text, CP_TEXT, t->valuestring, NULL, NULL)) != TG_OK)
@@ -878,9 +937,7 @@ system_message(struct dec *d, const cJSON *sys, const char *where)
     }
     if (text.n == 0)
         return TG_OK;
-    msg_begin(d, "system");
-    write_content(&d->out, &text, NULL, NULL);
-    JW_LIT(&d->out, "}");
+    tg__jt_add(&d->t, msg_begin(d, "system"), "content", write_content(d, &text, NULL, NULL));
     return TG_OK;
 }
 
@@ -905,12 +962,13 @@ write_tools(struct dec *d, const cJSON *tools, const cJSON *choice)
     const cJSON *t, *ty, *name = NULL, *par;
     uint32_t k = 0, ncustom = 0;
     char w2[64];
+    cJSON *arr = NULL, *to, *fo;
 
     if (!absent(tools) && !cJSON_IsArray(tools))
         return refuse(d, "tools must be an array");
     for (t = tools ? tools->child : NULL; t != NULL; t = t->next, k++) {
         const cJSON *n = get(t, "name"), *desc = get(t, "description"), *schema = get(t, "input_schema");
-        pos(w2, sizeof(w2), "tools[%u]", k);
+        pos(w2, sizeof(w2), "tools", "", k);
         if (!cJSON_IsObject(t))
             return refuse(d, "%s must be an object", w2);
         ty = get(t, "type");
@@ -928,21 +986,17 @@ write_tools(struct dec *d, const cJSON *tools, const cJSON *choice)
         if (!cJSON_IsObject(schema))
             return refuse(d, "%s.input_schema must be an object", w2);
         if (ncustom++ == 0)
-            JW_LIT(&d->out, ",\"tools\":[");
-        else
-            JW_LIT(&d->out, ",");
-        JW_LIT(&d->out, "{\"type\":\"function\",\"function\":{\"name\":");
-        jw_str(&d->out, n->valuestring);
-        if (cJSON_IsString(desc)) {
-            JW_LIT(&d->out, ",\"description\":");
-            jw_str(&d->out, desc->valuestring);
-        }
-        JW_LIT(&d->out, ",\"parameters\":");
-        jw_value(&d->out, schema);
-        JW_LIT(&d->out, "}}");
+            tg__jt_add(&d->t, d->root, "tools", arr = tg__jt_arr(&d->t));
+        to = tg__jt_obj(&d->t);
+        fo = tg__jt_obj(&d->t);
+        tg__jt_add(&d->t, arr, NULL, to);
+        tg__jt_add(&d->t, to, "type", tg__jt_str(&d->t, "function"));
+        tg__jt_add(&d->t, to, "function", fo);
+        tg__jt_add(&d->t, fo, "name", tg__jt_str(&d->t, n->valuestring));
+        if (cJSON_IsString(desc))
+            tg__jt_add(&d->t, fo, "description", tg__jt_str(&d->t, desc->valuestring));
+        tg__jt_add(&d->t, fo, "parameters", tg__jt_ref(&d->t, schema));
     }
-    if (ncustom > 0)
-        JW_LIT(&d->out, "]");
 
     if (absent(choice))
         return TG_OK;
@@ -971,44 +1025,20 @@ write_tools(struct dec *d, const cJSON *tools, const cJSON *choice)
      * (Anthropic-defined ones only) there is nothing to choose. */
     if (ncustom == 0)
         return TG_OK;
-    JW_LIT(&d->out, ",\"tool_choice\":");
     if (name != NULL) {
-        JW_LIT(&d->out, "{\"type\":\"function\",\"function\":{\"name\":");
-        jw_str(&d->out, name->valuestring);
-        JW_LIT(&d->out, "}}");
-    } else if (strcmp(ty->valuestring, "any") == 0) {
-        JW_LIT(&d->out, "\"required\"");
+        cJSON *tc = tg__jt_obj(&d->t), *fn = tg__jt_obj(&d->t);
+        tg__jt_add(&d->t, d->root, "tool_choice", tc);
+        tg__jt_add(&d->t, tc, "type", tg__jt_str(&d->t, "function"));
+        tg__jt_add(&d->t, tc, "function", fn);
+        tg__jt_add(&d->t, fn, "name", tg__jt_str(&d->t, name->valuestring));
     } else {
-        jw_str(&d->out, ty->valuestring);
+        tg__jt_add(&d->t, d->root, "tool_choice",
+                   tg__jt_str(&d->t, strcmp(ty->valuestring, "any") == 0 ? "required"
+                                                                          : ty->valuestring));
     }
     if (cJSON_IsTrue(par) && strcmp(ty->valuestring, "none") != 0)
-        JW_LIT(&d->out, ",\"parallel_tool_calls\":false");
+        tg__jt_add(&d->t, d->root, "parallel_tool_calls", tg__jt_bool(&d->t, false));
     return TG_OK;
-}
-
-/* A raw NUL or an escaped \u0000 inside a string: it would end the C
- * string the parse tree holds, so text after it could differ between
- * what we translate and what the client meant.  Refused, as the chat
- * door refuses it (engine/request.c). */
-static bool
-has_nul(const char *s, size_t len)
-{
-    const char *p = s, *end = s + len;
-
-    if (memchr(s, '\0', len) != NULL)
-        return true;
-    /* A backslash outside a string is not JSON (the parse refuses it), so
-     * "\u0000" whose backslash is not itself escaped — an even number of
-     * backslashes before it — is an escaped NUL inside a string. */
-    while ((p = memmem(p, (size_t)(end - p), "\\u0000", 6)) != NULL) {
-        size_t k = 0;
-        while (p - k > s && p[-(ptrdiff_t)k - 1] == '\\')
-            k++;
-        if (k % 2 == 0)
-            return true;
-        p++;
-    }
-    return false;
 }
 
 /* Bytewise key order, for finding duplicate keys in big objects. */
@@ -1068,18 +1098,17 @@ number_field(struct dec *d, const cJSON *body, const char *k, bool integer)
     if (integer && (!(v->valuedouble >= 0) || v->valuedouble != floor(v->valuedouble) ||
                     v->valuedouble > 2147483647.0))
         return refuse(d, "%s must be a non-negative integer", k);
-    JW_LIT(&d->out, ",\"");
-    jw_raw(&d->out, k, strlen(k));
-    JW_LIT(&d->out, "\":");
-    jw_num(&d->out, v->valuedouble);
+    tg__jt_add(&d->t, d->root, k, tg__jt_ref(&d->t, v));
     return TG_OK;
 }
 
 int
 tg__messages_decode(const char *body, size_t len, struct tg_arena *a, struct tg_dialect_ctx *ctx,
-                    bool count_tokens, char **canon, size_t *canon_len, struct tg_err *err)
+                    bool count_tokens, char **canon, size_t *canon_len, cJSON **tree,
+                    struct tg_err *err)
 {
     struct dec d = { .a = a, .err = err };
+    struct jw out;
     struct msg_priv *priv = NULL;
     cJSON *j = NULL;
     const cJSON *model, *msgs, *m, *v, *meta = NULL, *uid = NULL, *cat = NULL;
@@ -1091,8 +1120,9 @@ tg__messages_decode(const char *body, size_t len, struct tg_arena *a, struct tg_
     int rc;
 
     /* The canonical body must pass tg_request_parse, which takes no more. */
-    jw_init(&d.out, TG_MAX_BODY_BYTES);
-    d.out.a = a;
+    jw_init(&out, TG_MAX_BODY_BYTES);
+    out.a = a;
+    d.t.a = a;
     if (body == NULL || len == 0) {
         rc = tg_err_set(err, TG_EINVAL, "request body is missing");
         goto out;
@@ -1101,7 +1131,7 @@ tg__messages_decode(const char *body, size_t len, struct tg_arena *a, struct tg_
         rc = tg_err_set(err, TG_ELIMIT, "request body is larger than %u bytes", TG_MAX_BODY_BYTES);
         goto out;
     }
-    if (has_nul(body, len)) {
+    if (tg__dialect_has_nul(body, len)) {
         rc = tg_err_set(err, TG_EINVAL,
                         "request body contains a NUL character (raw or \\u0000), which is not accepted");
         goto out;
@@ -1172,11 +1202,9 @@ tg__messages_decode(const char *body, size_t len, struct tg_arena *a, struct tg_
         }
     }
 
-    /* the canonical body is about the client's size: one allocation */
-    jw_reserve(&d.out, len + len / 8 + 1024);
-    JW_LIT(&d.out, "{\"model\":");
-    jw_str(&d.out, model->valuestring);
-    JW_LIT(&d.out, ",\"messages\":[");
+    d.root = tg__jt_obj(&d.t);
+    tg__jt_add(&d.t, d.root, "model", tg__jt_str(&d.t, model->valuestring));
+    tg__jt_add(&d.t, d.root, "messages", d.msgs = tg__jt_arr(&d.t));
     if ((rc = system_message(&d, get(j, "system"), "system")) != TG_OK)
         goto out;
     for (m = msgs->child; m != NULL; m = m->next, i++) {
@@ -1185,7 +1213,7 @@ tg__messages_decode(const char *body, size_t len, struct tg_arena *a, struct tg_
             rc = tg_err_set(err, TG_ELIMIT, "request has more than %u messages", TG_MAX_MESSAGES);
             goto out;
         }
-        snprintf(where, sizeof(where), "messages[%u]", i);
+        pos(where, sizeof(where), "messages", "", i);
         if (!cJSON_IsObject(m)) {
             rc = refuse(&d, "%s must be an object", where);
             goto out;
@@ -1210,7 +1238,6 @@ tg__messages_decode(const char *body, size_t len, struct tg_arena *a, struct tg_
         rc = refuse(&d, "messages: nothing to send once thinking blocks are dropped");
         goto out;
     }
-    JW_LIT(&d.out, "]");
 
     if ((rc = number_field(&d, j, "max_tokens", true)) != TG_OK ||
         (rc = number_field(&d, j, "temperature", false)) != TG_OK ||
@@ -1234,8 +1261,7 @@ tg__messages_decode(const char *body, size_t len, struct tg_arena *a, struct tg_
                 rc = tg_err_set(err, TG_ENOMEM, "out of memory decoding the request");
                 goto out;
             }
-            JW_LIT(&d.out, ",\"stop\":");
-            jw_value(&d.out, v);
+            tg__jt_add(&d.t, d.root, "stop", tg__jt_ref(&d.t, v));
             for (const cJSON *s = v->child; s != NULL; s = s->next)
                 priv->stops[priv->nstops++] = s->valuestring;
         }
@@ -1249,33 +1275,45 @@ tg__messages_decode(const char *body, size_t len, struct tg_arena *a, struct tg_
             rc = refuse(&d, "output_config.format must be a json_schema format with an object schema");
             goto out;
         }
-        JW_LIT(&d.out, ",\"response_format\":{\"type\":\"json_schema\",\"json_schema\":"
-                       "{\"name\":\"output\",\"schema\":");
-        jw_value(&d.out, schema);
-        JW_LIT(&d.out, "}}");
+        cJSON *rf = tg__jt_obj(&d.t), *js = tg__jt_obj(&d.t);
+        tg__jt_add(&d.t, d.root, "response_format", rf);
+        tg__jt_add(&d.t, rf, "type", tg__jt_str(&d.t, "json_schema"));
+        tg__jt_add(&d.t, rf, "json_schema", js);
+        tg__jt_add(&d.t, js, "name", tg__jt_str(&d.t, "output"));
+        tg__jt_add(&d.t, js, "schema", tg__jt_ref(&d.t, schema));
     }
-    if (cJSON_IsString(uid)) {
-        /* an opaque id by Anthropic's rules, but carried and so scanned */
-        JW_LIT(&d.out, ",\"user\":");
-        jw_str(&d.out, uid->valuestring);
-    }
+    /* an opaque id by Anthropic's rules, but carried and so scanned */
+    if (cJSON_IsString(uid))
+        tg__jt_add(&d.t, d.root, "user", tg__jt_str(&d.t, uid->valuestring));
     if (cJSON_IsString(cat)) {
-        JW_LIT(&d.out, ",\"metadata\":{\"category\":");
-        jw_str(&d.out, cat->valuestring);
-        JW_LIT(&d.out, "}");
+        cJSON *mo = tg__jt_obj(&d.t);
+        tg__jt_add(&d.t, d.root, "metadata", mo);
+        tg__jt_add(&d.t, mo, "category", tg__jt_str(&d.t, cat->valuestring));
     }
-    if (stream)
-        JW_LIT(&d.out, ",\"stream\":true,\"stream_options\":{\"include_usage\":true}");
-    JW_LIT(&d.out, "}");
+    if (stream) {
+        cJSON *so = tg__jt_obj(&d.t);
+        tg__jt_add(&d.t, d.root, "stream", tg__jt_bool(&d.t, true));
+        tg__jt_add(&d.t, d.root, "stream_options", so);
+        tg__jt_add(&d.t, so, "include_usage", tg__jt_bool(&d.t, true));
+    }
 
-    if (d.out.rc != TG_OK) {
-        rc = d.out.rc == TG_ELIMIT
+    if (d.t.oom && d.prc == TG_OK)
+        d.prc = TG_ENOMEM;
+    if (d.prc == TG_OK) {
+        /* the canonical text is about the client's size: one allocation */
+        jw_reserve(&out, len + len / 8 + 1024);
+        jw_value(&out, d.root);
+        d.prc = out.rc;
+    }
+
+    if (d.prc != TG_OK) {
+        rc = d.prc == TG_ELIMIT
                  ? tg_err_set(err, TG_ELIMIT, "translated request is larger than %u bytes",
                               TG_MAX_BODY_BYTES)
                  : tg_err_set(err, TG_ENOMEM, "out of memory translating the request");
         goto out;
     }
-    text = d.out.buf;
+    text = out.buf;
     if (ctx != NULL) {
         const char *cm = tg_arena_strdup(a, model->valuestring);
         if (cm == NULL) {
@@ -1287,10 +1325,12 @@ tg__messages_decode(const char *body, size_t len, struct tg_arena *a, struct tg_
         ctx->priv = priv;
     }
     *canon = text;
-    *canon_len = d.out.len;
+    *canon_len = out.len;
+    if (tree != NULL)
+        *tree = d.root;
     rc = TG_OK;
 out:
-    jw_free(&d.out);
+    jw_free(&out);
     return rc;
 }
 
@@ -1298,7 +1338,14 @@ static int
 messages_decode(const char *body, size_t len, struct tg_arena *a, struct tg_dialect_ctx *ctx,
                 char **canon, size_t *canon_len, struct tg_err *err)
 {
-    return tg__messages_decode(body, len, a, ctx, false, canon, canon_len, err);
+    return tg__messages_decode(body, len, a, ctx, false, canon, canon_len, NULL, err);
+}
+
+static int
+messages_decode_tree(const char *body, size_t len, struct tg_arena *a, struct tg_dialect_ctx *ctx,
+                     char **canon, size_t *canon_len, cJSON **tree, struct tg_err *err)
+{
+    return tg__messages_decode(body, len, a, ctx, false, canon, canon_len, tree, err);
 }
 
 /* ---- answers ------------------------------------------------------------- */
@@ -1363,10 +1410,10 @@ write_usage(struct jw *w, int64_t prompt, int64_t completion, int64_t cached, bo
 
 /* A tool call's arguments as the tool_use block's input object. */
 static void
-write_input(struct jw *w, const char *args)
+write_input(struct jw *w, struct tg_arena *a, const char *args)
 {
-    cJSON *in;
-    const char *p = args;
+    cJSON *in = NULL;
+    const char *p = args, *end;
 
     while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
         p++;
@@ -1374,7 +1421,9 @@ write_input(struct jw *w, const char *args)
         JW_LIT(w, ",\"input\":{}");
         return;
     }
-    in = cJSON_Parse(args);
+    /* what cJSON_Parse accepts (trailing text ignored), in the answer's arena */
+    if (tg_json_parse(args, strlen(args), CJSON_NESTING_LIMIT, a, &in, &end) != TG_OK)
+        in = NULL;
     if (cJSON_IsObject(in)) {
         JW_LIT(w, ",\"input\":");
         jw_value(w, in);
@@ -1386,14 +1435,15 @@ write_input(struct jw *w, const char *args)
         JW_LIT(w, ",\"input\":{},\"tollgate_arguments\":");
         jw_str(w, args);
     }
-    cJSON_Delete(in);
 }
 
 static int
 messages_encode_answer(const struct tg_dialect_ctx *ctx, const char *chat, size_t len,
                        char **out, size_t *outlen, struct tg_err *err)
 {
-    cJSON *j = cJSON_ParseWithLength(chat, len);
+    struct tg_arena a;
+    cJSON *j = NULL;
+    const char *jend;
     const cJSON *choice, *msg, *content, *tcs, *tc, *refusal, *usage, *fr;
     const char *sr, *seq = NULL;
     const char *aid = ctx != NULL && ctx->answer_id != NULL ? ctx->answer_id : "tollgate";
@@ -1404,6 +1454,14 @@ messages_encode_answer(const struct tg_dialect_ctx *ctx, const char *chat, size_
 
     /* text is re-escaped at most once and arguments shrink to objects */
     jw_init(&w, len * 2 + 65536);
+    /* The answer's tree lives in an arena freed at once: cJSON_Parse made a
+     * malloc per node and string, the largest cost of this function.  Same
+     * texts accepted (trailing text ignored, cJSON's nesting limit). */
+    tg_arena_init(&a, 0);
+    if (tg_json_parse(chat, len, CJSON_NESTING_LIMIT, &a, &j, &jend) != TG_OK)
+        j = NULL;
+    /* about the size it will be: one allocation */
+    jw_reserve(&w, len + 256);
     choice = cJSON_GetArrayItem(get(j, "choices"), 0);
     msg = get(choice, "message");
     if (!cJSON_IsObject(j) || !cJSON_IsObject(msg)) {
@@ -1462,7 +1520,7 @@ messages_encode_answer(const struct tg_dialect_ctx *ctx, const char *chat, size_
         }
         JW_LIT(&w, ",\"name\":");
         jw_str(&w, cJSON_IsString(name) ? name->valuestring : "");
-        write_input(&w, cJSON_IsString(args) ? args->valuestring : "");
+        write_input(&w, &a, cJSON_IsString(args) ? args->valuestring : "");
         JW_LIT(&w, "}");
     }
     fr = get(choice, "finish_reason");
@@ -1494,7 +1552,7 @@ messages_encode_answer(const struct tg_dialect_ctx *ctx, const char *chat, size_
     rc = TG_OK;
 out:
     jw_free(&w);
-    cJSON_Delete(j);
+    tg_arena_free(&a);
     return rc;
 }
 
@@ -1859,6 +1917,7 @@ const struct tg_dialect_ops tg__dialect_messages = {
     .path = "/v1/messages",
     .errors = TG_DIALECT_ERR_ANTHROPIC,
     .decode = messages_decode,
+    .decode_tree = messages_decode_tree,
     .encode_answer = messages_encode_answer,
     .stream_new = messages_stream_new,
     .stream_feed = messages_stream_feed,

@@ -24,10 +24,10 @@
  * Decode an Anthropic Messages body (or a count_tokens body:
  * count_tokens = true, where max_tokens is optional and `stream` is
  * ignored) into the canonical chat completions body.  Contract as
- * tg_dialect_ops.decode.
+ * tg_dialect_ops.decode_tree (tree may be NULL: text only).
  */
 int tg__messages_decode(const char *body, size_t len, struct tg_arena *a,
                         struct tg_dialect_ctx *ctx, bool count_tokens,
-                        char **canon, size_t *canon_len, struct tg_err *err);
+                        char **canon, size_t *canon_len, cJSON **tree, struct tg_err *err);
 
 #endif /* TG_MESSAGES_INT_H */

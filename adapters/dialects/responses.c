@@ -15,9 +15,12 @@
  * and the Responses event stream (response.created ... response.completed),
  * with the shapes of openai/openai-openapi.
  *
- * JSON is written by hand into a bounded buffer rather than built as a
- * cJSON tree: decode runs on every Responses request and the answer
- * events on every streamed token, and printing a tree doubles the work.
+ * decode builds the canonical body as a tree in the request's arena
+ * (strings shared with the client's parse tree, not copied), prints it
+ * once, and hands text and tree on (decode_tree), so the engine indexes
+ * the tree rather than parsing the text a second time.  Answers and
+ * events are written by hand into a bounded buffer, never built as a
+ * cJSON tree: they run on every answer and every streamed token.
  */
 #include "adapters/dialects/dialect_int.h"
 #include "adapters/providers/sse.h"
@@ -85,10 +88,14 @@ jb_reserve(struct jb *b, size_t n)
     return true;
 }
 
-static void
+/* Most writes are a few bytes into room already there: that path is a
+ * compare and a copy, the growth path stays out of line. */
+static inline void
 jb_raw(struct jb *b, const char *s, size_t n)
 {
-    if (!jb_reserve(b, n))
+    if (b->len + n + 1 > b->cap && !jb_reserve(b, n))
+        return;
+    if (b->err)
         return;
     memcpy(b->p + b->len, s, n);
     b->len += n;
@@ -121,12 +128,9 @@ next_escape(const char *s, size_t i, size_t n)
         i += 16;
     }
 #endif
-    while (i < n) {
-        unsigned char c = (unsigned char)s[i];
-        if (c < 0x20 || c == '"' || c == '\\')
-            break;
+    /* the tail (and short keys): one table lookup per byte */
+    while (i < n && !tg__dialect_json_esc[(unsigned char)s[i]])
         i++;
-    }
     return i;
 }
 
@@ -165,6 +169,17 @@ jb_esc(struct jb *b, const char *s, size_t n)
 static void
 jb_strn(struct jb *b, const char *s, size_t n)
 {
+    /* Most strings (keys, ids, prose) need no escape: one scan, one copy. */
+    if (next_escape(s, 0, n) == n) {
+        if (b->err || (b->len + n + 3 > b->cap && !jb_reserve(b, n + 2)))
+            return;
+        b->p[b->len] = '"';
+        memcpy(b->p + b->len + 1, s, n);
+        b->p[b->len + n + 1] = '"';
+        b->len += n + 2;
+        b->p[b->len] = '\0';
+        return;
+    }
     JB(b, "\"");
     jb_esc(b, s, n);
     JB(b, "\"");
@@ -183,9 +198,8 @@ jb_str(struct jb *b, const char *s)
 static void
 jb_int(struct jb *b, int64_t v)
 {
-    char t[32];
-    int n = snprintf(t, sizeof(t), "%lld", (long long)v);
-    jb_raw(b, t, (size_t)n);
+    char t[TG__DIALECT_INT_CHARS], *q = tg__dialect_fmt_int(t, v);
+    jb_raw(b, q, (size_t)(t + sizeof(t) - q));
 }
 
 /* A number as cJSON prints it: integers exactly, others with the shortest
@@ -201,7 +215,12 @@ jb_num(struct jb *b, double d)
         return;
     }
     if (d == floor(d) && fabs(d) < 1e15) {
-        n = snprintf(t, sizeof(t), "%.0f", d);
+        /* what "%.0f" prints, without the printf machinery */
+        if (d == 0 && signbit(d))
+            JB(b, "-0");
+        else
+            jb_int(b, (int64_t)d);
+        return;
     } else {
         n = snprintf(t, sizeof(t), "%1.15g", d);
         if (strtod(t, NULL) != d)
@@ -210,45 +229,68 @@ jb_num(struct jb *b, double d)
     jb_raw(b, t, (size_t)n);
 }
 
-/* Any parsed value, verbatim.  Recursion is bounded by the parser's
- * depth cap (TG_MAX_JSON_DEPTH). */
+/* Any parsed value, verbatim, as cJSON prints it.  Recursion is bounded by
+ * the parser's depth cap (TG_MAX_JSON_DEPTH).  Every canonical body is
+ * printed by this, so it switches on the type once instead of asking
+ * cJSON_Is* (library calls) in turn. */
 static void
 jb_value(struct jb *b, const cJSON *v)
 {
     const cJSON *c;
-    bool first = true;
 
-    if (v == NULL || cJSON_IsNull(v)) {
+    if (v == NULL) {
         JB(b, "null");
-    } else if (cJSON_IsTrue(v)) {
-        JB(b, "true");
-    } else if (cJSON_IsFalse(v)) {
+        return;
+    }
+    switch (v->type & 0xFF) {
+    case cJSON_False:
         JB(b, "false");
-    } else if (cJSON_IsNumber(v)) {
+        break;
+    case cJSON_True:
+        JB(b, "true");
+        break;
+    case cJSON_Number:
         jb_num(b, v->valuedouble);
-    } else if (cJSON_IsString(v)) {
+        break;
+    case cJSON_String:
         jb_str(b, v->valuestring);
-    } else if (cJSON_IsArray(v)) {
+        break;
+    case cJSON_Array:
         JB(b, "[");
         for (c = v->child; c != NULL; c = c->next) {
-            if (!first)
-                JB(b, ",");
-            first = false;
             jb_value(b, c);
+            if (c->next != NULL)
+                JB(b, ",");
         }
         JB(b, "]");
-    } else if (cJSON_IsObject(v)) {
+        break;
+    case cJSON_Object:
         JB(b, "{");
         for (c = v->child; c != NULL; c = c->next) {
-            if (!first)
-                JB(b, ",");
-            first = false;
-            jb_str(b, c->string ? c->string : "");
-            JB(b, ":");
+            const char *k = c->string ? c->string : "";
+            size_t kn = strlen(k), sep = c != v->child;
+            /* `,"key":` in one write: keys are names, they rarely need escapes */
+            if (next_escape(k, 0, kn) == kn && !b->err &&
+                (b->len + kn + 4 + 1 <= b->cap || jb_reserve(b, kn + 4))) {
+                char *o = b->p + b->len;
+                o[0] = ',';
+                o[sep] = '"';
+                memcpy(o + sep + 1, k, kn);
+                o[sep + 1 + kn] = '"';
+                o[sep + 2 + kn] = ':';
+                b->len += sep + 3 + kn;
+                b->p[b->len] = '\0';
+            } else {
+                if (sep)
+                    JB(b, ",");
+                jb_strn(b, k, kn);
+                JB(b, ":");
+            }
             jb_value(b, c);
         }
         JB(b, "}");
-    } else {
+        break;
+    default:                       /* null, and anything a parse cannot make */
         JB(b, "null");
     }
 }
@@ -258,7 +300,7 @@ jb_value(struct jb *b, const cJSON *v)
 static const cJSON *
 get(const cJSON *o, const char *k)
 {
-    return cJSON_GetObjectItemCaseSensitive(o, k);
+    return tg__dialect_get(o, k);
 }
 
 static bool
@@ -318,27 +360,6 @@ check_dups(const cJSON *o, const char *where, struct tg_err *err)
     return TG_OK;
 }
 
-/* A NUL, raw or as \u0000, would end the C string we read while the
- * client meant more: refuse rather than send a shortened text (as
- * engine/request.c does for chat bodies). */
-static bool
-has_nul(const char *s, size_t len)
-{
-    if (memchr(s, '\0', len) != NULL)
-        return true;
-    if (memmem(s, len, "u0000", 5) == NULL)   /* the usual case: no need to walk strings */
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] != '"')
-            continue;
-        for (i = tg_json_next_special(s, i + 1, len); i < len && s[i] == '\\';
-             i = tg_json_next_special(s, i + 2, len))
-            if (len - i >= 6 && memcmp(s + i + 1, "u0000", 5) == 0)
-                return true;
-    }
-    return false;
-}
-
 /* ---- decode: Responses request -> canonical chat body -------------------- */
 
 /* A function of a tool namespace, sent to the chat model as `flat`. */
@@ -356,20 +377,25 @@ struct resp_priv {
                                 serialized only when an answer is encoded */
 };
 
-enum open_msg {
-    OPEN_NONE = 0,
-    OPEN_ASSISTANT,          /* an assistant message not closed: tool calls may join it */
-    OPEN_TOOL_CALLS,         /* inside its tool_calls array */
-};
-
+/*
+ * The canonical body is built as a tree in the request's arena (the shape
+ * tg_json_parse gives), printed once as the canonical text, and handed to
+ * the engine with it (decode_tree): the engine indexes the tree instead of
+ * parsing the text again.  Strings are the client's own (its parse tree
+ * lives in the same arena), not copies.
+ */
 struct dec {
-    struct jb         out;
-    struct jb         deferred;   /* image/file parts of tool outputs, sent as a user message */
+    struct tg__jt     t;
     struct jb         tmp;
     struct tg_arena  *a;
     struct tg_err    *err;
     struct resp_priv *pv;
-    enum open_msg     open;
+    cJSON            *root;       /* the canonical body */
+    cJSON            *msgs;       /* its messages */
+    cJSON            *tools;      /* its tools, once one is written */
+    cJSON            *open;       /* an assistant message tool calls may still join */
+    cJSON            *open_tcs;   /* its tool_calls, once one joined */
+    cJSON            *deferred;   /* image/file parts of tool outputs, sent as a user message */
     uint32_t          nmsgs;
     const char      **names;      /* tool names written, for the uniqueness check */
     uint32_t          nnames;
@@ -398,19 +424,18 @@ is_hosted(const char *t)
 static void
 close_open(struct dec *d)
 {
-    if (d->open == OPEN_ASSISTANT)
-        JB(&d->out, "}");
-    else if (d->open == OPEN_TOOL_CALLS)
-        JB(&d->out, "]}");
-    d->open = OPEN_NONE;
+    d->open = NULL;
+    d->open_tcs = NULL;
 }
 
-static void
-msg_start(struct dec *d)
+static cJSON *
+msg_start(struct dec *d, const char *role)
 {
-    if (d->nmsgs++ > 0)
-        JB(&d->out, ",");
-    JB(&d->out, "{");
+    cJSON *m = tg__jt_obj(&d->t);
+    d->nmsgs++;
+    tg__jt_add(&d->t, d->msgs, NULL, m);
+    tg__jt_add(&d->t, m, "role", tg__jt_str(&d->t, role));
+    return m;
 }
 
 /* Images and files a tool returned: chat tool messages hold text only, so
@@ -418,15 +443,10 @@ msg_start(struct dec *d)
 static void
 flush_deferred(struct dec *d)
 {
-    if (d->deferred.len == 0)
+    if (d->deferred == NULL)
         return;
-    msg_start(d);
-    JB(&d->out, "\"role\":\"user\",\"content\":[");
-    jb_raw(&d->out, d->deferred.p, d->deferred.len);
-    JB(&d->out, "]}");
-    d->deferred.len = 0;
-    if (d->deferred.err)
-        d->out.err = d->deferred.err;
+    tg__jt_add(&d->t, msg_start(d, "user"), "content", d->deferred);
+    d->deferred = NULL;
 }
 
 enum part_kind { PART_TEXT = 0, PART_MEDIA = 1 };
@@ -482,96 +502,130 @@ part_check(const cJSON *p, const char *where, uint32_t j, enum part_kind *kind,
 }
 
 /* A checked media part as a chat content part. */
-static void
-write_media(struct jb *b, const cJSON *p)
+static cJSON *
+media_part(struct dec *d, const cJSON *p)
 {
-    const cJSON *t = get(p, "type");
+    struct tg__jt *t = &d->t;
+    const cJSON *ty = get(p, "type");
+    cJSON *o = tg__jt_obj(t), *in = tg__jt_obj(t);
 
-    if (streq(t->valuestring, "input_image")) {
+    if (streq(ty->valuestring, "input_image")) {
         const char *detail = str_or(get(p, "detail"), NULL);
-        JB(b, "{\"type\":\"image_url\",\"image_url\":{\"url\":");
-        jb_str(b, get(p, "image_url")->valuestring);
-        if (detail != NULL) {
-            /* chat knows auto/low/high; "original" (no downscaling) is closest to high */
-            JB(b, ",\"detail\":");
-            jb_str(b, streq(detail, "original") ? "high" : detail);
-        }
-        JB(b, "}}");
+        tg__jt_add(t, o, "type", tg__jt_str(t, "image_url"));
+        tg__jt_add(t, o, "image_url", in);
+        tg__jt_add(t, in, "url", tg__jt_str(t, get(p, "image_url")->valuestring));
+        /* chat knows auto/low/high; "original" (no downscaling) is closest to high */
+        if (detail != NULL)
+            tg__jt_add(t, in, "detail", tg__jt_str(t, streq(detail, "original") ? "high" : detail));
     } else {
-        bool first = true;
         static const char *const keys[] = { "file_data", "file_id", "filename" };
-        JB(b, "{\"type\":\"file\",\"file\":{");
+        tg__jt_add(t, o, "type", tg__jt_str(t, "file"));
+        tg__jt_add(t, o, "file", in);
         for (unsigned k = 0; k < 3; k++) {
             const cJSON *v = get(p, keys[k]);
-            if (!cJSON_IsString(v))
-                continue;
-            if (!first)
-                JB(b, ",");
-            first = false;
-            jb_str(b, keys[k]);
-            JB(b, ":");
-            jb_str(b, v->valuestring);
+            if (cJSON_IsString(v))
+                tg__jt_add(t, in, keys[k], tg__jt_str(t, v->valuestring));
         }
-        JB(b, "}}");
     }
+    return o;
+}
+
+/* The text of a part part_check passed, NULL for media. */
+static const char *
+part_text(const cJSON *p)
+{
+    const char *ty = get(p, "type")->valuestring;
+    if (ty[0] == 'r')
+        return get(p, "refusal")->valuestring;
+    if (streq(ty, "input_text") || streq(ty, "output_text"))
+        return get(p, "text")->valuestring;
+    return NULL;
+}
+
+/* The texts of checked parts joined, n bytes in all: a chat model reads
+ * them as one text anyway. */
+static cJSON *
+joined(struct dec *d, const cJSON *first, size_t n)
+{
+    char *s = d->t.oom ? NULL : tg_arena_alloc(d->a, n + 1), *o = s;
+    if (s == NULL) {
+        d->t.oom = true;
+        return NULL;
+    }
+    for (const cJSON *p = first; p != NULL; p = p->next) {
+        const char *x = part_text(p);
+        if (x != NULL) {
+            size_t l = strlen(x);
+            memcpy(o, x, l);
+            o += l;
+        }
+    }
+    *o = '\0';
+    return tg__jt_str(&d->t, s);
 }
 
 /*
- * A message's content as `"content":...`.  Text-only content is joined into
- * one string (chat providers that take no part arrays still read it; the
- * parts of a Responses message are read as one text anyway); content with
- * images or files stays an array of chat parts.
+ * A message's content.  Text-only content is joined into one string (chat
+ * providers that take no part arrays still read it; the parts of a
+ * Responses message are read as one text anyway); content with images or
+ * files stays an array of chat parts.
  */
 static int
-write_content(struct dec *d, const cJSON *content, const char *where)
+write_content(struct dec *d, cJSON *m, const cJSON *content, const char *where)
 {
+    struct tg__jt *t = &d->t;
     const cJSON *p;
     bool media = false;
+    size_t n = 0;
     uint32_t j = 0;
+    cJSON *arr;
     int rc;
 
     if (cJSON_IsString(content)) {
-        JB(&d->out, "\"content\":");
-        jb_str(&d->out, content->valuestring);
+        tg__jt_add(t, m, "content", tg__jt_str(t, content->valuestring));
         return TG_OK;
     }
     if (!cJSON_IsArray(content))
         return tg_err_set(d->err, TG_EINVAL, "%s must be a string or an array of parts", where);
     for (p = content->child; p != NULL; p = p->next, j++) {
-        enum part_kind k;
-        const char *t;
-        if ((rc = part_check(p, where, j, &k, &t, d->err)) != TG_OK)
+        enum part_kind k = PART_TEXT;
+        const char *x = NULL;
+        if ((rc = part_check(p, where, j, &k, &x, d->err)) != TG_OK)
             return rc;
         media |= k == PART_MEDIA;
+        if (x != NULL)
+            n += strlen(x);
     }
     if (!media) {
-        JB(&d->out, "\"content\":\"");
-        for (p = content->child; p != NULL; p = p->next) {
-            enum part_kind k;
-            const char *t = NULL;
-            (void)part_check(p, where, 0, &k, &t, d->err);
-            jb_esc(&d->out, t, strlen(t));
-        }
-        JB(&d->out, "\"");
+        tg__jt_add(t, m, "content", joined(d, content->child, n));
         return TG_OK;
     }
-    JB(&d->out, "\"content\":[");
+    tg__jt_add(t, m, "content", arr = tg__jt_arr(t));
     for (p = content->child; p != NULL; p = p->next) {
-        enum part_kind k;
-        const char *t = NULL;
-        (void)part_check(p, where, 0, &k, &t, d->err);
-        if (p != content->child)
-            JB(&d->out, ",");
-        if (k == PART_TEXT) {
-            JB(&d->out, "{\"type\":\"text\",\"text\":");
-            jb_str(&d->out, t);
-            JB(&d->out, "}");
+        const char *x = part_text(p);
+        if (x != NULL) {
+            cJSON *o = tg__jt_obj(t);
+            tg__jt_add(t, o, "type", tg__jt_str(t, "text"));
+            tg__jt_add(t, o, "text", tg__jt_str(t, x));
+            tg__jt_add(t, arr, NULL, o);
         } else {
-            write_media(&d->out, p);
+            tg__jt_add(t, arr, NULL, media_part(d, p));
         }
     }
-    JB(&d->out, "]");
     return TG_OK;
+}
+
+/* "input[<i>]<suffix>" for error messages, without printf (every message
+ * item formats one). */
+static void
+where_at(char buf[48], uint32_t i, const char *suffix)
+{
+    char t[TG__DIALECT_INT_CHARS], *q = tg__dialect_fmt_int(t, i);
+    size_t nq = (size_t)(t + sizeof(t) - q), ns = strlen(suffix);
+    memcpy(buf, "input[", 6);
+    memcpy(buf + 6, q, nq);
+    buf[6 + nq] = ']';
+    memcpy(buf + 7 + nq, suffix, ns + 1);   /* 7 + 10 digits + a short suffix < 48 */
 }
 
 static int
@@ -580,6 +634,7 @@ dec_message(struct dec *d, const cJSON *it, uint32_t i)
     const cJSON *role = get(it, "role");
     char where[48];
     const char *r;
+    cJSON *m;
     int rc;
 
     if (!cJSON_IsString(role))
@@ -591,18 +646,13 @@ dec_message(struct dec *d, const cJSON *it, uint32_t i)
                           "input[%u].role must be user, assistant, system or developer", i);
     close_open(d);
     flush_deferred(d);
-    msg_start(d);
-    JB(&d->out, "\"role\":");
     /* developer is OpenAI's newer name for system; most chat providers only know system */
-    jb_str(&d->out, streq(r, "developer") ? "system" : r);
-    JB(&d->out, ",");
-    snprintf(where, sizeof(where), "input[%u].content", i);
-    if ((rc = write_content(d, get(it, "content"), where)) != TG_OK)
+    m = msg_start(d, streq(r, "developer") ? "system" : r);
+    where_at(where, i, ".content");
+    if ((rc = write_content(d, m, get(it, "content"), where)) != TG_OK)
         return rc;
     if (streq(r, "assistant"))
-        d->open = OPEN_ASSISTANT;   /* following function calls join this turn */
-    else
-        JB(&d->out, "}");
+        d->open = m;   /* following function calls join this turn */
     return TG_OK;
 }
 
@@ -610,8 +660,11 @@ dec_message(struct dec *d, const cJSON *it, uint32_t i)
 static int
 dec_call(struct dec *d, const cJSON *it, uint32_t i, bool custom)
 {
+    struct tg__jt *t = &d->t;
     const cJSON *call_id = get(it, "call_id"), *name = get(it, "name");
     const cJSON *args = get(it, custom ? "input" : "arguments"), *ns;
+    cJSON *tc, *fn, *a;
+    const char *nm;
 
     if (!cJSON_IsString(call_id) || call_id->valuestring[0] == '\0')
         return tg_err_set(d->err, TG_EINVAL, "input[%u].call_id must be a non-empty string", i);
@@ -623,26 +676,25 @@ dec_call(struct dec *d, const cJSON *it, uint32_t i, bool custom)
     ns = get(it, "namespace");
     if (present(ns) && !cJSON_IsString(ns))
         return tg_err_set(d->err, TG_EINVAL, "input[%u].namespace must be a string", i);
-    if (d->open == OPEN_ASSISTANT) {
-        JB(&d->out, ",\"tool_calls\":[");
-    } else if (d->open == OPEN_TOOL_CALLS) {
-        JB(&d->out, ",");
-    } else {
+    if (d->open == NULL) {
         flush_deferred(d);
-        msg_start(d);
-        JB(&d->out, "\"role\":\"assistant\",\"content\":null,\"tool_calls\":[");
+        d->open = msg_start(d, "assistant");
+        tg__jt_add(t, d->open, "content", tg__jt_null(t));
     }
-    d->open = OPEN_TOOL_CALLS;
-    JB(&d->out, "{\"id\":");
-    jb_str(&d->out, call_id->valuestring);
-    JB(&d->out, ",\"type\":\"function\",\"function\":{\"name\":\"");
-    if (cJSON_IsString(ns)) {
-        /* the name its namespace's function was sent under (dec_one_tool) */
-        jb_esc(&d->out, ns->valuestring, strlen(ns->valuestring));
-        JB(&d->out, "__");
-    }
-    jb_esc(&d->out, name->valuestring, strlen(name->valuestring));
-    JB(&d->out, "\",\"arguments\":");
+    if (d->open_tcs == NULL)
+        tg__jt_add(t, d->open, "tool_calls", d->open_tcs = tg__jt_arr(t));
+    nm = name->valuestring;
+    /* the name its namespace's function was sent under (dec_one_tool) */
+    if (cJSON_IsString(ns) &&
+        (nm = tg_arena_sprintf(d->a, "%s__%s", ns->valuestring, name->valuestring)) == NULL)
+        return tg_err_set(d->err, TG_ENOMEM, "out of memory decoding the request");
+    tc = tg__jt_obj(t);
+    fn = tg__jt_obj(t);
+    tg__jt_add(t, d->open_tcs, NULL, tc);
+    tg__jt_add(t, tc, "id", tg__jt_str(t, call_id->valuestring));
+    tg__jt_add(t, tc, "type", tg__jt_str(t, "function"));
+    tg__jt_add(t, tc, "function", fn);
+    tg__jt_add(t, fn, "name", tg__jt_str(t, nm));
     if (custom) {
         /* the custom tool's free-form input as the one argument of its function */
         d->tmp.len = 0;
@@ -651,11 +703,11 @@ dec_call(struct dec *d, const cJSON *it, uint32_t i, bool custom)
         JB(&d->tmp, "}");
         if (d->tmp.err)
             return tg_err_set(d->err, d->tmp.err, "custom tool input too large");
-        jb_strn(&d->out, d->tmp.p, d->tmp.len);
+        a = tg__jt_strn(t, d->tmp.p, d->tmp.len);
     } else {
-        jb_str(&d->out, args->valuestring);
+        a = tg__jt_str(t, args->valuestring);
     }
-    JB(&d->out, "}}");
+    tg__jt_add(t, fn, "arguments", a);
     return TG_OK;
 }
 
@@ -663,46 +715,42 @@ dec_call(struct dec *d, const cJSON *it, uint32_t i, bool custom)
 static int
 dec_output(struct dec *d, const cJSON *it, uint32_t i)
 {
+    struct tg__jt *t = &d->t;
     const cJSON *call_id = get(it, "call_id"), *out = get(it, "output"), *p;
     char where[48];
     uint32_t j = 0;
+    size_t n = 0;
+    cJSON *m;
     int rc;
 
     if (!cJSON_IsString(call_id) || call_id->valuestring[0] == '\0')
         return tg_err_set(d->err, TG_EINVAL, "input[%u].call_id must be a non-empty string", i);
-    snprintf(where, sizeof(where), "input[%u].output", i);
+    where_at(where, i, ".output");
     if (!cJSON_IsString(out) && !cJSON_IsArray(out))
         return tg_err_set(d->err, TG_EINVAL, "%s must be a string or an array of parts", where);
     for (p = cJSON_IsArray(out) ? out->child : NULL; p != NULL; p = p->next, j++) {
-        enum part_kind k;
-        const char *t;
-        if ((rc = part_check(p, where, j, &k, &t, d->err)) != TG_OK)
+        enum part_kind k = PART_TEXT;
+        const char *x = NULL;
+        if ((rc = part_check(p, where, j, &k, &x, d->err)) != TG_OK)
             return rc;
+        if (x != NULL)
+            n += strlen(x);
     }
     close_open(d);
-    msg_start(d);
-    JB(&d->out, "\"role\":\"tool\",\"tool_call_id\":");
-    jb_str(&d->out, call_id->valuestring);
-    JB(&d->out, ",\"content\":");
+    m = msg_start(d, "tool");
+    tg__jt_add(t, m, "tool_call_id", tg__jt_str(t, call_id->valuestring));
     if (cJSON_IsString(out)) {
-        jb_str(&d->out, out->valuestring);
-    } else {
-        JB(&d->out, "\"");
-        for (p = out->child; p != NULL; p = p->next) {
-            enum part_kind k;
-            const char *t = NULL;
-            (void)part_check(p, where, 0, &k, &t, d->err);
-            if (k == PART_TEXT) {
-                jb_esc(&d->out, t, strlen(t));
-            } else {
-                if (d->deferred.len > 0)
-                    JB(&d->deferred, ",");
-                write_media(&d->deferred, p);
-            }
-        }
-        JB(&d->out, "\"");
+        tg__jt_add(t, m, "content", tg__jt_str(t, out->valuestring));
+        return TG_OK;
     }
-    JB(&d->out, "}");
+    tg__jt_add(t, m, "content", joined(d, out->child, n));
+    for (p = out->child; p != NULL; p = p->next) {
+        if (part_text(p) != NULL)
+            continue;
+        if (d->deferred == NULL)
+            d->deferred = tg__jt_arr(t);
+        tg__jt_add(t, d->deferred, NULL, media_part(d, p));
+    }
     return TG_OK;
 }
 
@@ -714,10 +762,7 @@ dec_input(struct dec *d, const cJSON *input)
 
     if (cJSON_IsString(input)) {
         close_open(d);
-        msg_start(d);
-        JB(&d->out, "\"role\":\"user\",\"content\":");
-        jb_str(&d->out, input->valuestring);
-        JB(&d->out, "}");
+        tg__jt_add(&d->t, msg_start(d, "user"), "content", tg__jt_str(&d->t, input->valuestring));
         return TG_OK;
     }
     if (!cJSON_IsArray(input))
@@ -801,15 +846,12 @@ add_name(struct dec *d, const char *name, uint32_t i)
     return TG_OK;
 }
 
+/* An optional member carried as the client sent it. */
 static void
-write_opt(struct jb *b, const char *key, const cJSON *v)
+write_opt(struct dec *d, cJSON *o, const char *key, const cJSON *v)
 {
-    if (!present(v))
-        return;
-    JB(b, ",");
-    jb_str(b, key);
-    JB(b, ":");
-    jb_value(b, v);
+    if (present(v))
+        tg__jt_add(&d->t, o, key, tg__jt_ref(&d->t, v));
 }
 
 /*
@@ -821,8 +863,10 @@ static int
 dec_one_tool(struct dec *d, const cJSON *t, uint32_t i, const cJSON *ns, const struct allowed *al,
              uint32_t *n)
 {
+    struct tg__jt *jt = &d->t;
     const cJSON *type = get(t, "type"), *name = get(t, "name"), *desc = get(t, "description");
     const char *flat;
+    cJSON *to, *fo;
     bool custom = streq(type->valuestring, "custom");
     int rc;
 
@@ -847,21 +891,24 @@ dec_one_tool(struct dec *d, const cJSON *t, uint32_t i, const cJSON *ns, const s
         d->pv->custom[d->pv->ncustom++] = flat;
     if (!allowed_has(al, flat) && !allowed_has(al, name->valuestring))
         return TG_OK;        /* tool_choice.allowed_tools leaves it out */
-    jb_cstr(&d->out, (*n)++ == 0 ? ",\"tools\":[" : ",");
-    JB(&d->out, "{\"type\":\"function\",\"function\":{\"name\":");
-    jb_str(&d->out, flat);
+    if ((*n)++ == 0)
+        tg__jt_add(jt, d->root, "tools", d->tools = tg__jt_arr(jt));
+    to = tg__jt_obj(jt);
+    fo = tg__jt_obj(jt);
+    tg__jt_add(jt, d->tools, NULL, to);
+    tg__jt_add(jt, to, "type", tg__jt_str(jt, "function"));
+    tg__jt_add(jt, to, "function", fo);
+    tg__jt_add(jt, fo, "name", tg__jt_str(jt, flat));
     if (ns != NULL && cJSON_IsString(get(ns, "description"))) {
         /* the namespace's description is text the model reads too */
         const char *nd = get(ns, "description")->valuestring;
-        JB(&d->out, ",\"description\":\"");
-        jb_esc(&d->out, nd, strlen(nd));
-        if (cJSON_IsString(desc)) {
-            JB(&d->out, "\\n\\n");
-            jb_esc(&d->out, desc->valuestring, strlen(desc->valuestring));
-        }
-        JB(&d->out, "\"");
+        const char *both = cJSON_IsString(desc)
+                               ? tg_arena_sprintf(d->a, "%s\n\n%s", nd, desc->valuestring) : nd;
+        if (both == NULL)
+            return tg_err_set(d->err, TG_ENOMEM, "out of memory decoding tools");
+        tg__jt_add(jt, fo, "description", tg__jt_str(jt, both));
     } else {
-        write_opt(&d->out, "description", desc);
+        write_opt(d, fo, "description", desc);
     }
     if (!custom) {
         const cJSON *params = get(t, "parameters"), *strict = get(t, "strict");
@@ -869,8 +916,8 @@ dec_one_tool(struct dec *d, const cJSON *t, uint32_t i, const cJSON *ns, const s
             return tg_err_set(d->err, TG_EINVAL, "tools[%u].parameters must be an object", i);
         if (present(strict) && !cJSON_IsBool(strict))
             return tg_err_set(d->err, TG_EINVAL, "tools[%u].strict must be a boolean", i);
-        write_opt(&d->out, "parameters", params);
-        write_opt(&d->out, "strict", strict);
+        write_opt(d, fo, "parameters", params);
+        write_opt(d, fo, "strict", strict);
     } else {
         /* One string argument.  A grammar the model must follow goes
          * into its description: a chat model cannot be constrained by
@@ -893,18 +940,24 @@ dec_one_tool(struct dec *d, const cJSON *t, uint32_t i, const cJSON *ns, const s
                                   "tools[%u].format.type must be text or grammar", i);
             }
         }
-        JB(&d->out, ",\"parameters\":{\"type\":\"object\",\"properties\":{\"input\":"
-                    "{\"type\":\"string\"");
+        cJSON *pa = tg__jt_obj(jt), *props = tg__jt_obj(jt), *in = tg__jt_obj(jt);
+        cJSON *req = tg__jt_arr(jt);
+        tg__jt_add(jt, fo, "parameters", pa);
+        tg__jt_add(jt, pa, "type", tg__jt_str(jt, "object"));
+        tg__jt_add(jt, pa, "properties", props);
+        tg__jt_add(jt, props, "input", in);
+        tg__jt_add(jt, in, "type", tg__jt_str(jt, "string"));
         if (def != NULL) {
-            JB(&d->out, ",\"description\":\"The input must follow this ");
-            jb_esc(&d->out, syntax, strlen(syntax));
-            JB(&d->out, " grammar:\\n");
-            jb_esc(&d->out, def, strlen(def));
-            JB(&d->out, "\"");
+            const char *g = tg_arena_sprintf(d->a, "The input must follow this %s grammar:\n%s",
+                                             syntax, def);
+            if (g == NULL)
+                return tg_err_set(d->err, TG_ENOMEM, "out of memory decoding tools");
+            tg__jt_add(jt, in, "description", tg__jt_str(jt, g));
         }
-        JB(&d->out, "}},\"required\":[\"input\"],\"additionalProperties\":false}");
+        tg__jt_add(jt, pa, "required", req);
+        tg__jt_add(jt, req, NULL, tg__jt_str(jt, "input"));
+        tg__jt_add(jt, pa, "additionalProperties", tg__jt_bool(jt, false));
     }
-    JB(&d->out, "}}");
     return TG_OK;
 }
 
@@ -975,8 +1028,6 @@ dec_tools(struct dec *d, const cJSON *tools, const struct allowed *al, uint32_t 
         if (rc != TG_OK)
             return rc;
     }
-    if (n > 0)
-        JB(&d->out, "]");
     *ntools = n;
     return TG_OK;
 }
@@ -1064,7 +1115,9 @@ dec_text_format(struct dec *d, const cJSON *text)
     if (streq(ft->valuestring, "text"))
         return TG_OK;
     if (streq(ft->valuestring, "json_object")) {
-        JB(&d->out, ",\"response_format\":{\"type\":\"json_object\"}");
+        cJSON *rf = tg__jt_obj(&d->t);
+        tg__jt_add(&d->t, d->root, "response_format", rf);
+        tg__jt_add(&d->t, rf, "type", tg__jt_str(&d->t, "json_object"));
         return TG_OK;
     }
     if (streq(ft->valuestring, "json_schema")) {
@@ -1073,12 +1126,14 @@ dec_text_format(struct dec *d, const cJSON *text)
             return tg_err_set(d->err, TG_EINVAL, "text.format.schema must be an object");
         if (present(name) && !cJSON_IsString(name))
             return tg_err_set(d->err, TG_EINVAL, "text.format.name must be a string");
-        JB(&d->out, ",\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":");
-        jb_str(&d->out, str_or(name, "response"));
-        write_opt(&d->out, "description", get(fmt, "description"));
-        write_opt(&d->out, "schema", schema);
-        write_opt(&d->out, "strict", get(fmt, "strict"));
-        JB(&d->out, "}}");
+        cJSON *rf = tg__jt_obj(&d->t), *js = tg__jt_obj(&d->t);
+        tg__jt_add(&d->t, d->root, "response_format", rf);
+        tg__jt_add(&d->t, rf, "type", tg__jt_str(&d->t, "json_schema"));
+        tg__jt_add(&d->t, rf, "json_schema", js);
+        tg__jt_add(&d->t, js, "name", tg__jt_str(&d->t, str_or(name, "response")));
+        write_opt(d, js, "description", get(fmt, "description"));
+        write_opt(d, js, "schema", schema);
+        write_opt(d, js, "strict", get(fmt, "strict"));
         return TG_OK;
     }
     return tg_err_set(d->err, TG_EINVAL, "text.format.type '%s' is not supported",
@@ -1110,23 +1165,24 @@ refuse_state(const cJSON *root, struct tg_err *err)
 }
 
 static int
-resp_decode(const char *body, size_t len, struct tg_arena *a, struct tg_dialect_ctx *ctx,
-            char **canon, size_t *canon_len, struct tg_err *err)
+resp_decode_tree(const char *body, size_t len, struct tg_arena *a, struct tg_dialect_ctx *ctx,
+                 char **canon, size_t *canon_len, cJSON **tree, struct tg_err *err)
 {
     struct dec d;
+    struct jb out;
     struct allowed al;
-    cJSON *root = NULL;
+    cJSON *root = NULL, *m;
     const cJSON *v, *model, *input, *stream, *instr;
     const char *end = NULL, *mode = NULL, *forced = NULL;
     uint32_t ntools = 0;
-    char *out;
+    char *text;
     int rc;
 
     memset(&d, 0, sizeof(d));
-    jb_init(&d.out, TG_MAX_RESP_CANON_BYTES);
-    jb_init(&d.deferred, TG_MAX_RESP_CANON_BYTES);
+    jb_init(&out, TG_MAX_RESP_CANON_BYTES);
     jb_init(&d.tmp, TG_MAX_RESP_CANON_BYTES);
     d.a = a;
+    d.t.a = a;
     d.err = err;
 
     rc = tg_json_parse(body, len, TG_MAX_JSON_DEPTH, a, &root, &end);
@@ -1150,7 +1206,7 @@ resp_decode(const char *body, size_t len, struct tg_arena *a, struct tg_dialect_
         rc = tg_err_set(err, TG_EINVAL, "request body must be a JSON object");
         goto out;
     }
-    if (has_nul(body, len)) {
+    if (tg__dialect_has_nul(body, len)) {
         rc = tg_err_set(err, TG_EINVAL, "request body contains a NUL character");
         goto out;
     }
@@ -1193,26 +1249,18 @@ resp_decode(const char *body, size_t len, struct tg_arena *a, struct tg_dialect_
         goto out;
     }
 
-    JB(&d.out, "{");
-    if (cJSON_IsString(model)) {
-        JB(&d.out, "\"model\":");
-        jb_str(&d.out, model->valuestring);
-        JB(&d.out, ",");
-    }
-    JB(&d.out, "\"messages\":[");
-    if (cJSON_IsString(instr) && instr->valuestring[0] != '\0') {
-        msg_start(&d);
-        JB(&d.out, "\"role\":\"system\",\"content\":");
-        jb_str(&d.out, instr->valuestring);
-        JB(&d.out, "}");
-    }
+    d.root = tg__jt_obj(&d.t);
+    if (cJSON_IsString(model))
+        tg__jt_add(&d.t, d.root, "model", tg__jt_str(&d.t, model->valuestring));
+    tg__jt_add(&d.t, d.root, "messages", d.msgs = tg__jt_arr(&d.t));
+    if (cJSON_IsString(instr) && instr->valuestring[0] != '\0')
+        tg__jt_add(&d.t, msg_start(&d, "system"), "content", tg__jt_str(&d.t, instr->valuestring));
     if ((rc = dec_input(&d, input)) != TG_OK)
         goto out;
     if (d.nmsgs == 0) {
         rc = tg_err_set(err, TG_EINVAL, "input has no message a chat model can read");
         goto out;
     }
-    JB(&d.out, "]");
 
     if ((rc = dec_tool_choice(&d, get(root, "tool_choice"), &al, &mode, &forced)) != TG_OK ||
         (rc = dec_tools(&d, get(root, "tools"), &al, &ntools)) != TG_OK)
@@ -1220,38 +1268,35 @@ resp_decode(const char *body, size_t len, struct tg_arena *a, struct tg_dialect_
     if (ntools > 0) {
         /* chat APIs refuse tool_choice and parallel_tool_calls without tools */
         if (forced != NULL) {
-            JB(&d.out, ",\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":");
-            jb_str(&d.out, forced);
-            JB(&d.out, "}}");
+            cJSON *tc = tg__jt_obj(&d.t), *fn = tg__jt_obj(&d.t);
+            tg__jt_add(&d.t, d.root, "tool_choice", tc);
+            tg__jt_add(&d.t, tc, "type", tg__jt_str(&d.t, "function"));
+            tg__jt_add(&d.t, tc, "function", fn);
+            tg__jt_add(&d.t, fn, "name", tg__jt_str(&d.t, forced));
         } else if (mode != NULL) {
-            JB(&d.out, ",\"tool_choice\":");
-            jb_str(&d.out, mode);
+            tg__jt_add(&d.t, d.root, "tool_choice", tg__jt_str(&d.t, mode));
         }
         v = get(root, "parallel_tool_calls");
         if (present(v) && !cJSON_IsBool(v)) {
             rc = tg_err_set(err, TG_EINVAL, "parallel_tool_calls must be a boolean");
             goto out;
         }
-        write_opt(&d.out, "parallel_tool_calls", v);
+        write_opt(&d, d.root, "parallel_tool_calls", v);
     } else if (forced != NULL || streq(mode, "required")) {
         rc = tg_err_set(err, TG_EINVAL, "tool_choice requires a tool call, but no function or "
                         "custom tool is defined (hosted tools are dropped)");
         goto out;
     }
 
-    v = get(root, "max_output_tokens");
-    if (present(v)) {
-        JB(&d.out, ",\"max_tokens\":");
-        jb_value(&d.out, v);
-    }
-    write_opt(&d.out, "temperature", get(root, "temperature"));
-    write_opt(&d.out, "top_p", get(root, "top_p"));
+    write_opt(&d, d.root, "max_tokens", get(root, "max_output_tokens"));
+    write_opt(&d, d.root, "temperature", get(root, "temperature"));
+    write_opt(&d, d.root, "top_p", get(root, "top_p"));
     v = get(root, "user");
     if (present(v) && !cJSON_IsString(v)) {
         rc = tg_err_set(err, TG_EINVAL, "user must be a string");
         goto out;
     }
-    write_opt(&d.out, "user", v);
+    write_opt(&d, d.root, "user", v);
     if ((rc = dec_text_format(&d, get(root, "text"))) != TG_OK)
         goto out;
     v = get(root, "metadata");
@@ -1259,37 +1304,53 @@ resp_decode(const char *body, size_t len, struct tg_arena *a, struct tg_dialect_
         rc = tg_err_set(err, TG_EINVAL, "metadata must be an object");
         goto out;
     }
-    write_opt(&d.out, "metadata", v);
-    if (cJSON_IsTrue(stream))
-        JB(&d.out, ",\"stream\":true,\"stream_options\":{\"include_usage\":true}");
-    JB(&d.out, "}");
+    write_opt(&d, d.root, "metadata", v);
+    if (cJSON_IsTrue(stream)) {
+        tg__jt_add(&d.t, d.root, "stream", tg__jt_bool(&d.t, true));
+        tg__jt_add(&d.t, d.root, "stream_options", m = tg__jt_obj(&d.t));
+        tg__jt_add(&d.t, m, "include_usage", tg__jt_bool(&d.t, true));
+    }
     /* Everything else (store, include, reasoning, prompt_cache_key, truncation,
      * service_tier, safety_identifier, background, stream_options, ...) only
      * tunes OpenAI's service: dropped, and its text never leaves tollgate. */
 
-    if (d.out.err || d.deferred.err) {
-        int e = d.out.err ? d.out.err : d.deferred.err;
-        rc = tg_err_set(err, e, e == TG_ELIMIT ? "decoded request too large"
-                                               : "out of memory decoding the request");
-        goto out;
-    }
-    d.pv->root = root;
-    if ((out = tg_arena_alloc(a, d.out.len + 1)) == NULL) {
+    if (d.t.oom) {
         rc = tg_err_set(err, TG_ENOMEM, "out of memory decoding the request");
         goto out;
     }
-    memcpy(out, d.out.p, d.out.len + 1);
+    /* the canonical text is about the client's size: one allocation */
+    jb_reserve(&out, len + len / 8 + 1024);
+    jb_value(&out, d.root);
+    if (out.err) {
+        rc = tg_err_set(err, out.err, out.err == TG_ELIMIT ? "decoded request too large"
+                                                           : "out of memory decoding the request");
+        goto out;
+    }
+    d.pv->root = root;
+    if ((text = tg_arena_alloc(a, out.len + 1)) == NULL) {
+        rc = tg_err_set(err, TG_ENOMEM, "out of memory decoding the request");
+        goto out;
+    }
+    memcpy(text, out.p, out.len + 1);
     ctx->client_model = cJSON_IsString(model) ? model->valuestring : NULL;
     ctx->stream = cJSON_IsTrue(stream);
     ctx->priv = d.pv;
-    *canon = out;
-    *canon_len = d.out.len;
+    *canon = text;
+    *canon_len = out.len;
+    if (tree != NULL)
+        *tree = d.root;
     rc = TG_OK;
 out:
-    jb_free(&d.out);
-    jb_free(&d.deferred);
+    jb_free(&out);
     jb_free(&d.tmp);
     return rc;
+}
+
+static int
+resp_decode(const char *body, size_t len, struct tg_arena *a, struct tg_dialect_ctx *ctx,
+            char **canon, size_t *canon_len, struct tg_err *err)
+{
+    return resp_decode_tree(body, len, a, ctx, canon, canon_len, NULL, err);
 }
 
 /* ---- the Response object ------------------------------------------------- */
@@ -1657,6 +1718,8 @@ resp_encode_answer(const struct tg_dialect_ctx *ctx, const char *chat, size_t le
     }
     usage_read(&u, get(root, "usage"));
     build_echo(&echo, ctx);
+    /* the Response is the items, the echo and ~1 KiB more: one allocation */
+    jb_reserve(&b, items.len + echo.len + 1024);
     write_response(&b, ctx, &echo, status, incomplete, items.p ? items.p : "", items.len, &u,
                    NULL);
     if (items.err || b.err || echo.err) {
@@ -2247,6 +2310,7 @@ const struct tg_dialect_ops tg__dialect_responses = {
     .path = "/v1/responses",
     .errors = TG_DIALECT_ERR_OPENAI,
     .decode = resp_decode,
+    .decode_tree = resp_decode_tree,
     .encode_answer = resp_encode_answer,
     .stream_new = resp_stream_new,
     .stream_feed = resp_stream_feed,

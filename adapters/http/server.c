@@ -2004,6 +2004,7 @@ handle_infer(struct gw_loop *L, struct evhttp_request *ev, const struct tg_diale
     struct evbuffer *in;
     struct tg_err err = { 0 };
     const char *category, *feature;
+    cJSON *tree = NULL;
     size_t max;
     int rc;
 
@@ -2069,7 +2070,13 @@ handle_infer(struct gw_loop *L, struct evhttp_request *ev, const struct tg_diale
         r->dctx.id = dialect->id;
         r->dctx.answer_id = r->id;
         r->dctx.now_s = r->ts_us / 1000000;
-        rc = dialect->decode(r->client_body, r->client_len, &r->arena, &r->dctx, &canon, &clen, &err);
+        /* A dialect that builds the canonical tree hands it over as well as
+         * its text: the engine indexes the tree instead of parsing the text
+         * it was printed from (dialect.h). */
+        rc = dialect->decode_tree != NULL
+                 ? dialect->decode_tree(r->client_body, r->client_len, &r->arena, &r->dctx, &canon, &clen,
+                                        &tree, &err)
+                 : dialect->decode(r->client_body, r->client_len, &r->arena, &r->dctx, &canon, &clen, &err);
         if (rc == TG_OK) {
             r->body = canon;
             r->body_len = clen;
@@ -2078,7 +2085,8 @@ handle_infer(struct gw_loop *L, struct evhttp_request *ev, const struct tg_diale
     if (rc == TG_OK)
         rc = dialect->id == TG_DIALECT_EMBEDDINGS
                  ? tg_request_parse_embedding(r->body, r->body_len, &r->arena, &r->req, &err)
-                 : tg_request_parse(r->body, r->body_len, &r->arena, &r->req, &err);
+             : tree != NULL ? tg_request_from_tree(tree, r->body_len, &r->arena, &r->req, &err)
+                            : tg_request_parse(r->body, r->body_len, &r->arena, &r->req, &err);
     if (rc == TG_ENOMEM)
         goto oom;
     if (rc != TG_OK) {

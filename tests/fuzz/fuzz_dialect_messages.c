@@ -4,9 +4,10 @@
  * chat.completion answer, and translated as a canonical stream fed whole
  * and split at a fuzzer-chosen point.  Invariants: no crash or leak; a
  * decoded body is a chat request the engine accepts (or one past its parts
- * cap); an encoded answer is JSON; the stream output is the same whatever
- * the split and is a sequence of complete "event: X\ndata: {type: X}\n\n"
- * events.
+ * cap); decode_tree agrees with decode and the engine with itself on its
+ * tree (canon_tree.h); an encoded answer is JSON; the stream output is the
+ * same whatever the split and is a sequence of complete
+ * "event: X\ndata: {type: X}\n\n" events.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 
 #include "adapters/dialects/dialect.h"
 #include "engine/request.h"
+#include "tests/fuzz/canon_tree.h"
 
 struct acc {
     char  *buf;
@@ -123,6 +125,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int r1, r2;
 
     check_decode(TG_DIALECT_MESSAGES, in, size);
+    canon_tree_check(TG_DIALECT_MESSAGES, in, size);
     check_decode(TG_DIALECT_COUNT_TOKENS, in, size);
 
     {

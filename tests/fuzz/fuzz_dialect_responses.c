@@ -3,8 +3,10 @@
  * decode them as a request body, encode them as a chat.completion answer,
  * and translate them as a canonical stream, whole and split at a point
  * the input chooses.  Invariants: no crash or leak; a decoded body is
- * JSON; an encoded answer is JSON; the stream gives the same events
- * whatever the split, and every event is "event: NAME\ndata: JSON\n\n".
+ * JSON; decode_tree agrees with decode and the engine with itself on its
+ * tree (canon_tree.h); an encoded answer is JSON; the stream gives the
+ * same events whatever the split, and every event is
+ * "event: NAME\ndata: JSON\n\n".
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -15,6 +17,7 @@
 
 #include "adapters/dialects/dialect.h"
 #include "engine/arena.h"
+#include "tests/fuzz/canon_tree.h"
 
 struct acc {
     char  *buf;
@@ -103,6 +106,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         cJSON_Delete(j);
     }
+    canon_tree_check(TG_DIALECT_RESPONSES, in, size);
     /* the same bytes as an answer, with whatever the decode learned */
     if (o->encode_answer(&ctx, in, size, &ans, &ans_len, &err) == 0) {
         cJSON *j = cJSON_ParseWithLength(ans, ans_len);
