@@ -259,6 +259,144 @@ tg_allow_role_address(const char *v, size_t len)
     return false;
 }
 
+/* a.b.c.d -> 32 bits; false when v is not a dotted quad */
+static bool
+ipv4_of(const char *v, size_t len, uint32_t *out)
+{
+    uint32_t a = 0, part = 0, dots = 0, digits = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        if (v[i] >= '0' && v[i] <= '9') {
+            part = part * 10 + (uint32_t)(v[i] - '0');
+            if (++digits > 3 || part > 255)
+                return false;
+        } else if (v[i] == '.' && digits > 0 && dots < 3) {
+            a = a << 8 | part;
+            part = digits = 0;
+            dots++;
+        } else {
+            return false;
+        }
+    }
+    if (dots != 3 || digits == 0)
+        return false;
+    *out = a << 8 | part;
+    return true;
+}
+
+static bool
+special_v4(uint32_t a)
+{
+    static const struct { uint32_t net; unsigned bits; } r[] = {
+        { 0x00000000u, 8 },  { 0x0A000000u, 8 },  { 0x64400000u, 10 }, { 0x7F000000u, 8 },
+        { 0xA9FE0000u, 16 }, { 0xAC100000u, 12 }, { 0xC0000000u, 24 }, { 0xC0000200u, 24 },
+        { 0xC0A80000u, 16 }, { 0xC6120000u, 15 }, { 0xC6336400u, 24 }, { 0xCB007100u, 24 },
+        { 0xE0000000u, 4 },  { 0xF0000000u, 4 },
+    };
+    for (size_t i = 0; i < TG_ARRAY_LEN(r); i++)
+        if ((a & (0xFFFFFFFFu << (32 - r[i].bits))) == r[i].net)
+            return true;
+    /* a netmask: ones then zeros (255.255.255.0, 255.255.0.0, ...) */
+    return a != 0 && ((~a + 1) & ~a) == 0 && (a >> 31) == 1;
+}
+
+/* Parse an IPv6 text (:: once, an optional trailing dotted quad, an
+ * optional %zone) into 16 bytes. */
+static bool
+ipv6_of(const char *v, size_t len, uint8_t out[16])
+{
+    uint16_t w[8] = { 0 };
+    int nw = 0, gap = -1;
+    size_t i = 0;
+    const char *pct = memchr(v, '%', len);
+
+    if (pct != NULL)
+        len = (size_t)(pct - v);
+    if (len >= 2 && v[0] == ':' && v[1] == ':') {
+        gap = 0;
+        i = 2;
+    }
+    while (i < len) {
+        size_t j = i;
+        uint32_t x = 0;
+        const char *dot = NULL;
+        while (j < len && v[j] != ':') {
+            if (v[j] == '.')
+                dot = v + j;
+            j++;
+        }
+        if (dot != NULL) {   /* an embedded IPv4 ends the address */
+            uint32_t a4;
+            if (j != len || nw > 6 || !ipv4_of(v + i, j - i, &a4))
+                return false;
+            w[nw++] = (uint16_t)(a4 >> 16);
+            w[nw++] = (uint16_t)a4;
+            i = j;
+            break;
+        }
+        if (j == i || j - i > 4)
+            return false;
+        for (size_t k = i; k < j; k++) {
+            char c = v[k];
+            int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                  : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+            if (d < 0)
+                return false;
+            x = x << 4 | (uint32_t)d;
+        }
+        if (nw >= 8)
+            return false;
+        w[nw++] = (uint16_t)x;
+        i = j;
+        if (i < len) {   /* at ':' */
+            if (i + 1 < len && v[i + 1] == ':') {
+                if (gap >= 0)
+                    return false;
+                gap = nw;
+                i += 2;
+            } else {
+                i++;
+                if (i == len)
+                    return false;
+            }
+        }
+    }
+    if (gap < 0 ? nw != 8 : nw > 7)
+        return false;
+    if (gap >= 0) {
+        int tail = nw - gap;
+        memmove(w + 8 - tail, w + gap, (size_t)tail * sizeof(w[0]));
+        memset(w + gap, 0, (size_t)(8 - tail - gap) * sizeof(w[0]));
+    }
+    for (int k = 0; k < 8; k++) {
+        out[2 * k] = (uint8_t)(w[k] >> 8);
+        out[2 * k + 1] = (uint8_t)w[k];
+    }
+    return true;
+}
+
+bool
+tg_allow_special_ip(const char *v, size_t len)
+{
+    uint32_t a;
+    uint8_t b[16];
+    static const uint8_t zero12[12] = { 0 }, mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+    if (ipv4_of(v, len, &a))
+        return special_v4(a);
+    if (!ipv6_of(v, len, b))
+        return false;
+    if (memcmp(b, zero12, 12) == 0)
+        return true;   /* ::/96: unspecified, loopback, IPv4-compatible (deprecated) */
+    if (memcmp(b, mapped, 12) == 0)
+        return special_v4((uint32_t)b[12] << 24 | (uint32_t)b[13] << 16 | (uint32_t)b[14] << 8 | b[15]);
+    return (b[0] & 0xfe) == 0xfc ||                      /* fc00::/7 unique local */
+           (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) ||    /* fe80::/10 link-local */
+           b[0] == 0xff ||                               /* ff00::/8 multicast */
+           (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x0d && b[3] == 0xb8) ||   /* 2001:db8::/32 */
+           (b[0] == 0x01 && b[1] == 0x00 && memcmp(b + 2, zero12, 6) == 0);     /* 100::/64 discard */
+}
+
 static bool
 role_entry_match(const struct tg_allow_entry *e, const char *v, size_t len,
                  struct tg_allow_matcher *m)
@@ -276,7 +414,7 @@ tg_allow_apply(const struct tg_allow_scope *sc, const struct tg_part *parts, uin
     const struct tg_allow_entry **by = NULL;   /* entry that allowed finding i, or NULL */
     struct tg_allow_hit *hv;
     uint32_t nh = 0, total = 0;
-    bool any_patterns = false, any = sc->role != NULL;
+    bool any_patterns = false, any = sc->role != NULL || sc->special_ip != NULL;
 
     *hits = NULL;
     *nhits = 0;
@@ -308,6 +446,9 @@ tg_allow_apply(const struct tg_allow_scope *sc, const struct tg_part *parts, uin
         if (by[i] == NULL && sc->role != NULL && strcmp(sc->role->entity, fd->entity) == 0 &&
             role_entry_match(sc->role, v, len, m))
             by[i] = sc->role;
+        if (by[i] == NULL && sc->special_ip != NULL && strcmp(sc->special_ip->entity, fd->entity) == 0 &&
+            (tg_allow_special_ip(v, len) || tg_allow_entry_match(sc->special_ip, v, len, m)))
+            by[i] = sc->special_ip;
         if (by[i] != NULL)
             total++;
     }

@@ -40,6 +40,7 @@ enum tg_allow_source {
     TG_ALLOW_SRC_RULE   = 1,   /* routing_rules[].pii_allow */
     TG_ALLOW_SRC_TENANT = 2,   /* tenants[].pii_allow */
     TG_ALLOW_SRC_ROLE   = 3,   /* built in: role and no-reply mailboxes */
+    TG_ALLOW_SRC_SPECIAL_IP = 4, /* built in: special-purpose IP addresses (loopback, private, ...) */
 };
 
 struct tg_allow_entry {
@@ -61,6 +62,7 @@ struct tg_allow_scope {
     const struct tg_allow_entry *lists[3];   /* policy, rule, tenant */
     uint32_t                     nlists[3];
     const struct tg_allow_entry *role;       /* NULL: role addresses are personal data */
+    const struct tg_allow_entry *special_ip; /* NULL: special-purpose IPs are personal data */
 };
 
 /* Findings one entry suppressed in one request. */
@@ -108,6 +110,16 @@ int  tg_allow_entry_test(const struct tg_allow_entry *e, const char *v, size_t l
 /* Is [v, v+len) an address whose local part is a role or no-reply mailbox
  * (noreply@, postmaster@, abuse@, ...; the list is in allow.c)? */
 bool tg_allow_role_address(const char *v, size_t len);
+/*
+ * Is [v, v+len) a special-purpose IP address — one that identifies no
+ * machine on the internet, let alone a person: loopback, unspecified,
+ * private (RFC 1918, fc00::/7), link-local, shared (100.64/10),
+ * documentation (192.0.2/24, 198.51.100/24, 203.0.113/24, 2001:db8::/32),
+ * benchmarking, multicast, reserved and broadcast, IPv4-compatible and
+ * mapped forms of those, or a netmask (255.255.255.0)?  A textual IPv4 or
+ * IPv6 address as the detectors report it (an IPv6 zone is ignored).
+ */
+bool tg_allow_special_ip(const char *v, size_t len);
 /* The built-in list, NULL-terminated (for docs and tests). */
 extern const char *const tg_allow_role_locals[];
 

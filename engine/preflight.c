@@ -158,6 +158,7 @@ apply_allow(const struct tg_policy *p, const struct tg_request *req, struct tg_a
         .nlists = { p->npii_allow, d->rule ? d->rule->npii_allow : 0,
                     d->tenant_cfg ? d->tenant_cfg->npii_allow : 0 },
         .role = p->role_allow,
+        .special_ip = p->special_ip_allow,
     };
     int rc = tg_allow_apply(&sc, req->parts, req->nparts, &d->findings, a,
                             &d->allow_hits, &d->nallow_hits, err);

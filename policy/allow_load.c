@@ -394,6 +394,7 @@ resolve_list(struct tg__ld *ld, struct ckctx *cx, const struct tg__rallow_list *
 
 int
 tg__allow_load(struct tg__ld *ld, const struct tg__rallow_list *policy_list, bool roles_personal,
+               bool special_personal,
                const struct tg__rallow_list *const *rule_lists, const char *const *rule_ids,
                uint32_t nrules, const struct tg__rallow_list *const *tenant_lists,
                const char *const *tenant_ids, uint32_t ntenants)
@@ -462,6 +463,17 @@ tg__allow_load(struct tg__ld *ld, const struct tg__rallow_list *policy_list, boo
         e->entity = "EMAIL_ADDRESS";
         e->id = p->nallow++;
         p->role_allow = e;
+    }
+    if (!special_personal) {
+        struct tg_allow_entry *e = tg_arena_calloc(&p->arena, 1, sizeof(*e));
+        if (e == NULL) {
+            rc = TG_ENOMEM;
+            goto out;
+        }
+        e->source = TG_ALLOW_SRC_SPECIAL_IP;
+        e->entity = "IP_ADDRESS";
+        e->id = p->nallow++;
+        p->special_ip_allow = e;
     }
 out:
     tg_pii_scratch_free(cx.sc);

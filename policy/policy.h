@@ -221,6 +221,8 @@ struct tg_policy {
     bool                deny_secrets; /* secrets deny even where PII is allowed */
     const struct tg_allow_entry *pii_allow;  /* policy.pii.allow (engine/allow.h) */
     uint32_t            npii_allow;
+    const struct tg_allow_entry *special_ip_allow; /* special-purpose IPs are not personal data;
+                                                      NULL with policy.pii.special_ips: personal */
     const struct tg_allow_entry *role_allow; /* role mailboxes are not personal data;
                                                 NULL with policy.pii.role_addresses: personal */
     uint32_t            nallow;       /* allow entries of every level + the role one:

@@ -242,6 +242,8 @@ tg__policy_hash(struct tg_policy *p, const char *const *files, uint32_t nfiles, 
     h_u(&h, p->server.busy_poll_us);
     h_str(&h, "allow");
     h_u(&h, p->role_allow != NULL);
+    if (p->special_ip_allow == NULL)   /* v2 default is "not personal": only the switch hashes */
+        h_str(&h, "special_ips:personal");
     h_allow(&h, p->pii_allow, p->npii_allow);
     for (uint32_t i = 0; i < p->nrules; i++)
         h_allow(&h, p->rules[i].pii_allow, p->rules[i].npii_allow);

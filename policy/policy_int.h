@@ -155,6 +155,7 @@ int tg__allow_walk(struct tg__ld *ld, const struct tg__ynode *v, const char *key
  * into p->pii_allow, each rule's and tenant's pii_allow (found by id) and
  * the built-in role entry, with the checks of allow_load.c. */
 int tg__allow_load(struct tg__ld *ld, const struct tg__rallow_list *policy_list, bool roles_personal,
+                   bool special_personal,
                    const struct tg__rallow_list *const *rule_lists, const char *const *rule_ids,
                    uint32_t nrules, const struct tg__rallow_list *const *tenant_lists,
                    const char *const *tenant_ids, uint32_t ntenants);

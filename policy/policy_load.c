@@ -113,6 +113,7 @@ struct fconf {
     bool                  deny_secrets;
     struct tg__rallow_list allow;    /* policy.pii.allow */
     int                   role_mode;
+    int                   special_ip_mode;
     const char           *export_header;
     struct tg__ref        markings;
     struct rtag          *tags;     uint32_t ntags;
@@ -270,6 +271,7 @@ static const struct tg__field pii_tab[] = {
     F_BOOL("deny_secrets", struct fconf, deny_secrets, "false"),
     F_FN("allow", h_pol_allow, 0),
     F_ENUM("role_addresses", struct fconf, role_mode, role_names, "not_personal"),
+    F_ENUM("special_ips", struct fconf, special_ip_mode, role_names, "not_personal"),
     F_END
 };
 
@@ -751,7 +753,8 @@ load_allow(struct tg__ld *ld, const struct fconf *cfg)
             tl[nt] = &cfg->tenants[i].allow;
             tid[nt++] = cfg->tenants[i].id.s;
         }
-    return tg__allow_load(ld, &cfg->allow, cfg->role_mode == 1, rl, rid, nr, tl, tid, nt);
+    return tg__allow_load(ld, &cfg->allow, cfg->role_mode == 1, cfg->special_ip_mode == 1, rl, rid, nr, tl,
+                          tid, nt);
 }
 
 /* ---- markings file ---------------------------------------------------------- */

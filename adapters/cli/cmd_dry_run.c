@@ -307,6 +307,8 @@ allow_init(struct dr_report *r)
         PUT(p->tenants[i].pii_allow, p->tenants[i].npii_allow);
     if (p->role_allow != NULL && p->role_allow->id < r->nallow)
         r->allow[p->role_allow->id].e = p->role_allow;
+    if (p->special_ip_allow != NULL && p->special_ip_allow->id < r->nallow)
+        r->allow[p->special_ip_allow->id].e = p->special_ip_allow;
 #undef PUT
     return TG_OK;
 }

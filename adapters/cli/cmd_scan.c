@@ -45,7 +45,7 @@ usage(FILE *f)
         "                printed back with \"findings\": [{entity,start,end,score,detector}]\n"
         "                (start/end in Unicode code points, end exclusive), and\n"
         "                \"allowed\": [{entity,count}] when an allow list took some out\n"
-        "  --no-allow    ignore allow lists and the role-mailbox default: every\n"
+        "  --no-allow    ignore allow lists and the built-in defaults (role mailboxes, special-purpose IPs): every\n"
         "                detector match is listed\n"
         "\n"
         "Human output: LINE:COL ENTITY score=S detector=ID match=MASKED\n"
@@ -167,7 +167,7 @@ report_allowed(const struct tg_allow_hit *h, uint32_t n)
         if (o < sizeof(b))
             o += (size_t)snprintf(b + o, sizeof(b) - o, "%s%s x%u", o ? ", " : "", h[i].entry->entity, c);
     }
-    tg_cli_error(CMD, "%u match%s not listed: allowed by the allow lists or the role-mailbox default (%s); --no-allow lists them",
+    tg_cli_error(CMD, "%u match%s not listed: allowed by the allow lists or the built-in defaults (%s); --no-allow lists them",
                  total, total == 1 ? "" : "es", b);
 }
 
@@ -297,6 +297,8 @@ tg_cmd_scan(int argc, char **argv)
     /* without a config: the default, role mailboxes are not personal data */
     static const struct tg_allow_entry builtin_role = { .source = TG_ALLOW_SRC_ROLE,
                                                         .entity = "EMAIL_ADDRESS" };
+    static const struct tg_allow_entry builtin_ip = { .source = TG_ALLOW_SRC_SPECIAL_IP,
+                                                      .entity = "IP_ADDRESS" };
     struct scan_allow al = { .on = false };
     double min_score = 0.5;
     struct tg_policy *pol = NULL;
@@ -378,8 +380,10 @@ tg_cmd_scan(int argc, char **argv)
             al.sc.lists[0] = pol->pii_allow;
             al.sc.nlists[0] = pol->npii_allow;
             al.sc.role = pol->role_allow;
+            al.sc.special_ip = pol->special_ip_allow;
         } else {
             al.sc.role = &builtin_role;
+            al.sc.special_ip = &builtin_ip;
         }
     }
     if (tg_pii_scratch_new(db, &s) != TG_OK) {

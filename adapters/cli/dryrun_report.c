@@ -98,11 +98,12 @@ dr_allow_source(const struct tg_allow_entry *e, char *b, size_t n)
     case TG_ALLOW_SRC_RULE:   snprintf(b, n, "rule %s", e->owner ? e->owner : "?"); break;
     case TG_ALLOW_SRC_TENANT: snprintf(b, n, "tenant %s", e->owner ? e->owner : "?"); break;
     case TG_ALLOW_SRC_ROLE:   snprintf(b, n, "role mailboxes"); break;
+    case TG_ALLOW_SRC_SPECIAL_IP: snprintf(b, n, "special-purpose IPs"); break;
     }
     return b;
 }
 
-static const char *const source_key[] = { "policy", "rule", "tenant", "role_addresses" };
+static const char *const source_key[] = { "policy", "rule", "tenant", "role_addresses", "special_ips" };
 
 /* What each allow entry took out: the price of every exception. */
 static void

@@ -107,7 +107,7 @@ try:
     got = [(x["source"], x["owner"], x["entity"], x["suppressed"], x["requests"]) for x in d["allow_list"]]
     want = [("policy", None, "EMAIL_ADDRESS", 2, 2), ("policy", None, "PHONE_NUMBER", 1, 1),
             ("rule", "support", "PHONE_NUMBER", 0, 0), ("tenant", "t-a", "EMAIL_ADDRESS", 2, 1),
-            ("role_addresses", None, "EMAIL_ADDRESS", 1, 1)]
+            ("role_addresses", None, "EMAIL_ADDRESS", 1, 1), ("special_ips", None, "IP_ADDRESS", 0, 0)]
     checks.append(("dryrun-json-entries", got == want, "allow_list %r, want %r" % (got, want)))
     eff = d["allow_list_effect"]
     checks.append(("dryrun-json-effect", eff == {"requests": 5, "denied_without": 4, "redacted_without": 0},

@@ -362,7 +362,7 @@ Test(allow, policy_entries_ids_and_role)
 {
     struct tg_policy *p = load("allow.yaml");
     bool seen[16] = {0};
-    cr_assert_eq(p->nallow, 5);
+    cr_assert_eq(p->nallow, 6);   /* 4 written + role mailboxes + special-purpose IPs */
     cr_assert_eq(p->npii_allow, 2);
     const struct tg_route_rule *r = tg_policy_rule(p, "support");
     const struct tg_tenant *ta = tg_policy_tenant(p, "t-a"), *tb = tg_policy_tenant(p, "t-b");
@@ -375,10 +375,12 @@ Test(allow, policy_entries_ids_and_role)
     cr_assert_eq(tb->npii_allow, 0);
     cr_assert_not_null(p->role_allow);
     cr_assert_str_eq(p->role_allow->entity, "EMAIL_ADDRESS");
+    cr_assert_not_null(p->special_ip_allow);
+    cr_assert_str_eq(p->special_ip_allow->entity, "IP_ADDRESS");
     const struct tg_allow_entry *all[] = { &p->pii_allow[0], &p->pii_allow[1], &r->pii_allow[0],
-                                           &ta->pii_allow[0], p->role_allow };
-    for (int i = 0; i < 5; i++) {
-        cr_assert_lt(all[i]->id, 5);
+                                           &ta->pii_allow[0], p->role_allow, p->special_ip_allow };
+    for (int i = 0; i < 6; i++) {
+        cr_assert_lt(all[i]->id, 6);
         cr_assert(!seen[all[i]->id], "id %u twice", all[i]->id);
         seen[all[i]->id] = true;
     }
@@ -388,7 +390,7 @@ Test(allow, policy_entries_ids_and_role)
 
     p = load("allow-roles-personal.yaml");
     cr_assert_null(p->role_allow);
-    cr_assert_eq(p->nallow, 4);
+    cr_assert_eq(p->nallow, 5);   /* 4 written + the special-purpose IP default */
     tg_policy_unref(p);
 }
 
@@ -481,4 +483,28 @@ Test(allow, redaction_keeps_allowed_values)
     tg_arena_free(&a);
     tg_pii_scratch_free(s);
     tg_policy_unref(p);
+}
+
+/* Special-purpose addresses identify no person: loopback, private,
+ * link-local, documentation, multicast, netmasks; public ones still do. */
+Test(allow, special_purpose_ips)
+{
+    static const char *const special[] = {
+        "127.0.0.1", "0.0.0.0", "10.1.2.3", "172.16.254.3", "172.31.0.1", "192.168.1.20", "169.254.10.1",
+        "100.64.0.10", "192.0.2.1", "198.51.100.7", "203.0.113.45", "198.18.0.1", "224.0.0.251",
+        "255.255.255.255", "255.255.255.0", "255.255.0.0", "::", "::1", "::2", "fe80::1",
+        "fe80::1ff:fe23:4567:890a%eth0", "fd12:3456:789a::1", "2001:db8::8a2e:370:7334", "ff02::1",
+        "::ffff:192.168.0.1", "::ffff:127.0.0.1", "2001:0db8:85a3:0000:0000:8a2e:0370:7334",
+    };
+    static const char *const public_[] = {
+        "8.8.8.8", "1.1.1.1", "172.32.0.1", "172.15.255.255", "192.169.0.1", "100.128.0.1", "203.0.114.1",
+        "81.2.69.142", "2a00:1450:4001:82b::200e", "2606:4700:4700::1111", "::ffff:8.8.4.4",
+    };
+    for (size_t i = 0; i < sizeof special / sizeof special[0]; i++)
+        cr_expect(tg_allow_special_ip(special[i], strlen(special[i])), "%s is special-purpose", special[i]);
+    for (size_t i = 0; i < sizeof public_ / sizeof public_[0]; i++)
+        cr_expect(!tg_allow_special_ip(public_[i], strlen(public_[i])), "%s is public", public_[i]);
+    cr_expect(!tg_allow_special_ip("1.2.3", 5));
+    cr_expect(!tg_allow_special_ip("1:2:3:4:5:6:7:8:9", 17));
+    cr_expect(!tg_allow_special_ip("::1::", 5));
 }
