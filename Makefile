@@ -141,6 +141,8 @@ bench: tollgate-build-all
 # sources (grep) and through its whole link closure (nm, scripts/check-purity.py).
 check-purity: $(LIB)
 	@python3 scripts/check-purity.py $(BUILD)
+	@up=$$(grep -lE '#include "(policy|audit|adapters)/' engine/*.[ch] 2>/dev/null); \
+	if [ -n "$$up" ]; then echo "engine/ may not include policy/, audit/ or adapters/: $$up"; exit 1; fi
 	@bad=$$(grep -lE '#include *<(curl/|openssl/|event2/|sys/socket|netinet|arpa/|yaml\.h|pthread\.h|time\.h|unistd\.h|fcntl\.h)' engine/*.[ch] 2>/dev/null); \
 	bad="$$bad $$(grep -lE '\b(fopen|fprintf|printf|puts|fwrite|fread|getenv|clock_gettime|gettimeofday|time)\s*\(' engine/*.c 2>/dev/null)"; \
 	if [ -n "$$(echo $$bad)" ]; then echo "engine/ must stay pure (no I/O, clocks, env): $$bad"; exit 1; fi

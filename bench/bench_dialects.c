@@ -23,6 +23,7 @@
 #include "engine/context.h"
 #include "engine/pii.h"
 #include "engine/preflight.h"
+#include "policy/policy.h"
 #include "engine/request.h"
 
 #define BATCH   100

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "engine/preflight.h"
+#include "policy/policy.h"
 #include "engine/request.h"
 
 #define BATCH   200

@@ -10,7 +10,7 @@
 #define TG_BREAKER_H
 
 #include "engine/tg.h"
-#include "policy/policy.h"
+#include "engine/model.h"
 
 enum tg_breaker_state {
     TG_BREAKER_CLOSED    = 0,

@@ -23,7 +23,7 @@
 #include "engine/tg.h"
 #include "engine/arena.h"
 #include "engine/request.h"
-#include "policy/policy.h"
+#include "engine/model.h"
 
 struct tg_context_in {
     const char *tenant;       /* authenticated tenant id / --tenant / capture; NULL: metadata */

@@ -6,7 +6,7 @@
 #ifndef TG_COST_H
 #define TG_COST_H
 
-#include "policy/policy.h"
+#include "engine/model.h"
 
 /* USD for in/out tokens on model m; NAN if a needed price is unknown. */
 double tg_cost_usd(const struct tg_model *m, uint64_t in_tokens, uint64_t out_tokens);

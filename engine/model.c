@@ -1,11 +1,11 @@
 /*
  * model.c — the loaded policy as the engine sees it: reference counting
- * and lookups (declared in policy/policy.h, which the loader fills).  Pure:
+ * and lookups (declared in engine/model.h; policy/ fills it).  Pure:
  * no files, environment or clocks, so the engine's link closure stays
  * free of them (make check-purity).  Lookups are linear: TG_MAX_* keep the
  * tables small, and a linear scan over a few dozen entries beats hashing.
  */
-#include "policy/policy.h"
+#include "engine/model.h"
 #include "engine/markings.h"
 #include "engine/pii.h"
 

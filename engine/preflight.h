@@ -25,7 +25,7 @@
 #include "engine/arena.h"
 #include "engine/pii.h"
 #include "engine/request.h"
-#include "policy/policy.h"
+#include "engine/model.h"
 
 enum tg_verdict {
     TG_ALLOW  = 0,

@@ -26,7 +26,7 @@
 #include <cjson/cJSON.h>
 
 /* What the client asks for: the model kind that may serve it
- * (tg_model.kind, policy/policy.h) is chosen by this. */
+ * (tg_model.kind, engine/model.h) is chosen by this. */
 enum tg_request_kind {
     TG_REQUEST_CHAT      = 0,   /* a chat completions body (and every dialect decoded to it) */
     TG_REQUEST_EMBEDDING = 1,   /* an OpenAI embeddings body (tg_request_parse_embedding) */

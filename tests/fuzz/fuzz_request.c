@@ -14,6 +14,7 @@
 
 #include "engine/pii.h"
 #include "engine/preflight.h"
+#include "policy/policy.h"
 #include "engine/request.h"
 
 static const char POLICY[] =

@@ -12,6 +12,7 @@
 #include "engine/limits.h"
 #include "engine/pii.h"
 #include "engine/preflight.h"
+#include "policy/policy.h"
 #include "engine/request.h"
 
 #ifndef TG_DATA_DIR

@@ -6,6 +6,7 @@
 
 #include "engine/limits.h"
 #include "engine/request.h"
+#include "policy/policy.h"
 
 static struct tg_arena A;
 static struct tg_request R;
