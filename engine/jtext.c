@@ -7,6 +7,7 @@
 #include "engine/jtext.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,33 @@ tg__jtext_grow(struct tg_jtext *b, size_t more)
     b->p = np;
     b->cap = ncap;
     return true;
+}
+
+void
+tg_jtext_printf(struct tg_jtext *b, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    if (b->fail)
+        return;
+    va_start(ap, fmt);
+    n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        b->fail = true;
+        return;
+    }
+    if (b->p != NULL && (size_t)n < b->cap - b->len) {
+        b->len += (size_t)n;
+        return;
+    }
+    if (!tg_jtext_room(b, (size_t)n + 1))
+        return;
+    va_start(ap, fmt);
+    vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
 }
 
 void

@@ -29,6 +29,9 @@ struct tg_jtext {
 
 bool tg__jtext_grow(struct tg_jtext *b, size_t more);
 void tg_jtext_free(struct tg_jtext *b);
+/* Formatted text (not JSON-escaped: the caller escapes what needs it),
+ * within the same maximum.  On failure `fail` is set. */
+void tg_jtext_printf(struct tg_jtext *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Decimal integer, no NUL; returns its length (at most 20). */
 size_t tg_jtext_fmt_i64(int64_t v, char *out);

@@ -402,7 +402,7 @@ start_native(struct gw_req *r, uint32_t tmo)
 static void
 all_failed(struct gw_req *r)
 {
-    struct tg_gw_buf b = { 0 };
+    struct tg_jtext b = { 0 };
     uint32_t tried = 0, timed_out = 0;
     int status;
 
@@ -416,20 +416,20 @@ all_failed(struct gw_req *r)
             timed_out++;
     }
     status = r->hit_deadline || (tried > 0 && timed_out == tried) ? 504 : 502;
-    tg_gw_buf_printf(&b, "every compliant candidate failed (%u attempt%s)", r->natt,
+    tg_jtext_printf(&b, "every compliant candidate failed (%u attempt%s)", r->natt,
                      r->natt == 1 ? "" : "s");
     for (uint32_t i = 0; i < r->natt; i++) {
-        tg_gw_buf_printf(&b, "%s %s: %s", i ? ";" : ":", r->att[i].model, r->att[i].outcome);
+        tg_jtext_printf(&b, "%s %s: %s", i ? ";" : ":", r->att[i].model, r->att[i].outcome);
         if (r->att[i].http_status)
-            tg_gw_buf_printf(&b, " (HTTP %d)", r->att[i].http_status);
-        tg_gw_buf_printf(&b, " after %u ms", r->att[i].ms);
+            tg_jtext_printf(&b, " (HTTP %d)", r->att[i].http_status);
+        tg_jtext_printf(&b, " after %u ms", r->att[i].ms);
     }
     if (r->hit_deadline)
-        tg_gw_buf_printf(&b, "; deadline of %u ms reached", r->d.deadline_ms);
+        tg_jtext_printf(&b, "; deadline of %u ms reached", r->d.deadline_ms);
     r->event_kind = "upstream_failure";
     tg__gw_set_error(r, status, "upstream_error", status == 504 ? "upstream_timeout" : "upstream_failed",
-              b.oom ? "every compliant candidate failed" : b.p, NULL);
-    tg_gw_buf_free(&b);
+              b.fail ? "every compliant candidate failed" : b.p, NULL);
+    tg_jtext_free(&b);
     tg__gw_finish(r);
 }
 

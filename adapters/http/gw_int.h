@@ -305,7 +305,7 @@ CURL * tg__gw_easy_get(struct gw_loop *L);
 void tg__gw_easy_put(struct gw_loop *L, CURL *e);
 void tg__gw_finish(struct gw_req *r);
 bool tg__gw_flush_client(struct gw_req *r);
-void tg__gw_json_escape(struct tg_gw_buf *b, const char *s);
+void tg__gw_json_escape(struct tg_jtext *b, const char *s);
 void tg__gw_loop_free(struct gw_loop *L);
 int tg__gw_loop_init(struct gw_loop *L, const struct sockaddr *sa, int salen, const struct tg_policy *p,           struct tg_err *err);
 void * tg__gw_loop_main(void *arg);

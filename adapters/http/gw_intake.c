@@ -15,7 +15,7 @@ static struct bufferevent * conn_bev(struct evhttp_request *ev);
 static bool auth_fail(struct gw_req *r, const char *msg);
 static bool authenticate(struct gw_req *r);
 static bool rate_ok(struct gw_req *r);
-static void add_reason(struct tg_gw_buf *b, struct tg_gw_buf *rj, uint32_t *n, const struct tg_reason *rs,            const char *model);
+static void add_reason(struct tg_jtext *b, struct tg_jtext *rj, uint32_t *n, const struct tg_reason *rs,            const char *model);
 static const char * deny_message(struct gw_req *r, char **rules_json);
 static bool refused_at_door(struct gw_req *r);
 static void answer_count_tokens(struct gw_req *r);
@@ -251,15 +251,15 @@ rate_ok(struct gw_req *r)
 
 
 static void
-add_reason(struct tg_gw_buf *b, struct tg_gw_buf *rj, uint32_t *n, const struct tg_reason *rs,
+add_reason(struct tg_jtext *b, struct tg_jtext *rj, uint32_t *n, const struct tg_reason *rs,
            const char *model)
 {
     const char *rule = rs->rule ? rs->rule : "?";
 
-    tg_gw_buf_printf(b, "%s [%s] %s", *n ? ";" : ":", rule, rs->message ? rs->message : "");
+    tg_jtext_printf(b, "%s [%s] %s", *n ? ";" : ":", rule, rs->message ? rs->message : "");
     if (model != NULL)
-        tg_gw_buf_printf(b, " (%s)", model);
-    tg_gw_buf_printf(rj, "%s", *n ? "," : "");
+        tg_jtext_printf(b, " (%s)", model);
+    tg_jtext_printf(rj, "%s", *n ? "," : "");
     tg__gw_json_escape(rj, rule);
     (*n)++;
 }
@@ -270,13 +270,13 @@ add_reason(struct tg_gw_buf *b, struct tg_gw_buf *rj, uint32_t *n, const struct 
 static const char *
 deny_message(struct gw_req *r, char **rules_json)
 {
-    struct tg_gw_buf b = { 0 }, rj = { 0 };
+    struct tg_jtext b = { 0 }, rj = { 0 };
     const struct tg_decision *d = &r->d;
     uint32_t n = 0;
     char *msg;
 
-    tg_gw_buf_printf(&b, "request denied by policy");
-    tg_gw_buf_printf(&rj, "\"rules\":[");
+    tg_jtext_printf(&b, "request denied by policy");
+    tg_jtext_printf(&rj, "\"rules\":[");
     for (uint32_t i = 0; i < d->nreasons && n < 32; i++)
         add_reason(&b, &rj, &n, &d->reasons[i], NULL);
     if (d->nreasons == 0)
@@ -284,12 +284,12 @@ deny_message(struct gw_req *r, char **rules_json)
             for (uint32_t i = 0; i < d->cands[c].nreasons && n < 32; i++)
                 add_reason(&b, &rj, &n, &d->cands[c].reasons[i], r->p->models[d->cands[c].model].id);
     if (n == 0)
-        tg_gw_buf_printf(&b, ": [route.empty] no compliant candidate");
-    tg_gw_buf_printf(&rj, "]");
-    msg = b.oom ? NULL : tg_arena_strndup(&r->arena, b.p, b.len);
-    *rules_json = rj.oom ? NULL : tg_arena_strndup(&r->arena, rj.p, rj.len);
-    tg_gw_buf_free(&b);
-    tg_gw_buf_free(&rj);
+        tg_jtext_printf(&b, ": [route.empty] no compliant candidate");
+    tg_jtext_printf(&rj, "]");
+    msg = b.fail ? NULL : tg_arena_strndup(&r->arena, b.p, b.len);
+    *rules_json = rj.fail ? NULL : tg_arena_strndup(&r->arena, rj.p, rj.len);
+    tg_jtext_free(&b);
+    tg_jtext_free(&rj);
     return msg ? msg : "request denied by policy";
 }
 
@@ -498,7 +498,7 @@ static void
 handle_models(struct gw_loop *L, struct evhttp_request *ev)
 {
     struct gw_req *r = req_new(L, ev);
-    struct tg_gw_buf b = { 0 };
+    struct tg_jtext b = { 0 };
     const struct tg_policy *p;
     uint8_t *seen;
     uint32_t n = 0;
@@ -513,7 +513,7 @@ handle_models(struct gw_loop *L, struct evhttp_request *ev)
         return;
     }
     seen = tg_arena_calloc(&r->arena, p->nmodels ? p->nmodels : 1, 1);
-    tg_gw_buf_printf(&b, "{\"object\":\"list\",\"data\":[");
+    tg_jtext_printf(&b, "{\"object\":\"list\",\"data\":[");
     for (uint32_t i = 0; seen && i < p->nrules; i++) {
         const struct tg_route_rule *ru = &p->rules[i];
         bool allowed = r->tenant->ncategories == 0;
@@ -532,22 +532,22 @@ handle_models(struct gw_loop *L, struct evhttp_request *ev)
             if (r->tenant->residency >= 0 && !tg_policy_region_admits(p, r->tenant->residency, pv->region))
                 continue;
             seen[ru->chain[c]] = 1;
-            tg_gw_buf_printf(&b, "%s{\"id\":", n++ ? "," : "");
+            tg_jtext_printf(&b, "%s{\"id\":", n++ ? "," : "");
             tg__gw_json_escape(&b, m->id);
-            tg_gw_buf_printf(&b, ",\"object\":\"model\",\"created\":0,\"owned_by\":");
+            tg_jtext_printf(&b, ",\"object\":\"model\",\"created\":0,\"owned_by\":");
             tg__gw_json_escape(&b, pv->id);
-            tg_gw_buf_printf(&b, "}");
+            tg_jtext_printf(&b, "}");
         }
     }
-    tg_gw_buf_printf(&b, "]}");
-    if (b.oom) {
+    tg_jtext_printf(&b, "]}");
+    if (b.fail) {
         tg__gw_set_error(r, 503, "server_error", "internal_error", "out of memory", NULL);
     } else {
         evbuffer_add(r->out, b.p, b.len);
         r->status = 200;
         r->ctype = "application/json";
     }
-    tg_gw_buf_free(&b);
+    tg_jtext_free(&b);
     /* A listing is not a decision: answered without an audit entry. */
     tg__gw_account(r);
     tg__gw_send_response(r);
@@ -560,7 +560,7 @@ handle_metrics(struct gw_loop *L, struct evhttp_request *ev)
 {
     struct gw *g = L->gw;
     struct tg_gw_metrics **ms = calloc(g->nloops, sizeof(*ms));
-    struct tg_gw_buf b = { 0 };
+    struct tg_jtext b = { 0 };
     struct gw_snap *s = tg__gw_snap_get();
     char lbl[200];
 
@@ -573,21 +573,21 @@ handle_metrics(struct gw_loop *L, struct evhttp_request *ev)
         ms[i] = &g->loops[i].m;
     tg_gw_metrics_render(ms, g->nloops, &b);
     free(ms);
-    tg_gw_buf_printf(&b, "# HELP tollgate_breaker_state Circuit breaker per model: 0 closed, 1 open, 2 half-open.\n"
+    tg_jtext_printf(&b, "# HELP tollgate_breaker_state Circuit breaker per model: 0 closed, 1 open, 2 half-open.\n"
                          "# TYPE tollgate_breaker_state gauge\n");
     if (s != NULL) {
         pthread_mutex_lock(&tg__gw.br_mu);
         for (uint32_t i = 0; i < s->p->nmodels; i++) {
             tg_gw_label_escape(s->p->models[i].id, lbl, sizeof(lbl));
-            tg_gw_buf_printf(&b, "tollgate_breaker_state{model=\"%s\"} %d\n", lbl, (int)s->br[i].state);
+            tg_jtext_printf(&b, "tollgate_breaker_state{model=\"%s\"} %d\n", lbl, (int)s->br[i].state);
         }
         pthread_mutex_unlock(&tg__gw.br_mu);
     }
-    tg_gw_buf_printf(&b, "# HELP tollgate_audit_queue_depth Audit entries waiting for the writer.\n"
+    tg_jtext_printf(&b, "# HELP tollgate_audit_queue_depth Audit entries waiting for the writer.\n"
                          "# TYPE tollgate_audit_queue_depth gauge\n"
                          "tollgate_audit_queue_depth %zu\n",
                      g->audit ? tg_audit_queue_depth(g->audit) : (size_t)0);
-    tg_gw_buf_printf(&b, "# HELP tollgate_policy_reloads_total Configuration reloads, by result.\n"
+    tg_jtext_printf(&b, "# HELP tollgate_policy_reloads_total Configuration reloads, by result.\n"
                          "# TYPE tollgate_policy_reloads_total counter\n"
                          "tollgate_policy_reloads_total{result=\"ok\"} %llu\n"
                          "tollgate_policy_reloads_total{result=\"rejected\"} %llu\n",
@@ -595,16 +595,16 @@ handle_metrics(struct gw_loop *L, struct evhttp_request *ev)
                      (unsigned long long)atomic_load(&g->reloads_failed));
     if (s != NULL) {
         tg_gw_label_escape(s->p->policy_version, lbl, sizeof(lbl));
-        tg_gw_buf_printf(&b, "# HELP tollgate_policy_info The policy being served.\n"
+        tg_jtext_printf(&b, "# HELP tollgate_policy_info The policy being served.\n"
                              "# TYPE tollgate_policy_info gauge\n"
                              "tollgate_policy_info{policy_version=\"%s\"} 1\n", lbl);
     }
     tg__gw_snap_put(s);
-    if (b.oom)
+    if (b.fail)
         evhttp_send_error(ev, 500, NULL);
     else
         reply_plain(ev, 200, "text/plain; version=0.0.4", b.p, b.len);
-    tg_gw_buf_free(&b);
+    tg_jtext_free(&b);
 }
 
 
@@ -614,22 +614,22 @@ refused_plain(struct evhttp_request *ev)
 {
     const struct tg_hg_reason *why =
         tg_hg_reason(evhttp_find_header(evhttp_request_get_input_headers(ev), TG_HG_MARKER));
-    struct tg_gw_buf b = { 0 };
+    struct tg_jtext b = { 0 };
     char id[33];
 
     if (why == NULL)
         why = tg_hg_reason("field");
     tg_audit_new_id(id);
-    tg_gw_buf_printf(&b, "{\"error\":{\"message\":");
+    tg_jtext_printf(&b, "{\"error\":{\"message\":");
     tg__gw_json_escape(&b, why->msg);
-    tg_gw_buf_printf(&b, ",\"type\":\"invalid_request_error\",\"param\":null,\"code\":\"%s\"}}", why->code);
+    tg_jtext_printf(&b, ",\"type\":\"invalid_request_error\",\"param\":null,\"code\":\"%s\"}}", why->code);
     evhttp_add_header(evhttp_request_get_output_headers(ev), "X-Tollgate-Decision-Id", id);
     evhttp_add_header(evhttp_request_get_output_headers(ev), "Connection", "close");
-    if (b.oom)
+    if (b.fail)
         evhttp_send_error(ev, 500, NULL);
     else
         reply_plain(ev, why->status, "application/json", b.p, b.len);
-    tg_gw_buf_free(&b);
+    tg_jtext_free(&b);
 }
 
 

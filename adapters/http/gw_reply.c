@@ -13,19 +13,19 @@ static int dialect_emit(void *ud, const char *buf, size_t len);
 
 
 void
-tg__gw_json_escape(struct tg_gw_buf *b, const char *s)
+tg__gw_json_escape(struct tg_jtext *b, const char *s)
 {
-    tg_gw_buf_printf(b, "\"");
+    tg_jtext_printf(b, "\"");
     for (; s && *s; s++) {
         unsigned char c = (unsigned char)*s;
         if (c == '"' || c == '\\')
-            tg_gw_buf_printf(b, "\\%c", c);
+            tg_jtext_printf(b, "\\%c", c);
         else if (c < 0x20)
-            tg_gw_buf_printf(b, "\\u%04x", c);
+            tg_jtext_printf(b, "\\u%04x", c);
         else
-            tg_gw_buf_printf(b, "%c", c);
+            tg_jtext_printf(b, "%c", c);
     }
-    tg_gw_buf_printf(b, "\"");
+    tg_jtext_printf(b, "\"");
 }
 
 
@@ -61,26 +61,26 @@ void
 tg__gw_set_error(struct gw_req *r, int status, const char *type, const char *code, const char *msg,
           const char *extra)
 {
-    struct tg_gw_buf b = { 0 };
+    struct tg_jtext b = { 0 };
 
     if (r->dialect != NULL && r->dialect->errors == TG_DIALECT_ERR_ANTHROPIC) {
         /* Anthropic's shape; OpenAI's code rides along for scripts. */
-        tg_gw_buf_printf(&b, "{\"type\":\"error\",\"error\":{\"type\":\"%s\",\"message\":",
+        tg_jtext_printf(&b, "{\"type\":\"error\",\"error\":{\"type\":\"%s\",\"message\":",
                          tg_dialect_anthropic_error_type(status));
         tg__gw_json_escape(&b, msg);
-        tg_gw_buf_printf(&b, ",\"code\":\"%s\"", code);
+        tg_jtext_printf(&b, ",\"code\":\"%s\"", code);
     } else {
-        tg_gw_buf_printf(&b, "{\"error\":{\"message\":");
+        tg_jtext_printf(&b, "{\"error\":{\"message\":");
         tg__gw_json_escape(&b, msg);
-        tg_gw_buf_printf(&b, ",\"type\":\"%s\",\"param\":null,\"code\":\"%s\"", type, code);
+        tg_jtext_printf(&b, ",\"type\":\"%s\",\"param\":null,\"code\":\"%s\"", type, code);
     }
     if (extra)
-        tg_gw_buf_printf(&b, ",%s", extra);
-    tg_gw_buf_printf(&b, ",\"decision_id\":\"%s\"}}", r->id);
+        tg_jtext_printf(&b, ",%s", extra);
+    tg_jtext_printf(&b, ",\"decision_id\":\"%s\"}}", r->id);
     evbuffer_drain(r->out, evbuffer_get_length(r->out));
-    if (!b.oom)
+    if (!b.fail)
         evbuffer_add(r->out, b.p, b.len);
-    tg_gw_buf_free(&b);
+    tg_jtext_free(&b);
     r->status = status;
     r->ctype = "application/json";
     if (r->error == NULL)

@@ -25,7 +25,7 @@ tg__gw_tel_flush(struct gw_loop *L)
 {
     struct gw_tel *t = &L->tel;
     struct gw_snap *s;
-    struct tg_gw_buf b = { 0 };
+    struct tg_jtext b = { 0 };
     uint32_t n;
 
     if (t->in_flight || t->n == 0)
@@ -38,16 +38,16 @@ tg__gw_tel_flush(struct gw_loop *L)
     n = t->n;
     if (s->p->telemetry.batch_size > 0 && n > s->p->telemetry.batch_size)
         n = s->p->telemetry.batch_size;
-    tg_gw_buf_printf(&b, "{\"source\":\"tollgate\",\"events\":[");
+    tg_jtext_printf(&b, "{\"source\":\"tollgate\",\"events\":[");
     for (uint32_t i = 0; i < n; i++)
-        tg_gw_buf_printf(&b, "%s%s", i ? "," : "", t->ev[i]);
-    tg_gw_buf_printf(&b, "]}");
+        tg_jtext_printf(&b, "%s%s", i ? "," : "", t->ev[i]);
+    tg_jtext_printf(&b, "]}");
     for (uint32_t i = 0; i < n; i++)
         free(t->ev[i]);
     memmove(t->ev, t->ev + n, (t->n - n) * sizeof(*t->ev));
     t->n -= n;
-    if (b.oom || (t->easy = curl_easy_init()) == NULL) {
-        tg_gw_buf_free(&b);
+    if (b.fail || (t->easy = curl_easy_init()) == NULL) {
+        tg_jtext_free(&b);
         tel_drop(L, n);
         tg__gw_snap_put(s);
         return;
@@ -114,7 +114,7 @@ void
 tg__gw_tel_push(struct gw_loop *L, struct gw_req *r)
 {
     struct gw_tel *t = &L->tel;
-    struct tg_gw_buf b = { 0 };
+    struct tg_jtext b = { 0 };
 
     if (t->n >= GW_TEL_MAX_BUFFER) {
         tel_drop(L, 1);
@@ -131,22 +131,22 @@ tg__gw_tel_push(struct gw_loop *L, struct gw_req *r)
         t->cap = nc;
     }
     /* Ids, labels and numbers only: never prompt text. */
-    tg_gw_buf_printf(&b, "{\"ts_us\":%lld,\"decision_id\":\"%s\",\"tenant\":", (long long)r->ts_us, r->id);
+    tg_jtext_printf(&b, "{\"ts_us\":%lld,\"decision_id\":\"%s\",\"tenant\":", (long long)r->ts_us, r->id);
     tg__gw_json_escape(&b, r->tenant ? r->tenant->id : "");
-    tg_gw_buf_printf(&b, ",\"category\":");
+    tg_jtext_printf(&b, ",\"category\":");
     tg__gw_json_escape(&b, r->have_req && r->req.category ? r->req.category : "");
-    tg_gw_buf_printf(&b, ",\"feature\":");
+    tg_jtext_printf(&b, ",\"feature\":");
     tg__gw_json_escape(&b, r->have_req && r->req.feature ? r->req.feature : "");
-    tg_gw_buf_printf(&b, ",\"decision\":\"%s\",\"status\":%d,\"model\":",
+    tg_jtext_printf(&b, ",\"decision\":\"%s\",\"status\":%d,\"model\":",
                      r->have_d ? tg_verdict_name(r->d.verdict) : "none", r->status);
     tg__gw_json_escape(&b, r->served ? r->served->id : "");
-    tg_gw_buf_printf(&b, ",\"attempts\":%u,\"latency_ms\":%lld,\"prompt_tokens\":%lld,"
+    tg_jtext_printf(&b, ",\"attempts\":%u,\"latency_ms\":%lld,\"prompt_tokens\":%lld,"
                          "\"completion_tokens\":%lld,\"cost_usd\":%.8f,\"stream\":%s}",
                      r->natt, (long long)(mono_ms() - r->t0_ms), (long long)r->usage.prompt_tokens,
                      (long long)r->usage.completion_tokens, isnan(r->cost) ? 0.0 : r->cost,
                      r->stream ? "true" : "false");
-    if (b.oom) {
-        tg_gw_buf_free(&b);
+    if (b.fail) {
+        tg_jtext_free(&b);
         tel_drop(L, 1);
         return;
     }

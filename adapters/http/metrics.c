@@ -98,49 +98,6 @@ tg_gw_metrics_latency(struct tg_gw_metrics *m, double s)
     m->hist_sum += s;
 }
 
-void
-tg_gw_buf_printf(struct tg_gw_buf *b, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-
-    if (b->oom)
-        return;
-    for (;;) {
-        size_t room = b->cap - b->len;
-        va_start(ap, fmt);
-        n = vsnprintf(b->p ? b->p + b->len : NULL, room, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            b->oom = true;
-            return;
-        }
-        if ((size_t)n < room) {
-            b->len += (size_t)n;
-            return;
-        }
-        {
-            size_t nc = b->cap ? b->cap * 2 : 4096;
-            char *np;
-            while (nc < b->len + (size_t)n + 1)
-                nc *= 2;
-            np = realloc(b->p, nc);
-            if (np == NULL) {
-                b->oom = true;
-                return;
-            }
-            b->p = np;
-            b->cap = nc;
-        }
-    }
-}
-
-void
-tg_gw_buf_free(struct tg_gw_buf *b)
-{
-    free(b->p);
-    memset(b, 0, sizeof(*b));
-}
 
 void
 tg_gw_label_escape(const char *in, char *out, size_t outlen)
@@ -162,7 +119,7 @@ tg_gw_label_escape(const char *in, char *out, size_t outlen)
 }
 
 void
-tg_gw_metrics_render(struct tg_gw_metrics *const *ms, uint32_t n, struct tg_gw_buf *b)
+tg_gw_metrics_render(struct tg_gw_metrics *const *ms, uint32_t n, struct tg_jtext *b)
 {
     struct tg_gw_metrics *sum = calloc(1, sizeof(*sum));
     char l1[200], l2[64];
@@ -170,7 +127,7 @@ tg_gw_metrics_render(struct tg_gw_metrics *const *ms, uint32_t n, struct tg_gw_b
     uint32_t t, i;
 
     if (sum == NULL) {
-        b->oom = true;
+        b->fail = true;
         return;
     }
     for (t = 0; t < n; t++) {
@@ -207,47 +164,47 @@ tg_gw_metrics_render(struct tg_gw_metrics *const *ms, uint32_t n, struct tg_gw_b
         pthread_mutex_unlock(&m->mu);
     }
 
-    tg_gw_buf_printf(b, "# HELP tollgate_requests_total Requests answered, by HTTP status.\n"
+    tg_jtext_printf(b, "# HELP tollgate_requests_total Requests answered, by HTTP status.\n"
                         "# TYPE tollgate_requests_total counter\n");
     for (i = 100; i < 600; i++)
         if (sum->by_code[i])
-            tg_gw_buf_printf(b, "tollgate_requests_total{code=\"%u\"} %llu\n", i,
+            tg_jtext_printf(b, "tollgate_requests_total{code=\"%u\"} %llu\n", i,
                              (unsigned long long)sum->by_code[i]);
-    tg_gw_buf_printf(b, "# HELP tollgate_decisions_total Pre-flight decisions, by verdict.\n"
+    tg_jtext_printf(b, "# HELP tollgate_decisions_total Pre-flight decisions, by verdict.\n"
                         "# TYPE tollgate_decisions_total counter\n");
-    tg_gw_buf_printf(b, "tollgate_decisions_total{decision=\"allow\"} %llu\n"
+    tg_jtext_printf(b, "tollgate_decisions_total{decision=\"allow\"} %llu\n"
                         "tollgate_decisions_total{decision=\"redact\"} %llu\n"
                         "tollgate_decisions_total{decision=\"deny\"} %llu\n",
                      (unsigned long long)sum->decisions[0], (unsigned long long)sum->decisions[1],
                      (unsigned long long)sum->decisions[2]);
-    tg_gw_buf_printf(b, "# HELP tollgate_rule_hits_total Reasons recorded, by policy rule id.\n"
+    tg_jtext_printf(b, "# HELP tollgate_rule_hits_total Reasons recorded, by policy rule id.\n"
                         "# TYPE tollgate_rule_hits_total counter\n");
     for (i = 0; i < sum->nrules; i++) {
         tg_gw_label_escape(sum->rules[i].name, l1, sizeof(l1));
-        tg_gw_buf_printf(b, "tollgate_rule_hits_total{rule=\"%s\"} %llu\n", l1,
+        tg_jtext_printf(b, "tollgate_rule_hits_total{rule=\"%s\"} %llu\n", l1,
                          (unsigned long long)sum->rules[i].n);
     }
-    tg_gw_buf_printf(b, "# HELP tollgate_upstream_attempts_total Upstream attempts, by model and outcome.\n"
+    tg_jtext_printf(b, "# HELP tollgate_upstream_attempts_total Upstream attempts, by model and outcome.\n"
                         "# TYPE tollgate_upstream_attempts_total counter\n");
     for (i = 0; i < sum->natt; i++) {
         tg_gw_label_escape(sum->att[i].model, l1, sizeof(l1));
         tg_gw_label_escape(sum->att[i].outcome, l2, sizeof(l2));
-        tg_gw_buf_printf(b, "tollgate_upstream_attempts_total{model=\"%s\",outcome=\"%s\"} %llu\n",
+        tg_jtext_printf(b, "tollgate_upstream_attempts_total{model=\"%s\",outcome=\"%s\"} %llu\n",
                          l1, l2, (unsigned long long)sum->att[i].n);
     }
-    tg_gw_buf_printf(b, "# HELP tollgate_request_duration_seconds Time from request to response.\n"
+    tg_jtext_printf(b, "# HELP tollgate_request_duration_seconds Time from request to response.\n"
                         "# TYPE tollgate_request_duration_seconds histogram\n");
     for (i = 0; i < TG_GW_HIST_N; i++) {
         cum += sum->hist[i];
-        tg_gw_buf_printf(b, "tollgate_request_duration_seconds_bucket{le=\"%g\"} %llu\n", bounds[i],
+        tg_jtext_printf(b, "tollgate_request_duration_seconds_bucket{le=\"%g\"} %llu\n", bounds[i],
                          (unsigned long long)cum);
     }
     cum += sum->hist[TG_GW_HIST_N];
-    tg_gw_buf_printf(b, "tollgate_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n"
+    tg_jtext_printf(b, "tollgate_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n"
                         "tollgate_request_duration_seconds_sum %.6f\n"
                         "tollgate_request_duration_seconds_count %llu\n",
                      (unsigned long long)cum, sum->hist_sum, (unsigned long long)sum->hist_count);
-    tg_gw_buf_printf(b, "# HELP tollgate_telemetry_sent_total Telemetry events delivered.\n"
+    tg_jtext_printf(b, "# HELP tollgate_telemetry_sent_total Telemetry events delivered.\n"
                         "# TYPE tollgate_telemetry_sent_total counter\n"
                         "tollgate_telemetry_sent_total %llu\n"
                         "# HELP tollgate_telemetry_dropped_total Telemetry events dropped (endpoint down or buffer full).\n"

@@ -7,6 +7,7 @@
 #define TG_GW_METRICS_H
 
 #include "engine/tg.h"
+#include "engine/jtext.h"
 
 #include <pthread.h>
 
@@ -39,16 +40,9 @@ void tg_gw_metrics_attempt(struct tg_gw_metrics *m, const char *model, const cha
 void tg_gw_metrics_latency(struct tg_gw_metrics *m, double seconds);
 
 /* A growable text buffer for rendering. */
-struct tg_gw_buf {
-    char  *p;
-    size_t len, cap;
-    bool   oom;
-};
-void tg_gw_buf_printf(struct tg_gw_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void tg_gw_buf_free(struct tg_gw_buf *b);
 
 /* Append the summed counters of ms[0..n) in Prometheus text format. */
-void tg_gw_metrics_render(struct tg_gw_metrics *const *ms, uint32_t n, struct tg_gw_buf *b);
+void tg_gw_metrics_render(struct tg_gw_metrics *const *ms, uint32_t n, struct tg_jtext *b);
 
 /* Escape a label value (", \ and newline) into out (NUL-terminated, truncated). */
 void tg_gw_label_escape(const char *in, char *out, size_t outlen);

@@ -423,7 +423,7 @@ Test(metrics, summed_across_threads_in_prometheus_text)
 {
     struct tg_gw_metrics a, b;
     struct tg_gw_metrics *ms[2] = { &a, &b };
-    struct tg_gw_buf out = { 0 };
+    struct tg_jtext out = { 0 };
 
     tg_gw_metrics_init(&a);
     tg_gw_metrics_init(&b);
@@ -437,7 +437,7 @@ Test(metrics, summed_across_threads_in_prometheus_text)
     tg_gw_metrics_latency(&a, 0.0002);
     tg_gw_metrics_latency(&b, 2.0);
     tg_gw_metrics_render(ms, 2, &out);
-    cr_assert_not(out.oom);
+    cr_assert_not(out.fail);
     cr_assert_not_null(strstr(out.p, "tollgate_requests_total{code=\"200\"} 2\n"));
     cr_assert_not_null(strstr(out.p, "tollgate_requests_total{code=\"403\"} 1\n"));
     cr_assert_not_null(strstr(out.p, "tollgate_rule_hits_total{rule=\"pii.rule\"} 3\n"));
@@ -445,7 +445,7 @@ Test(metrics, summed_across_threads_in_prometheus_text)
     cr_assert_not_null(strstr(out.p, "tollgate_request_duration_seconds_bucket{le=\"0.00025\"} 1\n"));
     cr_assert_not_null(strstr(out.p, "tollgate_request_duration_seconds_bucket{le=\"+Inf\"} 2\n"));
     cr_assert_not_null(strstr(out.p, "tollgate_request_duration_seconds_count 2\n"));
-    tg_gw_buf_free(&out);
+    tg_jtext_free(&out);
     tg_gw_metrics_destroy(&a);
     tg_gw_metrics_destroy(&b);
 }
