@@ -645,79 +645,7 @@ tg_pii_scratch_new(const struct tg_pii_db *db, struct tg_pii_scratch **out)
 
 /* ---- normalisation ------------------------------------------------------------ */
 
-/* A JSON escape "\\uXXXX" at t (as tool-call arguments carry them) whose
- * code point matters to detection: ASCII printable, or one of the
- * characters normalise() folds or drops.  Returns the code point or -1. */
-static long
-json_escape(const unsigned char *t, size_t n)
-{
-    long v = 0;
-    int k;
-
-    if (n < 6 || t[0] != '\\' || t[1] != 'u')
-        return -1;
-    for (k = 2; k < 6; k++) {
-        unsigned char c = t[k];
-        int d = c >= '0' && c <= '9' ? c - '0' : (c | 0x20) >= 'a' && (c | 0x20) <= 'f' ? (c | 0x20) - 'a' + 10 : -1;
-        if (d < 0)
-            return -1;
-        v = v * 16 + d;
-    }
-    if ((v >= 0x20 && v <= 0x7e) || v == 0xad || (v >= 0x200b && v <= 0x200d) || v == 0x2060 ||
-        v == 0xfeff || v == 0x3000 || (v >= 0xff01 && v <= 0xff5e))
-        return v;
-    return -1;
-}
-
-/* Does text need folding?  Only a few multibyte sequences matter, and all
- * start with 0xC2, 0xE2, 0xE3 or 0xEF: a word-at-a-time high-bit test
- * skips pure ASCII quickly. */
-static bool
-needs_norm(const unsigned char *t, size_t n)
-{
-    size_t i = 0;
-#if defined(__SSE2__)
-    {
-        const __m128i bsl = _mm_set1_epi8('\\');
-        while (i + 16 <= n) {
-            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(t + i));
-            if (_mm_movemask_epi8(_mm_or_si128(v, _mm_cmpeq_epi8(v, bsl))))
-                break;
-            i += 16;
-        }
-    }
-#endif
-    while (i + 8 <= n) {
-        uint64_t w, bs;
-        memcpy(&w, t + i, 8);
-        bs = w ^ 0x5c5c5c5c5c5c5c5cull;   /* zero byte where w has a backslash */
-        if ((w & 0x8080808080808080ull) ||
-            ((bs - 0x0101010101010101ull) & ~bs & 0x8080808080808080ull))
-            break;
-        i += 8;
-    }
-    for (; i + 1 < n; i++) {
-        unsigned char c = t[i];
-        if (c == '\\' && t[i + 1] == 'u' && json_escape(t + i, n - i) >= 0)
-            return true;
-        if (c < 0x80)
-            continue;
-        if (c == 0xC2 && t[i + 1] == 0xAD)
-            return true;
-        if (i + 2 < n) {
-            if (c == 0xEF && ((t[i + 1] == 0xBC && t[i + 2] >= 0x81) ||
-                              (t[i + 1] == 0xBD && t[i + 2] <= 0x9E) ||
-                              (t[i + 1] == 0xBB && t[i + 2] == 0xBF)))
-                return true;
-            if (c == 0xE2 && ((t[i + 1] == 0x80 && t[i + 2] >= 0x8B && t[i + 2] <= 0x8D) ||
-                              (t[i + 1] == 0x81 && t[i + 2] == 0xA0)))
-                return true;
-            if (c == 0xE3 && t[i + 1] == 0x80 && t[i + 2] == 0x80)
-                return true;
-        }
-    }
-    return false;
-}
+/* The normaliser itself is engine/pii_norm.c. */
 
 static int
 grow_norm(struct tg_pii_scratch *s, size_t n)
@@ -738,77 +666,6 @@ grow_norm(struct tg_pii_scratch *s, size_t n)
     s->nlen = l;
     s->ncap = n + 1;
     return TG_OK;
-}
-
-/* Fold full-width forms U+FF01..FF5E and U+3000 to ASCII, drop zero-width
- * characters (U+200B..200D, U+2060, U+FEFF) and soft hyphens (U+00AD),
- * and decode JSON "\\uXXXX" escapes of such and of printable ASCII (tool
- * arguments are JSON text: "jane\\u0040example.com" is an address);
- * copy every other byte as is (invalid UTF-8 included).  Returns the
- * normalised length; s->nmap/s->nlen map each output byte back. */
-static size_t
-normalise(struct tg_pii_scratch *s, const unsigned char *t, size_t n)
-{
-    size_t i = 0, o = 0;
-
-    while (i < n) {
-        unsigned char c = t[i];
-        if (c == '\\') {
-            long v = json_escape(t + i, n - i);
-            if (v >= 0) {
-                if (v == 0xad || (v >= 0x200b && v <= 0x200d) || v == 0x2060 || v == 0xfeff) {
-                    i += 6;
-                    continue;
-                }
-                s->nbuf[o] = (char)(v == 0x3000 ? ' ' : v >= 0xff01 ? 0x21 + (v - 0xff01) : v);
-                s->nmap[o] = (uint32_t)i;
-                s->nlen[o] = 6;
-                o++;
-                i += 6;
-                continue;
-            }
-        }
-        if (c >= 0xC2 && i + 1 < n) {
-            if (c == 0xC2 && t[i + 1] == 0xAD) {
-                i += 2;
-                continue;
-            }
-            if (i + 2 < n) {
-                unsigned char c1 = t[i + 1], c2 = t[i + 2];
-                if (c == 0xEF && c1 == 0xBC && c2 >= 0x81 && c2 <= 0xBF) {
-                    s->nbuf[o] = (char)(0x21 + (c2 - 0x81));
-                    goto folded;
-                }
-                if (c == 0xEF && c1 == 0xBD && c2 >= 0x80 && c2 <= 0x9E) {
-                    s->nbuf[o] = (char)(0x60 + (c2 - 0x80));
-                    goto folded;
-                }
-                if (c == 0xE3 && c1 == 0x80 && c2 == 0x80) {
-                    s->nbuf[o] = ' ';
-                    goto folded;
-                }
-                if ((c == 0xEF && c1 == 0xBB && c2 == 0xBF) ||
-                    (c == 0xE2 && c1 == 0x80 && c2 >= 0x8B && c2 <= 0x8D) ||
-                    (c == 0xE2 && c1 == 0x81 && c2 == 0xA0)) {
-                    i += 3;
-                    continue;
-                }
-            }
-        }
-        s->nbuf[o] = (char)c;
-        s->nmap[o] = (uint32_t)i;
-        s->nlen[o] = 1;
-        o++;
-        i++;
-        continue;
-folded:
-        s->nmap[o] = (uint32_t)i;
-        s->nlen[o] = 3;
-        o++;
-        i += 3;
-    }
-    s->nbuf[o] = '\0';
-    return o;
 }
 
 /* ---- scanning ----------------------------------------------------------------- */
@@ -1578,7 +1435,7 @@ tg_pii_scan(const struct tg_pii_db *db, struct tg_pii_scratch *s,
         return tg_err_set(err, TG_EINVAL, "tg_pii_scan: scratch was made for another database");
     s->nc = 0;
     s->limit_hit = false;
-    norm = needs_norm((const unsigned char *)text, len);
+    norm = tg__pii_needs_norm((const unsigned char *)text, len);
     sc.db = db;
     sc.s = s;
     sc.min_score = min_score;
@@ -1592,7 +1449,7 @@ tg_pii_scan(const struct tg_pii_db *db, struct tg_pii_scratch *s,
     if (norm) {
         if (grow_norm(s, len) != TG_OK)
             return tg_err_set(err, TG_ENOMEM, "out of memory normalising text for the PII scan");
-        sc.n = normalise(s, (const unsigned char *)text, len);
+        sc.n = tg__pii_normalise(s->nbuf, s->nmap, s->nlen, (const unsigned char *)text, len);
         sc.t = (const unsigned char *)s->nbuf;
     } else {
         sc.t = (const unsigned char *)text;

@@ -18,6 +18,13 @@ typedef double (*tg__pii_validator_fn)(const char *m, size_t len);
 
 /* Validator by name, NULL if unknown. */
 tg__pii_validator_fn tg__pii_validator(const char *name);
+
+/* Normalisation before matching (engine/pii_norm.c): does text need it, and
+ * the text as a model reads it, with each output byte's source offset and
+ * length in map/lens.  out/map/lens need room for n + 1 entries; returns
+ * the output length (never more than n). */
+bool   tg__pii_needs_norm(const unsigned char *t, size_t n);
+size_t tg__pii_normalise(char *out, uint32_t *map, uint8_t *lens, const unsigned char *t, size_t n);
 /* National identifiers (engine/pii_valid_intl.c), NULL if unknown. */
 tg__pii_validator_fn tg__pii_validator_intl(const char *name);
 
