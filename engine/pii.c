@@ -71,18 +71,30 @@ struct det {
  * yields the set of detectors whose context is present (a bitmask). */
 #define WH_SIZE   1024u
 #define WORD_MAX  24u
-#define MAX_DETECTORS 64u
+/* Detector sets are bitmasks, one bit per detector, so a window admits its
+ * detectors with a few ORs.  128 bits: the default PII pack and the secret
+ * pack (a detector per credential format) together need more than 64. */
+#define MAX_DETECTORS 128u
+__extension__ typedef unsigned __int128 dmask;
+#define DBIT(i) ((dmask)1 << (i))
+
+static inline uint32_t
+dm_ctz(dmask m)
+{
+    uint64_t lo = (uint64_t)m;
+    return lo ? (uint32_t)__builtin_ctzll(lo) : 64u + (uint32_t)__builtin_ctzll((uint64_t)(m >> 64));
+}
 
 struct wh {
     char     w[WORD_MAX];
     uint8_t  len;
-    uint64_t ctx, excl;      /* detectors listing this word */
+    dmask    ctx, excl;      /* detectors listing this word */
 };
 
 struct lit {
     const char *s;
     uint32_t    len;
-    uint64_t    mask;        /* detectors listing this literal */
+    dmask       mask;        /* detectors listing this literal */
 };
 
 /* Cheap filters that reject most words before hashing them. */
@@ -99,21 +111,25 @@ struct tg_pii_db {
     uint32_t max_groups;
     struct wh *wh;           /* WH_SIZE slots */
     struct lit *lits;
-    uint32_t nlits;
+    uint32_t nlits, litcap;
     uint8_t litfirst[256];   /* first bytes of literals */
     uint8_t lit1[256];       /* first bytes of one-byte literals */
     uint8_t lit2[8192];      /* bit per first two bytes of a longer literal */
+    uint16_t lit_lo[256], lit_hi[256]; /* lits[] sorted by first byte: the
+                              * literals starting with byte c are
+                              * [lit_lo[c], lit_hi[c]), so a candidate byte
+                              * compares against a few literals, not all */
     struct wfilter wall;     /* every context and exclude word */
     struct wfilter wgate;    /* context words of context-only detectors: the
                               * per-window gate looks for these alone, and
                               * far fewer prose words get past its filters */
-    uint64_t lit_need;       /* detectors that need a literal */
-    uint64_t ctx_req;        /* context-only detectors */
+    dmask    lit_need;       /* detectors that need a literal */
+    dmask    ctx_req;        /* context-only detectors */
     /* Prefilter as masks, so a window admits its detectors in a few ORs
      * instead of a loop over every detector. */
-    uint64_t trig_det[16];   /* bit b of triggers (not digits) -> detectors */
-    uint64_t dig_det;        /* detectors with the digits trigger */
-    uint64_t clus_det[64];   /* digit cluster length k -> detectors admitting it */
+    dmask    trig_det[16];   /* bit b of triggers (not digits) -> detectors */
+    dmask    dig_det;        /* detectors with the digits trigger */
+    dmask    clus_det[64];   /* digit cluster length k -> detectors admitting it */
 };
 
 struct cand {
@@ -254,7 +270,7 @@ is_word(const char *w)
 
 /* Add lower-case word w to the hash with detector bit. */
 static bool
-wh_add(struct tg_pii_db *db, const char *w, uint64_t bit, bool excl)
+wh_add(struct tg_pii_db *db, const char *w, dmask bit, bool excl)
 {
     size_t n = strlen(w);
     uint32_t h = word_hash((const unsigned char *)w, n), k;
@@ -316,11 +332,11 @@ alnum_bits(const unsigned char *p, size_t nb)
  * cut by lo/hi do not count.  *excl (if not NULL) gets the exclude mask of
  * the whole words in t[lo, split): one pass serves both, since a word
  * wholly before split is also wholly inside [lo, hi). */
-static uint64_t
+static dmask
 words_mask(const struct tg_pii_db *db, const struct wfilter *wf, const unsigned char *t, size_t tn,
-           size_t lo, size_t hi, size_t split, uint64_t *excl)
+           size_t lo, size_t hi, size_t split, dmask *excl)
 {
-    uint64_t m = 0, x = 0;
+    dmask m = 0, x = 0;
     /* a word cut at lo does not count: the byte before lo acts as a letter */
     uint64_t prev = lo > 0 && is_alnum(t[lo - 1]);
     unsigned char w[WORD_MAX];
@@ -371,6 +387,14 @@ words_mask(const struct tg_pii_db *db, const struct wfilter *wf, const unsigned 
     if (excl != NULL)
         *excl = x;
     return m;
+}
+
+static int
+lit_cmp(const void *a, const void *b)
+{
+    const struct lit *x = a, *y = b;
+    int c = (int)(unsigned char)x->s[0] - (int)(unsigned char)y->s[0];
+    return c ? c : strcmp(x->s, y->s);
 }
 
 void
@@ -477,7 +501,7 @@ tg_pii_db_build(const struct tg_pii_detector_spec *specs, size_t n,
             wf_add(&db->wall, w);
             if (!ex && s->context_required)
                 wf_add(&db->wgate, w);
-            if (!wh_add(db, w, (uint64_t)1 << i, ex)) {
+            if (!wh_add(db, w, DBIT(i), ex)) {
                 rc = tg_err_set(err, TG_EPOLICY, "too many PII context words");
                 goto fail;
             }
@@ -490,13 +514,24 @@ tg_pii_db_build(const struct tg_pii_detector_spec *specs, size_t n,
                 if (db->lits[l].len == ll && memcmp(db->lits[l].s, d->lits[k], ll) == 0)
                     break;
             if (l == db->nlits) {
-                struct lit *nl = tg_arena_alloc(&db->arena, (db->nlits + 1) * sizeof *nl);
-                if (nl == NULL)
-                    goto oom;
-                if (db->nlits)
-                    memcpy(nl, db->lits, db->nlits * sizeof *nl);
-                nl[l] = (struct lit){ d->lits[k], ll, 0 };
-                db->lits = nl;
+                struct lit *nl;
+                if (db->nlits >= UINT16_MAX) {
+                    rc = tg_err_set(err, TG_EPOLICY, "too many PII literals");
+                    goto fail;
+                }
+                if (db->nlits == db->litcap) {
+                    /* doubling: the arena frees nothing, so growing by one
+                     * would keep every old copy of a long list */
+                    uint32_t nc = db->litcap ? db->litcap * 2 : 32;
+                    nl = tg_arena_alloc(&db->arena, (size_t)nc * sizeof *nl);
+                    if (nl == NULL)
+                        goto oom;
+                    if (db->nlits)
+                        memcpy(nl, db->lits, db->nlits * sizeof *nl);
+                    db->lits = nl;
+                    db->litcap = nc;
+                }
+                db->lits[l] = (struct lit){ d->lits[k], ll, 0 };
                 db->nlits++;
                 db->litfirst[(unsigned char)d->lits[k][0]] = 1;
                 if (ll == 1) {
@@ -506,10 +541,10 @@ tg_pii_db_build(const struct tg_pii_detector_spec *specs, size_t n,
                     db->lit2[key >> 3] |= (uint8_t)(1u << (key & 7));
                 }
             }
-            db->lits[l].mask |= (uint64_t)1 << i;
+            db->lits[l].mask |= DBIT(i);
         }
         if (d->nlits)
-            db->lit_need |= (uint64_t)1 << i;
+            db->lit_need |= DBIT(i);
         d->score = s->score < 0 ? 0 : s->score > 1 ? 1 : s->score;
         d->ctx_req = s->context_required;
         d->triggers = s->triggers ? s->triggers : TG_PII_TRIG_DIGITS;
@@ -520,15 +555,23 @@ tg_pii_db_build(const struct tg_pii_detector_spec *specs, size_t n,
         for (k = lo; k <= hi; k++)
             d->digit_mask |= (uint64_t)1 << k;
         if (d->ctx_req)
-            db->ctx_req |= (uint64_t)1 << i;
+            db->ctx_req |= DBIT(i);
         for (k = 0; k < 16; k++)
             if ((d->triggers & ~TG_PII_TRIG_DIGITS) & (1u << k))
-                db->trig_det[k] |= (uint64_t)1 << i;
+                db->trig_det[k] |= DBIT(i);
         if (d->triggers & TG_PII_TRIG_DIGITS)
-            db->dig_det |= (uint64_t)1 << i;
+            db->dig_det |= DBIT(i);
         for (k = 0; k < 64; k++)
             if (d->digit_mask & ((uint64_t)1 << k))
-                db->clus_det[k] |= (uint64_t)1 << i;
+                db->clus_det[k] |= DBIT(i);
+    }
+    if (db->nlits > 1)
+        qsort(db->lits, db->nlits, sizeof *db->lits, lit_cmp);
+    for (i = 0; i < db->nlits; i++) {
+        unsigned char c0 = (unsigned char)db->lits[i].s[0];
+        if (db->lit_hi[c0] == 0)
+            db->lit_lo[c0] = (uint16_t)i;
+        db->lit_hi[c0] = (uint16_t)(i + 1);
     }
     db->n = n;
     if (db->max_groups == 0)
@@ -764,7 +807,7 @@ struct scan {
 
 /* Context-only detectors whose context words occur in window [wl, wr)
  * plus the context margins: only those need their pattern run. */
-static uint64_t
+static dmask
 window_gate(const struct scan *sc, size_t wl, size_t wr)
 {
     size_t lo = wl > CTX_BEFORE ? wl - CTX_BEFORE : 0;
@@ -799,7 +842,7 @@ run_detector(struct scan *sc, uint32_t di, size_t wl, size_t wr)
 {
     const struct det *d = &sc->db->d[di];
     struct tg_pii_scratch *s = sc->s;
-    uint64_t bit = (uint64_t)1 << di;
+    dmask bit = DBIT(di);
     size_t off = wl;
 
     while (off < wr) {
@@ -844,7 +887,7 @@ run_detector(struct scan *sc, uint32_t di, size_t wl, size_t wr)
              * windows never get here */
             size_t lo = fs > CTX_BEFORE ? fs - CTX_BEFORE : 0;
             size_t hi = fe + CTX_AFTER < sc->n ? fe + CTX_AFTER : sc->n;
-            uint64_t ex = 0, cm;
+            dmask ex = 0, cm;
             cm = words_mask(sc->db, &sc->db->wall, sc->t, sc->n, lo, hi, fs, &ex);
             if (d->nexcl && (ex & bit))
                 continue;
@@ -943,14 +986,14 @@ digit_clusters(const unsigned char *p, size_t len, size_t avail)
 /* Run the admitted detectors over window [wl, wr) opened by triggers trig;
  * lits = detectors whose literal occurs in the window's long tokens. */
 static int
-flush_window(struct scan *sc, size_t wl, size_t wr, uint32_t trig, uint64_t lits)
+flush_window(struct scan *sc, size_t wl, size_t wr, uint32_t trig, dmask lits)
 {
     const unsigned char *t = sc->t;
     uint64_t clusters = 0;
     uint32_t cur = 0, gap = 0;
     const struct tg_pii_db *db = sc->db;
     size_t i;
-    uint64_t adm = 0, todo;
+    dmask adm = 0, todo;
     uint32_t rest = trig & ~TG_PII_TRIG_DIGITS;
 
     /* Digit clusters: digits joined by at most two separator bytes. */
@@ -981,7 +1024,8 @@ flush_window(struct scan *sc, size_t wl, size_t wr, uint32_t trig, uint64_t lits
         rest &= rest - 1;
     }
     if (trig & TG_PII_TRIG_DIGITS) {
-        uint64_t dm = 0, cl = clusters;
+        dmask dm = 0;
+        uint64_t cl = clusters;
         while (cl) {
             dm |= db->clus_det[__builtin_ctzll(cl)];
             cl &= cl - 1;
@@ -993,7 +1037,7 @@ flush_window(struct scan *sc, size_t wl, size_t wr, uint32_t trig, uint64_t lits
     if (adm & db->ctx_req)
         adm &= ~db->ctx_req | window_gate(sc, wl, wr);
     for (todo = adm; todo; todo &= todo - 1) {
-        if (run_detector(sc, (uint32_t)__builtin_ctzll(todo), wl, wr) != TG_OK)
+        if (run_detector(sc, dm_ctz(todo), wl, wr) != TG_OK)
             return TG_ENOMEM;
         if (sc->s->limit_hit)
             break;
@@ -1038,10 +1082,10 @@ keyish(const unsigned char *t, size_t lo, size_t hi)
 }
 
 /* Detectors whose literal occurs in token t[st, e). */
-static uint64_t
+static dmask
 token_lits(const struct tg_pii_db *db, const unsigned char *t, size_t st, size_t e)
 {
-    uint64_t m = 0;
+    dmask m = 0;
     size_t i;
     uint32_t k;
 
@@ -1056,7 +1100,7 @@ token_lits(const struct tg_pii_db *db, const unsigned char *t, size_t st, size_t
             if (!(db->lit2[key >> 3] & (1u << (key & 7))))
                 continue;
         }
-        for (k = 0; k < db->nlits; k++) {
+        for (k = db->lit_lo[t[i]]; k < db->lit_hi[t[i]]; k++) {
             const struct lit *l = &db->lits[k];
             if (l->s[0] == (char)t[i] && l->len <= e - i && memcmp(l->s, t + i, l->len) == 0)
                 m |= l->mask;
@@ -1185,14 +1229,14 @@ scan_text(struct scan *sc)
     size_t n = sc->n, i = 0, pl = 0, pr = 0, prev_st = 0, prev_e = 0, tok_floor = 0;
     bool have_prev;
     uint32_t pf = 0;
-    uint64_t plits = 0;
+    dmask plits = 0;
     int rc;
 
     for (;;) {
         size_t st, e, wl, wr;
         unsigned f = 0;
         uint32_t trig = 0;
-        uint64_t lits = 0;
+        dmask lits = 0;
 
         /* Skip to the next byte that can start a candidate: plain words
          * (most of any prose) cost one table lookup per byte, 8 at a time. */
@@ -1296,8 +1340,15 @@ scan_text(struct scan *sc)
                 k++;
             if (k == st && !have_prev)
                 have_prev = prev_token(t, st, &prev_st, &prev_e);
-            if ((k > st && keyish(t, st, k)) || (k == st && prev_e > prev_st && keyish(t, prev_st, prev_e)))
+            /* the key names the credential ("DATADOG_API_KEY = ..."):
+             * its literals admit keyword detectors as the value's do */
+            if (k > st && keyish(t, st, k)) {
                 trig |= TG_PII_TRIG_ASSIGN;
+                lits |= token_lits(sc->db, t, st, k);
+            } else if (k == st && prev_e > prev_st && keyish(t, prev_st, prev_e)) {
+                trig |= TG_PII_TRIG_ASSIGN;
+                lits |= token_lits(sc->db, t, prev_st, prev_e);
+            }
         }
         if (trig == 0)
             continue;
