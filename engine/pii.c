@@ -48,6 +48,7 @@
 #define WIN_FWD    8u
 #define WIN_SNAP   256u       /* max bytes to extend to a token boundary */
 #define PEM_MAX    65536u     /* a PEM block longer than this is cut off */
+#define PEM_CUT    4096u      /* bytes after a BEGIN line without an END line */
 #define CTX_BOOST  0.35
 #define WIN_MERGE_MAX 1024u   /* windows merge up to this size, then a new one starts */
 
@@ -1369,7 +1370,9 @@ scan_text(struct scan *sc)
             const unsigned char *endm;
             size_t lim = n - st > PEM_MAX ? st + PEM_MAX : n;
             endm = memmem(t + st, lim - st, "-----END", 8);
-            wr = endm ? (size_t)(endm - t) + 8 : e;
+            /* no END line: a key cut off mid-paste is still a key, so the
+             * window takes what follows, up to PEM_CUT bytes */
+            wr = endm ? (size_t)(endm - t) + 8 : (lim - st > PEM_CUT ? st + PEM_CUT : lim);
             while (wr < lim && t[wr] != '\n')
                 wr++;
         } else {

@@ -959,7 +959,7 @@ tg__pii_validator(const char *name)
     for (i = 0; i < TG_ARRAY_LEN(validators); i++)
         if (strcmp(validators[i].name, name) == 0)
             return validators[i].fn;
-    return NULL;
+    return tg__pii_secret_validator(name);
 }
 
 bool

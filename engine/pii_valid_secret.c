@@ -1,0 +1,244 @@
+/*
+ * pii_valid_secret.c — validators for credentials (rules/pii/secrets.yaml).
+ *
+ * Three kinds:
+ *   secret, secret_eNN   a vendor-shaped token: drop allow-listed
+ *                        placeholders, then (eNN) anything whose Shannon
+ *                        entropy is under N.N bits per byte — the rule's
+ *                        entropy minimum, so a run of one letter in the
+ *                        right shape is not a key;
+ *   generic_secret       the value of a secret-named key: must look random
+ *                        and must not be code (an identifier, words, an
+ *                        attribute path, a path, a template, a number);
+ *   conn_password        the password of a URL or connection string: not a
+ *                        documentation placeholder (user:password@host).
+ * Hooked into tg__pii_validator() by tg__pii_secret_validator().
+ */
+#include "engine/pii_int.h"
+
+#include <string.h>
+
+static inline bool isdig(char c) { return c >= '0' && c <= '9'; }
+static inline bool isup(char c) { return c >= 'A' && c <= 'Z'; }
+static inline bool islow(char c) { return c >= 'a' && c <= 'z'; }
+static inline bool isalpha_(char c) { return isup(c) || islow(c); }
+static inline bool isalnum_(char c) { return isalpha_(c) || isdig(c); }
+static inline char lower(char c) { return isup(c) ? (char)(c + 32) : c; }
+
+static bool
+has_ci(const char *m, size_t len, const char *w)
+{
+    size_t wl = strlen(w), i, j;
+    for (i = 0; i + wl <= len; i++) {
+        for (j = 0; j < wl && lower(m[i + j]) == w[j]; j++)
+            ;
+        if (j == wl)
+            return true;
+    }
+    return false;
+}
+
+/* Longest run of one byte (case folded), and of ascending bytes
+ * ("123456", "abcdef"): placeholders are typed, keys are drawn. */
+static void
+runs(const char *m, size_t len, size_t *same, size_t *asc)
+{
+    size_t i, s = 1, a = 1;
+    *same = len ? 1 : 0;
+    *asc = len ? 1 : 0;
+    for (i = 1; i < len; i++) {
+        char p = lower(m[i - 1]), c = lower(m[i]);
+        s = c == p ? s + 1 : 1;
+        a = isalnum_(c) && c == p + 1 ? a + 1 : 1;
+        if (s > *same)
+            *same = s;
+        if (a > *asc)
+            *asc = a;
+    }
+}
+
+/* Allow-list facts shared by every secret validator: documentation keys
+ * (AWS's AKIAIOSFODNN7EXAMPLE), fill-in words and typed runs. */
+static bool
+placeholder(const char *m, size_t len)
+{
+    static const char *const words[] = { "example", "xxxx", "your", "placeholder", "redacted", "changeme",
+                                         "dummy", "sample", "replaceme", "replace_me", "insert", "...",
+                                         "****", "<", ">", "${", "{{" };
+    size_t i, same, asc;
+
+    for (i = 0; i < TG_ARRAY_LEN(words); i++)
+        if (has_ci(m, len, words[i]))
+            return true;
+    runs(m, len, &same, &asc);
+    return same >= 6 || asc >= 6;
+}
+
+static double
+secret_min(const char *m, size_t len, double min_entropy)
+{
+    if (placeholder(m, len))
+        return -1;
+    if (min_entropy > 0 && tg__pii_entropy(m, len) < min_entropy)
+        return -1;
+    return 0;
+}
+
+static double v_secret(const char *m, size_t len) { return secret_min(m, len, 0); }
+static double v_secret_e20(const char *m, size_t len) { return secret_min(m, len, 2.0); }
+static double v_secret_e30(const char *m, size_t len) { return secret_min(m, len, 3.0); }
+static double v_secret_e35(const char *m, size_t len) { return secret_min(m, len, 3.5); }
+static double v_secret_e40(const char *m, size_t len) { return secret_min(m, len, 4.0); }
+static double v_secret_e45(const char *m, size_t len) { return secret_min(m, len, 4.5); }
+
+/* A run of letters that reads as a word or an identifier part: one case
+ * throughout, Capitalised, or camelCase with few humps.  A drawn key of
+ * mixed case changes case every other letter or so. */
+static bool
+wordlike(const char *s, size_t n)
+{
+    size_t i, humps = 0;
+    bool up = false, lo = false;
+
+    for (i = 0; i < n; i++) {
+        if (isup(s[i]))
+            up = true;
+        else
+            lo = true;
+        if (i > 0 && islow(s[i - 1]) && isup(s[i]))
+            humps++;
+    }
+    if (!up || !lo)
+        return true;
+    return humps <= 1 + n / 6;
+}
+
+/*
+ * Is m[0, len) code or prose rather than a drawn value?  Split on
+ * anything not a letter or digit: when every piece is a word
+ * (wordlike()), a number or a short tag (v2, md5, x86), it is an
+ * identifier (get_cache_token, TokenList), an attribute path
+ * (os.getcwd, self.password), a constant (YOUR_API_KEY) or words
+ * (geheim$parole, redacted_for_privacy).
+ */
+static bool
+dotted_path(const char *m, size_t len)
+{
+    size_t i, parts = 1, last = 0, k = 0;
+    char w[64];
+
+    /* os.path.join, ed25519.Ed25519PrivateKey: identifiers joined by dots,
+     * the last one words once its digits are set aside */
+    for (i = 0; i < len; i++) {
+        if (m[i] == '.') {
+            if (i == last || isdig(m[last]) || i + 1 == len)
+                return false;
+            parts++;
+            last = i + 1;
+        } else if (!isalnum_(m[i]) && m[i] != '_')
+            return false;
+    }
+    if (parts < 2 || isdig(m[last]))
+        return false;
+    for (i = last; i < len && k < sizeof w; i++)
+        if (isalpha_(m[i]))
+            w[k++] = m[i];
+    return k >= 3 && wordlike(w, k);
+}
+
+static bool
+codelike(const char *m, size_t len)
+{
+    size_t i = 0;
+
+    if (dotted_path(m, len))
+        return true;
+    while (i < len) {
+        size_t st, nl = 0, nd = 0;
+        /* separators, and %XX escapes (secret%3Dpassword is two words) */
+        while (i < len && !isalnum_(m[i]))
+            i += m[i] == '%' && i + 2 < len && isalnum_(m[i + 1]) && isalnum_(m[i + 2]) ? 3 : 1;
+        st = i;
+        while (i < len && isalnum_(m[i])) {
+            if (isdig(m[i]))
+                nd++;
+            else
+                nl++;
+            i++;
+        }
+        if (i == st)
+            break;
+        if (nd == 0 && !wordlike(m + st, i - st))
+            return false;
+        if (nd > 0 && nl > 0 && i - st > 4)
+            return false;   /* letters and digits mixed: drawn, or a password */
+        if (nd > 0 && nl == 0 && i - st > 8)
+            return false;   /* a long digit run inside other text */
+    }
+    return true;
+}
+
+static double
+v_generic(const char *m, size_t len)
+{
+    size_t i, nd = 0;
+    double e;
+
+    if (len < 8 || placeholder(m, len))
+        return -1;
+    /* templates, shell variables, masks, decorators, paths */
+    if (m[0] == '$' || m[0] == '%' || m[0] == '@' || m[0] == '*' || m[0] == '/' || m[0] == '~' ||
+        (m[0] == '.' && (m[1] == '/' || m[1] == '.')))
+        return -1;
+    for (i = 0; i < len; i++)
+        if (isdig(m[i]) || m[i] == '.' || m[i] == '-' || m[i] == '_')
+            nd++;
+    if (nd == len)
+        return -1;   /* numbers, versions, dates */
+    if (codelike(m, len))
+        return -1;
+    e = tg__pii_entropy(m, len);
+    /* Random keys reach ~log2(alphabet) bits/char; short values cannot. */
+    if (e < (len >= 20 ? 3.0 : 2.7))
+        return -1;
+    return 0;
+}
+
+static double
+v_conn_password(const char *m, size_t len)
+{
+    static const char *const fill[] = { "password", "passwd", "pass", "pwd", "pw", "secret", "changeme",
+                                        "xxx", "foo", "bar", "tiger", "pass123", "password123" };
+    size_t i, same, asc;
+
+    if (len < 3 || placeholder(m, len))
+        return -1;
+    for (i = 0; i < TG_ARRAY_LEN(fill); i++)
+        if (strlen(fill[i]) == len && has_ci(m, len, fill[i]))
+            return -1;
+    if (m[0] == '$' || m[0] == '%' || m[0] == '*')
+        return -1;
+    runs(m, len, &same, &asc);
+    if (same == len || asc == len)
+        return -1;   /* "xxx", "***", "1234" */
+    return 0;
+}
+
+static const struct {
+    const char *name;
+    tg__pii_validator_fn fn;
+} secret_validators[] = {
+    { "secret", v_secret },           { "secret_e20", v_secret_e20 }, { "secret_e30", v_secret_e30 },
+    { "secret_e35", v_secret_e35 },   { "secret_e40", v_secret_e40 }, { "secret_e45", v_secret_e45 },
+    { "generic_secret", v_generic },  { "conn_password", v_conn_password },
+};
+
+tg__pii_validator_fn
+tg__pii_secret_validator(const char *name)
+{
+    size_t i;
+    for (i = 0; name != NULL && i < TG_ARRAY_LEN(secret_validators); i++)
+        if (strcmp(secret_validators[i].name, name) == 0)
+            return secret_validators[i].fn;
+    return NULL;
+}
