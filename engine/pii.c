@@ -1227,7 +1227,7 @@ static int
 scan_text(struct scan *sc)
 {
     const unsigned char *t = sc->t;
-    size_t n = sc->n, i = 0, pl = 0, pr = 0, prev_st = 0, prev_e = 0, tok_floor = 0;
+    size_t n = sc->n, i = 0, pl = 0, pr = 0, prev_st = 0, prev_e = 0, tok_floor = 0, key_lo;
     bool have_prev;
     uint32_t pf = 0;
     dmask plits = 0;
@@ -1263,6 +1263,7 @@ scan_text(struct scan *sc)
         tok_floor = e;
         /* the previous token, for "password : x" and "AB 12 34 56 C" */
         have_prev = false;   /* found on demand: few tokens need it */
+        key_lo = SIZE_MAX;
         if (f & C_DIGIT)
             trig |= TG_PII_TRIG_DIGITS;
         if (f & C_AT)
@@ -1345,10 +1346,11 @@ scan_text(struct scan *sc)
              * its literals admit keyword detectors as the value's do */
             if (k > st && keyish(t, st, k)) {
                 trig |= TG_PII_TRIG_ASSIGN;
-                lits |= token_lits(sc->db, t, st, k);
+                lits |= token_lits(sc->db, t, st, e);
             } else if (k == st && prev_e > prev_st && keyish(t, prev_st, prev_e)) {
                 trig |= TG_PII_TRIG_ASSIGN;
                 lits |= token_lits(sc->db, t, prev_st, prev_e);
+                key_lo = prev_st;   /* the window must hold the key */
             }
         }
         if (trig == 0)
@@ -1366,6 +1368,8 @@ scan_text(struct scan *sc)
 #endif
         while (wl > 0 && wl < st && !is_ws(t[wl - 1]))
             wl++;
+        if (key_lo < wl)
+            wl = key_lo;
         if (trig & TG_PII_TRIG_PEM) {
             const unsigned char *endm;
             size_t lim = n - st > PEM_MAX ? st + PEM_MAX : n;

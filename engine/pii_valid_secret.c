@@ -207,6 +207,20 @@ v_generic(const char *m, size_t len)
 static double
 v_conn_password(const char *m, size_t len)
 {
+    const char *sch = len > 3 ? memmem(m, len, "://", 3) : NULL;
+    double ok = 0;
+
+    /* a URL: the password runs from the colon after the user to the '@' */
+    if (sch != NULL) {
+        const char *u = sch + 3, *end = m + len, *c, *at;
+        c = memchr(u, ':', (size_t)(end - u));
+        at = c != NULL ? memchr(c, '@', (size_t)(end - c)) : NULL;
+        if (c == NULL || at == NULL)
+            return -1;
+        m = c + 1;
+        len = (size_t)(at - m);
+        ok = 1.0;   /* outranks the user@host e-mail look-alike inside it */
+    }
     static const char *const fill[] = { "password", "passwd", "pass", "pwd", "pw", "secret", "changeme",
                                         "xxx", "foo", "bar", "tiger", "pass123", "password123" };
     size_t i, same, asc;
@@ -221,7 +235,7 @@ v_conn_password(const char *m, size_t len)
     runs(m, len, &same, &asc);
     if (same == len || asc == len)
         return -1;   /* "xxx", "***", "1234" */
-    return 0;
+    return ok;
 }
 
 static const struct {
