@@ -115,6 +115,7 @@ struct tg_pii_db {
     uint32_t nlits, litcap;
     uint8_t litfirst[256];   /* first bytes of literals */
     uint8_t lit1[256];       /* first bytes of one-byte literals */
+    uint32_t nlit1;          /* how many one-byte literals */
     uint8_t lit2[8192];      /* bit per first two bytes of a longer literal */
     uint16_t lit_lo[256], lit_hi[256]; /* lits[] sorted by first byte: the
                               * literals starting with byte c are
@@ -537,6 +538,7 @@ tg_pii_db_build(const struct tg_pii_detector_spec *specs, size_t n,
                 db->litfirst[(unsigned char)d->lits[k][0]] = 1;
                 if (ll == 1) {
                     db->lit1[(unsigned char)d->lits[k][0]] = 1;
+                    db->nlit1++;
                 } else {
                     unsigned key = (unsigned)(unsigned char)d->lits[k][0] << 8 | (unsigned char)d->lits[k][1];
                     db->lit2[key >> 3] |= (uint8_t)(1u << (key & 7));
@@ -1090,23 +1092,28 @@ token_lits(const struct tg_pii_db *db, const unsigned char *t, size_t st, size_t
     size_t i;
     uint32_t k;
 
-    for (i = st; i < e; i++) {
-        if (!db->litfirst[t[i]])
-            continue;
-        if (!db->lit1[t[i]]) {
-            unsigned key;
-            if (i + 1 >= e)
-                continue;
-            key = (unsigned)t[i] << 8 | t[i + 1];
+    /* One bit per byte pair first: with a hundred literals nearly every
+     * letter starts one, but few pairs do, so this test rejects most
+     * bytes of a long token without a branch taken. */
+    if (e - st >= 2) {
+        unsigned key = t[st];
+        for (i = st; i + 1 < e; i++) {
+            key = (key << 8 | t[i + 1]) & 0xffffu;
             if (!(db->lit2[key >> 3] & (1u << (key & 7))))
                 continue;
-        }
-        for (k = db->lit_lo[t[i]]; k < db->lit_hi[t[i]]; k++) {
-            const struct lit *l = &db->lits[k];
-            if (l->s[0] == (char)t[i] && l->len <= e - i && memcmp(l->s, t + i, l->len) == 0)
-                m |= l->mask;
+            for (k = db->lit_lo[t[i]]; k < db->lit_hi[t[i]]; k++) {
+                const struct lit *l = &db->lits[k];
+                if (l->len >= 2 && l->len <= e - i && memcmp(l->s, t + i, l->len) == 0)
+                    m |= l->mask;
+            }
         }
     }
+    if (db->nlit1)
+        for (i = st; i < e; i++)
+            if (db->lit1[t[i]])
+                for (k = db->lit_lo[t[i]]; k < db->lit_hi[t[i]]; k++)
+                    if (db->lits[k].len == 1)
+                        m |= db->lits[k].mask;
     return m;
 }
 

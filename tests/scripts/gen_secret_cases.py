@@ -243,13 +243,13 @@ det("age_secret_key", "AGE_SECRET_KEY", simple(["AGE-SECRET-KEY-1" + r("QPZRY9X8
 
 def conn(pw):
     u = ["postgres://app:%s@db.internal:5432" % pw, "mongodb+srv://svc:%s@cluster0.ab1cd.mongodb.net" % pw,
-         "redis://:%s@cache:6379" % pw, "mysql://root:%s@localhost" % pw, "https://deploy:%s@git.acme.org" % pw]
+         "redis://:%s@cache:6379" % pw, "mysql://root:%s@localhost" % pw, "amqps://deploy:%s@mq.acme.org" % pw]
     return [
         (u[0], "DATABASE_URL=%s/app" % u[0]),
         (u[1], '{"uri": "%s/prod"}' % u[1]),
         (u[2], "export REDIS_URL=%s/0" % u[2]),
         (u[3], "url: %s/shop" % u[3]),
-        (u[4], "git clone %s/repo.git" % u[4]),
+        (u[4], "BROKER_URL: %s/vhost" % u[4]),
         (pw, "Server=tcp:acme.database.windows.net,1433;Database=app;User ID=app;Password=%s;Encrypt=True" % pw),
     ]
 
@@ -278,7 +278,7 @@ extra_pos = {
 }
 extra_neg = {
     "connection_string": ["postgres://user:password@localhost/db", "postgres://user:${DB_PASSWORD}@db/app",
-                          "https://github.com/acme/repo", "postgres://localhost:5432/app", "mysql://root:@localhost/db",
+                          "https://github.com/acme/repo", "https://user:hunter2x@web.acme.org/", "postgres://localhost:5432/app", "mysql://root:@localhost/db",
                           "redis://:xxxxxxxx@cache:6379", "Server=x;Database=y;Password=;", "http://[::1]:8080/path",
                           "mongodb://admin:<password>@host/db"],
 }
