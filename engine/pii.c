@@ -1133,6 +1133,24 @@ prev_token(const unsigned char *t, size_t st, size_t *ps, size_t *pe)
     return true;
 }
 
+/* Does the token at st follow (across up to 8 blanks) a byte that ends a
+ * key: '>', ',', '(', '[', '{' or a quote? */
+static inline bool
+after_delim(const unsigned char *t, size_t st)
+{
+    size_t e = st;
+    while (e > 0 && st - e < 8 && is_ws(t[e - 1]))
+        e--;
+    if (e == st || e == 0)
+        return false;
+    switch (t[e - 1]) {
+    case '>': case ',': case '(': case '[': case '{': case '"': case '\'': case '`':
+        return true;
+    default:
+        return false;
+    }
+}
+
 #if defined(__SSE2__)
 /* Bit k set when p[k] (k < 16) is whitespace (' ', '\t'..'\r'). */
 static inline unsigned
@@ -1343,21 +1361,47 @@ scan_text(struct scan *sc)
             }
         }
         if (f & (C_COLON | C_EQ)) {
-            /* "api_key=...", "password:" or a lone ":"/"=" after "token" */
-            size_t k = st;
+            /* "api_key=...", "password:" or a lone operator (":", "=",
+             * ".=", "?=", "::=") after "token" */
+            size_t k = st, ps2, pe2;
+            bool lone;
             while (k < e && t[k] != ':' && t[k] != '=')
                 k++;
-            if (k == st && !have_prev)
+            for (lone = true, ps2 = st; ps2 < k && lone; ps2++)
+                lone = t[ps2] == '.' || t[ps2] == '?' || t[ps2] == '+' || t[ps2] == '|' || t[ps2] == '!';
+            if (lone && !have_prev)
                 have_prev = prev_token(t, st, &prev_st, &prev_e);
             /* the key names the credential ("DATADOG_API_KEY = ..."):
              * its literals admit keyword detectors as the value's do */
-            if (k > st && keyish(t, st, k)) {
+            if (!lone && keyish(t, st, k)) {
                 trig |= TG_PII_TRIG_ASSIGN;
                 lits |= token_lits(sc->db, t, st, e);
-            } else if (k == st && prev_e > prev_st && keyish(t, prev_st, prev_e)) {
+            } else if (lone && prev_e > prev_st && keyish(t, prev_st, prev_e)) {
                 trig |= TG_PII_TRIG_ASSIGN;
                 lits |= token_lits(sc->db, t, prev_st, prev_e);
                 key_lo = prev_st;   /* the window must hold the key */
+            } else if (lone && prev_e > prev_st && prev_e - prev_st <= 16 &&
+                       prev_token(t, prev_st, &ps2, &pe2) && pe2 > ps2 && keyish(t, ps2, pe2)) {
+                /* a type between key and operator: `var key string = "v"` */
+                trig |= TG_PII_TRIG_ASSIGN;
+                lits |= token_lits(sc->db, t, ps2, pe2);
+                key_lo = ps2;
+            }
+        }
+        if ((trig & TG_PII_TRIG_LONG) && !(trig & TG_PII_TRIG_ASSIGN) && sc->db->nlits &&
+            after_delim(t, st)) {
+            /* a value on its own after a key-ending delimiter: the token
+             * before it may name the vendor (`<datadogToken>` above the
+             * value, `System.setProperty("DATADOG_TOKEN", "v")`); its
+             * literals count, and the window then reaches back to it.
+             * Values after a plain word (prose: "the hash 3f2a...") are
+             * not looked behind: that would cost every long token. */
+            size_t ps2, pe2;
+            dmask more;
+            if (prev_token(t, st, &ps2, &pe2) && pe2 > ps2 &&
+                (more = token_lits(sc->db, t, ps2, pe2)) != 0) {
+                lits |= more;
+                key_lo = ps2;
             }
         }
         if (trig == 0)

@@ -149,7 +149,7 @@ dotted_path(const char *m, size_t len)
 static bool
 codelike(const char *m, size_t len)
 {
-    size_t i = 0;
+    size_t i = 0, singles = 0;
 
     if (dotted_path(m, len))
         return true;
@@ -168,6 +168,10 @@ codelike(const char *m, size_t len)
         }
         if (i == st)
             break;
+        /* identifiers and words rarely hold two one-letter pieces;
+         * symbol-rich passwords (b4aB-_-m#QOEO...%3-k) do */
+        if (i - st == 1 && ++singles >= 2)
+            return false;
         if (nd == 0 && !wordlike(m + st, i - st))
             return false;
         if (nd > 0 && nl > 0 && i - st > 4)

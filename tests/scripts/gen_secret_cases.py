@@ -68,6 +68,46 @@ def forms(tok, key, prose=True):
     return out
 
 
+# The shapes config files and languages give an assignment (INI, JSON,
+# XML, YAML, C#, Go, Java, Kotlin, PHP, Python, Java properties, Logstash,
+# Make), {i} the identifier (a vendor name), {I} upper case, {s} the token.
+# The same list gitleaks checks its rules against (its facts, our words).
+SHAPES = [
+    '{i}Token="{s}"', '{i}Token = "{s}"', "{i}Token={s}", "{i}Token = {s}",
+    '{\n    "{i}_token": "{s}"\n}', '{"config.ini": "{I}_TOKEN={s}\\nBACKUP_ENABLED=true"}',
+    "<{i}Token>\n    {s}\n</{i}Token>",
+    "{i}_token: {s}", "{i}_token: '{s}'", '{i}_token: "{s}"',
+    'string {i}Token = "{s}";', 'var {i}Token string = "{s}"', '{i}Token := "{s}"', "{i}Token := `{s}`",
+    'String {i}Token = "{s}";', 'var {i}Token = "{s}"', '${i}Token .= "{s}"',
+    "{i}Token = '{s}'", '{i}Token = "{s}"', 'System.setProperty("{I}_TOKEN", "{s}")', '  "{i}Token" => "{s}"',
+    '{I}_TOKEN = "{s}"', '{I}_TOKEN := "{s}"', '{I}_TOKEN ::= "{s}"', '{I}_TOKEN :::= "{s}"', '{I}_TOKEN ?= "{s}"',
+]
+
+
+def shapes(tok, ident, generic=False):
+    out = []
+    for x in SHAPES:
+        # Not covered (docs/secrets.md, known limits): a value under 20
+        # bytes alone on its line; for generic secrets, the XML element and
+        # the comma of setProperty (no assignment operator to anchor on).
+        if x.startswith("<") and (len(tok) < 20 or generic):
+            continue
+        if generic and x.startswith("System."):
+            continue
+        out.append((tok, x.replace("{i}", ident).replace("{I}", ident.upper()).replace("{s}", tok)))
+    return out
+
+
+# identifier per detector for SHAPES: the keyword a keyword rule needs
+IDENT = {
+    "aws_secret_key": "aws_secret", "alibaba_secret_key": "alibaba", "bitbucket_token": "bitbucket",
+    "circleci_token": "circle", "travis_token": "travis", "discord_token": "discord", "telegram_bot_token": "telegram",
+    "cohere_api_key": "cohere", "artifactory_token": "artifactory", "twilio_api_key": "twilio",
+    "mailgun_api_key": "mailgun", "heroku_api_key": "heroku", "atlassian_api_token": "jira", "datadog_api_key": "datadog",
+    "sentry_token": "sentry", "vault_token": "vault", "okta_token": "okta", "linear_api_key": "linear",
+    "dropbox_token": "dropbox",
+}
+
 # id -> (entity, [(token, key, prose)], [negative texts])
 D = {}
 
@@ -309,6 +349,8 @@ for key in ("password", "api_key", "client_secret", "auth_token", "DB_PASSWORD",
     v = r(AN + "!#%^*-_", 20)
     gen_pos += [x for x in forms(v, key, prose=False)[:5]]
 gen_pos.append(("P4ssw0rd!2024xyz", "mysql -u root --password=P4ssw0rd!2024xyz"))
+for ident in ("db", "service", "client"):
+    gen_pos += shapes(r(AN + "!#%^*-_", 24), ident, generic=True)
 gen_neg = ["password = get_password()", "token = self.token", "pwd = os.getcwd()", "cache_token = get_cache_token()",
            "token = TokenList()", "password: str", "api_key: Optional[str] = None", "secret_key = settings.SECRET_KEY",
            'password = os.environ["DB_PASSWORD"]', 'token = "${GITHUB_TOKEN}"', 'api_key = "<your-api-key>"',
@@ -347,6 +389,7 @@ for i, (entity, toks, negs) in D.items():
     pos = []
     for tok, key, prose in toks:
         pos += forms(tok, key, prose)
+        pos += shapes(tok, IDENT.get(i, i.split("_")[0]))
     pos += extra_pos.get(i, [])
     write(i, entity, pos, negs)
 write("connection_string", "CONNECTION_STRING", extra_pos["connection_string"], extra_neg["connection_string"])
