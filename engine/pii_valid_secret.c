@@ -57,8 +57,23 @@ runs(const char *m, size_t len, size_t *same, size_t *asc)
     }
 }
 
+/* Keys published as examples, whole: the Firebase Android SDK's sample
+ * API keys and Yarn's public registry key.  (AWS's documentation keys
+ * carry "EXAMPLE" and fall to the word list.) */
+static const char *const doc_keys[] = {
+    "AIzaSyabcdefghijklmnopqrstuvwxyz1234567", "AIzaSyAnLA7NfeLquW1tJFpx_eQCxoX-oo6YyIs",
+    "AIzaSyCkEhVjf3pduRDt6d1yKOMitrUEke8agEM", "AIzaSyDMAScliyLx7F0NPDEJi1QmyCgHIAODrlU",
+    "AIzaSyD3asb-2pEZVqMkmL6M9N6nHZRR_znhrh0", "AIzayDNSXIbFmlXbIE6mCzDLQAqITYefhixbX4A",
+    "AIzaSyAdOS2zB6NCsk1pCdZ4-P6GBdi_UUPwX7c", "AIzaSyASWm6HmTMdYWpgMnjRBjxcQ9CKctWmLd4",
+    "AIzaSyANUvH9H9BsUccjsu2pCmEkOPjjaXeDQgY", "AIzaSyA5_iVawFQ8ABuTZNUdcwERLJv_a_p4wtM",
+    "AIzaSyA4UrcGxgwQFTfaI3no3t7Lt1sjmdnP5sQ", "AIzaSyDSb51JiIcB6OJpwwMicseKRhhrOq1cS7g",
+    "AIzaSyBF2RrAIm4a0mO64EShQfqfd2AFnzAvvuU", "AIzaSyBcE-OOIbhjyR83gm4r2MFCu4MJmprNXsw",
+    "AIzaSyB8qGxt4ec15vitgn44duC5ucxaOi4FmqE", "AIzaSyA8vmApnrHNFE0bApF4hoZ11srVL_n0nvY",
+    "6fe4476ee5a1832882e326b506d14126",
+};
+
 /* Allow-list facts shared by every secret validator: documentation keys
- * (AWS's AKIAIOSFODNN7EXAMPLE), fill-in words and typed runs. */
+ * (AWS's AKIAIOSFODNN7EXAMPLE, doc_keys[]), fill-in words and typed runs. */
 static bool
 placeholder(const char *m, size_t len)
 {
@@ -69,6 +84,9 @@ placeholder(const char *m, size_t len)
 
     for (i = 0; i < TG_ARRAY_LEN(words); i++)
         if (has_ci(m, len, words[i]))
+            return true;
+    for (i = 0; i < TG_ARRAY_LEN(doc_keys); i++)
+        if (strlen(doc_keys[i]) == len && memcmp(doc_keys[i], m, len) == 0)
             return true;
     runs(m, len, &same, &asc);
     return same >= 6 || asc >= 6;
@@ -121,6 +139,20 @@ wordlike(const char *s, size_t n)
  * (os.getcwd, self.password), a constant (YOUR_API_KEY) or words
  * (geheim$parole, redacted_for_privacy).
  */
+/* Longest run of consonants (y counts as a vowel). */
+static size_t
+consonants(const char *s, size_t n)
+{
+    size_t i, run = 0, best = 0;
+    for (i = 0; i < n; i++) {
+        char c = lower(s[i]);
+        run = strchr("aeiouy", c) == NULL ? run + 1 : 0;
+        if (run > best)
+            best = run;
+    }
+    return best;
+}
+
 static bool
 dotted_path(const char *m, size_t len)
 {
@@ -172,8 +204,8 @@ codelike(const char *m, size_t len)
          * symbol-rich passwords (b4aB-_-m#QOEO...%3-k) do */
         if (i - st == 1 && ++singles >= 2)
             return false;
-        if (nd == 0 && !wordlike(m + st, i - st))
-            return false;
+        if (nd == 0 && (!wordlike(m + st, i - st) || consonants(m + st, i - st) >= 5))
+            return false;   /* drawn letters: no word has "kwhjf" in it */
         if (nd > 0 && nl > 0 && i - st > 4)
             return false;   /* letters and digits mixed: drawn, or a password */
         if (nd > 0 && nl == 0 && i - st > 8)

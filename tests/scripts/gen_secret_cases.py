@@ -11,7 +11,9 @@ generator keep their hand-written lines above the "generated" marker.
 
 Run from the repository root: python3 tests/scripts/gen_secret_cases.py
 """
-import base64, json, os, random, string
+import base64, json, os, random, string, sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 R = random.Random(18)
 UP, LO, DG = string.ascii_uppercase, string.ascii_lowercase, string.digits
@@ -68,20 +70,7 @@ def forms(tok, key, prose=True):
     return out
 
 
-# The shapes config files and languages give an assignment (INI, JSON,
-# XML, YAML, C#, Go, Java, Kotlin, PHP, Python, Java properties, Logstash,
-# Make), {i} the identifier (a vendor name), {I} upper case, {s} the token.
-# The same list gitleaks checks its rules against (its facts, our words).
-SHAPES = [
-    '{i}Token="{s}"', '{i}Token = "{s}"', "{i}Token={s}", "{i}Token = {s}",
-    '{\n    "{i}_token": "{s}"\n}', '{"config.ini": "{I}_TOKEN={s}\\nBACKUP_ENABLED=true"}',
-    "<{i}Token>\n    {s}\n</{i}Token>",
-    "{i}_token: {s}", "{i}_token: '{s}'", '{i}_token: "{s}"',
-    'string {i}Token = "{s}";', 'var {i}Token string = "{s}"', '{i}Token := "{s}"', "{i}Token := `{s}`",
-    'String {i}Token = "{s}";', 'var {i}Token = "{s}"', '${i}Token .= "{s}"',
-    "{i}Token = '{s}'", '{i}Token = "{s}"', 'System.setProperty("{I}_TOKEN", "{s}")', '  "{i}Token" => "{s}"',
-    '{I}_TOKEN = "{s}"', '{I}_TOKEN := "{s}"', '{I}_TOKEN ::= "{s}"', '{I}_TOKEN :::= "{s}"', '{I}_TOKEN ?= "{s}"',
-]
+from secret_shapes import SHAPES
 
 
 def shapes(tok, ident, generic=False):
@@ -168,7 +157,7 @@ det("slack_token", "SLACK_TOKEN",
     ["xoxb-" + "x" * 12 + "-" + "x" * 13, "xoxb-123456", "xapp-1-", "XOXP-%s-%s-%s" % (r(DG, 12), r(DG, 12), r(AN, 24))])
 det("slack_webhook", "SLACK_WEBHOOK",
     simple(["https://hooks.slack.com/services/T%s/B%s/%s" % (r(UP + DG, 8), r(UP + DG, 8), r(AN, 24)) for _ in range(2)], ("SLACK_WEBHOOK_URL", "webhook")),
-    ["https://hooks.slack.com/services/", "https://hooks.slack.com/services/TXXXXXXXX/BXXXXXXXX/xxxxxxxxxxxxxxxxxxxxxxxx", "https://slack.com/apps"])
+    ["https://hooks.slack.com/services/", "https://hooks.slack.com/workflows/abc", "https://hooks.slack.com/services/TXXXXXXXX/BXXXXXXXX/xxxxxxxxxxxxxxxxxxxxxxxx", "https://slack.com/apps"])
 det("discord_token", "DISCORD_TOKEN",
     [("https://discord.com/api/webhooks/%s/%s" % (r(DG, 18), r(URL, 68)), "webhook", True),
      ("M%s.%s.%s" % (r(AN, 23), r(URL, 6), r(URL, 27)), "DISCORD_BOT_TOKEN", False),
@@ -249,7 +238,7 @@ det("datadog_api_key", "DATADOG_API_KEY",
     ["datadog_api_key = " + "0" * 32, "api_key = " + r(HEX, 32), "datadog_site = datadoghq.eu"])
 det("new_relic_key", "NEW_RELIC_KEY",
     simple(["NRAK-" + r(UP + DG, 27), "NRII-" + r(URL, 32), "NRJS-" + r(HEX, 19), r(HEX, 36) + "NRAL"], ("NEW_RELIC_API_KEY", "newrelic_key")),
-    ["NRAK-" + "X" * 27, "NRAK-" + r(UP + DG, 10)])
+    ["NRAK-" + "X" * 27, "NRAK-" + r(UP + DG, 10), "relic_id = " + r(AN, 64)])
 det("sentry_token", "SENTRY_TOKEN",
     [("sntryu_" + r(HEX, 64), "SENTRY_AUTH_TOKEN", True), (r(HEX, 64), "SENTRY_AUTH_TOKEN", False)],
     ["sntryu_" + "0" * 64, "sentry_dsn_env = production", "checksum = " + r(HEX, 64)])
@@ -316,6 +305,12 @@ extra_pos = {
     "npm_token": [(v, "//registry.npmjs.org/:_authToken=%s" % v) for v in (uuid(),)],
     "nuget_api_key": [(v, '<add key="ClearTextPassword" value="%s" />' % v) for v in (r(AN + "!#", 18),)],
 }
+extra_pos.update({
+    "new_relic_key": [(v, "NEW-RELIC_TOKEN=%s" % v) for v in (r(AN, 64),)],
+    "artifactory_token": [(v, 'xrayToken = "%s"' % v) for v in (r(AN, 64),)],
+    "slack_webhook": [(v, "url: %s" % v) for v in ("https://hooks.slack.com/workflows/" + r(AN, 48),)],
+    "generic_secret": [(v, '"user_auth": "%s"' % v) for v in (r(B64, 40) + "=",)],
+})
 extra_neg = {
     "connection_string": ["postgres://user:password@localhost/db", "postgres://user:${DB_PASSWORD}@db/app",
                           "https://github.com/acme/repo", "https://user:hunter2x@web.acme.org/", "postgres://localhost:5432/app", "mysql://root:@localhost/db",
@@ -360,7 +355,9 @@ gen_neg = ["password = get_password()", "token = self.token", "pwd = os.getcwd()
            'key_file = "~/.ssh/id_rsa"', "token: 2024-01-01", "password = self.distribution.password",
            "private_key: ed25519.Ed25519PrivateKey", "oauth_token_secret=secret%3Dpassword", "token = random.randrange(sys.maxsize)",
            "access_token = AccessTokenProvider", "refresh_token: RefreshTokenStore", "secret = 1234567890123",
-           'password = "abcdefghijkl"', "token = xxxxxxxxxxxxxxxx"]
+           'password = "abcdefghijkl"', "token = xxxxxxxxxxxxxxxx",
+           "csrf-token=" + r(B64, 40), 'publicToken = "' + r(AN, 32) + '"', "xsrf_token: " + r(AN, 32),
+           "auth = HTTPBasicAuth(user, pw)"]
 
 HDR = """# PII cases for detector %s (rules/pii/secrets.yaml)
 # entity: %s
@@ -395,4 +392,4 @@ for i, (entity, toks, negs) in D.items():
 write("connection_string", "CONNECTION_STRING", extra_pos["connection_string"], extra_neg["connection_string"])
 write("private_key", "PRIVATE_KEY", pk_pos, pk_neg)
 write("jwt", "JWT", jwt_pos, jwt_neg)
-write("generic_secret", "GENERIC_SECRET", gen_pos, gen_neg)
+write("generic_secret", "GENERIC_SECRET", gen_pos + extra_pos["generic_secret"], gen_neg)
