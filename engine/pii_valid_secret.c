@@ -11,7 +11,9 @@
  *                        and must not be code (an identifier, words, an
  *                        attribute path, a path, a template, a number);
  *   conn_password        the password of a URL or connection string: not a
- *                        documentation placeholder (user:password@host).
+ *                        documentation placeholder (user:password@host);
+ *   pem_key              a PEM private key with a body of key material, not
+ *                        a template (BEGIN ... XXXX ... END).
  * Hooked into tg__pii_validator() by tg__pii_secret_validator().
  */
 #include "engine/pii_int.h"
@@ -153,6 +155,53 @@ consonants(const char *s, size_t n)
     return best;
 }
 
+/* "SOCKS5", "sha256", "utf8": a word, then a number. */
+static bool
+word_then_number(const char *s, size_t n)
+{
+    size_t k = 0;
+    while (k < n && isalpha_(s[k]))
+        k++;
+    if (k == 0 || k == n || !wordlike(s, k) || consonants(s, k) >= 5)
+        return false;
+    while (k < n && isdig(s[k]))
+        k++;
+    return k == n;
+}
+
+/* A PEM private key, not a template of one: its body (the lines between
+ * BEGIN and END, less "Key: value" headers and "\n" escapes) holds at
+ * least 64 base64 characters of key-like entropy. */
+static double
+v_pem_key(const char *m, size_t len)
+{
+    unsigned char body[4096];
+    size_t i = 0, n = 0;
+    const char *end;
+
+    while (i < len && m[i] != '\n' && !(m[i] == '\\' && i + 1 < len && m[i + 1] == 'n'))
+        i++;   /* past the BEGIN line */
+    end = len > 8 ? memmem(m + i, len - i, "-----END", 8) : NULL;
+    len = end != NULL ? (size_t)(end - m) : len;
+    while (i < len && n < sizeof body) {
+        size_t ls = i, le;
+        bool header = false;
+        while (i < len && m[i] != '\n' && !(m[i] == '\\' && i + 1 < len && m[i + 1] == 'n'))
+            if (m[i++] == ':')
+                header = true;
+        le = i;
+        i += i < len && m[i] == '\\' ? 2 : 1;
+        if (header)
+            continue;
+        for (; ls < le && n < sizeof body; ls++)
+            if (isalnum_(m[ls]) || m[ls] == '+' || m[ls] == '/')
+                body[n++] = (unsigned char)m[ls];
+    }
+    if (n < 64 || placeholder((const char *)body, n > 256 ? 256 : n))
+        return -1;
+    return tg__pii_entropy((const char *)body, n) >= 4.0 ? 0 : -1;
+}
+
 static bool
 dotted_path(const char *m, size_t len)
 {
@@ -206,7 +255,7 @@ codelike(const char *m, size_t len)
             return false;
         if (nd == 0 && (!wordlike(m + st, i - st) || consonants(m + st, i - st) >= 5))
             return false;   /* drawn letters: no word has "kwhjf" in it */
-        if (nd > 0 && nl > 0 && i - st > 4)
+        if (nd > 0 && nl > 0 && i - st > 4 && !(nl >= 3 && word_then_number(m + st, i - st)))
             return false;   /* letters and digits mixed: drawn, or a password */
         if (nd > 0 && nl == 0 && i - st > 8)
             return false;   /* a long digit run inside other text */
@@ -281,6 +330,7 @@ static const struct {
     { "secret", v_secret },           { "secret_e20", v_secret_e20 }, { "secret_e30", v_secret_e30 },
     { "secret_e35", v_secret_e35 },   { "secret_e40", v_secret_e40 }, { "secret_e45", v_secret_e45 },
     { "generic_secret", v_generic },  { "conn_password", v_conn_password },
+    { "pem_key", v_pem_key },
 };
 
 tg__pii_validator_fn

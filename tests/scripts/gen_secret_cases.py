@@ -331,7 +331,9 @@ pk_pos.append((k, "pasted: %s" % k))
 k = "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,%s\n\n%s\n-----END RSA PRIVATE KEY-----" % (
     r(HEX.upper(), 32), "\n".join(r(B64, 64) for _ in range(5)))
 pk_pos.append((k, "id_rsa: |\n%s" % k))
-pk_neg = [pem("PUBLIC KEY"), pem("CERTIFICATE"), "-----BEGIN PRIVATE KEY-----\n...\n-----END PRIVATE KEY-----",
+pk_neg = [pem("PUBLIC KEY"), pem("CERTIFICATE"), 'key="-----BEGIN PRIVATE KEY-----\\nXXXX\\nXXXX\\n-----END PRIVATE KEY-----"',
+          "-----BEGIN RSA PRIVATE KEY-----\n" + "\n".join(["AAAAAAAAAAAAAAAA" * 4] * 3) + "\n-----END RSA PRIVATE KEY-----",
+          "-----BEGIN PRIVATE KEY-----\n...\n-----END PRIVATE KEY-----",
           "-----BEGIN RSA PRIVATE KEY-----\n" + "x" * 10, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI" + r(B64, 40) + " me@host"]
 
 jwt_pos = []
@@ -357,7 +359,8 @@ gen_neg = ["password = get_password()", "token = self.token", "pwd = os.getcwd()
            "access_token = AccessTokenProvider", "refresh_token: RefreshTokenStore", "secret = 1234567890123",
            'password = "abcdefghijkl"', "token = xxxxxxxxxxxxxxxx",
            "csrf-token=" + r(B64, 40), 'publicToken = "' + r(AN, 32) + '"', "xsrf_token: " + r(AN, 32),
-           "auth = HTTPBasicAuth(user, pw)"]
+           "auth = HTTPBasicAuth(user, pw)", "exports.SOCKS5_NO_ACCEPTABLE_AUTH = SOCKS5_NO_ACCEPTABLE_AUTH;",
+           "hash_token = sha256_digest", "token = kwargs.pop"]
 
 HDR = """# PII cases for detector %s (rules/pii/secrets.yaml)
 # entity: %s
