@@ -117,6 +117,9 @@ struct tg_pii_db {
     uint8_t lit1[256];       /* first bytes of one-byte literals */
     uint32_t nlit1;          /* how many one-byte literals */
     uint8_t lit2[8192];      /* bit per first two bytes of a longer literal */
+    struct pix *pix;         /* byte pair -> its literals in lits[] (open
+                              * addressing, npix slots, a power of two) */
+    uint32_t npix;
     uint16_t lit_lo[256], lit_hi[256]; /* lits[] sorted by first byte: the
                               * literals starting with byte c are
                               * [lit_lo[c], lit_hi[c]), so a candidate byte
@@ -391,6 +394,18 @@ words_mask(const struct tg_pii_db *db, const struct wfilter *wf, const unsigned 
     return m;
 }
 
+/* The literals of one byte pair: lits[lo, hi) (lits[] is sorted). */
+struct pix {
+    uint32_t key;            /* pair + 1 (0 = empty slot) */
+    uint16_t lo, hi;
+};
+
+static inline uint32_t
+pix_slot(uint32_t pair, uint32_t npix)
+{
+    return (pair * 2654435761u >> 16) & (npix - 1);
+}
+
 static int
 lit_cmp(const void *a, const void *b)
 {
@@ -575,6 +590,26 @@ tg_pii_db_build(const struct tg_pii_detector_spec *specs, size_t n,
         if (db->lit_hi[c0] == 0)
             db->lit_lo[c0] = (uint16_t)i;
         db->lit_hi[c0] = (uint16_t)(i + 1);
+    }
+    /* byte-pair index, at most half full */
+    for (db->npix = 16; db->npix < 2 * (db->nlits + 1); db->npix *= 2)
+        ;
+    db->pix = tg_arena_calloc(&db->arena, db->npix, sizeof *db->pix);
+    if (db->pix == NULL)
+        goto oom;
+    for (i = 0; i < db->nlits; i++) {
+        const struct lit *l = &db->lits[i];
+        uint32_t pair, h;
+        if (l->len < 2)
+            continue;
+        pair = (uint32_t)(unsigned char)l->s[0] << 8 | (unsigned char)l->s[1];
+        for (h = pix_slot(pair, db->npix); db->pix[h].key != 0 && db->pix[h].key != pair + 1;
+             h = (h + 1) & (db->npix - 1))
+            ;
+        if (db->pix[h].key == 0)
+            db->pix[h] = (struct pix){ pair + 1, (uint16_t)i, (uint16_t)(i + 1) };
+        else
+            db->pix[h].hi = (uint16_t)(i + 1);   /* sorted: this pair's literals are contiguous */
     }
     db->n = n;
     if (db->max_groups == 0)
@@ -1099,11 +1134,22 @@ token_lits(const struct tg_pii_db *db, const unsigned char *t, size_t st, size_t
         unsigned key = t[st];
         for (i = st; i + 1 < e; i++) {
             key = (key << 8 | t[i + 1]) & 0xffffu;
+            const struct pix *px;
+            uint32_t h;
             if (!(db->lit2[key >> 3] & (1u << (key & 7))))
                 continue;
-            for (k = db->lit_lo[t[i]]; k < db->lit_hi[t[i]]; k++) {
+            for (h = pix_slot(key, db->npix); db->pix[h].key != 0 && db->pix[h].key != key + 1;
+                 h = (h + 1) & (db->npix - 1))
+                ;
+            px = &db->pix[h];
+            for (k = px->lo; k < px->hi; k++) {
                 const struct lit *l = &db->lits[k];
-                if (l->len >= 2 && l->len <= e - i && memcmp(l->s, t + i, l->len) == 0)
+                uint32_t j;
+                if (l->len > e - i)
+                    continue;
+                for (j = 2; j < l->len && (unsigned char)l->s[j] == t[i + j]; j++)
+                    ;
+                if (j == l->len)
                     m |= l->mask;
             }
         }
