@@ -60,8 +60,10 @@ runs(const char *m, size_t len, size_t *same, size_t *asc)
 }
 
 /* Keys published as examples, whole: the Firebase Android SDK's sample
- * API keys and Yarn's public registry key.  (AWS's documentation keys
- * carry "EXAMPLE" and fall to the word list.) */
+ * API keys, Yarn's public registry key, and the example credentials of
+ * the OAuth 2.0 RFCs (6749: access and refresh token, authorization code,
+ * client credentials in Basic form; 6750: bearer token).  (AWS's
+ * documentation keys carry "EXAMPLE" and fall to the word list.) */
 static const char *const doc_keys[] = {
     "AIzaSyabcdefghijklmnopqrstuvwxyz1234567", "AIzaSyAnLA7NfeLquW1tJFpx_eQCxoX-oo6YyIs",
     "AIzaSyCkEhVjf3pduRDt6d1yKOMitrUEke8agEM", "AIzaSyDMAScliyLx7F0NPDEJi1QmyCgHIAODrlU",
@@ -72,6 +74,8 @@ static const char *const doc_keys[] = {
     "AIzaSyBF2RrAIm4a0mO64EShQfqfd2AFnzAvvuU", "AIzaSyBcE-OOIbhjyR83gm4r2MFCu4MJmprNXsw",
     "AIzaSyB8qGxt4ec15vitgn44duC5ucxaOi4FmqE", "AIzaSyA8vmApnrHNFE0bApF4hoZ11srVL_n0nvY",
     "6fe4476ee5a1832882e326b506d14126",
+    "2YotnFZFEjr1zCsicMWpAA", "tGzv3JOkF0XG5Qx2TlKWIA", "SplxlOBeZQQYbYS6WxSbIA",
+    "czZCaGRSa3F0MzpnWDFmQmF0M2JW", "mF_9.B5f-4.1JqM",
 };
 
 /* Allow-list facts shared by every secret validator: documentation keys
@@ -271,9 +275,8 @@ v_generic(const char *m, size_t len)
 
     if (len < 8 || placeholder(m, len))
         return -1;
-    /* templates, shell variables, masks, decorators, paths */
-    if (m[0] == '$' || m[0] == '%' || m[0] == '@' || m[0] == '*' || m[0] == '/' || m[0] == '~' ||
-        (m[0] == '.' && (m[1] == '/' || m[1] == '.')))
+    /* templates, shell variables, paths (masks are runs: placeholder()) */
+    if (m[0] == '$' || m[0] == '%' || m[0] == '/' || m[0] == '~' || (m[0] == '.' && (m[1] == '/' || m[1] == '.')))
         return -1;
     for (i = 0; i < len; i++)
         if (isdig(m[i]) || m[i] == '.' || m[i] == '-' || m[i] == '_')
@@ -323,6 +326,27 @@ v_conn_password(const char *m, size_t len)
     return ok;
 }
 
+/* An Authorization header's credential: Basic is base64 of user:password
+ * (judged as a connection-string password: "user:password" is a
+ * placeholder); Bearer and the rest are tokens (judged as generic). */
+static double
+v_auth_header(const char *m, size_t len)
+{
+    unsigned char dec[512];
+    long n = len % 4 == 0 && len < 680 ? tg__pii_b64url_decode(m, len, dec, sizeof dec) : -1;
+    long i, colon = -1;
+
+    for (i = 0; i < n; i++) {
+        if (dec[i] < 0x20 || dec[i] > 0x7e)
+            break;
+        if (dec[i] == ':' && colon < 0)
+            colon = i;
+    }
+    if (n > 0 && i == n && colon >= 0)
+        return v_conn_password((const char *)dec + colon + 1, (size_t)(n - colon - 1));
+    return v_generic(m, len);
+}
+
 static const struct {
     const char *name;
     tg__pii_validator_fn fn;
@@ -330,7 +354,7 @@ static const struct {
     { "secret", v_secret },           { "secret_e20", v_secret_e20 }, { "secret_e30", v_secret_e30 },
     { "secret_e35", v_secret_e35 },   { "secret_e40", v_secret_e40 }, { "secret_e45", v_secret_e45 },
     { "generic_secret", v_generic },  { "conn_password", v_conn_password },
-    { "pem_key", v_pem_key },
+    { "pem_key", v_pem_key },         { "auth_header", v_auth_header },
 };
 
 tg__pii_validator_fn

@@ -311,6 +311,20 @@ extra_pos.update({
     "slack_webhook": [(v, "url: %s" % v) for v in ("https://hooks.slack.com/workflows/" + r(AN, 48),)],
     "generic_secret": [(v, '"user_auth": "%s"' % v) for v in (r(B64, 40) + "=",)],
 })
+def urlc(pw):
+    u = ["https://deploy:%s@git.acme.org" % pw, "https://ci:%s@pypi.acme.org" % pw, "ftp://backup:%s@files.acme.org:21" % pw]
+    return [(u[0], "git remote add origin %s/team/repo.git" % u[0]),
+            (u[1], "pip install --index-url %s/simple pkg" % u[1]),
+            (u[2], '{"target": "%s/nightly"}' % u[2])]
+
+
+extra_pos.update({
+    "url_credentials": [c for pw in (r(AN + "!#%^*-_", 14), r(AN, 10)) for c in urlc(pw)],
+    "auth_header": [(v, t % v) for v in (r(AN, 40), r(URL, 32) + "=") for t in (
+        'curl -H "Authorization: Bearer %s" https://api.acme.org/v1', "Authorization: Token %s",
+        '{"headers": {"Authorization": "Basic %s"}}', "authorization: bearer %s")]
+                   + [(v, "Authorization: Basic %s" % v) for v in (base64.b64encode(("deploy:" + r(AN, 16)).encode()).decode(),)],
+})
 extra_neg = {
     "connection_string": ["postgres://user:password@localhost/db", "postgres://user:${DB_PASSWORD}@db/app",
                           "https://github.com/acme/repo", "https://user:hunter2x@web.acme.org/", "postgres://localhost:5432/app", "mysql://root:@localhost/db",
@@ -393,6 +407,14 @@ for i, (entity, toks, negs) in D.items():
     pos += extra_pos.get(i, [])
     write(i, entity, pos, negs)
 write("connection_string", "CONNECTION_STRING", extra_pos["connection_string"], extra_neg["connection_string"])
+write("url_credentials", "URL_CREDENTIALS", extra_pos["url_credentials"],
+      ["https://user:password@example.com/", "https://user:pass@host/", "https://github.com/acme/repo",
+       "mailto:jane@acme.org", "https://jane@acme.org/profile", "http://[::1]:8080/x", "https://host:8443/path",
+       "https://user:${TOKEN}@git.acme.org/repo.git", "https://user:<token>@git.acme.org/repo.git"])
+write("auth_header", "AUTH_HEADER", extra_pos["auth_header"],
+      ['curl -H "Authorization: Bearer $TOKEN" https://api.acme.org', "Authorization: Bearer <token>",
+       "Authorization: Bearer YOUR_API_KEY_HERE", "Authorization: Basic dXNlcjpwYXNzd29yZA==",
+       "the Authorization header carries a Bearer token", "Authorization: Bearer ${{ secrets.TOKEN }}"])
 write("private_key", "PRIVATE_KEY", pk_pos, pk_neg)
 write("jwt", "JWT", jwt_pos, jwt_neg)
 write("generic_secret", "GENERIC_SECRET", gen_pos + extra_pos["generic_secret"], gen_neg)
