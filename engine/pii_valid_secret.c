@@ -336,6 +336,8 @@ v_auth_header(const char *m, size_t len)
     long n = len % 4 == 0 && len < 680 ? tg__pii_b64url_decode(m, len, dec, sizeof dec) : -1;
     long i, colon = -1;
 
+    if (placeholder(m, len))
+        return -1;
     for (i = 0; i < n; i++) {
         if (dec[i] < 0x20 || dec[i] > 0x7e)
             break;
