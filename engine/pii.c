@@ -113,7 +113,6 @@ struct tg_pii_db {
     struct wh *wh;           /* WH_SIZE slots */
     struct lit *lits;
     uint32_t nlits, litcap;
-    uint8_t litfirst[256];   /* first bytes of literals */
     uint8_t lit1[256];       /* first bytes of one-byte literals */
     uint32_t nlit1;          /* how many one-byte literals */
     uint8_t lit2[8192];      /* bit per first two bytes of a longer literal */
@@ -122,8 +121,8 @@ struct tg_pii_db {
     uint32_t npix;
     uint16_t lit_lo[256], lit_hi[256]; /* lits[] sorted by first byte: the
                               * literals starting with byte c are
-                              * [lit_lo[c], lit_hi[c]), so a candidate byte
-                              * compares against a few literals, not all */
+                              * [lit_lo[c], lit_hi[c]) (used for one-byte
+                              * literals; longer ones go through pix) */
     struct wfilter wall;     /* every context and exclude word */
     struct wfilter wgate;    /* context words of context-only detectors: the
                               * per-window gate looks for these alone, and
@@ -550,7 +549,6 @@ tg_pii_db_build(const struct tg_pii_detector_spec *specs, size_t n,
                 }
                 db->lits[l] = (struct lit){ d->lits[k], ll, 0 };
                 db->nlits++;
-                db->litfirst[(unsigned char)d->lits[k][0]] = 1;
                 if (ll == 1) {
                     db->lit1[(unsigned char)d->lits[k][0]] = 1;
                     db->nlit1++;
@@ -1133,9 +1131,9 @@ token_lits(const struct tg_pii_db *db, const unsigned char *t, size_t st, size_t
     if (e - st >= 2) {
         unsigned key = t[st];
         for (i = st; i + 1 < e; i++) {
-            key = (key << 8 | t[i + 1]) & 0xffffu;
             const struct pix *px;
             uint32_t h;
+            key = (key << 8 | t[i + 1]) & 0xffffu;
             if (!(db->lit2[key >> 3] & (1u << (key & 7))))
                 continue;
             for (h = pix_slot(key, db->npix); db->pix[h].key != 0 && db->pix[h].key != key + 1;
