@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# secret_metrics.sh — recall and false-alarm rate of the secret detectors
+# bench_secrets.sh (`make bench`) — recall and false-alarm rate of the secret detectors
 # over their case files (tests/cases/pii/<id>.tsv for every id in
 # rules/pii/secrets.yaml).  Recall: "+" cases where the file's entity is
 # reported exactly at the expected text; false alarms: "-" cases where the
 # file's entity is reported at all.  Prints a Markdown table (docs/secrets.md
 # carries its latest output).  A measurement, not a test: exits 0.
 set -uo pipefail
-root=${TG_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+root=${TG_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
 bin=${TOLLGATE:-$root/build/tollgate}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
