@@ -98,10 +98,14 @@ placeholder(const char *m, size_t len)
     return same >= 6 || asc >= 6;
 }
 
+static bool codelike(const char *m, size_t len);
+
 static double
 secret_min(const char *m, size_t len, double min_entropy)
 {
-    if (placeholder(m, len))
+    /* words in a token's shape ("sk-learn-preprocessing-pipeline-v2") are
+     * prose or code; drawn keys never read as words */
+    if (placeholder(m, len) || codelike(m, len))
         return -1;
     if (min_entropy > 0 && tg__pii_entropy(m, len) < min_entropy)
         return -1;
@@ -228,7 +232,7 @@ dotted_path(const char *m, size_t len)
     for (i = last; i < len && k < sizeof w; i++)
         if (isalpha_(m[i]))
             w[k++] = m[i];
-    return k >= 3 && wordlike(w, k);
+    return k >= 3 && wordlike(w, k) && consonants(w, k) < 5;
 }
 
 static bool

@@ -186,7 +186,8 @@ det("anthropic_api_key", "ANTHROPIC_API_KEY",
     ["sk-ant-api03-" + "x" * 93 + "AA", "sk-ant-api03-abc", "sk-ant-"])
 det("openai_api_key", "OPENAI_API_KEY",
     simple(["sk-proj-" + r(URL, 74) + "T3BlbkFJ" + r(URL, 74), "sk-" + r(AN, 20) + "T3BlbkFJ" + r(AN, 20), "sk-svcacct-" + r(URL, 58) + "T3BlbkFJ" + r(URL, 58)], ("OPENAI_API_KEY", "openai_key")),
-    ["sk-" + "x" * 48, "sk-proj-...", "sk-12345", "sk-your-openai-key-goes-here-please"])
+    ["sk-" + "x" * 48, "sk-proj-...", "sk-12345", "sk-your-openai-key-goes-here-please",
+     "we use sk-learn-preprocessing-pipeline-v2 for features", "sk-proj-staging-environment-settings"])
 det("huggingface_token", "HUGGINGFACE_TOKEN",
     simple(["hf_" + r(UP + LO, 34), "hf_" + r(UP + LO, 34), "api_org_" + r(UP + LO, 34)], ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")),
     ["hf_" + "x" * 34, "hf_" + r(AN, 12), "hf_" + r(DG, 34)])

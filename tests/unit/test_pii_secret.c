@@ -51,6 +51,10 @@ Test(pii_secret, allowlist)
     for (size_t i = 0; i < sizeof drop / sizeof *drop; i++)
         cr_assert_lt(run("secret", drop[i]), 0.0, "%s", drop[i]);
     cr_assert_geq(run("secret", "ghp_9Kq3mZ7vR2tL8wB4nC1xY6pD0fH5jG3sQ2aE"), 0.0);
+    /* words in a token's shape are prose, drawn lower-case keys are not */
+    cr_assert_lt(run("secret_e30", "sk-learn-preprocessing-pipeline-v2"), 0.0);
+    cr_assert_geq(run("secret_e20", "dp.pt.ic4udyfkozm4lncz7kywhjpmc9cuhy39t0tp1yx262l"), 0.0);
+    cr_assert_geq(run("secret_e20", "hf_qwkjzrtplmxnbvcdfghsawertyuiopzxcvbn"), 0.0);
 }
 
 Test(pii_secret, generic_rejects_code)
