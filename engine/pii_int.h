@@ -20,6 +20,8 @@ typedef double (*tg__pii_validator_fn)(const char *m, size_t len);
 tg__pii_validator_fn tg__pii_validator(const char *name);
 /* National identifiers (engine/pii_valid_intl.c), NULL if unknown. */
 tg__pii_validator_fn tg__pii_validator_intl(const char *name);
+/* The secret validators (engine/pii_valid_secret.c), NULL if unknown. */
+tg__pii_validator_fn tg__pii_secret_validator(const char *name);
 
 /* Primitives. Digit strings are ASCII digits only unless said otherwise. */
 bool   tg__pii_luhn(const char *digits, size_t n);
