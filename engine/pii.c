@@ -82,12 +82,6 @@ dm_bit(unsigned i)
     return m;
 }
 
-static inline void
-dm_clear(detmask *m, unsigned i)
-{
-    m->w[i >> 6] &= ~((uint64_t)1 << (i & 63));
-}
-
 static inline bool
 dm_test(const detmask *m, unsigned i)
 {
@@ -129,12 +123,6 @@ dm_any(const detmask *m)
     for (k = 0; k < DM_WORDS; k++)
         o |= m->w[k];
     return o != 0;
-}
-
-static inline bool
-dm_eq(const detmask *a, const detmask *b)
-{
-    return memcmp(a, b, sizeof *a) == 0;
 }
 
 /* Index of the lowest set bit of m, or MAX_DETECTORS when m is empty:
@@ -397,7 +385,7 @@ is_word(const char *w)
     return true;
 }
 
-/* Add lower-case word w to the hash with detector bit. */
+/* Add lower-case word w to the hash for detector index bit. */
 static bool
 wh_add(struct tg_pii_db *db, const char *w, unsigned bit, bool excl)
 {
