@@ -48,13 +48,113 @@
 #define WIN_FWD    8u
 #define WIN_SNAP   256u       /* max bytes to extend to a token boundary */
 #define PEM_MAX    65536u     /* a PEM block longer than this is cut off */
+#define PEM_CUT    4096u      /* bytes after a BEGIN line without an END line */
 #define CTX_BOOST  0.35
 #define WIN_MERGE_MAX 1024u   /* windows merge up to this size, then a new one starts */
 
-/* A set of detectors is one bit each: the prefilter admits detectors by
- * OR-ing these.  128 bits hold every Presidio pattern entity plus the
- * secrets with room to spare; two 64-bit words cost one extra OR. */
-__extension__ typedef unsigned __int128 detmask;
+/* A set of detectors is one bit each, so the prefilter admits a window's
+ * detectors with a few ORs instead of a loop over every detector.  The
+ * default packs (PII, national identifiers by region, one detector per
+ * credential format) hold about 150, so 256 bits: four 64-bit words, each
+ * operation a fixed four-step loop the compiler unrolls. */
+#define MAX_DETECTORS 256u
+#define DM_WORDS (MAX_DETECTORS / 64u)
+typedef struct { uint64_t w[DM_WORDS]; } detmask;
+
+static inline detmask
+dm_zero(void)
+{
+    detmask m = { { 0 } };
+    return m;
+}
+
+static inline void
+dm_set(detmask *m, unsigned i)
+{
+    m->w[i >> 6] |= (uint64_t)1 << (i & 63);
+}
+
+static inline detmask
+dm_bit(unsigned i)
+{
+    detmask m = dm_zero();
+    dm_set(&m, i);
+    return m;
+}
+
+static inline bool
+dm_test(const detmask *m, unsigned i)
+{
+    return (m->w[i >> 6] >> (i & 63)) & 1;
+}
+
+static inline void
+dm_or(detmask *a, const detmask *b)
+{
+    unsigned k;
+    for (k = 0; k < DM_WORDS; k++)
+        a->w[k] |= b->w[k];
+}
+
+static inline detmask
+dm_and(detmask a, const detmask *b)
+{
+    unsigned k;
+    for (k = 0; k < DM_WORDS; k++)
+        a.w[k] &= b->w[k];
+    return a;
+}
+
+/* a & ~b */
+static inline detmask
+dm_andnot(detmask a, const detmask *b)
+{
+    unsigned k;
+    for (k = 0; k < DM_WORDS; k++)
+        a.w[k] &= ~b->w[k];
+    return a;
+}
+
+static inline bool
+dm_any(const detmask *m)
+{
+    unsigned k;
+    uint64_t o = 0;
+    for (k = 0; k < DM_WORDS; k++)
+        o |= m->w[k];
+    return o != 0;
+}
+
+/* Index of the lowest set bit of m, or MAX_DETECTORS when m is empty:
+ * `for (k = dm_first(&m); k < MAX_DETECTORS; k = dm_next(&m, k))`. */
+static inline unsigned
+dm_first(const detmask *m)
+{
+    unsigned k;
+    for (k = 0; k < DM_WORDS; k++)
+        if (m->w[k])
+            return k * 64u + (unsigned)__builtin_ctzll(m->w[k]);
+    return MAX_DETECTORS;
+}
+
+/* Lowest set bit of m above i, or MAX_DETECTORS. */
+static inline unsigned
+dm_next(const detmask *m, unsigned i)
+{
+    unsigned k = (i + 1) >> 6;
+    uint64_t w;
+    if (i + 1 >= MAX_DETECTORS)
+        return MAX_DETECTORS;
+    w = m->w[k] & (~(uint64_t)0 << ((i + 1) & 63));
+    for (;;) {
+        if (w)
+            return k * 64u + (unsigned)__builtin_ctzll(w);
+        if (++k == DM_WORDS)
+            return MAX_DETECTORS;
+        w = m->w[k];
+    }
+}
+
 struct det {
     const char *id, *entity;
     enum tg_pii_class cls;
@@ -80,16 +180,6 @@ struct det {
 /* German compounds ("Steueridentifikationsnummer", 27 letters) need more
  * than 24; a word is a bit of wfilter.lens, so 32 at most. */
 #define WORD_MAX  32u
-#define MAX_DETECTORS 128u
-#define DM_BIT(i) ((detmask)1 << (i))
-
-/* Index of the lowest set bit of a non-zero mask. */
-static inline unsigned
-dm_ctz(detmask m)
-{
-    uint64_t lo = (uint64_t)m;
-    return lo ? (unsigned)__builtin_ctzll(lo) : 64u + (unsigned)__builtin_ctzll((uint64_t)(m >> 64));
-}
 
 struct wh {
     char     w[WORD_MAX];
@@ -127,10 +217,17 @@ struct tg_pii_db {
     uint32_t max_groups;
     struct wh *wh;           /* WH_SIZE slots */
     struct lit *lits;
-    uint32_t nlits;
-    uint8_t litfirst[256];   /* first bytes of literals */
+    uint32_t nlits, litcap;
     uint8_t lit1[256];       /* first bytes of one-byte literals */
+    uint32_t nlit1;          /* how many one-byte literals */
     uint8_t lit2[8192];      /* bit per first two bytes of a longer literal */
+    struct pix *pix;         /* byte pair -> its literals in lits[] (open
+                              * addressing, npix slots, a power of two) */
+    uint32_t npix;
+    uint16_t lit_lo[256], lit_hi[256]; /* lits[] sorted by first byte: the
+                              * literals starting with byte c are
+                              * [lit_lo[c], lit_hi[c]) (used for one-byte
+                              * literals; longer ones go through pix) */
     struct wfilter wall;     /* every context and exclude word */
     struct wfilter wgate;    /* context words of context-only detectors: the
                               * per-window gate looks for these alone, and
@@ -288,9 +385,9 @@ is_word(const char *w)
     return true;
 }
 
-/* Add lower-case word w to the hash with detector bit. */
+/* Add lower-case word w to the hash for detector index bit. */
 static bool
-wh_add(struct tg_pii_db *db, const char *w, detmask bit, bool excl)
+wh_add(struct tg_pii_db *db, const char *w, unsigned bit, bool excl)
 {
     size_t n = strlen(w);
     uint32_t h = word_hash((const unsigned char *)w, n), k;
@@ -302,9 +399,9 @@ wh_add(struct tg_pii_db *db, const char *w, detmask bit, bool excl)
         }
         if (e->len == n && memcmp(e->w, w, n) == 0) {
             if (excl)
-                e->excl |= bit;
+                dm_set(&e->excl, bit);
             else
-                e->ctx |= bit;
+                dm_set(&e->ctx, bit);
             return true;
         }
     }
@@ -357,7 +454,7 @@ static detmask
 words_mask(const struct tg_pii_db *db, const struct wfilter *wf, const unsigned char *t, size_t tn,
            size_t lo, size_t hi, size_t split, detmask *excl)
 {
-    detmask m = 0, x = 0;
+    detmask m = dm_zero(), x = dm_zero();
     /* a word cut at lo does not count: the byte before lo acts as a letter */
     uint64_t prev = lo > 0 && is_wordc(t[lo - 1]);
     unsigned char w[WORD_MAX];
@@ -403,9 +500,9 @@ words_mask(const struct tg_pii_db *db, const struct wfilter *wf, const unsigned 
             {
                 const struct wh *he = wh_find(db, w, n, h);
                 if (he != NULL) {
-                    m |= he->ctx;
+                    dm_or(&m, &he->ctx);
                     if (e <= split)
-                        x |= he->excl;
+                        dm_or(&x, &he->excl);
                 }
             }
         }
@@ -413,6 +510,26 @@ words_mask(const struct tg_pii_db *db, const struct wfilter *wf, const unsigned 
     if (excl != NULL)
         *excl = x;
     return m;
+}
+
+/* The literals of one byte pair: lits[lo, hi) (lits[] is sorted). */
+struct pix {
+    uint32_t key;            /* pair + 1 (0 = empty slot) */
+    uint16_t lo, hi;
+};
+
+static inline uint32_t
+pix_slot(uint32_t pair, uint32_t npix)
+{
+    return (pair * 2654435761u >> 16) & (npix - 1);
+}
+
+static int
+lit_cmp(const void *a, const void *b)
+{
+    const struct lit *x = a, *y = b;
+    int c = (int)(unsigned char)x->s[0] - (int)(unsigned char)y->s[0];
+    return c ? c : strcmp(x->s, y->s);
 }
 
 void
@@ -525,7 +642,7 @@ tg_pii_db_build(const struct tg_pii_detector_spec *specs, size_t n,
             wf_add(&db->wall, w);
             if (!ex && s->context_required)
                 wf_add(&db->wgate, w);
-            if (!wh_add(db, w, DM_BIT(i), ex)) {
+            if (!wh_add(db, w, (unsigned)i, ex)) {
                 rc = tg_err_set(err, TG_EPOLICY, "too many PII context words");
                 goto fail;
             }
@@ -538,56 +655,95 @@ tg_pii_db_build(const struct tg_pii_detector_spec *specs, size_t n,
                 if (db->lits[l].len == ll && memcmp(db->lits[l].s, d->lits[k], ll) == 0)
                     break;
             if (l == db->nlits) {
-                struct lit *nl = tg_arena_alloc(&db->arena, (db->nlits + 1) * sizeof *nl);
-                if (nl == NULL)
-                    goto oom;
-                if (db->nlits)
-                    memcpy(nl, db->lits, db->nlits * sizeof *nl);
-                nl[l] = (struct lit){ d->lits[k], ll, 0 };
-                db->lits = nl;
+                struct lit *nl;
+                if (db->nlits >= UINT16_MAX) {
+                    rc = tg_err_set(err, TG_EPOLICY, "too many PII literals");
+                    goto fail;
+                }
+                if (db->nlits == db->litcap) {
+                    /* doubling: the arena frees nothing, so growing by one
+                     * would keep every old copy of a long list */
+                    uint32_t nc = db->litcap ? db->litcap * 2 : 32;
+                    nl = tg_arena_alloc(&db->arena, (size_t)nc * sizeof *nl);
+                    if (nl == NULL)
+                        goto oom;
+                    if (db->nlits)
+                        memcpy(nl, db->lits, db->nlits * sizeof *nl);
+                    db->lits = nl;
+                    db->litcap = nc;
+                }
+                db->lits[l] = (struct lit){ .s = d->lits[k], .len = ll };
                 db->nlits++;
-                db->litfirst[(unsigned char)d->lits[k][0]] = 1;
                 if (ll == 1) {
                     db->lit1[(unsigned char)d->lits[k][0]] = 1;
+                    db->nlit1++;
                 } else {
                     unsigned key = (unsigned)(unsigned char)d->lits[k][0] << 8 | (unsigned char)d->lits[k][1];
                     db->lit2[key >> 3] |= (uint8_t)(1u << (key & 7));
                 }
             }
-            db->lits[l].mask |= DM_BIT(i);
+            dm_set(&db->lits[l].mask, (unsigned)i);
         }
         if (d->nlits)
-            db->lit_need |= DM_BIT(i);
+            dm_set(&db->lit_need, (unsigned)i);
         d->score = s->score < 0 ? 0 : s->score > 1 ? 1 : s->score;
         d->ctx_req = s->context_required;
         d->triggers = s->triggers ? s->triggers : TG_PII_TRIG_DIGITS;
         d->group = s->group;
         d->best = d->validate != NULL ? 1.0 : d->score + (d->nctx ? CTX_BOOST : 0);
-        d->same = DM_BIT(i);
+        d->same = dm_bit((unsigned)i);
         for (k = 0; k < i; k++)
             if (specs[k].group == s->group && strcmp(specs[k].pattern, s->pattern) == 0) {
-                d->same |= db->d[k].same;
+                /* join k's group; every member gets the grown set */
+                unsigned j;
+                dm_or(&d->same, &db->d[k].same);
+                for (j = dm_first(&d->same); j < i; j = dm_next(&d->same, j))
+                    db->d[j].same = d->same;
                 break;
             }
-        if (d->same != DM_BIT(i))
-            for (k = 0; k < i; k++)
-                if (d->same & DM_BIT(k))
-                    db->d[k].same = d->same;
         lo = s->min_digits > 63 ? 63 : s->min_digits;
         hi = s->max_digits == 0 || s->max_digits > 63 ? 63 : s->max_digits;
         d->digit_mask = 0;
         for (k = lo; k <= hi; k++)
             d->digit_mask |= (uint64_t)1 << k;
         if (d->ctx_req)
-            db->ctx_req |= DM_BIT(i);
+            dm_set(&db->ctx_req, (unsigned)i);
         for (k = 0; k < 16; k++)
             if ((d->triggers & ~TG_PII_TRIG_DIGITS) & (1u << k))
-                db->trig_det[k] |= DM_BIT(i);
+                dm_set(&db->trig_det[k], (unsigned)i);
         if (d->triggers & TG_PII_TRIG_DIGITS)
-            db->dig_det |= DM_BIT(i);
+            dm_set(&db->dig_det, (unsigned)i);
         for (k = 0; k < 64; k++)
             if (d->digit_mask & ((uint64_t)1 << k))
-                db->clus_det[k] |= DM_BIT(i);
+                dm_set(&db->clus_det[k], (unsigned)i);
+    }
+    if (db->nlits > 1)
+        qsort(db->lits, db->nlits, sizeof *db->lits, lit_cmp);
+    for (i = 0; i < db->nlits; i++) {
+        unsigned char c0 = (unsigned char)db->lits[i].s[0];
+        if (db->lit_hi[c0] == 0)
+            db->lit_lo[c0] = (uint16_t)i;
+        db->lit_hi[c0] = (uint16_t)(i + 1);
+    }
+    /* byte-pair index, at most half full */
+    for (db->npix = 16; db->npix < 2 * (db->nlits + 1); db->npix *= 2)
+        ;
+    db->pix = tg_arena_calloc(&db->arena, db->npix, sizeof *db->pix);
+    if (db->pix == NULL)
+        goto oom;
+    for (i = 0; i < db->nlits; i++) {
+        const struct lit *l = &db->lits[i];
+        uint32_t pair, h;
+        if (l->len < 2)
+            continue;
+        pair = (uint32_t)(unsigned char)l->s[0] << 8 | (unsigned char)l->s[1];
+        for (h = pix_slot(pair, db->npix); db->pix[h].key != 0 && db->pix[h].key != pair + 1;
+             h = (h + 1) & (db->npix - 1))
+            ;
+        if (db->pix[h].key == 0)
+            db->pix[h] = (struct pix){ pair + 1, (uint16_t)i, (uint16_t)(i + 1) };
+        else
+            db->pix[h].hi = (uint16_t)(i + 1);   /* sorted: this pair's literals are contiguous */
     }
     db->n = n;
     if (db->max_groups == 0)
@@ -686,7 +842,7 @@ window_gate(const struct scan *sc, size_t wl, size_t wr)
 {
     size_t lo = wl > CTX_BEFORE ? wl - CTX_BEFORE : 0;
     size_t hi = wr + CTX_AFTER < sc->n ? wr + CTX_AFTER : sc->n;
-    return words_mask(sc->db, &sc->db->wgate, sc->t, sc->n, lo, hi, lo, NULL) & sc->db->ctx_req;
+    return dm_and(words_mask(sc->db, &sc->db->wgate, sc->t, sc->n, lo, hi, lo, NULL), &sc->db->ctx_req);
 }
 
 static int
@@ -714,7 +870,7 @@ push_cand(struct tg_pii_scratch *s, uint32_t st, uint32_t e, double score, uint3
 /* Run detector di's pattern over [wl, wr) once, for every admitted
  * detector in grp that shares it (di among them). */
 static int
-run_detector(struct scan *sc, uint32_t di, detmask grp, size_t wl, size_t wr)
+run_detector(struct scan *sc, uint32_t di, const detmask *grp, size_t wl, size_t wr)
 {
     const struct det *d = &sc->db->d[di];
     struct tg_pii_scratch *s = sc->s;
@@ -724,7 +880,8 @@ run_detector(struct scan *sc, uint32_t di, detmask grp, size_t wl, size_t wr)
         int rc;
         PCRE2_SIZE *ov;
         size_t ms, me, fs, fe;
-        detmask todo, ex = 0, cm = 0;
+        detmask ex = dm_zero(), cm = dm_zero();
+        unsigned k;
         bool have_ctx = false;
 
         if (d->jit)
@@ -750,10 +907,8 @@ run_detector(struct scan *sc, uint32_t di, detmask grp, size_t wl, size_t wr)
         }
         if (fe <= fs)
             continue;
-        for (todo = grp; todo; todo &= todo - 1) {
-            uint32_t k = dm_ctz(todo);
+        for (k = dm_first(grp); k < MAX_DETECTORS; k = dm_next(grp, k)) {
             const struct det *dk = &sc->db->d[k];
-            detmask bit = DM_BIT(k);
             double score = dk->score;
             if (dk->validate != NULL) {
                 double v = dk->validate((const char *)sc->t + fs, fe - fs);
@@ -772,9 +927,9 @@ run_detector(struct scan *sc, uint32_t di, detmask grp, size_t wl, size_t wr)
                     cm = words_mask(sc->db, &sc->db->wall, sc->t, sc->n, lo, hi, fs, &ex);
                     have_ctx = true;
                 }
-                if (dk->nexcl && (ex & bit))
+                if (dk->nexcl && dm_test(&ex, k))
                     continue;
-                if (dk->nctx && (cm & bit)) {
+                if (dk->nctx && dm_test(&cm, k)) {
                     if (score < 1.0)
                         score = score + CTX_BOOST > 1.0 ? 1.0 : score + CTX_BOOST;
                 } else if (dk->ctx_req)
@@ -870,14 +1025,15 @@ digit_clusters(const unsigned char *p, size_t len, size_t avail)
 /* Run the admitted detectors over window [wl, wr) opened by triggers trig;
  * lits = detectors whose literal occurs in the window's long tokens. */
 static int
-flush_window(struct scan *sc, size_t wl, size_t wr, uint32_t trig, detmask lits)
+flush_window(struct scan *sc, size_t wl, size_t wr, uint32_t trig, const detmask *lits)
 {
     const unsigned char *t = sc->t;
     uint64_t clusters = 0;
     uint32_t cur = 0, gap = 0;
     const struct tg_pii_db *db = sc->db;
     size_t i;
-    detmask adm = 0, todo;
+    detmask adm = dm_zero(), todo;
+    unsigned di, k;
     uint32_t rest = trig & ~TG_PII_TRIG_DIGITS;
 
     /* Digit clusters: digits joined by at most two separator bytes. */
@@ -904,27 +1060,34 @@ flush_window(struct scan *sc, size_t wl, size_t wr, uint32_t trig, detmask lits)
     /* A detector runs when a trigger other than digits admits it, or the
      * digits trigger does and a cluster length fits its bounds. */
     while (rest) {
-        adm |= db->trig_det[__builtin_ctz(rest)];
+        dm_or(&adm, &db->trig_det[__builtin_ctz(rest)]);
         rest &= rest - 1;
     }
     if (trig & TG_PII_TRIG_DIGITS) {
-        detmask dm = 0;
+        detmask dm = dm_zero();
         uint64_t cl = clusters;
         while (cl) {
-            dm |= db->clus_det[__builtin_ctzll(cl)];
+            dm_or(&dm, &db->clus_det[__builtin_ctzll(cl)]);
             cl &= cl - 1;
         }
-        adm |= db->dig_det & dm;
+        dm = dm_and(dm, &db->dig_det);
+        dm_or(&adm, &dm);
     }
-    adm &= (~db->lit_need | lits) & sc->live;
+    /* adm &= (~lit_need | lits) & live, a word at a time */
+    for (k = 0; k < DM_WORDS; k++)
+        adm.w[k] &= (~db->lit_need.w[k] | lits->w[k]) & sc->live.w[k];
     /* context-only detectors: one pass over the window's words first */
-    if (adm & db->ctx_req)
-        adm &= ~db->ctx_req | window_gate(sc, wl, wr);
-    for (todo = adm; todo; ) {
-        uint32_t di = dm_ctz(todo);
-        detmask grp = db->d[di].same & todo;
-        todo &= ~grp;
-        if (run_detector(sc, di, grp, wl, wr) != TG_OK)
+    todo = dm_and(adm, &db->ctx_req);
+    if (dm_any(&todo)) {
+        detmask gate = window_gate(sc, wl, wr);   /* a subset of ctx_req */
+        for (k = 0; k < DM_WORDS; k++)
+            adm.w[k] &= ~db->ctx_req.w[k] | gate.w[k];
+    }
+    todo = adm;
+    for (di = dm_first(&todo); di < MAX_DETECTORS; di = dm_first(&todo)) {
+        detmask grp = dm_and(db->d[di].same, &todo);
+        todo = dm_andnot(todo, &grp);
+        if (run_detector(sc, di, &grp, wl, wr) != TG_OK)
             return TG_ENOMEM;
         if (sc->s->limit_hit)
             break;
@@ -968,32 +1131,53 @@ keyish(const unsigned char *t, size_t lo, size_t hi)
     return false;
 }
 
-/* Detectors whose literal occurs in token t[st, e). */
-static detmask
-token_lits(const struct tg_pii_db *db, const unsigned char *t, size_t st, size_t e)
+/* Add to *m the detectors whose literal occurs in token t[st, e); true
+ * when there was one. */
+static bool
+token_lits(const struct tg_pii_db *db, const unsigned char *t, size_t st, size_t e, detmask *m)
 {
-    detmask m = 0;
     size_t i;
     uint32_t k;
+    bool found = false;
 
-    for (i = st; i < e; i++) {
-        if (!db->litfirst[t[i]])
-            continue;
-        if (!db->lit1[t[i]]) {
-            unsigned key;
-            if (i + 1 >= e)
-                continue;
-            key = (unsigned)t[i] << 8 | t[i + 1];
+    /* One bit per byte pair first: with a hundred literals nearly every
+     * letter starts one, but few pairs do, so this test rejects most
+     * bytes of a long token without a branch taken. */
+    if (e - st >= 2) {
+        unsigned key = t[st];
+        for (i = st; i + 1 < e; i++) {
+            const struct pix *px;
+            uint32_t h;
+            key = (key << 8 | t[i + 1]) & 0xffffu;
             if (!(db->lit2[key >> 3] & (1u << (key & 7))))
                 continue;
-        }
-        for (k = 0; k < db->nlits; k++) {
-            const struct lit *l = &db->lits[k];
-            if (l->s[0] == (char)t[i] && l->len <= e - i && memcmp(l->s, t + i, l->len) == 0)
-                m |= l->mask;
+            for (h = pix_slot(key, db->npix); db->pix[h].key != 0 && db->pix[h].key != key + 1;
+                 h = (h + 1) & (db->npix - 1))
+                ;
+            px = &db->pix[h];
+            for (k = px->lo; k < px->hi; k++) {
+                const struct lit *l = &db->lits[k];
+                uint32_t j;
+                if (l->len > e - i)
+                    continue;
+                for (j = 2; j < l->len && (unsigned char)l->s[j] == t[i + j]; j++)
+                    ;
+                if (j == l->len) {
+                    dm_or(m, &l->mask);
+                    found = true;
+                }
+            }
         }
     }
-    return m;
+    if (db->nlit1)
+        for (i = st; i < e; i++)
+            if (db->lit1[t[i]])
+                for (k = db->lit_lo[t[i]]; k < db->lit_hi[t[i]]; k++)
+                    if (db->lits[k].len == 1) {
+                        dm_or(m, &db->lits[k].mask);
+                        found = true;
+                    }
+    return found;
 }
 
 /* The token before the one at st (up to 8 blanks back, at most 32 bytes
@@ -1010,6 +1194,24 @@ prev_token(const unsigned char *t, size_t st, size_t *ps, size_t *pe)
     *ps = b;
     *pe = e;
     return true;
+}
+
+/* Does the token at st follow (across up to 8 blanks) a byte that ends a
+ * key: '>', ',', '(', '[', '{' or a quote? */
+static inline bool
+after_delim(const unsigned char *t, size_t st)
+{
+    size_t e = st;
+    while (e > 0 && st - e < 8 && is_ws(t[e - 1]))
+        e--;
+    if (e == st || e == 0)
+        return false;
+    switch (t[e - 1]) {
+    case '>': case ',': case '(': case '[': case '{': case '"': case '\'': case '`':
+        return true;
+    default:
+        return false;
+    }
 }
 
 #if defined(__SSE2__)
@@ -1129,17 +1331,17 @@ static int
 scan_text(struct scan *sc)
 {
     const unsigned char *t = sc->t;
-    size_t n = sc->n, i = 0, pl = 0, pr = 0, prev_st = 0, prev_e = 0, tok_floor = 0;
+    size_t n = sc->n, i = 0, pl = 0, pr = 0, prev_st = 0, prev_e = 0, tok_floor = 0, key_lo;
     bool have_prev;
     uint32_t pf = 0;
-    detmask plits = 0;
+    detmask plits = dm_zero();
     int rc;
 
     for (;;) {
         size_t st, e, wl, wr;
         unsigned f = 0;
         uint32_t trig = 0;
-        detmask lits = 0;
+        detmask lits = dm_zero();
 
         /* Skip to the next byte that can start a candidate: plain words
          * (most of any prose) cost one table lookup per byte, 8 at a time. */
@@ -1165,6 +1367,7 @@ scan_text(struct scan *sc)
         tok_floor = e;
         /* the previous token, for "password : x" and "AB 12 34 56 C" */
         have_prev = false;   /* found on demand: few tokens need it */
+        key_lo = SIZE_MAX;
         if (f & C_DIGIT)
             trig |= TG_PII_TRIG_DIGITS;
         if (f & C_AT)
@@ -1218,14 +1421,14 @@ scan_text(struct scan *sc)
         }
         if (e - st >= 32 || (e - st >= 20 && (f & (C_DIGIT | C_DASH)))) {
             trig |= TG_PII_TRIG_LONG;
-            lits = token_lits(sc->db, t, st, e);
+            token_lits(sc->db, t, st, e, &lits);
         } else if (e - st >= 20) {
             size_t k;
             for (k = st; k < e && t[k] != '_'; k++)
                 ;
             if (k < e) {
                 trig |= TG_PII_TRIG_LONG;
-                lits = token_lits(sc->db, t, st, e);
+                token_lits(sc->db, t, st, e, &lits);
             }
         }
         if (f & (C_COLON | C_DASH)) {
@@ -1247,19 +1450,49 @@ scan_text(struct scan *sc)
                 trig |= TG_PII_TRIG_HEXSEP;
                 if (e - st >= 10 && memmem(t + st, e - st, "-----BEGIN", 10) != NULL) {
                     trig |= TG_PII_TRIG_PEM;
-                    lits |= token_lits(sc->db, t, st, e);
+                    token_lits(sc->db, t, st, e, &lits);
                 }
             }
         }
         if (f & (C_COLON | C_EQ)) {
-            /* "api_key=...", "password:" or a lone ":"/"=" after "token" */
-            size_t k = st;
+            /* "api_key=...", "password:" or a lone operator (":", "=",
+             * ".=", "?=", "::=") after "token" */
+            size_t k = st, ps2, pe2;
+            bool lone;
             while (k < e && t[k] != ':' && t[k] != '=')
                 k++;
-            if (k == st && !have_prev)
+            for (lone = true, ps2 = st; ps2 < k && lone; ps2++)
+                lone = t[ps2] == '.' || t[ps2] == '?' || t[ps2] == '+' || t[ps2] == '|' || t[ps2] == '!';
+            if (lone && !have_prev)
                 have_prev = prev_token(t, st, &prev_st, &prev_e);
-            if ((k > st && keyish(t, st, k)) || (k == st && prev_e > prev_st && keyish(t, prev_st, prev_e)))
+            /* the key names the credential ("DATADOG_API_KEY = ..."):
+             * its literals admit keyword detectors as the value's do */
+            if (!lone && keyish(t, st, k)) {
                 trig |= TG_PII_TRIG_ASSIGN;
+                token_lits(sc->db, t, st, e, &lits);
+            } else if (lone && prev_e > prev_st && keyish(t, prev_st, prev_e)) {
+                trig |= TG_PII_TRIG_ASSIGN;
+                token_lits(sc->db, t, prev_st, prev_e, &lits);
+                key_lo = prev_st;   /* the window must hold the key */
+            } else if (lone && prev_e > prev_st && prev_e - prev_st <= 16 &&
+                       prev_token(t, prev_st, &ps2, &pe2) && pe2 > ps2 && keyish(t, ps2, pe2)) {
+                /* a type between key and operator: `var key string = "v"` */
+                trig |= TG_PII_TRIG_ASSIGN;
+                token_lits(sc->db, t, ps2, pe2, &lits);
+                key_lo = ps2;
+            }
+        }
+        if ((trig & TG_PII_TRIG_LONG) && !(trig & TG_PII_TRIG_ASSIGN) && sc->db->nlits &&
+            after_delim(t, st)) {
+            /* a value on its own after a key-ending delimiter: the token
+             * before it may name the vendor (`<datadogToken>` above the
+             * value, `System.setProperty("DATADOG_TOKEN", "v")`); its
+             * literals count, and the window then reaches back to it.
+             * Values after a plain word (prose: "the hash 3f2a...") are
+             * not looked behind: that would cost every long token. */
+            size_t ps2, pe2;
+            if (prev_token(t, st, &ps2, &pe2) && pe2 > ps2 && token_lits(sc->db, t, ps2, pe2, &lits))
+                key_lo = ps2;
         }
         if (trig == 0)
             continue;
@@ -1276,11 +1509,15 @@ scan_text(struct scan *sc)
 #endif
         while (wl > 0 && wl < st && !is_ws(t[wl - 1]))
             wl++;
+        if (key_lo < wl)
+            wl = key_lo;
         if (trig & TG_PII_TRIG_PEM) {
             const unsigned char *endm;
             size_t lim = n - st > PEM_MAX ? st + PEM_MAX : n;
             endm = memmem(t + st, lim - st, "-----END", 8);
-            wr = endm ? (size_t)(endm - t) + 8 : e;
+            /* no END line: a key cut off mid-paste is still a key, so the
+             * window takes what follows, up to PEM_CUT bytes */
+            wr = endm ? (size_t)(endm - t) + 8 : (lim - st > PEM_CUT ? st + PEM_CUT : lim);
             while (wr < lim && t[wr] != '\n')
                 wr++;
         } else {
@@ -1311,10 +1548,10 @@ scan_text(struct scan *sc)
             if (wr > pr)
                 pr = wr;
             pf |= trig;
-            plits |= lits;
+            dm_or(&plits, &lits);
         } else {
             if (pf) {
-                rc = flush_window(sc, pl, pr, pf, plits);
+                rc = flush_window(sc, pl, pr, pf, &plits);
                 if (rc != TG_OK)
                     return rc;
                 if (sc->s->limit_hit)
@@ -1327,7 +1564,7 @@ scan_text(struct scan *sc)
         }
     }
     if (pf)
-        return flush_window(sc, pl, pr, pf, plits);
+        return flush_window(sc, pl, pr, pf, &plits);
     return TG_OK;
 }
 
@@ -1442,10 +1679,10 @@ tg_pii_scan(const struct tg_pii_db *db, struct tg_pii_scratch *s,
     /* A detector whose best score stays under min_score (a low-score
      * pattern such as URL, for callers who lower the threshold) costs
      * nothing at the default threshold. */
-    sc.live = 0;
+    sc.live = dm_zero();
     for (i = 0; i < db->n; i++)
         if (db->d[i].best >= min_score)
-            sc.live |= DM_BIT(i);
+            dm_set(&sc.live, (unsigned)i);
     if (norm) {
         if (grow_norm(s, len) != TG_OK)
             return tg_err_set(err, TG_ENOMEM, "out of memory normalising text for the PII scan");

@@ -27,6 +27,8 @@ bool   tg__pii_needs_norm(const unsigned char *t, size_t n);
 size_t tg__pii_normalise(char *out, uint32_t *map, uint8_t *lens, const unsigned char *t, size_t n);
 /* National identifiers (engine/pii_valid_intl.c), NULL if unknown. */
 tg__pii_validator_fn tg__pii_validator_intl(const char *name);
+/* The secret validators (engine/pii_valid_secret.c), NULL if unknown. */
+tg__pii_validator_fn tg__pii_secret_validator(const char *name);
 
 /* Primitives. Digit strings are ASCII digits only unless said otherwise. */
 bool   tg__pii_luhn(const char *digits, size_t n);

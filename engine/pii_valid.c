@@ -959,7 +959,10 @@ tg__pii_validator(const char *name)
     for (i = 0; i < TG_ARRAY_LEN(validators); i++)
         if (strcmp(validators[i].name, name) == 0)
             return validators[i].fn;
-    return tg__pii_validator_intl(name);
+    {
+        tg__pii_validator_fn fn = tg__pii_validator_intl(name);
+        return fn != NULL ? fn : tg__pii_secret_validator(name);
+    }
 }
 
 bool

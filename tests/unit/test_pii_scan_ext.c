@@ -78,6 +78,63 @@ Test(pii_scan_ext, more_than_64_detectors)
     free(y);
 }
 
+/* Detector sets are 256 bits wide (four words): detectors past 64, 128
+ * and 192 keep their own bit for triggers, context and literals. */
+static char *
+many_pack(int n)
+{
+    size_t cap = (size_t)n * 220 + 64, o = 0;
+    char *y = malloc(cap);
+    cr_assert_not_null(y);
+    o += (size_t)snprintf(y + o, cap - o, "version: 1\ndetectors:\n");
+    for (int i = 0; i < n; i++)
+        o += (size_t)snprintf(y + o, cap - o,
+                              "  - id: d%d\n    entity: E%d\n    class: pii\n    triggers: [digits]\n"
+                              "    pattern: '(?<![a-z])z%c%c[0-9]{4}'\n    score: %s\n%s",
+                              i, i, 'a' + i / 26, 'a' + i % 26, i == 200 ? "0.4" : "0.9",
+                              i == 200 ? "    context: [widget]\n" :
+                              i == 250 ? "    context: [gizmo]\n    context_required: true\n" : "");
+    return y;
+}
+
+Test(pii_scan_ext, more_than_128_detectors)
+{
+    char *y = many_pack(256);
+    struct db d;
+    build(&d, y);
+    cr_expect_eq(tg_pii_db_count(d.db), 256);
+    /* 130 = "zfa", 199 = "zhr", 255 = "zjv": one detector each */
+    cr_expect_str_eq(found(&d, "code zfa1234 here", 0.5), "E130,");
+    cr_expect_str_eq(found(&d, "code zhr1234 here", 0.5), "E199,");
+    cr_expect_str_eq(found(&d, "code zjv1234 here", 0.5), "E255,");
+    /* 200 ("zhs") reaches 0.5 only with its context word */
+    cr_expect_str_eq(found(&d, "code zhs1234 here", 0.5), "");
+    cr_expect_str_eq(found(&d, "widget code zhs1234 here", 0.5), "E200,");
+    /* 250 ("zjq") is context-only */
+    cr_expect_str_eq(found(&d, "code zjq1234 here", 0.5), "");
+    cr_expect_str_eq(found(&d, "gizmo code zjq1234 here", 0.5), "E250,");
+    drop(&d);
+    free(y);
+}
+
+Test(pii_scan_ext, more_than_256_detectors_refused)
+{
+    char *y = many_pack(257);
+    struct tg_pii_detector_spec *specs;
+    struct tg_pii_db *db = NULL;
+    struct tg_arena a;
+    size_t n;
+    struct tg_err err = { 0 };
+
+    tg_arena_init(&a, 0);
+    cr_assert_eq(tg_pii_pack_load_buffer("t.yaml", y, strlen(y), &a, &specs, &n, NULL, NULL, &err), TG_OK, "%s",
+                 err.msg);
+    cr_expect_neq(tg_pii_db_build(specs, n, &db, &err), TG_OK);
+    cr_expect_null(db);
+    tg_arena_free(&a);
+    free(y);
+}
+
 Test(pii_scan_ext, utf8_context_words)
 {
     struct db d;
