@@ -228,6 +228,10 @@ tg__pii_normalise(char *out, uint32_t *map, uint8_t *lens, const unsigned char *
 
         if (c == '\\' && (v = json_escape(t + i, n - i)) >= 0) {
             used = 6;
+        } else if (c == '\\' && i + 1 < n && t[i + 1] == '\\' && (v = json_escape(t + i + 1, n - i - 1)) >= 0) {
+            /* an escaped escape (JSON inside a JSON string: tool arguments
+             * that carry JSON text) reads the same to a model */
+            used = 7;
         } else if (c == '%' && (v = pct_escape(t + i, n - i)) >= 0) {
             used = 3;
         } else if (c == '&' && (v = html_ref(t + i, n - i, &used)) >= 0) {

@@ -668,3 +668,28 @@ Test(pii_pack, include_loads_other_packs_and_refuses_cycles_and_duplicates)
     rmdir(dir);
     tg_arena_free(&a);
 }
+
+/* Normalisation maps every folded character back to the client's bytes:
+ * a finding written in Arabic-Indic digits, percent-encoded or with an HTML
+ * reference covers exactly the original text. */
+Test(pii_norm, spans_map_back_to_the_original_bytes, .init = load_default, .fini = unload)
+{
+    static const struct { const char *text, *entity, *expect; } c[] = {
+        { "card \xd9\xa4\xd9\xa1\xd9\xa1\xd9\xa1 \xd9\xa1\xd9\xa1\xd9\xa1\xd9\xa1 \xd9\xa1\xd9\xa1\xd9\xa1\xd9\xa1 "
+          "\xd9\xa1\xd9\xa1\xd9\xa1\xd9\xa1 ok", "CREDIT_CARD",
+          "\xd9\xa4\xd9\xa1\xd9\xa1\xd9\xa1 \xd9\xa1\xd9\xa1\xd9\xa1\xd9\xa1 \xd9\xa1\xd9\xa1\xd9\xa1\xd9\xa1 "
+          "\xd9\xa1\xd9\xa1\xd9\xa1\xd9\xa1" },
+        { "write to jane.roe%40example.com today", "EMAIL_ADDRESS", "jane.roe%40example.com" },
+        { "write to jane.roe&#64;example.com today", "EMAIL_ADDRESS", "jane.roe&#64;example.com" },
+        { "card 4111\xe2\x80\x8b" "1111\xe2\x80\x8b" "1111\xe2\x80\x8b" "1111.", "CREDIT_CARD",
+          "4111\xe2\x80\x8b" "1111\xe2\x80\x8b" "1111\xe2\x80\x8b" "1111" },
+        { "{\"to\":\"jane.roe\\\\u0040example.com\"}", "EMAIL_ADDRESS", "jane.roe\\\\u0040example.com" },
+    };
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+        struct tg_findings f = scan(c[i].text, strlen(c[i].text));
+        const struct tg_finding *x = find(&f, c[i].entity);
+        cr_assert_not_null(x, "case %zu: no %s", i, c[i].entity);
+        cr_expect_eq(x->end - x->start, strlen(c[i].expect), "case %zu: span length", i);
+        cr_expect(memcmp(c[i].text + x->start, c[i].expect, strlen(c[i].expect)) == 0, "case %zu: span", i);
+    }
+}
