@@ -971,7 +971,7 @@ static uint64_t
 digit_clusters(const unsigned char *p, size_t len, size_t avail)
 {
     uint64_t dg[CLUSTER_FAST_MAX / 64] = { 0 }, sp[CLUSTER_FAST_MAX / 64] = { 0 }, clusters = 0;
-    size_t k = 0, i, j, g, cur = 0;
+    size_t k = 0, i, j, g, cur = 0, field = 0;
 
 #if defined(__SSE2__)
     {
@@ -1009,14 +1009,22 @@ digit_clusters(const unsigned char *p, size_t len, size_t avail)
     while (i < len) {
         j = bit_next(dg, i, len, false);       /* end of this run of digits */
         cur += j - i;
+        field += j - i;
         g = bit_next(dg, j, len, true);        /* start of the next run */
         if (g < len && g - j <= 2 && ((sp[j >> 6] >> (j & 63)) & 1) &&
             (g - j == 1 || ((sp[(j + 1) >> 6] >> ((j + 1) & 63)) & 1))) {
+            if (p[j] == ',' || p[g - 1] == ',') {
+                /* a comma may also end a CSV field: its digits alone count too */
+                clusters |= (uint64_t)1 << (field > 63 ? 63 : field);
+                field = 0;
+            }
             i = g;                             /* joined by one or two separators */
             continue;
         }
         clusters |= (uint64_t)1 << (cur > 63 ? 63 : cur);
+        clusters |= (uint64_t)1 << (field > 63 ? 63 : field);
         cur = 0;
+        field = 0;
         i = g;
     }
     return clusters;
@@ -1040,22 +1048,33 @@ flush_window(struct scan *sc, size_t wl, size_t wr, uint32_t trig, const detmask
     if ((trig & TG_PII_TRIG_DIGITS) && wr - wl <= CLUSTER_FAST_MAX) {
         clusters = digit_clusters(t + wl, wr - wl, sc->n - wl);
     } else if (trig & TG_PII_TRIG_DIGITS) {
+        uint32_t field = 0;   /* digits since the last comma (a CSV field) */
         for (i = wl; i < wr; i++) {
             unsigned char c = t[i];
             if (c >= '0' && c <= '9') {
                 cur++;
+                field++;
                 gap = 0;
             } else if (cur && gap < 2 && (c == ' ' || c == '-' || c == '.' || c == '/' || c == '(' ||
                                           c == ')' || c == '+' || c == ',')) {
                 gap++;
+                if (c == ',' && field) {
+                    clusters |= (uint64_t)1 << (field > 63 ? 63 : field);
+                    field = 0;
+                }
             } else if (cur) {
                 clusters |= (uint64_t)1 << (cur > 63 ? 63 : cur);
+                if (field)
+                    clusters |= (uint64_t)1 << (field > 63 ? 63 : field);
                 cur = 0;
+                field = 0;
                 gap = 0;
             }
         }
         if (cur)
             clusters |= (uint64_t)1 << (cur > 63 ? 63 : cur);
+        if (field)
+            clusters |= (uint64_t)1 << (field > 63 ? 63 : field);
     }
     /* A detector runs when a trigger other than digits admits it, or the
      * digits trigger does and a cluster length fits its bounds. */
@@ -1194,6 +1213,19 @@ prev_token(const unsigned char *t, size_t st, size_t *ps, size_t *pe)
     *ps = b;
     *pe = e;
     return true;
+}
+
+/* Do two capitals start a field inside token [k, e): after a delimiter of
+ * structured text (CSV ',' ';' '|', "key=" or "key:", a quote, bracket,
+ * URL '?'/'&' or markup '>')? */
+static inline bool
+caps2_field(const unsigned char *t, size_t k, size_t e)
+{
+    for (k++; k + 2 <= e; k++)
+        if (t[k] >= 'A' && t[k] <= 'Z' && t[k + 1] >= 'A' && t[k + 1] <= 'Z' && !is_alnum(t[k - 1]) &&
+            t[k - 1] != '_' && t[k - 1] != '-' && t[k - 1] != '.')
+            return true;
+    return false;
 }
 
 /* Does the token at st follow (across up to 8 blanks) a byte that ends a
@@ -1416,8 +1448,12 @@ scan_text(struct scan *sc)
             size_t k;
             for (k = st; k < e && !(t[k] >= 'A' && t[k] <= 'Z'); k++)
                 ;
-            if (k < e)
+            if (k < e) {
                 trig |= TG_PII_TRIG_MIXED;
+                /* IBAN as a field: "4411,SE30 ...", "account=GB82..." */
+                if (k > st && caps2_field(t, k - 1, e))
+                    trig |= TG_PII_TRIG_CAPS;
+            }
         }
         if (e - st >= 32 || (e - st >= 20 && (f & (C_DIGIT | C_DASH)))) {
             trig |= TG_PII_TRIG_LONG;
