@@ -826,6 +826,24 @@ grow_norm(struct tg_pii_scratch *s, size_t n)
 
 /* ---- scanning ----------------------------------------------------------------- */
 
+/* Column context: a CSV/TSV or Markdown table's header line names each
+ * column, far more than CTX_BEFORE bytes above most of its values.  The
+ * table around a match is found lazily and remembered, so a pasted
+ * export costs one look at each line however many values it holds. */
+#define COL_LINE_MAX 4096u    /* a longer line is prose, not a table row */
+#define COL_BACK_MAX 65536u   /* how far above a row its header is looked for */
+
+struct table {
+    size_t floor;          /* lines before this were looked at already */
+    size_t hs, he;         /* header line [hs, he); he == 0: no table */
+    size_t rows_end;       /* end of the last line known to be a row */
+    size_t qls, qle;       /* the line last asked about ... */
+    bool qin;              /* ... and whether it is a row of the table */
+    unsigned char delim;
+    uint32_t nd;           /* delimiters per line */
+    detmask gate;          /* context-only detectors named by the header */
+};
+
 struct scan {
     const struct tg_pii_db *db;
     struct tg_pii_scratch *s;
@@ -833,16 +851,175 @@ struct scan {
     size_t n;
     double min_score;
     detmask live;          /* detectors that can reach min_score at all */
+    struct table tb;
 };
+
+/* Start of the line holding p (not below lo), or SIZE_MAX when the line is
+ * longer than COL_LINE_MAX. */
+static size_t
+col_line_start(const unsigned char *t, size_t p, size_t lo)
+{
+    size_t b = p - lo > COL_LINE_MAX ? p - COL_LINE_MAX : lo;
+    const unsigned char *nl = p > b ? memrchr(t + b, '\n', p - b) : NULL;
+    if (nl != NULL)
+        return (size_t)(nl - t) + 1;
+    return b == lo ? lo : SIZE_MAX;
+}
+
+static size_t
+col_line_end(const unsigned char *t, size_t n, size_t p)
+{
+    const unsigned char *nl = p < n ? memchr(t + p, '\n', n - p) : NULL;
+    return nl != NULL ? (size_t)(nl - t) : n;
+}
+
+/* Delimiters d in [s, e) outside double quotes; with *col (if not NULL)
+ * set to how many come before stop. */
+static uint32_t
+col_count(const unsigned char *t, size_t s, size_t e, unsigned char d, size_t stop, uint32_t *col)
+{
+    uint32_t c = 0;
+    bool q = false;
+    for (; s < e; s++) {
+        if (s == stop && col != NULL)
+            *col = c;
+        if (t[s] == '"')
+            q = !q;
+        else if (t[s] == d && !q)
+            c++;
+    }
+    return c;
+}
+
+/* The delimiter of a row: the most frequent of tab, '|', ';', ','. */
+static unsigned char
+col_delim(const unsigned char *t, size_t s, size_t e, uint32_t *nd)
+{
+    static const unsigned char ds[] = { '\t', '|', ';', ',' };
+    unsigned char best = 0;
+    uint32_t bn = 0;
+    unsigned k;
+    for (k = 0; k < sizeof ds; k++) {
+        uint32_t c = memchr(t + s, ds[k], e - s) ? col_count(t, s, e, ds[k], e, NULL) : 0;
+        if (c > bn) {
+            bn = c;
+            best = ds[k];
+        }
+    }
+    *nd = bn;
+    return best;
+}
+
+/* Is the line [ls, le) a row of a table with a header line above it?
+ * Fills sc->tb.  Lines are looked at about once each: rows below a known
+ * header are checked from the last known row on, and a search for a new
+ * header stops at the lines already looked at. */
+static bool
+col_table(struct scan *sc, size_t ls, size_t le)
+{
+    struct table *tb = &sc->tb;
+    const unsigned char *t = sc->t;
+    size_t h, lo;
+    unsigned char d;
+    uint32_t nd;
+
+    if (ls == tb->qls && le == tb->qle)
+        return tb->qin;
+    tb->qls = ls;
+    tb->qle = le;
+    tb->qin = false;
+    if (tb->he != 0 && ls >= tb->he) {
+        size_t q = tb->rows_end;
+        if (ls <= q)
+            return tb->qin = true;
+        while (q < ls) {
+            size_t s2 = q + 1, e2 = col_line_end(t, sc->n, s2);
+            if (e2 - s2 > COL_LINE_MAX || col_count(t, s2, e2, tb->delim, e2, NULL) != tb->nd) {
+                tb->he = 0;           /* the table ended */
+                tb->floor = s2;
+                break;
+            }
+            q = e2;
+        }
+        if (tb->he != 0) {
+            tb->rows_end = q;
+            return tb->qin = true;
+        }
+    }
+    if (ls < tb->floor)
+        return false;
+    d = col_delim(t, ls, le, &nd);
+    if (d == 0) {
+        tb->floor = le;
+        return false;
+    }
+    lo = ls - tb->floor > COL_BACK_MAX ? ls - COL_BACK_MAX : tb->floor;
+    for (h = ls; h > lo;) {
+        size_t ps = col_line_start(t, h - 1, lo);
+        if (ps == SIZE_MAX || col_count(t, ps, h - 1, d, h - 1, NULL) != nd)
+            break;
+        h = ps;
+    }
+    tb->floor = ls;
+    if (h == ls)
+        return false;
+    tb->hs = h;
+    tb->he = col_line_end(t, sc->n, h);
+    tb->rows_end = le;
+    tb->delim = d;
+    tb->nd = nd;
+    tb->gate = dm_and(words_mask(sc->db, &sc->db->wgate, t, sc->n, tb->hs, tb->he, tb->hs, NULL),
+                      &sc->db->ctx_req);
+    return tb->qin = true;
+}
+
+/* Context (*cm) and exclude (*ex) words of the header cell above the value
+ * at p, when p is in a table row; false otherwise. */
+static bool
+col_context(struct scan *sc, size_t p, detmask *cm, detmask *ex)
+{
+    const unsigned char *t = sc->t;
+    size_t ls = col_line_start(t, p, 0), le, k, cs, ce;
+    uint32_t col = 0, c = 0;
+    bool q = false;
+
+    if (ls == SIZE_MAX)
+        return false;
+    le = col_line_end(t, sc->n, p);
+    if (le - ls > COL_LINE_MAX || !col_table(sc, ls, le))
+        return false;
+    col_count(t, ls, le, sc->tb.delim, p, &col);
+    for (k = sc->tb.hs, cs = k; k < sc->tb.he && c < col; k++) {
+        if (t[k] == '"')
+            q = !q;
+        else if (t[k] == sc->tb.delim && !q && ++c == col)
+            cs = k + 1;
+    }
+    if (c < col)
+        return false;
+    for (ce = cs, q = false; ce < sc->tb.he && (q || t[ce] != sc->tb.delim); ce++)
+        if (t[ce] == '"')
+            q = !q;
+    *cm = words_mask(sc->db, &sc->db->wall, t, sc->n, cs, ce, ce, ex);
+    return true;
+}
 
 /* Context-only detectors whose context words occur in window [wl, wr)
  * plus the context margins: only those need their pattern run. */
 static detmask
-window_gate(const struct scan *sc, size_t wl, size_t wr)
+window_gate(struct scan *sc, size_t wl, size_t wr)
 {
     size_t lo = wl > CTX_BEFORE ? wl - CTX_BEFORE : 0;
     size_t hi = wr + CTX_AFTER < sc->n ? wr + CTX_AFTER : sc->n;
-    return dm_and(words_mask(sc->db, &sc->db->wgate, sc->t, sc->n, lo, hi, lo, NULL), &sc->db->ctx_req);
+    detmask m = dm_and(words_mask(sc->db, &sc->db->wgate, sc->t, sc->n, lo, hi, lo, NULL), &sc->db->ctx_req);
+    /* or named by the header of the table the window is in */
+    size_t ls = col_line_start(sc->t, wl, 0);
+    if (ls != SIZE_MAX) {
+        size_t le = col_line_end(sc->t, sc->n, wl);
+        if (le - ls <= COL_LINE_MAX && col_table(sc, ls, le))
+            dm_or(&m, &sc->tb.gate);
+    }
+    return m;
 }
 
 static int
@@ -882,7 +1059,7 @@ run_detector(struct scan *sc, uint32_t di, const detmask *grp, size_t wl, size_t
         size_t ms, me, fs, fe;
         detmask ex = dm_zero(), cm = dm_zero();
         unsigned k;
-        bool have_ctx = false;
+        bool have_ctx = false, have_col = false;
 
         if (d->jit)
             rc = pcre2_jit_match(d->re, sc->t, wr, off, 0, s->md, s->mctx);
@@ -929,6 +1106,18 @@ run_detector(struct scan *sc, uint32_t di, const detmask *grp, size_t wl, size_t
                 }
                 if (dk->nexcl && dm_test(&ex, k))
                     continue;
+                if (dk->nctx && !dm_test(&cm, k) && !have_col && (dk->ctx_req || score < sc->min_score)) {
+                    /* no word beside it: the column's header may name it
+                     * (only looked up where that decides the finding) */
+                    detmask hc, hx;
+                    have_col = true;
+                    if (col_context(sc, fs, &hc, &hx)) {
+                        dm_or(&cm, &hc);
+                        dm_or(&ex, &hx);
+                    }
+                    if (dk->nexcl && dm_test(&ex, k))
+                        continue;
+                }
                 if (dk->nctx && dm_test(&cm, k)) {
                     if (score < 1.0)
                         score = score + CTX_BOOST > 1.0 ? 1.0 : score + CTX_BOOST;
@@ -1715,6 +1904,8 @@ tg_pii_scan(const struct tg_pii_db *db, struct tg_pii_scratch *s,
     /* A detector whose best score stays under min_score (a low-score
      * pattern such as URL, for callers who lower the threshold) costs
      * nothing at the default threshold. */
+    memset(&sc.tb, 0, sizeof sc.tb);
+    sc.tb.qls = SIZE_MAX;
     sc.live = dm_zero();
     for (i = 0; i < db->n; i++)
         if (db->d[i].best >= min_score)
