@@ -837,6 +837,8 @@ struct table {
     size_t floor;          /* lines before this were looked at already */
     size_t hs, he;         /* header line [hs, he); he == 0: no table */
     size_t rows_end;       /* end of the last line known to be a row */
+    size_t cl_lo, cl_hi;   /* the line [cl_lo, cl_hi] last looked up ... */
+    bool cl_long;          /* ... was longer than COL_LINE_MAX */
     size_t qls, qle;       /* the line last asked about ... */
     bool qin;              /* ... and whether it is a row of the table */
     unsigned char delim;
@@ -871,6 +873,40 @@ col_line_end(const unsigned char *t, size_t n, size_t p)
 {
     const unsigned char *nl = p < n ? memchr(t + p, '\n', n - p) : NULL;
     return nl != NULL ? (size_t)(nl - t) : n;
+}
+
+/* The line [*ls, *le) holding p, unless longer than COL_LINE_MAX.  The
+ * last line is remembered: windows and matches come in text order, so
+ * each line is searched for its ends about once, long ones included. */
+static bool
+col_line(struct scan *sc, size_t p, size_t *ls, size_t *le)
+{
+    struct table *tb = &sc->tb;
+    const unsigned char *t = sc->t;
+    size_t s, e, lim;
+    const unsigned char *nl;
+
+    if (tb->cl_hi != 0 && p >= tb->cl_lo && p <= tb->cl_hi) {
+        *ls = tb->cl_lo;
+        *le = tb->cl_hi;
+        return !tb->cl_long;
+    }
+    s = col_line_start(t, p, 0);
+    lim = s != SIZE_MAX && s + COL_LINE_MAX + 1 < sc->n ? s + COL_LINE_MAX + 1 : sc->n;
+    nl = s != SIZE_MAX && p < lim ? memchr(t + p, '\n', lim - p) : NULL;
+    if (s != SIZE_MAX && (nl != NULL || lim == sc->n)) {
+        e = nl != NULL ? (size_t)(nl - t) : sc->n;
+        tb->cl_long = e - s > COL_LINE_MAX;
+    } else {
+        /* too long: remember the rest of it as such */
+        if (s == SIZE_MAX)
+            s = p;
+        e = col_line_end(t, sc->n, p);
+        tb->cl_long = true;
+    }
+    tb->cl_lo = *ls = s;
+    tb->cl_hi = *le = e;
+    return !tb->cl_long;
 }
 
 /* Delimiters d in [s, e) outside double quotes; with *col (if not NULL)
@@ -979,14 +1015,11 @@ static bool
 col_context(struct scan *sc, size_t p, detmask *cm, detmask *ex)
 {
     const unsigned char *t = sc->t;
-    size_t ls = col_line_start(t, p, 0), le, k, cs, ce;
+    size_t ls, le, k, cs, ce;
     uint32_t col = 0, c = 0;
     bool q = false;
 
-    if (ls == SIZE_MAX)
-        return false;
-    le = col_line_end(t, sc->n, p);
-    if (le - ls > COL_LINE_MAX || !col_table(sc, ls, le))
+    if (!col_line(sc, p, &ls, &le) || !col_table(sc, ls, le))
         return false;
     col_count(t, ls, le, sc->tb.delim, p, &col);
     for (k = sc->tb.hs, cs = k; k < sc->tb.he && c < col; k++) {
@@ -1013,12 +1046,12 @@ window_gate(struct scan *sc, size_t wl, size_t wr)
     size_t hi = wr + CTX_AFTER < sc->n ? wr + CTX_AFTER : sc->n;
     detmask m = dm_and(words_mask(sc->db, &sc->db->wgate, sc->t, sc->n, lo, hi, lo, NULL), &sc->db->ctx_req);
     /* or named by the header of the table the window is in */
-    size_t ls = col_line_start(sc->t, wl, 0);
-    if (ls != SIZE_MAX) {
-        size_t le = col_line_end(sc->t, sc->n, wl);
-        if (le - ls <= COL_LINE_MAX && col_table(sc, ls, le))
-            dm_or(&m, &sc->tb.gate);
-    }
+    /* a window opens a few bytes before its token, so its first byte may
+     * still be on the line above (the header): its last line first */
+    size_t ls, le;
+    if ((col_line(sc, wr > wl ? wr - 1 : wl, &ls, &le) && col_table(sc, ls, le)) ||
+        (wl < ls && col_line(sc, wl, &ls, &le) && col_table(sc, ls, le)))
+        dm_or(&m, &sc->tb.gate);
     return m;
 }
 
