@@ -832,6 +832,7 @@ grow_norm(struct tg_pii_scratch *s, size_t n)
  * export costs one look at each line however many values it holds. */
 #define COL_LINE_MAX 4096u    /* a longer line is prose, not a table row */
 #define COL_BACK_MAX 65536u   /* how far above a row its header is looked for */
+#define COL_HEAD_CELL 48u     /* a longer header cell is prose, not a column name */
 
 struct table {
     size_t floor;          /* lines before this were looked at already */
@@ -927,23 +928,56 @@ col_count(const unsigned char *t, size_t s, size_t e, unsigned char d, size_t st
     return c;
 }
 
-/* The delimiter of a row: the most frequent of tab, '|', ';', ','. */
+static inline bool
+col_delim_byte(unsigned char c)
+{
+    return c == ',' || c == '\t' || c == '|' || c == ';';
+}
+
+/* The delimiter of a row: the most frequent of tab, '|', ';', ',' outside
+ * double quotes (one pass for all four). */
 static unsigned char
 col_delim(const unsigned char *t, size_t s, size_t e, uint32_t *nd)
 {
-    static const unsigned char ds[] = { '\t', '|', ';', ',' };
+    static const unsigned char ds[5] = { 0, '\t', '|', ';', ',' };
+    uint32_t c[5] = { 0 }, bn = 0;
     unsigned char best = 0;
-    uint32_t bn = 0;
+    bool q = false;
     unsigned k;
-    for (k = 0; k < sizeof ds; k++) {
-        uint32_t c = memchr(t + s, ds[k], e - s) ? col_count(t, s, e, ds[k], e, NULL) : 0;
-        if (c > bn) {
-            bn = c;
+    for (; s < e; s++) {
+        unsigned char b = t[s];
+        if (b == '"')
+            q = !q;
+        else if (!q)
+            c[b == '\t' ? 1 : b == '|' ? 2 : b == ';' ? 3 : b == ',' ? 4 : 0]++;
+    }
+    for (k = 1; k < 5; k++)
+        if (c[k] > bn) {
+            bn = c[k];
             best = ds[k];
         }
-    }
     *nd = bn;
     return best;
+}
+
+/* Does [s, e) look like a header line: names, every cell at most
+ * COL_HEAD_CELL bytes?  Prose lines with as many commas as the next line
+ * have long stretches between them and are not taken for a header. */
+static bool
+col_header(const unsigned char *t, size_t s, size_t e, unsigned char d)
+{
+    size_t cs = s;
+    bool q = false;
+    for (; s <= e; s++) {
+        if (s < e && t[s] == '"')
+            q = !q;
+        else if (s == e || (t[s] == d && !q)) {
+            if (s - cs > COL_HEAD_CELL)
+                return false;
+            cs = s + 1;
+        }
+    }
+    return true;
 }
 
 /* Is the line [ls, le) a row of a table with a header line above it?
@@ -997,7 +1031,7 @@ col_table(struct scan *sc, size_t ls, size_t le)
         h = ps;
     }
     tb->floor = ls;
-    if (h == ls)
+    if (h == ls || !col_header(t, h, col_line_end(t, sc->n, h), d))
         return false;
     tb->hs = h;
     tb->he = col_line_end(t, sc->n, h);
@@ -1010,15 +1044,24 @@ col_table(struct scan *sc, size_t ls, size_t le)
 }
 
 /* Context (*cm) and exclude (*ex) words of the header cell above the value
- * at p, when p is in a table row; false otherwise. */
-static bool
-col_context(struct scan *sc, size_t p, detmask *cm, detmask *ex)
+ * [p, pe), when it is a cell of a table row; false otherwise. */
+static __attribute__((noinline)) bool
+col_context(struct scan *sc, size_t p, size_t pe, detmask *cm, detmask *ex)
 {
     const unsigned char *t = sc->t;
-    size_t ls, le, k, cs, ce;
+    size_t ls, le, k, cs, ce, b = p, a = pe;
     uint32_t col = 0, c = 0;
     bool q = false;
 
+    /* a value that fills its cell: a delimiter, line end or quote on both
+     * sides (most matches in prose have neither and cost nothing more) */
+    while (b > 0 && (t[b - 1] == ' ' || t[b - 1] == '"' || t[b - 1] == '\''))
+        b--;
+    while (a < sc->n && (t[a] == ' ' || t[a] == '"' || t[a] == '\'' || t[a] == '\r'))
+        a++;
+    if (!(b == 0 || t[b - 1] == '\n' || col_delim_byte(t[b - 1])) ||
+        !(a == sc->n || t[a] == '\n' || col_delim_byte(t[a])))
+        return false;
     if (!col_line(sc, p, &ls, &le) || !col_table(sc, ls, le))
         return false;
     col_count(t, ls, le, sc->tb.delim, p, &col);
@@ -1037,6 +1080,26 @@ col_context(struct scan *sc, size_t p, detmask *cm, detmask *ex)
     return true;
 }
 
+/* Or into *m the context-only detectors named by the header of the table
+ * the window [wl, wr) is in.  Out of line: most windows are prose and
+ * leave after the delimiter check, and the window path stays small. */
+static __attribute__((noinline)) void
+col_gate(struct scan *sc, size_t wl, size_t wr, detmask *m)
+{
+    size_t ls, le, k;
+    /* a table row has a delimiter beside its value: most prose windows
+     * have none and skip the line lookups */
+    for (k = wl; k < wr && !col_delim_byte(sc->t[k]); k++)
+        ;
+    if (k == wr)
+        return;
+    /* a window reaches WIN_BACK bytes before its token and WIN_FWD after,
+     * so its ends may lie on the lines around; the line of its (last)
+     * token decides, one line a window, which the table remembers */
+    if (col_line(sc, wr > wl + WIN_FWD ? wr - WIN_FWD - 1 : wl, &ls, &le) && col_table(sc, ls, le))
+        dm_or(m, &sc->tb.gate);
+}
+
 /* Context-only detectors whose context words occur in window [wl, wr)
  * plus the context margins: only those need their pattern run. */
 static detmask
@@ -1046,12 +1109,8 @@ window_gate(struct scan *sc, size_t wl, size_t wr)
     size_t hi = wr + CTX_AFTER < sc->n ? wr + CTX_AFTER : sc->n;
     detmask m = dm_and(words_mask(sc->db, &sc->db->wgate, sc->t, sc->n, lo, hi, lo, NULL), &sc->db->ctx_req);
     /* or named by the header of the table the window is in */
-    /* a window opens a few bytes before its token, so its first byte may
-     * still be on the line above (the header): its last line first */
-    size_t ls, le;
-    if ((col_line(sc, wr > wl ? wr - 1 : wl, &ls, &le) && col_table(sc, ls, le)) ||
-        (wl < ls && col_line(sc, wl, &ls, &le) && col_table(sc, ls, le)))
-        dm_or(&m, &sc->tb.gate);
+    if (dm_any(&sc->db->ctx_req))
+        col_gate(sc, wl, wr, &m);
     return m;
 }
 
@@ -1144,7 +1203,7 @@ run_detector(struct scan *sc, uint32_t di, const detmask *grp, size_t wl, size_t
                      * (only looked up where that decides the finding) */
                     detmask hc, hx;
                     have_col = true;
-                    if (col_context(sc, fs, &hc, &hx)) {
+                    if (col_context(sc, fs, fe, &hc, &hx)) {
                         dm_or(&cm, &hc);
                         dm_or(&ex, &hx);
                     }
