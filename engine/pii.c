@@ -1343,15 +1343,19 @@ digit_clusters(const unsigned char *p, size_t len, size_t avail)
         if (g < len && g - j <= 2 && ((sp[j >> 6] >> (j & 63)) & 1) &&
             (g - j == 1 || ((sp[(j + 1) >> 6] >> ((j + 1) & 63)) & 1))) {
             if (p[j] == ',' || p[g - 1] == ',') {
-                /* a comma may also end a CSV field: its digits alone count too */
-                clusters |= (uint64_t)1 << (field > 63 ? 63 : field);
+                /* a comma may also end a CSV field: its digits alone count
+                 * too, from four on (three or fewer are a thousands group,
+                 * and admitting detectors for those costs prose time) */
+                if (field >= 4)
+                    clusters |= (uint64_t)1 << (field > 63 ? 63 : field);
                 field = 0;
             }
             i = g;                             /* joined by one or two separators */
             continue;
         }
         clusters |= (uint64_t)1 << (cur > 63 ? 63 : cur);
-        clusters |= (uint64_t)1 << (field > 63 ? 63 : field);
+        if (field >= 4)
+            clusters |= (uint64_t)1 << (field > 63 ? 63 : field);
         cur = 0;
         field = 0;
         i = g;
@@ -1387,13 +1391,14 @@ flush_window(struct scan *sc, size_t wl, size_t wr, uint32_t trig, const detmask
             } else if (cur && gap < 2 && (c == ' ' || c == '-' || c == '.' || c == '/' || c == '(' ||
                                           c == ')' || c == '+' || c == ',')) {
                 gap++;
-                if (c == ',' && field) {
-                    clusters |= (uint64_t)1 << (field > 63 ? 63 : field);
+                if (c == ',') {
+                    if (field >= 4)   /* as in digit_clusters() */
+                        clusters |= (uint64_t)1 << (field > 63 ? 63 : field);
                     field = 0;
                 }
             } else if (cur) {
                 clusters |= (uint64_t)1 << (cur > 63 ? 63 : cur);
-                if (field)
+                if (field >= 4)
                     clusters |= (uint64_t)1 << (field > 63 ? 63 : field);
                 cur = 0;
                 field = 0;
@@ -1402,7 +1407,7 @@ flush_window(struct scan *sc, size_t wl, size_t wr, uint32_t trig, const detmask
         }
         if (cur)
             clusters |= (uint64_t)1 << (cur > 63 ? 63 : cur);
-        if (field)
+        if (field >= 4)
             clusters |= (uint64_t)1 << (field > 63 ? 63 : field);
     }
     /* A detector runs when a trigger other than digits admits it, or the
