@@ -826,6 +826,29 @@ grow_norm(struct tg_pii_scratch *s, size_t n)
 
 /* ---- scanning ----------------------------------------------------------------- */
 
+/* Column context: a CSV/TSV or Markdown table's header line names each
+ * column, far more than CTX_BEFORE bytes above most of its values.  The
+ * table around a match is found lazily and remembered, so a pasted
+ * export costs one look at each line however many values it holds. */
+#define COL_LINE_MAX 4096u    /* a longer line is prose, not a table row */
+#define COL_BACK_MAX 65536u   /* how far above a row its header is looked for */
+#define COL_HEAD_CELL 48u     /* a longer header cell is prose, not a column name */
+#define COL_NEAR 64u          /* window tail searched for a delimiter: a token
+                               * and the WIN_BACK bytes before it, mostly */
+
+struct table {
+    size_t floor;          /* lines before this were looked at already */
+    size_t hs, he;         /* header line [hs, he); he == 0: no table */
+    size_t rows_end;       /* end of the last line known to be a row */
+    size_t cl_lo, cl_hi;   /* the line [cl_lo, cl_hi] last looked up ... */
+    bool cl_long;          /* ... was longer than COL_LINE_MAX */
+    size_t qls, qle;       /* the line last asked about ... */
+    bool qin;              /* ... and whether it is a row of the table */
+    unsigned char delim;
+    uint32_t nd;           /* delimiters per line */
+    detmask gate;          /* context-only detectors named by the header */
+};
+
 struct scan {
     const struct tg_pii_db *db;
     struct tg_pii_scratch *s;
@@ -833,16 +856,310 @@ struct scan {
     size_t n;
     double min_score;
     detmask live;          /* detectors that can reach min_score at all */
+    struct table tb;
 };
+
+/* Start of the line holding p (not below lo), or SIZE_MAX when the line is
+ * longer than COL_LINE_MAX. */
+static size_t
+col_line_start(const unsigned char *t, size_t p, size_t lo)
+{
+    size_t b = p - lo > COL_LINE_MAX ? p - COL_LINE_MAX : lo;
+    const unsigned char *nl = p > b ? memrchr(t + b, '\n', p - b) : NULL;
+    if (nl != NULL)
+        return (size_t)(nl - t) + 1;
+    return b == lo ? lo : SIZE_MAX;
+}
+
+static size_t
+col_line_end(const unsigned char *t, size_t n, size_t p)
+{
+    const unsigned char *nl = p < n ? memchr(t + p, '\n', n - p) : NULL;
+    return nl != NULL ? (size_t)(nl - t) : n;
+}
+
+/* The line [*ls, *le) holding p, unless longer than COL_LINE_MAX.  The
+ * last line is remembered: windows and matches come in text order, so
+ * each line is searched for its ends about once, long ones included. */
+static bool
+col_line(struct scan *sc, size_t p, size_t *ls, size_t *le)
+{
+    struct table *tb = &sc->tb;
+    const unsigned char *t = sc->t;
+    size_t s, e, lim;
+    const unsigned char *nl;
+
+    if (tb->cl_hi != 0 && p >= tb->cl_lo && p <= tb->cl_hi) {
+        *ls = tb->cl_lo;
+        *le = tb->cl_hi;
+        return !tb->cl_long;
+    }
+    s = col_line_start(t, p, 0);
+    lim = s != SIZE_MAX && s + COL_LINE_MAX + 1 < sc->n ? s + COL_LINE_MAX + 1 : sc->n;
+    nl = s != SIZE_MAX && p < lim ? memchr(t + p, '\n', lim - p) : NULL;
+    if (s != SIZE_MAX && (nl != NULL || lim == sc->n)) {
+        e = nl != NULL ? (size_t)(nl - t) : sc->n;
+        tb->cl_long = e - s > COL_LINE_MAX;
+    } else {
+        /* too long: remember the rest of it as such */
+        if (s == SIZE_MAX)
+            s = p;
+        e = col_line_end(t, sc->n, p);
+        tb->cl_long = true;
+    }
+    tb->cl_lo = *ls = s;
+    tb->cl_hi = *le = e;
+    return !tb->cl_long;
+}
+
+/* Delimiters d in [s, e) outside double quotes; with *col (if not NULL)
+ * set to how many come before stop. */
+static uint32_t
+col_count(const unsigned char *t, size_t s, size_t e, unsigned char d, size_t stop, uint32_t *col)
+{
+    uint32_t c = 0;
+    bool q = false;
+#if defined(__SSE2__)
+    /* no quotes (most lines): sixteen bytes a step */
+    if (col == NULL && memchr(t + s, '"', e - s) == NULL) {
+        const __m128i dv = _mm_set1_epi8((char)d);
+        for (; s + 16 <= e; s += 16)
+            c += (uint32_t)__builtin_popcount((unsigned)_mm_movemask_epi8(
+                _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(t + s)), dv)));
+    }
+#endif
+    for (; s < e; s++) {
+        if (s == stop && col != NULL)
+            *col = c;
+        if (t[s] == '"')
+            q = !q;
+        else if (t[s] == d && !q)
+            c++;
+    }
+    return c;
+}
+
+static inline bool
+col_delim_byte(unsigned char c)
+{
+    return c == ',' || c == '\t' || c == '|' || c == ';';
+}
+
+/* Is there a tab, '|', ';' or ',' in t[k, e) (n: the text's length)?
+ * Sixteen bytes a compare with SSE2: it runs for every new line's
+ * windows. */
+static inline bool
+col_has_delim(const unsigned char *t, size_t k, size_t e, size_t n)
+{
+#if defined(__SSE2__)
+    const __m128i cm = _mm_set1_epi8(','), tb = _mm_set1_epi8('\t'), br = _mm_set1_epi8('|'),
+                  sc = _mm_set1_epi8(';');
+    for (; k < e && k + 16 <= n; k += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(t + k));
+        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, cm), _mm_cmpeq_epi8(v, tb)),
+                                 _mm_or_si128(_mm_cmpeq_epi8(v, br), _mm_cmpeq_epi8(v, sc)));
+        unsigned mm = (unsigned)_mm_movemask_epi8(m);
+        if (e - k < 16)
+            mm &= (1u << (e - k)) - 1;
+        if (mm)
+            return true;
+    }
+#endif
+    for (; k < e; k++)
+        if (col_delim_byte(t[k]))
+            return true;
+    return false;
+}
+
+/* The delimiter of a row: the most frequent of tab, '|', ';', ',' outside
+ * double quotes (one pass for all four). */
+static unsigned char
+col_delim(const unsigned char *t, size_t s, size_t e, uint32_t *nd)
+{
+    static const unsigned char ds[5] = { 0, '\t', '|', ';', ',' };
+    uint32_t c[5] = { 0 }, bn = 0;
+    unsigned char best = 0;
+    bool q = false;
+    unsigned k;
+#if defined(__SSE2__)
+    if (memchr(t + s, '"', e - s) == NULL)
+        for (; s + 16 <= e; s += 16) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(t + s));
+            for (k = 1; k < 5; k++)
+                c[k] += (uint32_t)__builtin_popcount(
+                    (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8((char)ds[k]))));
+        }
+#endif
+    for (; s < e; s++) {
+        unsigned char b = t[s];
+        if (b == '"')
+            q = !q;
+        else if (!q)
+            c[b == '\t' ? 1 : b == '|' ? 2 : b == ';' ? 3 : b == ',' ? 4 : 0]++;
+    }
+    for (k = 1; k < 5; k++)
+        if (c[k] > bn) {
+            bn = c[k];
+            best = ds[k];
+        }
+    *nd = bn;
+    return best;
+}
+
+/* Does [s, e) look like a header line: names, every cell at most
+ * COL_HEAD_CELL bytes?  Prose lines with as many commas as the next line
+ * have long stretches between them and are not taken for a header. */
+static bool
+col_header(const unsigned char *t, size_t s, size_t e, unsigned char d)
+{
+    size_t cs = s;
+    bool q = false;
+    for (; s <= e; s++) {
+        if (s < e && t[s] == '"')
+            q = !q;
+        else if (s == e || (t[s] == d && !q)) {
+            if (s - cs > COL_HEAD_CELL)
+                return false;
+            cs = s + 1;
+        }
+    }
+    return true;
+}
+
+/* Is the line [ls, le) a row of a table with a header line above it?
+ * Fills sc->tb.  Lines are looked at about once each: rows below a known
+ * header are checked from the last known row on, and a search for a new
+ * header stops at the lines already looked at. */
+static bool
+col_table(struct scan *sc, size_t ls, size_t le)
+{
+    struct table *tb = &sc->tb;
+    const unsigned char *t = sc->t;
+    size_t h, lo;
+    unsigned char d;
+    uint32_t nd;
+
+    if (ls == tb->qls && le == tb->qle)
+        return tb->qin;
+    tb->qls = ls;
+    tb->qle = le;
+    tb->qin = false;
+    if (tb->he != 0 && ls >= tb->he) {
+        size_t q = tb->rows_end;
+        if (ls <= q)
+            return tb->qin = true;
+        while (q < ls) {
+            size_t s2 = q + 1, e2 = col_line_end(t, sc->n, s2);
+            if (e2 - s2 > COL_LINE_MAX || col_count(t, s2, e2, tb->delim, e2, NULL) != tb->nd) {
+                tb->he = 0;           /* the table ended */
+                tb->floor = s2;
+                break;
+            }
+            q = e2;
+        }
+        if (tb->he != 0) {
+            tb->rows_end = q;
+            return tb->qin = true;
+        }
+    }
+    if (ls < tb->floor)
+        return false;
+    d = col_delim(t, ls, le, &nd);
+    if (d == 0) {
+        tb->floor = le;
+        return false;
+    }
+    lo = ls - tb->floor > COL_BACK_MAX ? ls - COL_BACK_MAX : tb->floor;
+    for (h = ls; h > lo;) {
+        size_t ps = col_line_start(t, h - 1, lo);
+        if (ps == SIZE_MAX || col_count(t, ps, h - 1, d, h - 1, NULL) != nd)
+            break;
+        h = ps;
+    }
+    tb->floor = ls;
+    if (h == ls || !col_header(t, h, col_line_end(t, sc->n, h), d))
+        return false;
+    tb->hs = h;
+    tb->he = col_line_end(t, sc->n, h);
+    tb->rows_end = le;
+    tb->delim = d;
+    tb->nd = nd;
+    tb->gate = dm_and(words_mask(sc->db, &sc->db->wgate, t, sc->n, tb->hs, tb->he, tb->hs, NULL),
+                      &sc->db->ctx_req);
+    return tb->qin = true;
+}
+
+/* Context (*cm) and exclude (*ex) words of the header cell above the value
+ * [p, pe), when it is a cell of a table row; false otherwise. */
+static __attribute__((noinline)) bool
+col_context(struct scan *sc, size_t p, size_t pe, detmask *cm, detmask *ex)
+{
+    const unsigned char *t = sc->t;
+    size_t ls, le, k, cs, ce, b = p, a = pe;
+    uint32_t col = 0, c = 0;
+    bool q = false;
+
+    /* a value that fills its cell: a delimiter, line end or quote on both
+     * sides (most matches in prose have neither and cost nothing more) */
+    while (b > 0 && (t[b - 1] == ' ' || t[b - 1] == '"' || t[b - 1] == '\''))
+        b--;
+    while (a < sc->n && (t[a] == ' ' || t[a] == '"' || t[a] == '\'' || t[a] == '\r'))
+        a++;
+    if (!(b == 0 || t[b - 1] == '\n' || col_delim_byte(t[b - 1])) ||
+        !(a == sc->n || t[a] == '\n' || col_delim_byte(t[a])))
+        return false;
+    if (!col_line(sc, p, &ls, &le) || !col_table(sc, ls, le))
+        return false;
+    col_count(t, ls, le, sc->tb.delim, p, &col);
+    for (k = sc->tb.hs, cs = k; k < sc->tb.he && c < col; k++) {
+        if (t[k] == '"')
+            q = !q;
+        else if (t[k] == sc->tb.delim && !q && ++c == col)
+            cs = k + 1;
+    }
+    if (c < col)
+        return false;
+    for (ce = cs, q = false; ce < sc->tb.he && (q || t[ce] != sc->tb.delim); ce++)
+        if (t[ce] == '"')
+            q = !q;
+    *cm = words_mask(sc->db, &sc->db->wall, t, sc->n, cs, ce, ce, ex);
+    return true;
+}
+
+/* Or into *m the context-only detectors named by the header of the table
+ * the window [wl, wr) is in.  Out of line: most windows are prose and
+ * leave after the delimiter check, and the window path stays small. */
+static __attribute__((noinline)) void
+col_gate(struct scan *sc, size_t wl, size_t wr, detmask *m)
+{
+    const struct table *tb = &sc->tb;
+    /* a window reaches WIN_BACK bytes before its token and WIN_FWD after,
+     * so its ends may lie on the lines around; the line of its (last)
+     * token decides, one line a window, which the table remembers */
+    size_t p = wr > wl + WIN_FWD ? wr - WIN_FWD - 1 : wl, ls, le;
+
+    if (!(tb->cl_hi != 0 && p >= tb->cl_lo && p <= tb->cl_hi)) {
+        /* a new line: a table row has a delimiter beside its value (within
+         * the last COL_NEAR bytes); most prose windows have none */
+        if (!col_has_delim(sc->t, wr - wl > COL_NEAR ? wr - COL_NEAR : wl, wr, sc->n))
+            return;
+    }
+    if (col_line(sc, p, &ls, &le) && col_table(sc, ls, le))
+        dm_or(m, &sc->tb.gate);
+}
 
 /* Context-only detectors whose context words occur in window [wl, wr)
  * plus the context margins: only those need their pattern run. */
 static detmask
-window_gate(const struct scan *sc, size_t wl, size_t wr)
+window_gate(struct scan *sc, size_t wl, size_t wr)
 {
     size_t lo = wl > CTX_BEFORE ? wl - CTX_BEFORE : 0;
     size_t hi = wr + CTX_AFTER < sc->n ? wr + CTX_AFTER : sc->n;
-    return dm_and(words_mask(sc->db, &sc->db->wgate, sc->t, sc->n, lo, hi, lo, NULL), &sc->db->ctx_req);
+    detmask m = dm_and(words_mask(sc->db, &sc->db->wgate, sc->t, sc->n, lo, hi, lo, NULL), &sc->db->ctx_req);
+    /* or named by the header of the table the window is in */
+    if (dm_any(&sc->db->ctx_req))
+        col_gate(sc, wl, wr, &m);
+    return m;
 }
 
 static int
@@ -882,7 +1199,7 @@ run_detector(struct scan *sc, uint32_t di, const detmask *grp, size_t wl, size_t
         size_t ms, me, fs, fe;
         detmask ex = dm_zero(), cm = dm_zero();
         unsigned k;
-        bool have_ctx = false;
+        bool have_ctx = false, have_col = false;
 
         if (d->jit)
             rc = pcre2_jit_match(d->re, sc->t, wr, off, 0, s->md, s->mctx);
@@ -929,6 +1246,18 @@ run_detector(struct scan *sc, uint32_t di, const detmask *grp, size_t wl, size_t
                 }
                 if (dk->nexcl && dm_test(&ex, k))
                     continue;
+                if (dk->nctx && !dm_test(&cm, k) && !have_col && (dk->ctx_req || score < sc->min_score)) {
+                    /* no word beside it: the column's header may name it
+                     * (only looked up where that decides the finding) */
+                    detmask hc, hx;
+                    have_col = true;
+                    if (col_context(sc, fs, fe, &hc, &hx)) {
+                        dm_or(&cm, &hc);
+                        dm_or(&ex, &hx);
+                    }
+                    if (dk->nexcl && dm_test(&ex, k))
+                        continue;
+                }
                 if (dk->nctx && dm_test(&cm, k)) {
                     if (score < 1.0)
                         score = score + CTX_BOOST > 1.0 ? 1.0 : score + CTX_BOOST;
@@ -971,7 +1300,7 @@ static uint64_t
 digit_clusters(const unsigned char *p, size_t len, size_t avail)
 {
     uint64_t dg[CLUSTER_FAST_MAX / 64] = { 0 }, sp[CLUSTER_FAST_MAX / 64] = { 0 }, clusters = 0;
-    size_t k = 0, i, j, g, cur = 0;
+    size_t k = 0, i, j, g, cur = 0, field = 0;
 
 #if defined(__SSE2__)
     {
@@ -1009,14 +1338,26 @@ digit_clusters(const unsigned char *p, size_t len, size_t avail)
     while (i < len) {
         j = bit_next(dg, i, len, false);       /* end of this run of digits */
         cur += j - i;
+        field += j - i;
         g = bit_next(dg, j, len, true);        /* start of the next run */
         if (g < len && g - j <= 2 && ((sp[j >> 6] >> (j & 63)) & 1) &&
             (g - j == 1 || ((sp[(j + 1) >> 6] >> ((j + 1) & 63)) & 1))) {
+            if (p[j] == ',' || p[g - 1] == ',') {
+                /* a comma may also end a CSV field: its digits alone count
+                 * too, from four on (three or fewer are a thousands group,
+                 * and admitting detectors for those costs prose time) */
+                if (field >= 4)
+                    clusters |= (uint64_t)1 << (field > 63 ? 63 : field);
+                field = 0;
+            }
             i = g;                             /* joined by one or two separators */
             continue;
         }
         clusters |= (uint64_t)1 << (cur > 63 ? 63 : cur);
+        if (field >= 4)
+            clusters |= (uint64_t)1 << (field > 63 ? 63 : field);
         cur = 0;
+        field = 0;
         i = g;
     }
     return clusters;
@@ -1040,22 +1381,34 @@ flush_window(struct scan *sc, size_t wl, size_t wr, uint32_t trig, const detmask
     if ((trig & TG_PII_TRIG_DIGITS) && wr - wl <= CLUSTER_FAST_MAX) {
         clusters = digit_clusters(t + wl, wr - wl, sc->n - wl);
     } else if (trig & TG_PII_TRIG_DIGITS) {
+        uint32_t field = 0;   /* digits since the last comma (a CSV field) */
         for (i = wl; i < wr; i++) {
             unsigned char c = t[i];
             if (c >= '0' && c <= '9') {
                 cur++;
+                field++;
                 gap = 0;
             } else if (cur && gap < 2 && (c == ' ' || c == '-' || c == '.' || c == '/' || c == '(' ||
                                           c == ')' || c == '+' || c == ',')) {
                 gap++;
+                if (c == ',') {
+                    if (field >= 4)   /* as in digit_clusters() */
+                        clusters |= (uint64_t)1 << (field > 63 ? 63 : field);
+                    field = 0;
+                }
             } else if (cur) {
                 clusters |= (uint64_t)1 << (cur > 63 ? 63 : cur);
+                if (field >= 4)
+                    clusters |= (uint64_t)1 << (field > 63 ? 63 : field);
                 cur = 0;
+                field = 0;
                 gap = 0;
             }
         }
         if (cur)
             clusters |= (uint64_t)1 << (cur > 63 ? 63 : cur);
+        if (field >= 4)
+            clusters |= (uint64_t)1 << (field > 63 ? 63 : field);
     }
     /* A detector runs when a trigger other than digits admits it, or the
      * digits trigger does and a cluster length fits its bounds. */
@@ -1194,6 +1547,19 @@ prev_token(const unsigned char *t, size_t st, size_t *ps, size_t *pe)
     *ps = b;
     *pe = e;
     return true;
+}
+
+/* Do two capitals start a field inside token [k, e): after a delimiter of
+ * structured text (CSV ',' ';' '|', "key=" or "key:", a quote, bracket,
+ * URL '?'/'&' or markup '>')? */
+static inline bool
+caps2_field(const unsigned char *t, size_t k, size_t e)
+{
+    for (k++; k + 2 <= e; k++)
+        if (t[k] >= 'A' && t[k] <= 'Z' && t[k + 1] >= 'A' && t[k + 1] <= 'Z' && !is_alnum(t[k - 1]) &&
+            t[k - 1] != '_' && t[k - 1] != '-' && t[k - 1] != '.')
+            return true;
+    return false;
 }
 
 /* Does the token at st follow (across up to 8 blanks) a byte that ends a
@@ -1416,8 +1782,12 @@ scan_text(struct scan *sc)
             size_t k;
             for (k = st; k < e && !(t[k] >= 'A' && t[k] <= 'Z'); k++)
                 ;
-            if (k < e)
+            if (k < e) {
                 trig |= TG_PII_TRIG_MIXED;
+                /* IBAN as a field: "4411,SE30 ...", "account=GB82..." */
+                if (k > st && caps2_field(t, k - 1, e))
+                    trig |= TG_PII_TRIG_CAPS;
+            }
         }
         if (e - st >= 32 || (e - st >= 20 && (f & (C_DIGIT | C_DASH)))) {
             trig |= TG_PII_TRIG_LONG;
@@ -1679,6 +2049,8 @@ tg_pii_scan(const struct tg_pii_db *db, struct tg_pii_scratch *s,
     /* A detector whose best score stays under min_score (a low-score
      * pattern such as URL, for callers who lower the threshold) costs
      * nothing at the default threshold. */
+    memset(&sc.tb, 0, sizeof sc.tb);
+    sc.tb.qls = SIZE_MAX;
     sc.live = dm_zero();
     for (i = 0; i < db->n; i++)
         if (db->d[i].best >= min_score)
