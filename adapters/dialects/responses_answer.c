@@ -67,7 +67,8 @@ tg__resp_answer_id(const struct tg_dialect_ctx *ctx)
 
 /* An output item's id: "<prefix>_<answer id>_<output index>". */
 void
-tg__resp_item_id(struct tg__resp_jb *b, const struct tg_dialect_ctx *ctx, const char *prefix, uint32_t idx)
+tg__resp_item_id(struct tg__resp_jb *b, const struct tg_dialect_ctx *ctx, const char *prefix,
+                 uint32_t idx)
 {
     const char *id = tg__resp_answer_id(ctx);
     TG__RESP_JB(b, "\"");
@@ -154,7 +155,8 @@ tg__resp_build_echo(struct tg__resp_jb *b, const struct tg_dialect_ctx *ctx)
  * status: in_progress | completed | incomplete | failed.
  */
 void
-tg__resp_write_response(struct tg__resp_jb *b, const struct tg_dialect_ctx *ctx, const struct tg__resp_jb *echo,
+tg__resp_write_response(struct tg__resp_jb *b, const struct tg_dialect_ctx *ctx,
+                        const struct tg__resp_jb *echo,
                         const char *status,
                         const char *incomplete, const char *output, size_t output_len,
                         const struct tg__resp_usage *u, const char *err_msg)
@@ -245,7 +247,8 @@ tg__resp_write_custom_input(struct tg__resp_jb *b, const char *args, size_t len)
 
 /* A message item; text/refusal parts in content_index order. */
 void
-tg__resp_write_msg_item(struct tg__resp_jb *b, const struct tg_dialect_ctx *ctx, uint32_t idx, const char *status,
+tg__resp_write_msg_item(struct tg__resp_jb *b, const struct tg_dialect_ctx *ctx, uint32_t idx,
+                        const char *status,
                         const char *text, size_t tlen, int text_ci, const char *refusal, size_t rlen,
                         int refusal_ci)
 {
@@ -273,7 +276,8 @@ tg__resp_write_msg_item(struct tg__resp_jb *b, const struct tg_dialect_ctx *ctx,
 }
 
 void
-tg__resp_write_call_item(struct tg__resp_jb *b, const struct tg_dialect_ctx *ctx, uint32_t idx, bool custom,
+tg__resp_write_call_item(struct tg__resp_jb *b, const struct tg_dialect_ctx *ctx, uint32_t idx,
+                         bool custom,
                          const char *status, const char *call_id, const char *name, const char *args,
                          size_t alen)
 {
@@ -374,7 +378,8 @@ tg__resp_encode_answer(const struct tg_dialect_ctx *ctx, const char *chat, size_
     tg__resp_build_echo(&echo, ctx);
     /* the Response is the items, the echo and ~1 KiB more: one allocation */
     tg__resp_jb_reserve(&b, items.len + echo.len + 1024);
-    tg__resp_write_response(&b, ctx, &echo, status, incomplete, items.p ? items.p : "", items.len, &u,
+    tg__resp_write_response(&b, ctx, &echo, status, incomplete, items.p ? items.p : "", items.len,
+                            &u,
                             NULL);
     if (items.err || b.err || echo.err) {
         rc = tg_err_set(err, items.err ? items.err : b.err ? b.err : echo.err, "answer too large");

@@ -203,7 +203,8 @@ media_part(struct dec *d, const cJSON *p)
         tg__jt_add(t, in, "url", tg__jt_str(t, tg__resp_get(p, "image_url")->valuestring));
         /* chat knows auto/low/high; "original" (no downscaling) is closest to high */
         if (detail != NULL)
-            tg__jt_add(t, in, "detail", tg__jt_str(t, tg__resp_streq(detail, "original") ? "high" : detail));
+            tg__jt_add(t, in, "detail",
+                       tg__jt_str(t, tg__resp_streq(detail, "original") ? "high" : detail));
     } else {
         static const char *const keys[] = { "file_data", "file_id", "filename" };
         tg__jt_add(t, o, "type", tg__jt_str(t, "file"));
@@ -551,7 +552,8 @@ dec_one_tool(struct dec *d, const cJSON *t, uint32_t i, const cJSON *ns, const s
              uint32_t *n)
 {
     struct tg__jt *jt = &d->t;
-    const cJSON *type = tg__resp_get(t, "type"), *name = tg__resp_get(t, "name"), *desc = tg__resp_get(t, "description");
+    const cJSON *type = tg__resp_get(t, "type"), *name = tg__resp_get(t, "name"),
+                *desc = tg__resp_get(t, "description");
     const char *flat;
     cJSON *to, *fo;
     bool custom = tg__resp_streq(type->valuestring, "custom");

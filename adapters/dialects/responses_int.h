@@ -80,7 +80,8 @@ struct tg__resp_priv {
                                 serialized only when an answer is encoded */
 };
 
-int tg__resp_decode_tree(const char *body, size_t len, struct tg_arena *a, struct tg_dialect_ctx *ctx,
+int tg__resp_decode_tree(const char *body, size_t len, struct tg_arena *a,
+                         struct tg_dialect_ctx *ctx,
                          char **canon, size_t *canon_len, cJSON **tree, struct tg_err *err);
 int tg__resp_decode(const char *body, size_t len, struct tg_arena *a, struct tg_dialect_ctx *ctx,
                     char **canon, size_t *canon_len, struct tg_err *err);
@@ -94,23 +95,29 @@ struct tg__resp_usage {
 
 void tg__resp_usage_read(struct tg__resp_usage *u, const cJSON *cu);
 const char *tg__resp_answer_id(const struct tg_dialect_ctx *ctx);
-void tg__resp_item_id(struct tg__resp_jb *b, const struct tg_dialect_ctx *ctx, const char *prefix, uint32_t idx);
+void tg__resp_item_id(struct tg__resp_jb *b, const struct tg_dialect_ctx *ctx, const char *prefix,
+                      uint32_t idx);
 const char *tg__resp_incomplete_reason(const char *finish);
 void tg__resp_build_echo(struct tg__resp_jb *b, const struct tg_dialect_ctx *ctx);
-void tg__resp_write_response(struct tg__resp_jb *b, const struct tg_dialect_ctx *ctx, const struct tg__resp_jb *echo,
+void tg__resp_write_response(struct tg__resp_jb *b, const struct tg_dialect_ctx *ctx,
+                             const struct tg__resp_jb *echo,
                              const char *status,
                              const char *incomplete, const char *output, size_t output_len,
                              const struct tg__resp_usage *u, const char *err_msg);
 bool tg__resp_is_custom(const struct tg_dialect_ctx *ctx, const char *name);
-const char *tg__resp_client_name(const struct tg_dialect_ctx *ctx, const char *flat, const char **ns);
+const char *tg__resp_client_name(const struct tg_dialect_ctx *ctx, const char *flat,
+                                 const char **ns);
 void tg__resp_write_custom_input(struct tg__resp_jb *b, const char *args, size_t len);
-void tg__resp_write_msg_item(struct tg__resp_jb *b, const struct tg_dialect_ctx *ctx, uint32_t idx, const char *status,
+void tg__resp_write_msg_item(struct tg__resp_jb *b, const struct tg_dialect_ctx *ctx, uint32_t idx,
+                             const char *status,
                              const char *text, size_t tlen, int text_ci, const char *refusal, size_t rlen,
                              int refusal_ci);
-void tg__resp_write_call_item(struct tg__resp_jb *b, const struct tg_dialect_ctx *ctx, uint32_t idx, bool custom,
+void tg__resp_write_call_item(struct tg__resp_jb *b, const struct tg_dialect_ctx *ctx, uint32_t idx,
+                              bool custom,
                               const char *status, const char *call_id, const char *name, const char *args,
                               size_t alen);
-int tg__resp_encode_answer(const struct tg_dialect_ctx *ctx, const char *chat, size_t len, char **out,
+int tg__resp_encode_answer(const struct tg_dialect_ctx *ctx, const char *chat, size_t len,
+                           char **out,
                            size_t *outlen, struct tg_err *err);
 
 /* ---- stream (responses_stream.c) ----------------------------------------- */

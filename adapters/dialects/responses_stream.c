@@ -106,7 +106,8 @@ ev_response(struct tg_dialect_stream *s, const char *name, const char *status,
         tg__resp_build_echo(&s->echo, s->ctx);
     if (s->echo.err)
         s->ev.err = s->echo.err;
-    tg__resp_write_response(&s->ev, s->ctx, &s->echo, status, incomplete, items.p ? items.p : "", items.len,
+    tg__resp_write_response(&s->ev, s->ctx, &s->echo, status, incomplete, items.p ? items.p : "",
+                            items.len,
                             tg__resp_streq(status, "in_progress") ? NULL : &s->usage, err_msg);
     TG__RESP_JB(&s->ev, "}");
     if (items.err)
@@ -145,7 +146,8 @@ ev_item(struct tg_dialect_stream *s, uint32_t i, bool done)
                                 done ? it->text_ci : -1, it->refusal.p ? it->refusal.p : "",
                                 it->refusal.len, done ? it->refusal_ci : -1);
     else
-        tg__resp_write_call_item(&s->ev, s->ctx, i, it->kind == IT_CUSTOM, st, it->call_id, it->name,
+        tg__resp_write_call_item(&s->ev, s->ctx, i, it->kind == IT_CUSTOM, st, it->call_id,
+                                 it->name,
                                  done ? (it->text.p ? it->text.p : "") : "", done ? it->text.len : 0);
     TG__RESP_JB(&s->ev, "}");
     return ev_send(s, name);
@@ -443,8 +445,9 @@ fail(struct tg_dialect_stream *s, const char *msg)
     ev_begin(s, "error");
     TG__RESP_JB(&s->ev, ",\"code\":\"server_error\",\"message\":");
     tg__resp_jb_str(&s->ev, msg);
-    TG__RESP_JB(&s->ev, ",\"param\":null,\"error\":{\"type\":\"server_error\",\"code\":\"server_error\","
-               "\"message\":");
+    TG__RESP_JB(&s->ev,
+                ",\"param\":null,\"error\":{\"type\":\"server_error\",\"code\":\"server_error\","
+                "\"message\":");
     tg__resp_jb_str(&s->ev, msg);
     TG__RESP_JB(&s->ev, ",\"param\":null}}");
     if ((rc = ev_send(s, "error")) != TG_OK)
