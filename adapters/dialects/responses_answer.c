@@ -1,0 +1,398 @@
+/*
+ * responses_answer.c — chat.completion -> a Response object (encode_answer),
+ * with the shapes of openai/openai-openapi, and the pieces of a Response
+ * (echoed request members, output items, usage) that the stream reuses.
+ * Written by hand into a bounded buffer, never built as a cJSON tree.
+ */
+#include "adapters/dialects/responses_int.h"
+
+#include <cjson/cJSON.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- the Response object ------------------------------------------------- */
+
+static int64_t
+int_of(const cJSON *o, const char *k)
+{
+    const cJSON *v = tg__resp_get(o, k);
+    return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 9e15
+               ? (int64_t)v->valuedouble : 0;
+}
+
+/* A chat usage object (OpenAI's details or DeepSeek's cache counter). */
+void
+tg__resp_usage_read(struct tg__resp_usage *u, const cJSON *cu)
+{
+    if (!cJSON_IsObject(cu))
+        return;
+    u->have = true;
+    u->in = int_of(cu, "prompt_tokens");
+    u->out = int_of(cu, "completion_tokens");
+    u->total = cJSON_IsNumber(tg__resp_get(cu, "total_tokens")) ? int_of(cu, "total_tokens")
+                                                       : u->in + u->out;
+    u->cached = int_of(tg__resp_get(cu, "prompt_tokens_details"), "cached_tokens");
+    if (u->cached == 0)
+        u->cached = int_of(cu, "prompt_cache_hit_tokens");
+    u->reasoning = int_of(tg__resp_get(cu, "completion_tokens_details"), "reasoning_tokens");
+}
+
+static void
+usage_write(struct tg__resp_jb *b, const struct tg__resp_usage *u)
+{
+    if (u == NULL || !u->have) {
+        TG__RESP_JB(b, "null");
+        return;
+    }
+    TG__RESP_JB(b, "{\"input_tokens\":");
+    tg__resp_jb_int(b, u->in);
+    TG__RESP_JB(b, ",\"input_tokens_details\":{\"cached_tokens\":");
+    tg__resp_jb_int(b, u->cached);
+    TG__RESP_JB(b, "},\"output_tokens\":");
+    tg__resp_jb_int(b, u->out);
+    TG__RESP_JB(b, ",\"output_tokens_details\":{\"reasoning_tokens\":");
+    tg__resp_jb_int(b, u->reasoning);
+    TG__RESP_JB(b, "},\"total_tokens\":");
+    tg__resp_jb_int(b, u->total);
+    TG__RESP_JB(b, "}");
+}
+
+const char *
+tg__resp_answer_id(const struct tg_dialect_ctx *ctx)
+{
+    return ctx->answer_id != NULL && ctx->answer_id[0] != '\0' ? ctx->answer_id : "tollgate";
+}
+
+/* An output item's id: "<prefix>_<answer id>_<output index>". */
+void
+tg__resp_item_id(struct tg__resp_jb *b, const struct tg_dialect_ctx *ctx, const char *prefix,
+                 uint32_t idx)
+{
+    const char *id = tg__resp_answer_id(ctx);
+    TG__RESP_JB(b, "\"");
+    tg__resp_jb_esc(b, prefix, strlen(prefix));
+    TG__RESP_JB(b, "_");
+    tg__resp_jb_esc(b, id, strlen(id));
+    TG__RESP_JB(b, "_");
+    tg__resp_jb_int(b, idx);
+    TG__RESP_JB(b, "\"");
+}
+
+/* The incomplete reason of a chat finish_reason, NULL when complete. */
+const char *
+tg__resp_incomplete_reason(const char *finish)
+{
+    if (tg__resp_streq(finish, "length"))
+        return "max_output_tokens";
+    if (tg__resp_streq(finish, "content_filter"))
+        return "content_filter";
+    return NULL;
+}
+
+/* The Response members that echo the request (as OpenAI's do), starting
+ * with ','; defaults without a request.  Built once per answer or stream. */
+void
+tg__resp_build_echo(struct tg__resp_jb *b, const struct tg_dialect_ctx *ctx)
+{
+    const struct tg__resp_priv *pv = ctx->priv;
+    const cJSON *root = pv != NULL ? pv->root : NULL, *v;
+
+    TG__RESP_JB(b, ",\"instructions\":");
+    v = tg__resp_get(root, "instructions");
+    tg__resp_jb_value(b, cJSON_IsString(v) ? v : NULL);
+    TG__RESP_JB(b, ",\"max_output_tokens\":");
+    v = tg__resp_get(root, "max_output_tokens");
+    tg__resp_jb_value(b, cJSON_IsNumber(v) ? v : NULL);
+    TG__RESP_JB(b, ",\"metadata\":");
+    v = tg__resp_get(root, "metadata");
+    if (cJSON_IsObject(v))
+        tg__resp_jb_value(b, v);
+    else
+        TG__RESP_JB(b, "{}");
+    v = tg__resp_get(root, "parallel_tool_calls");
+    TG__RESP_JB(b, ",\"parallel_tool_calls\":");
+    tg__resp_jb_cstr(b, cJSON_IsFalse(v) ? "false" : "true");
+    TG__RESP_JB(b, ",\"previous_response_id\":null,\"reasoning\":{\"effort\":null,\"summary\":null}"
+          ",\"service_tier\":\"default\",\"store\":false,\"temperature\":");
+    v = tg__resp_get(root, "temperature");
+    if (cJSON_IsNumber(v))
+        tg__resp_jb_value(b, v);
+    else
+        TG__RESP_JB(b, "1");
+    TG__RESP_JB(b, ",\"text\":");
+    v = tg__resp_get(root, "text");
+    if (cJSON_IsObject(v) && cJSON_IsObject(tg__resp_get(v, "format")))
+        tg__resp_jb_value(b, v);
+    else
+        TG__RESP_JB(b, "{\"format\":{\"type\":\"text\"}}");
+    TG__RESP_JB(b, ",\"tool_choice\":");
+    v = tg__resp_get(root, "tool_choice");
+    if (tg__resp_present(v))
+        tg__resp_jb_value(b, v);
+    else
+        TG__RESP_JB(b, "\"auto\"");
+    TG__RESP_JB(b, ",\"tools\":");
+    v = tg__resp_get(root, "tools");
+    if (cJSON_IsArray(v))
+        tg__resp_jb_value(b, v);
+    else
+        TG__RESP_JB(b, "[]");
+    TG__RESP_JB(b, ",\"top_p\":");
+    v = tg__resp_get(root, "top_p");
+    if (cJSON_IsNumber(v))
+        tg__resp_jb_value(b, v);
+    else
+        TG__RESP_JB(b, "1");
+    TG__RESP_JB(b, ",\"truncation\":\"disabled\",\"user\":");
+    v = tg__resp_get(root, "user");
+    tg__resp_jb_value(b, cJSON_IsString(v) ? v : NULL);
+}
+
+/*
+ * A Response object around `output` (the items' JSON, without brackets).
+ * status: in_progress | completed | incomplete | failed.
+ */
+void
+tg__resp_write_response(struct tg__resp_jb *b, const struct tg_dialect_ctx *ctx,
+                        const struct tg__resp_jb *echo,
+                        const char *status,
+                        const char *incomplete, const char *output, size_t output_len,
+                        const struct tg__resp_usage *u, const char *err_msg)
+{
+    const char *id = tg__resp_answer_id(ctx);
+
+    TG__RESP_JB(b, "{\"id\":\"resp_");
+    tg__resp_jb_esc(b, id, strlen(id));
+    TG__RESP_JB(b, "\",\"object\":\"response\",\"created_at\":");
+    tg__resp_jb_int(b, ctx->now_s);
+    TG__RESP_JB(b, ",\"status\":");
+    tg__resp_jb_str(b, status);
+    TG__RESP_JB(b, ",\"background\":false,\"completed_at\":");
+    if (tg__resp_streq(status, "completed"))
+        tg__resp_jb_int(b, ctx->now_s);
+    else
+        TG__RESP_JB(b, "null");
+    TG__RESP_JB(b, ",\"error\":");
+    if (err_msg != NULL) {
+        TG__RESP_JB(b, "{\"code\":\"server_error\",\"message\":");
+        tg__resp_jb_str(b, err_msg);
+        TG__RESP_JB(b, "}");
+    } else {
+        TG__RESP_JB(b, "null");
+    }
+    TG__RESP_JB(b, ",\"incomplete_details\":");
+    if (incomplete != NULL) {
+        TG__RESP_JB(b, "{\"reason\":");
+        tg__resp_jb_str(b, incomplete);
+        TG__RESP_JB(b, "}");
+    } else {
+        TG__RESP_JB(b, "null");
+    }
+    TG__RESP_JB(b, ",\"model\":");
+    tg__resp_jb_str(b, ctx->client_model != NULL ? ctx->client_model : "");
+    TG__RESP_JB(b, ",\"output\":[");
+    tg__resp_jb_raw(b, output, output_len);
+    TG__RESP_JB(b, "]");
+    tg__resp_jb_raw(b, echo->p ? echo->p : "", echo->len);
+    TG__RESP_JB(b, ",\"usage\":");
+    usage_write(b, u);
+    TG__RESP_JB(b, "}");
+}
+
+bool
+tg__resp_is_custom(const struct tg_dialect_ctx *ctx, const char *name)
+{
+    const struct tg__resp_priv *pv = ctx->priv;
+    for (uint32_t i = 0; pv != NULL && name != NULL && i < pv->ncustom; i++)
+        if (strcmp(pv->custom[i], name) == 0)
+            return true;
+    return false;
+}
+
+/* A function name as the chat model saw it -> the client's name and, for a
+ * namespaced function, its namespace (NULL otherwise). */
+const char *
+tg__resp_client_name(const struct tg_dialect_ctx *ctx, const char *flat, const char **ns)
+{
+    const struct tg__resp_priv *pv = ctx->priv;
+    *ns = NULL;
+    for (uint32_t i = 0; pv != NULL && flat != NULL && i < pv->nnsfn; i++)
+        if (strcmp(pv->nsfn[i].flat, flat) == 0) {
+            *ns = pv->nsfn[i].ns;
+            return pv->nsfn[i].name;
+        }
+    return flat;
+}
+
+/* The `input` argument of a custom tool's call; the raw arguments when the
+ * model did not send {"input": "..."}. */
+void
+tg__resp_write_custom_input(struct tg__resp_jb *b, const char *args, size_t len)
+{
+    struct tg_arena a;
+    cJSON *root = NULL;
+    const char *end;
+    const cJSON *in;
+
+    tg_arena_init(&a, 0);
+    if (tg_json_parse(args, len, TG_MAX_JSON_DEPTH, &a, &root, &end) == TG_OK &&
+        cJSON_IsString(in = tg__resp_get(root, "input")))
+        tg__resp_jb_str(b, in->valuestring);
+    else
+        tg__resp_jb_strn(b, args, len);
+    tg_arena_free(&a);
+}
+
+/* A message item; text/refusal parts in content_index order. */
+void
+tg__resp_write_msg_item(struct tg__resp_jb *b, const struct tg_dialect_ctx *ctx, uint32_t idx,
+                        const char *status,
+                        const char *text, size_t tlen, int text_ci, const char *refusal, size_t rlen,
+                        int refusal_ci)
+{
+    TG__RESP_JB(b, "{\"id\":");
+    tg__resp_item_id(b, ctx, "msg", idx);
+    TG__RESP_JB(b, ",\"type\":\"message\",\"status\":");
+    tg__resp_jb_str(b, status);
+    TG__RESP_JB(b, ",\"role\":\"assistant\",\"content\":[");
+    for (int ci = 0; ci < 2; ci++) {
+        if (ci == text_ci) {
+            if (ci > 0)
+                TG__RESP_JB(b, ",");
+            TG__RESP_JB(b, "{\"type\":\"output_text\",\"text\":");
+            tg__resp_jb_strn(b, text, tlen);
+            TG__RESP_JB(b, ",\"annotations\":[],\"logprobs\":[]}");
+        } else if (ci == refusal_ci) {
+            if (ci > 0)
+                TG__RESP_JB(b, ",");
+            TG__RESP_JB(b, "{\"type\":\"refusal\",\"refusal\":");
+            tg__resp_jb_strn(b, refusal, rlen);
+            TG__RESP_JB(b, "}");
+        }
+    }
+    TG__RESP_JB(b, "]}");
+}
+
+void
+tg__resp_write_call_item(struct tg__resp_jb *b, const struct tg_dialect_ctx *ctx, uint32_t idx,
+                         bool custom,
+                         const char *status, const char *call_id, const char *name, const char *args,
+                         size_t alen)
+{
+    TG__RESP_JB(b, "{\"id\":");
+    tg__resp_item_id(b, ctx, custom ? "ctc" : "fc", idx);
+    tg__resp_jb_cstr(b, custom ? ",\"type\":\"custom_tool_call\",\"status\":"
+                 : ",\"type\":\"function_call\",\"status\":");
+    tg__resp_jb_str(b, status);
+    TG__RESP_JB(b, ",\"call_id\":");
+    tg__resp_jb_str(b, call_id);
+    const char *ns;
+    TG__RESP_JB(b, ",\"name\":");
+    tg__resp_jb_str(b, tg__resp_client_name(ctx, name, &ns));
+    if (ns != NULL) {
+        TG__RESP_JB(b, ",\"namespace\":");
+        tg__resp_jb_str(b, ns);
+    }
+    if (custom) {
+        TG__RESP_JB(b, ",\"input\":");
+        tg__resp_write_custom_input(b, args, alen);
+    } else {
+        TG__RESP_JB(b, ",\"arguments\":");
+        tg__resp_jb_strn(b, args, alen);
+    }
+    TG__RESP_JB(b, "}");
+}
+
+/* ---- encode_answer: chat.completion -> Response --------------------------- */
+
+int
+tg__resp_encode_answer(const struct tg_dialect_ctx *ctx, const char *chat, size_t len, char **out,
+                       size_t *outlen, struct tg_err *err)
+{
+    struct tg_arena a;
+    struct tg__resp_jb items, b, echo;
+    struct tg__resp_usage u = { 0 };
+    cJSON *root = NULL;
+    const cJSON *choice, *msg, *content, *refusal, *tcs;
+    const char *end, *finish, *incomplete, *status;
+    uint32_t idx = 0;
+    int rc;
+
+    tg_arena_init(&a, 0);
+    tg__resp_jb_init(&items, TG_MAX_RESP_EVENT_BYTES);
+    tg__resp_jb_init(&b, TG_MAX_RESP_EVENT_BYTES);
+    tg__resp_jb_init(&echo, TG_MAX_RESP_EVENT_BYTES);
+    rc = tg_json_parse(chat, len, TG_MAX_JSON_DEPTH, &a, &root, &end);
+    if (rc != TG_OK || !cJSON_IsObject(root)) {
+        rc = tg_err_set(err, rc == TG_ENOMEM ? TG_ENOMEM : TG_EINVAL,
+                        "answer is not a chat.completion");
+        goto out;
+    }
+    choice = cJSON_GetArrayItem(tg__resp_get(root, "choices"), 0);
+    msg = tg__resp_get(choice, "message");
+    if (!cJSON_IsArray(tg__resp_get(root, "choices")) || !cJSON_IsObject(msg)) {
+        rc = tg_err_set(err, TG_EINVAL, "answer is not a chat.completion");
+        goto out;
+    }
+    finish = tg__resp_str_or(tg__resp_get(choice, "finish_reason"), NULL);
+    incomplete = tg__resp_incomplete_reason(finish);
+    status = incomplete != NULL ? "incomplete" : "completed";
+    content = tg__resp_get(msg, "content");
+    refusal = tg__resp_get(msg, "refusal");
+    tcs = tg__resp_get(msg, "tool_calls");
+
+    /* A message item when there is text, a refusal, or nothing else at all
+     * (clients read output[0] of a plain answer). */
+    {
+        bool has_text = cJSON_IsString(content) && content->valuestring[0] != '\0';
+        bool has_ref = cJSON_IsString(refusal) && refusal->valuestring[0] != '\0';
+        bool has_calls = cJSON_IsArray(tcs) && tcs->child != NULL;
+        if (has_text || has_ref || !has_calls) {
+            const char *t = cJSON_IsString(content) ? content->valuestring : "";
+            const char *r = has_ref ? refusal->valuestring : "";
+            int text_ci = has_text || !has_ref ? 0 : -1;
+            tg__resp_write_msg_item(&items, ctx, idx++, status, t, strlen(t), text_ci, r, strlen(r),
+                                    has_ref ? text_ci + 1 : -1);
+        }
+    }
+    for (const cJSON *tc = cJSON_IsArray(tcs) ? tcs->child : NULL; tc != NULL; tc = tc->next) {
+        const cJSON *fn = tg__resp_get(tc, "function");
+        const char *name = tg__resp_str_or(tg__resp_get(fn, "name"), "");
+        const char *args = tg__resp_str_or(tg__resp_get(fn, "arguments"), "");
+        const cJSON *id = tg__resp_get(tc, "id");
+        char gen[96];
+        if (!cJSON_IsObject(fn))
+            continue;
+        if (!cJSON_IsString(id)) {
+            snprintf(gen, sizeof(gen), "call_%.64s_%u", tg__resp_answer_id(ctx), idx);
+        }
+        if (idx > 0)
+            TG__RESP_JB(&items, ",");
+        tg__resp_write_call_item(&items, ctx, idx, tg__resp_is_custom(ctx, name), "completed",
+                                 cJSON_IsString(id) ? id->valuestring : gen, name, args, strlen(args));
+        idx++;
+    }
+    tg__resp_usage_read(&u, tg__resp_get(root, "usage"));
+    tg__resp_build_echo(&echo, ctx);
+    /* the Response is the items, the echo and ~1 KiB more: one allocation */
+    tg__resp_jb_reserve(&b, items.len + echo.len + 1024);
+    tg__resp_write_response(&b, ctx, &echo, status, incomplete, items.p ? items.p : "", items.len,
+                            &u,
+                            NULL);
+    if (items.err || b.err || echo.err) {
+        rc = tg_err_set(err, items.err ? items.err : b.err ? b.err : echo.err, "answer too large");
+        goto out;
+    }
+    *out = b.p;
+    *outlen = b.len;
+    b.p = NULL;
+    rc = TG_OK;
+out:
+    tg__resp_jb_free(&items);
+    tg__resp_jb_free(&b);
+    tg__resp_jb_free(&echo);
+    tg_arena_free(&a);
+    return rc;
+}
