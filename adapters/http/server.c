@@ -333,6 +333,18 @@ tg_gw_serve(const struct tg_gw_opts *o, struct tg_err *err)
     for (uint32_t i = 0; i < started; i++)
         pthread_join(tg__gw.loops[i].th, NULL);
 out:
+    /* From here the drain is decided: a second SIGTERM (a supervisor that
+     * repeats itself) must not kill us halfway through closing the audit
+     * log. event_free() restores the default action, so block first and
+     * ignore after; a signal pending meanwhile is then discarded. */
+    {
+        sigset_t stop;
+        sigemptyset(&stop);
+        sigaddset(&stop, SIGTERM);
+        sigaddset(&stop, SIGINT);
+        sigaddset(&stop, SIGHUP);
+        pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    }
     if (ev_term)
         event_free(ev_term);
     if (ev_int)
@@ -341,6 +353,9 @@ out:
         event_free(ev_hup);
     if (ev_watch)
         event_free(ev_watch);
+    signal(SIGTERM, SIG_IGN);
+    signal(SIGINT, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
     for (uint32_t i = 0; tg__gw.loops && i < tg__gw.nloops; i++)
         tg__gw_loop_free(&tg__gw.loops[i]);
     free(tg__gw.loops);

@@ -37,6 +37,26 @@ test('SIGTERM drains: in-flight requests finish, new ones are refused, log verif
   });
 });
 
+test('repeated SIGTERM while draining and closing still exits 0 with a verifiable log', async () => {
+  await withGateway({}, async (gw) => {
+    for (let i = 0; i < 5; i++) assert.equal((await chat(gw, userMsg('before stop ' + i))).status, 200);
+    // A supervisor that repeats itself: keep signalling until the process is
+    // gone. Every signal after the first must be absorbed, including those
+    // that land while the audit log is being closed.
+    const exited = new Promise((resolve) => gw.child.once('exit', (code, signal) => resolve({ code, signal })));
+    let gone = false;
+    exited.then(() => { gone = true; });
+    while (!gone) {
+      try { gw.child.kill('SIGTERM'); } catch { break; }
+      await sleep(1);
+    }
+    const r = await exited;
+    assert.equal(r.code, 0, `exit 0 (${r.code}/${r.signal})`);
+    const v = auditVerify(gw);
+    assert.equal(v.status, 0, v.stdout + v.stderr);
+  });
+});
+
 test('breaker state survives a reload (kept by model id)', async () => {
   await withGateway({ FAILURE_THRESHOLD: 1, RECOVERY_MS: 30000 }, async (gw) => {
     await gw.stub.behave({ match: '/us/', status: 500, times: 1 });
