@@ -254,9 +254,8 @@ struct tg_pii_scratch {
     uint32_t max_groups;
     /* normalisation */
     char     *nbuf;
-    uint32_t *nmap;      /* original start offset of each normalised byte */
-    uint8_t  *nlen;      /* original byte length of the char it came from */
-    size_t    ncap;
+    struct tg__pii_seg *nseg;   /* where each run of normalised bytes came from */
+    size_t    nsegs, ncap;
     /* candidates */
     struct cand *c;
     size_t nc, ccap;
@@ -769,8 +768,7 @@ tg_pii_scratch_free(struct tg_pii_scratch *s)
     pcre2_match_context_free(s->mctx);
     pcre2_jit_stack_free(s->jstack);
     free(s->nbuf);
-    free(s->nmap);
-    free(s->nlen);
+    free(s->nseg);
     free(s->c);
     free(s);
 }
@@ -812,14 +810,10 @@ grow_norm(struct tg_pii_scratch *s, size_t n)
     if (b == NULL)
         return TG_ENOMEM;
     s->nbuf = b;
-    uint32_t *m = realloc(s->nmap, (n + 1) * sizeof *m);
-    if (m == NULL)
+    struct tg__pii_seg *g = realloc(s->nseg, (n + 1) * sizeof *g);
+    if (g == NULL)
         return TG_ENOMEM;
-    s->nmap = m;
-    uint8_t *l = realloc(s->nlen, n + 1);
-    if (l == NULL)
-        return TG_ENOMEM;
-    s->nlen = l;
+    s->nseg = g;
     s->ncap = n + 1;
     return TG_OK;
 }
@@ -2058,7 +2052,7 @@ tg_pii_scan(const struct tg_pii_db *db, struct tg_pii_scratch *s,
     if (norm) {
         if (grow_norm(s, len) != TG_OK)
             return tg_err_set(err, TG_ENOMEM, "out of memory normalising text for the PII scan");
-        sc.n = tg__pii_normalise(s->nbuf, s->nmap, s->nlen, (const unsigned char *)text, len);
+        sc.n = tg__pii_normalise(s->nbuf, s->nseg, &s->nsegs, (const unsigned char *)text, len);
         sc.t = (const unsigned char *)s->nbuf;
     } else {
         sc.t = (const unsigned char *)text;
@@ -2085,8 +2079,7 @@ tg_pii_scan(const struct tg_pii_db *db, struct tg_pii_scratch *s,
         d = &db->d[c->det];
         f.part = part;
         if (norm) {
-            f.start = s->nmap[c->s];
-            f.end = s->nmap[c->e - 1] + s->nlen[c->e - 1];
+            tg__pii_norm_span(s->nseg, s->nsegs, c->s, c->e, &f.start, &f.end);
         } else {
             f.start = c->s;
             f.end = c->e;

@@ -19,12 +19,22 @@ typedef double (*tg__pii_validator_fn)(const char *m, size_t len);
 /* Validator by name, NULL if unknown. */
 tg__pii_validator_fn tg__pii_validator(const char *name);
 
-/* Normalisation before matching (engine/pii_norm.c): does text need it, and
- * the text as a model reads it, with each output byte's source offset and
- * length in map/lens.  out/map/lens need room for n + 1 entries; returns
- * the output length (never more than n). */
+/* Normalisation before matching (engine/pii_norm.c): does text need it,
+ * and the text as a model reads it.  The map back to the input is a list
+ * of segments, not an entry per byte: most text is copied as is, and a
+ * per-byte map cost more than the scan it served.  Output bytes
+ * [seg.o, next seg.o) came from input bytes seg.i + k * seg.w for k = 0, 1, ...
+ * each seg.w long (w = 1: copied as is; w > 1: one folded character). */
+struct tg__pii_seg {
+    uint32_t o, i, w;
+};
 bool   tg__pii_needs_norm(const unsigned char *t, size_t n);
-size_t tg__pii_normalise(char *out, uint32_t *map, uint8_t *lens, const unsigned char *t, size_t n);
+/* out needs room for n + 1 bytes, seg for n + 1 segments; returns the
+ * output length (never more than n) and the segment count in *nseg. */
+size_t tg__pii_normalise(char *out, struct tg__pii_seg *seg, size_t *nseg, const unsigned char *t, size_t n);
+/* Input span [*is, *ie) of the output span [s, e), e > s. */
+void   tg__pii_norm_span(const struct tg__pii_seg *seg, size_t nseg, uint32_t s, uint32_t e,
+                         uint32_t *is, uint32_t *ie);
 /* National identifiers (engine/pii_valid_intl.c), NULL if unknown. */
 tg__pii_validator_fn tg__pii_validator_intl(const char *name);
 /* The secret validators (engine/pii_valid_secret.c), NULL if unknown. */

@@ -10,8 +10,8 @@
  * percent-encoding (jane%40example.com) and HTML character references
  * (jane&#64;example.com, &commat;).  The normaliser folds each of these to
  * the ASCII byte it stands for (or drops it), copies everything else as
- * is, and records for every output byte the offset and length of the
- * input it came from, so findings map back to the client's own text.
+ * is, and records where each run of output came from (segments), so
+ * findings map back to the client's own text.
  * Each output byte consumes at least one input byte: the output is never
  * longer than the input.
  */
@@ -215,17 +215,66 @@ tg__pii_needs_norm(const unsigned char *t, size_t n)
     return false;
 }
 
+/* Output byte o came from input [i, i + w): extend the last segment when
+ * it continues it, start a new one otherwise. */
+static inline void
+seg_put(struct tg__pii_seg *seg, size_t *nseg, size_t o, size_t i, uint32_t w)
+{
+    if (*nseg > 0) {
+        const struct tg__pii_seg *l = &seg[*nseg - 1];
+        if (l->w == w && (size_t)l->i + (o - l->o) * w == i)
+            return;
+    }
+    seg[*nseg].o = (uint32_t)o;
+    seg[*nseg].i = (uint32_t)i;
+    seg[*nseg].w = w;
+    (*nseg)++;
+}
+
+/* Length of the run at t that needs no normalising: ASCII other than
+ * '\\', '%' and '&', a word at a time. */
+static inline size_t
+plain_run(const unsigned char *t, size_t n)
+{
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    size_t i = 0;
+
+    while (i + 8 <= n) {
+        uint64_t w, a, b, c;
+        memcpy(&w, t + i, 8);
+        a = w ^ (ones * '\\');
+        b = w ^ (ones * '%');
+        c = w ^ (ones * '&');
+        if ((w & high) || (((a - ones) & ~a) & high) || (((b - ones) & ~b) & high) || (((c - ones) & ~c) & high))
+            break;
+        i += 8;
+    }
+    while (i < n && t[i] < 0x80 && t[i] != '\\' && t[i] != '%' && t[i] != '&')
+        i++;
+    return i;
+}
+
 size_t
-tg__pii_normalise(char *out, uint32_t *map, uint8_t *lens, const unsigned char *t, size_t n)
+tg__pii_normalise(char *out, struct tg__pii_seg *seg, size_t *nseg, const unsigned char *t, size_t n)
 {
     size_t i = 0, o = 0;
 
+    *nseg = 0;
     while (i < n) {
-        unsigned char c = t[i];
-        size_t used = 1;
+        unsigned char c;
+        size_t used = 1, run = plain_run(t + i, n - i);
         long v = -1;
         int f;
 
+        if (run > 0) {
+            memcpy(out + o, t + i, run);
+            seg_put(seg, nseg, o, i, 1);
+            o += run;
+            i += run;
+            if (i == n)
+                break;
+        }
+        c = t[i];
         if (c == '\\' && (v = json_escape(t + i, n - i)) >= 0) {
             used = 6;
         } else if (c == '\\' && i + 1 < n && t[i + 1] == '\\' && (v = json_escape(t + i + 1, n - i - 1)) >= 0) {
@@ -245,10 +294,9 @@ tg__pii_normalise(char *out, uint32_t *map, uint8_t *lens, const unsigned char *
             }
         }
         if (v < 0) {
-            /* as is: ASCII, or a byte of an invalid sequence */
+            /* as is: a byte of an invalid sequence, or a lone escape byte */
             out[o] = (char)c;
-            map[o] = (uint32_t)i;
-            lens[o] = 1;
+            seg_put(seg, nseg, o, i, 1);
             o++;
             i++;
             continue;
@@ -262,27 +310,45 @@ tg__pii_normalise(char *out, uint32_t *map, uint8_t *lens, const unsigned char *
             if (c == '\\' || c == '%' || c == '&') {
                 /* an escape of something that does not fold: keep its text */
                 out[o] = (char)c;
-                map[o] = (uint32_t)i;
-                lens[o] = 1;
+                seg_put(seg, nseg, o, i, 1);
                 o++;
                 i++;
                 continue;
             }
-            for (size_t k = 0; k < used; k++) {
-                out[o] = (char)t[i + k];
-                map[o] = (uint32_t)(i + k);
-                lens[o] = 1;
-                o++;
-            }
+            memcpy(out + o, t + i, used);
+            seg_put(seg, nseg, o, i, 1);
+            o += used;
             i += used;
             continue;
         }
         out[o] = (char)f;
-        map[o] = (uint32_t)i;
-        lens[o] = (uint8_t)used;
+        seg_put(seg, nseg, o, i, (uint32_t)used);
         o++;
         i += used;
     }
     out[o] = '\0';
     return o;
+}
+
+void
+tg__pii_norm_span(const struct tg__pii_seg *seg, size_t nseg, uint32_t s, uint32_t e,
+                  uint32_t *is, uint32_t *ie)
+{
+    const struct tg__pii_seg *a, *b;
+    size_t lo = 0, hi = nseg;
+
+    /* the last segment starting at or before s, then walk to e - 1 */
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (seg[mid].o <= s)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    a = &seg[lo];
+    b = a;
+    while (b + 1 < seg + nseg && b[1].o <= e - 1)
+        b++;
+    *is = a->i + (s - a->o) * a->w;
+    *ie = b->i + (e - 1 - b->o) * b->w + b->w;
 }

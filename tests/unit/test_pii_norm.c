@@ -1,0 +1,94 @@
+/*
+ * test_pii_norm.c — the normaliser's output and its map back to the input.
+ *
+ * Texts are built from pieces whose normalised form and source span are
+ * known (plain ASCII, full-width digits, invisible characters, escapes,
+ * kept non-ASCII, invalid bytes); for every output span the segment map
+ * must give the input span a per-byte reference gives.
+ */
+#include "engine/pii_int.h"
+
+#include <criterion/criterion.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct piece {
+    const char *in;     /* input bytes */
+    const char *out;    /* what they read as ("" = dropped) */
+    int per_byte;       /* 1: each output byte maps to one input byte */
+};
+
+static const struct piece pieces[] = {
+    { "abc ", "abc ", 1 },
+    { "x", "x", 1 },
+    { "\xEF\xBC\x91", "1", 0 },              /* FULLWIDTH DIGIT ONE */
+    { "\xE2\x80\x8B", "", 0 },               /* ZERO WIDTH SPACE */
+    { "%40", "@", 0 },
+    { "&#64;", "@", 0 },
+    { "\\u0034", "4", 0 },
+    { "\xC3\xA9", "\xC3\xA9", 1 },           /* e-acute: kept as is */
+    { "\xFF", "\xFF", 1 },                   /* invalid byte: kept */
+    { "%zz", "%zz", 1 },                     /* not an escape */
+    { "\xD9\xA4", "4", 0 },                  /* ARABIC-INDIC DIGIT FOUR */
+    { "\xC2\xAD", "", 0 },                   /* SOFT HYPHEN */
+};
+
+#define NP (sizeof pieces / sizeof *pieces)
+
+Test(pii_norm, segments_map_every_span_back)
+{
+    uint64_t r = 0x2545F4914F6CDD1Dull;
+
+    for (int round = 0; round < 300; round++) {
+        char in[2048], exp[2048];
+        uint32_t ref_s[2048], ref_e[2048];
+        size_t il = 0, ol = 0, nseg = 0, got;
+        int npieces = 1 + (int)(r % 40);
+
+        for (int k = 0; k < npieces; k++) {
+            r ^= r << 13; r ^= r >> 7; r ^= r << 17;
+            const struct piece *p = &pieces[r % NP];
+            size_t pl = strlen(p->in), ql = strlen(p->out);
+            memcpy(in + il, p->in, pl);
+            for (size_t j = 0; j < ql; j++) {
+                exp[ol + j] = p->out[j];
+                ref_s[ol + j] = (uint32_t)(il + (p->per_byte ? j : 0));
+                ref_e[ol + j] = (uint32_t)(p->per_byte ? il + j + 1 : il + pl);
+            }
+            il += pl;
+            ol += ql;
+        }
+        char *out = malloc(il + 1);
+        struct tg__pii_seg *seg = malloc((il + 1) * sizeof *seg);
+        cr_assert(out != NULL && seg != NULL);
+        got = tg__pii_normalise(out, seg, &nseg, (const unsigned char *)in, il);
+        cr_assert_eq(got, ol, "round %d: output length %zu, expected %zu", round, got, ol);
+        cr_assert(memcmp(out, exp, ol) == 0, "round %d: output differs", round);
+        cr_assert(nseg <= il + 1);
+        for (size_t s = 0; s < ol; s++)
+            for (size_t e = s + 1; e <= ol && e <= s + 24; e++) {
+                uint32_t is, ie;
+                tg__pii_norm_span(seg, nseg, (uint32_t)s, (uint32_t)e, &is, &ie);
+                cr_assert_eq(is, ref_s[s], "round %d: start of [%zu,%zu) is %u, expected %u", round, s, e, is, ref_s[s]);
+                cr_assert_eq(ie, ref_e[e - 1], "round %d: end of [%zu,%zu) is %u, expected %u", round, s, e, ie, ref_e[e - 1]);
+            }
+        free(out);
+        free(seg);
+    }
+}
+
+Test(pii_norm, plain_text_is_one_segment)
+{
+    const char *t = "plain ASCII text with no escapes at all, long enough for word-at-a-time";
+    size_t n = strlen(t), nseg = 0;
+    char out[128];
+    struct tg__pii_seg seg[128];
+
+    cr_assert_eq(tg__pii_normalise(out, seg, &nseg, (const unsigned char *)t, n), n);
+    cr_assert_eq(nseg, 1);
+    cr_assert_eq(seg[0].o, 0);
+    cr_assert_eq(seg[0].i, 0);
+    cr_assert_eq(seg[0].w, 1);
+    cr_assert_not(tg__pii_needs_norm((const unsigned char *)t, n));
+}
