@@ -2020,7 +2020,7 @@ tg_pii_scan(const struct tg_pii_db *db, struct tg_pii_scratch *s,
             struct tg_arena *a, struct tg_findings *out, struct tg_err *err)
 {
     struct scan sc;
-    bool norm;
+    bool norm, same = false;
     size_t i;
     int rc;
 
@@ -2052,9 +2052,12 @@ tg_pii_scan(const struct tg_pii_db *db, struct tg_pii_scratch *s,
     if (norm) {
         if (grow_norm(s, len) != TG_OK)
             return tg_err_set(err, TG_ENOMEM, "out of memory normalising text for the PII scan");
-        sc.n = tg__pii_normalise(s->nbuf, s->nseg, &s->nsegs, (const unsigned char *)text, len);
+        sc.n = tg__pii_normalise(s->nbuf, s->nseg, &s->nsegs, (const unsigned char *)text, len, &same);
         sc.t = (const unsigned char *)s->nbuf;
-    } else {
+        if (same)
+            norm = false;
+    }
+    if (!norm) {
         sc.t = (const unsigned char *)text;
         sc.n = len;
     }

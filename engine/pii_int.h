@@ -30,8 +30,11 @@ struct tg__pii_seg {
 };
 bool   tg__pii_needs_norm(const unsigned char *t, size_t n);
 /* out needs room for n + 1 bytes, seg for n + 1 segments; returns the
- * output length (never more than n) and the segment count in *nseg. */
-size_t tg__pii_normalise(char *out, struct tg__pii_seg *seg, size_t *nseg, const unsigned char *t, size_t n);
+ * output length (never more than n) and the segment count in *nseg.
+ * *same: nothing reads differently; out and seg were not written and the
+ * text is to be scanned as it is. */
+size_t tg__pii_normalise(char *out, struct tg__pii_seg *seg, size_t *nseg, const unsigned char *t, size_t n,
+                         bool *same);
 /* Input span [*is, *ie) of the output span [s, e), e > s. */
 void   tg__pii_norm_span(const struct tg__pii_seg *seg, size_t nseg, uint32_t s, uint32_t e,
                          uint32_t *is, uint32_t *ie);

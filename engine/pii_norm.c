@@ -255,9 +255,14 @@ plain_run(const unsigned char *t, size_t n)
 }
 
 size_t
-tg__pii_normalise(char *out, struct tg__pii_seg *seg, size_t *nseg, const unsigned char *t, size_t n)
+tg__pii_normalise(char *out, struct tg__pii_seg *seg, size_t *nseg, const unsigned char *t, size_t n,
+                  bool *same)
 {
     size_t i = 0, o = 0;
+    /* Until the first character that reads differently nothing is written:
+     * text with a '%' or an accent that folds to nothing else is scanned
+     * where it is, without a copy. */
+    bool copying = false;
 
     *nseg = 0;
     while (i < n) {
@@ -267,8 +272,10 @@ tg__pii_normalise(char *out, struct tg__pii_seg *seg, size_t *nseg, const unsign
         int f;
 
         if (run > 0) {
-            memcpy(out + o, t + i, run);
-            seg_put(seg, nseg, o, i, 1);
+            if (copying) {
+                memcpy(out + o, t + i, run);
+                seg_put(seg, nseg, o, i, 1);
+            }
             o += run;
             i += run;
             if (i == n)
@@ -293,31 +300,28 @@ tg__pii_normalise(char *out, struct tg__pii_seg *seg, size_t *nseg, const unsign
                 used = k;
             }
         }
-        if (v < 0) {
-            /* as is: a byte of an invalid sequence, or a lone escape byte */
-            out[o] = (char)c;
-            seg_put(seg, nseg, o, i, 1);
-            o++;
-            i++;
-            continue;
-        }
-        f = fold_cp((uint32_t)v);
-        if (f == 0) {          /* dropped: invisible */
-            i += used;
-            continue;
-        }
-        if (f < 0) {           /* kept: copy the original bytes */
-            if (c == '\\' || c == '%' || c == '&') {
-                /* an escape of something that does not fold: keep its text */
-                out[o] = (char)c;
+        f = v < 0 ? -1 : fold_cp((uint32_t)v);
+        if (f < 0 || (f > 0 && used == 1)) {
+            /* as is: a byte of an invalid sequence, a lone escape byte, an
+             * escape of something that does not fold (its text is kept),
+             * or a character that reads as itself */
+            size_t k = (v < 0 || c == '\\' || c == '%' || c == '&') ? 1 : used;
+            if (copying) {
+                memcpy(out + o, t + i, k);
                 seg_put(seg, nseg, o, i, 1);
-                o++;
-                i++;
-                continue;
             }
-            memcpy(out + o, t + i, used);
-            seg_put(seg, nseg, o, i, 1);
-            o += used;
+            o += k;
+            i += k;
+            continue;
+        }
+        if (!copying) {
+            /* the first change: everything before it was as is */
+            memcpy(out, t, i);
+            if (i > 0)
+                seg_put(seg, nseg, 0, 0, 1);
+            copying = true;
+        }
+        if (f == 0) {          /* dropped: invisible */
             i += used;
             continue;
         }
@@ -326,7 +330,9 @@ tg__pii_normalise(char *out, struct tg__pii_seg *seg, size_t *nseg, const unsign
         o++;
         i += used;
     }
-    out[o] = '\0';
+    *same = !copying;
+    if (copying)
+        out[o] = '\0';
     return o;
 }
 
