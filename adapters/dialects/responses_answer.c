@@ -151,15 +151,14 @@ tg__resp_build_echo(struct tg__resp_jb *b, const struct tg_dialect_ctx *ctx)
 }
 
 /*
- * A Response object around `output` (the items' JSON, without brackets).
+ * A Response object in two halves around its output items, so that a plain
+ * answer writes its items in place: the head ends with `"output":[`, the
+ * tail closes it and adds the echo and the usage.
  * status: in_progress | completed | incomplete | failed.
  */
 void
-tg__resp_write_response(struct tg__resp_jb *b, const struct tg_dialect_ctx *ctx,
-                        const struct tg__resp_jb *echo,
-                        const char *status,
-                        const char *incomplete, const char *output, size_t output_len,
-                        const struct tg__resp_usage *u, const char *err_msg)
+tg__resp_write_head(struct tg__resp_jb *b, const struct tg_dialect_ctx *ctx, const char *status,
+                    const char *incomplete, const char *err_msg)
 {
     const char *id = tg__resp_answer_id(ctx);
 
@@ -193,12 +192,35 @@ tg__resp_write_response(struct tg__resp_jb *b, const struct tg_dialect_ctx *ctx,
     TG__RESP_JB(b, ",\"model\":");
     tg__resp_jb_str(b, ctx->client_model != NULL ? ctx->client_model : "");
     TG__RESP_JB(b, ",\"output\":[");
-    tg__resp_jb_raw(b, output, output_len);
+}
+
+/* echo: tg__resp_build_echo()'s text, or NULL to write it here. */
+void
+tg__resp_write_tail(struct tg__resp_jb *b, const struct tg_dialect_ctx *ctx, const struct tg__resp_jb *echo,
+                    const struct tg__resp_usage *u)
+{
     TG__RESP_JB(b, "]");
-    tg__resp_jb_raw(b, echo->p ? echo->p : "", echo->len);
+    if (echo != NULL)
+        tg__resp_jb_raw(b, echo->p ? echo->p : "", echo->len);
+    else
+        tg__resp_build_echo(b, ctx);
     TG__RESP_JB(b, ",\"usage\":");
     usage_write(b, u);
     TG__RESP_JB(b, "}");
+}
+
+/* A whole Response object around `output` (the items' JSON, without
+ * brackets): the stream's events carry it several times. */
+void
+tg__resp_write_response(struct tg__resp_jb *b, const struct tg_dialect_ctx *ctx,
+                        const struct tg__resp_jb *echo,
+                        const char *status,
+                        const char *incomplete, const char *output, size_t output_len,
+                        const struct tg__resp_usage *u, const char *err_msg)
+{
+    tg__resp_write_head(b, ctx, status, incomplete, err_msg);
+    tg__resp_jb_raw(b, output, output_len);
+    tg__resp_write_tail(b, ctx, echo, u);
 }
 
 bool
@@ -312,7 +334,7 @@ tg__resp_encode_answer(const struct tg_dialect_ctx *ctx, const char *chat, size_
                        size_t *outlen, struct tg_err *err)
 {
     struct tg_arena a;
-    struct tg__resp_jb items, b, echo;
+    struct tg__resp_jb b;
     struct tg__resp_usage u = { 0 };
     cJSON *root = NULL;
     const cJSON *choice, *msg, *content, *refusal, *tcs;
@@ -321,9 +343,7 @@ tg__resp_encode_answer(const struct tg_dialect_ctx *ctx, const char *chat, size_
     int rc;
 
     tg_arena_init(&a, 0);
-    tg__resp_jb_init(&items, TG_MAX_RESP_EVENT_BYTES);
     tg__resp_jb_init(&b, TG_MAX_RESP_EVENT_BYTES);
-    tg__resp_jb_init(&echo, TG_MAX_RESP_EVENT_BYTES);
     rc = tg_json_parse(chat, len, TG_MAX_JSON_DEPTH, &a, &root, &end);
     if (rc != TG_OK || !cJSON_IsObject(root)) {
         rc = tg_err_set(err, rc == TG_ENOMEM ? TG_ENOMEM : TG_EINVAL,
@@ -342,6 +362,11 @@ tg__resp_encode_answer(const struct tg_dialect_ctx *ctx, const char *chat, size_
     content = tg__resp_get(msg, "content");
     refusal = tg__resp_get(msg, "refusal");
     tcs = tg__resp_get(msg, "tool_calls");
+    tg__resp_usage_read(&u, tg__resp_get(root, "usage"));
+    /* one buffer, written in order: the answer is a few KiB and goes out as is */
+    if (len + 2048 <= TG_MAX_RESP_EVENT_BYTES)
+        tg__resp_jb_reserve(&b, len + 2048);
+    tg__resp_write_head(&b, ctx, status, incomplete, NULL);
 
     /* A message item when there is text, a refusal, or nothing else at all
      * (clients read output[0] of a plain answer). */
@@ -353,7 +378,7 @@ tg__resp_encode_answer(const struct tg_dialect_ctx *ctx, const char *chat, size_
             const char *t = cJSON_IsString(content) ? content->valuestring : "";
             const char *r = has_ref ? refusal->valuestring : "";
             int text_ci = has_text || !has_ref ? 0 : -1;
-            tg__resp_write_msg_item(&items, ctx, idx++, status, t, strlen(t), text_ci, r, strlen(r),
+            tg__resp_write_msg_item(&b, ctx, idx++, status, t, strlen(t), text_ci, r, strlen(r),
                                     has_ref ? text_ci + 1 : -1);
         }
     }
@@ -369,20 +394,14 @@ tg__resp_encode_answer(const struct tg_dialect_ctx *ctx, const char *chat, size_
             snprintf(gen, sizeof(gen), "call_%.64s_%u", tg__resp_answer_id(ctx), idx);
         }
         if (idx > 0)
-            TG__RESP_JB(&items, ",");
-        tg__resp_write_call_item(&items, ctx, idx, tg__resp_is_custom(ctx, name), "completed",
+            TG__RESP_JB(&b, ",");
+        tg__resp_write_call_item(&b, ctx, idx, tg__resp_is_custom(ctx, name), "completed",
                                  cJSON_IsString(id) ? id->valuestring : gen, name, args, strlen(args));
         idx++;
     }
-    tg__resp_usage_read(&u, tg__resp_get(root, "usage"));
-    tg__resp_build_echo(&echo, ctx);
-    /* the Response is the items, the echo and ~1 KiB more: one allocation */
-    tg__resp_jb_reserve(&b, items.len + echo.len + 1024);
-    tg__resp_write_response(&b, ctx, &echo, status, incomplete, items.p ? items.p : "", items.len,
-                            &u,
-                            NULL);
-    if (items.err || b.err || echo.err) {
-        rc = tg_err_set(err, items.err ? items.err : b.err ? b.err : echo.err, "answer too large");
+    tg__resp_write_tail(&b, ctx, NULL, &u);
+    if (b.err) {
+        rc = tg_err_set(err, b.err, "answer too large");
         goto out;
     }
     *out = b.p;
@@ -390,9 +409,7 @@ tg__resp_encode_answer(const struct tg_dialect_ctx *ctx, const char *chat, size_
     b.p = NULL;
     rc = TG_OK;
 out:
-    tg__resp_jb_free(&items);
     tg__resp_jb_free(&b);
-    tg__resp_jb_free(&echo);
     tg_arena_free(&a);
     return rc;
 }

@@ -99,6 +99,10 @@ void tg__resp_item_id(struct tg__resp_jb *b, const struct tg_dialect_ctx *ctx, c
                       uint32_t idx);
 const char *tg__resp_incomplete_reason(const char *finish);
 void tg__resp_build_echo(struct tg__resp_jb *b, const struct tg_dialect_ctx *ctx);
+void tg__resp_write_head(struct tg__resp_jb *b, const struct tg_dialect_ctx *ctx, const char *status,
+                         const char *incomplete, const char *err_msg);
+void tg__resp_write_tail(struct tg__resp_jb *b, const struct tg_dialect_ctx *ctx, const struct tg__resp_jb *echo,
+                         const struct tg__resp_usage *u);
 void tg__resp_write_response(struct tg__resp_jb *b, const struct tg_dialect_ctx *ctx,
                              const struct tg__resp_jb *echo,
                              const char *status,
