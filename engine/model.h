@@ -75,6 +75,10 @@ struct tg_model {
     uint32_t    provider;       /* index into tg_policy.providers */
     enum tg_model_kind kind;    /* key `kind: chat | embedding`, default chat */
     uint32_t    max_context;    /* tokens; 0 = unknown */
+    /* Most tokens one answer may have (key `max_output_tokens`; 0 = no cap):
+     * a request asking for more (Claude Code asks 32000) is sent with this
+     * instead, and costed and sized with it, rather than refused upstream. */
+    uint32_t    max_output_tokens;
     bool        streaming;
     bool        vision;
     double      input_per_m;    /* USD per 1M input tokens; NAN = unknown */

@@ -402,7 +402,10 @@ check_constraints(const struct tg_policy *p, const struct tg_route_rule *rule,
             embedding ? "an embedding" : "a chat");
     }
 
-    c->est_cost_usd = tg_cost_usd(m, d->est_input_tokens, d->est_output_tokens);
+    /* a model with an answer cap is sent (and so costs and needs) no more */
+    uint32_t out_tokens = m->max_output_tokens > 0 && d->est_output_tokens > m->max_output_tokens
+                              ? m->max_output_tokens : d->est_output_tokens;
+    c->est_cost_usd = tg_cost_usd(m, d->est_input_tokens, out_tokens);
     double tmax = t != NULL ? t->max_cost_per_request : INFINITY;
     if (isnan(c->est_cost_usd)) {
         if (isfinite(rule->max_cost_per_request) || isfinite(tmax)) {
@@ -415,7 +418,7 @@ check_constraints(const struct tg_policy *p, const struct tg_route_rule *rule,
             c->est_cost_usd > rule->max_cost_per_request + TG__COST_EPS) {
             ok = false;
             ADD("cost.rule", "estimated cost $%.6f (%u input + %u output tokens) exceeds rule %s's max_cost_per_request $%.6f",
-                c->est_cost_usd, d->est_input_tokens, d->est_output_tokens, rule->category,
+                c->est_cost_usd, d->est_input_tokens, out_tokens, rule->category,
                 rule->max_cost_per_request);
         }
         if (isfinite(tmax) && c->est_cost_usd > tmax + TG__COST_EPS) {
@@ -439,7 +442,7 @@ check_constraints(const struct tg_policy *p, const struct tg_route_rule *rule,
         }
     }
 
-    uint64_t need = (uint64_t)d->est_input_tokens + d->est_output_tokens;
+    uint64_t need = (uint64_t)d->est_input_tokens + out_tokens;
     if (embedding && m->max_context > 0 && req->max_input_tokens > m->max_context) {
         /* an embedding model bounds each input, not the request */
         ok = false;
@@ -448,7 +451,7 @@ check_constraints(const struct tg_policy *p, const struct tg_route_rule *rule,
     } else if (!embedding && m->max_context > 0 && need > m->max_context) {
         ok = false;
         ADD("context", "request needs about %llu tokens (%u input + %u output), over model %s's max_context %u",
-            (unsigned long long)need, d->est_input_tokens, d->est_output_tokens, m->id,
+            (unsigned long long)need, d->est_input_tokens, out_tokens, m->id,
             m->max_context);
     }
 

@@ -155,7 +155,7 @@ tg__policy_hash(struct tg_policy *p, const char *const *files, uint32_t nfiles, 
     h_str(&h, "models"); h_u(&h, p->nmodels);
     for (uint32_t i = 0; i < p->nmodels; i++) {
         const struct tg_model *m = &p->models[i];
-        h_str(&h, m->id); h_str(&h, m->upstream); h_u(&h, m->provider); h_u(&h, m->max_context);
+        h_str(&h, m->id); h_str(&h, m->upstream); h_u(&h, m->provider); h_u(&h, m->max_context); h_u(&h, m->max_output_tokens);
         h_u(&h, m->streaming); h_u(&h, m->vision); h_num(&h, m->input_per_m); h_num(&h, m->output_per_m);
         h_u(&h, m->nscores);
         for (uint32_t j = 0; j < m->nscores; j++) {

@@ -35,7 +35,7 @@ struct rmodel {
     struct tg__ref  provider;
     const char     *upstream;
     enum tg_model_kind kind;
-    uint32_t        max_context;
+    uint32_t        max_context, max_output_tokens;
     bool            streaming, vision;
     struct rprice { double input_per_m, output_per_m; } price;
     struct tg_score *scores;
@@ -208,6 +208,7 @@ static const struct tg__field model_tab[] = {
     F_STR("upstream_model", struct rmodel, upstream, 0, NULL),
     F_ENUM("kind", struct rmodel, kind, model_kind_names, "chat"),
     F_U32("max_context", struct rmodel, max_context, 1, U32MAX, 0, NULL),
+    F_U32("max_output_tokens", struct rmodel, max_output_tokens, 1, U32MAX, 0, NULL),
     F_BOOL("streaming", struct rmodel, streaming, "true"),
     F_BOOL("vision", struct rmodel, vision, "false"),
     F_MAP("pricing", struct rmodel, price, pricing_tab, 0),
@@ -993,6 +994,7 @@ merge(struct tg__ld *ld, const struct fconf *reg, const struct fconf *cfg,
         m->provider = pi < 0 ? 0 : (uint32_t)pi;
         m->kind = rm->kind;
         m->max_context = rm->max_context;
+        m->max_output_tokens = rm->max_output_tokens;
         m->streaming = rm->streaming;
         m->vision = rm->vision;
         m->input_per_m = rm->price.input_per_m;

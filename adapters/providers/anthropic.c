@@ -144,6 +144,8 @@ anthropic_build_tree(const struct tg_provider *prov, const struct tg_model *m, c
         max_tokens = tg__prov_int(j, "max_completion_tokens");
     if (max_tokens <= 0)
         max_tokens = default_max_tokens ? default_max_tokens : 1024;
+    if (m->max_output_tokens > 0 && max_tokens > (int64_t)m->max_output_tokens)
+        max_tokens = m->max_output_tokens;
     cJSON_AddNumberToObject(o, "max_tokens", (double)max_tokens);
     msgs = cJSON_AddArrayToObject(o, "messages");
     if (msgs == NULL)

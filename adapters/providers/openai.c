@@ -318,7 +318,8 @@ openai_build(const struct tg_provider *prov, const struct tg_model *m, const cha
 
     (void)default_max_tokens;
     memset(&h, 0, sizeof(h));
-    rc = splice_openai(body, len, m->upstream ? m->upstream : m->id, a, &h);
+    /* a capped model may need max_tokens rewritten: the tree path does it */
+    rc = m->max_output_tokens > 0 ? TG_EINVAL : splice_openai(body, len, m->upstream ? m->upstream : m->id, a, &h);
     if (rc == TG_ENOMEM)
         return tg_err_set(err, TG_ENOMEM, "out of memory");
     if (rc == TG_OK) {

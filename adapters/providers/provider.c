@@ -111,6 +111,16 @@ tg__prov_canonical_tree(const char *body, size_t len, const struct tg_model *m, 
     /* metadata carries tollgate's routing hints (tenant, category); the
      * provider has no use for them. */
     cJSON_DeleteItemFromObjectCaseSensitive(j, "metadata");
+    /* The model's answer cap: a request asking for more gets the cap (the
+     * provider would refuse it otherwise, and pre-flight costed it so). */
+    if (m->max_output_tokens > 0) {
+        static const char *const keys[] = { "max_tokens", "max_completion_tokens" };
+        for (size_t k = 0; k < sizeof keys / sizeof *keys; k++) {
+            cJSON *v = cJSON_GetObjectItemCaseSensitive(j, keys[k]);
+            if (cJSON_IsNumber(v) && v->valuedouble > (double)m->max_output_tokens)
+                cJSON_SetNumberValue(v, (double)m->max_output_tokens);
+        }
+    }
     *out = j;
     return TG_OK;
 }

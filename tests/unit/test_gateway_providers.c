@@ -667,3 +667,46 @@ Test(anthropic, stream_tool_calls_translation)
     cr_assert_not_null(strstr(k.buf, "\"finish_reason\":\"tool_calls\""), "%s", k.buf);
     tg_prov_stream_free(&s);
 }
+
+/* max_output_tokens: a request asking for more than the model can answer is
+ * sent with the cap, on either adapter; one asking for less is untouched. */
+static int
+built_max_tokens(enum tg_adapter_kind k, uint32_t cap, const char *body, uint32_t dflt)
+{
+    struct tg_arena a;
+    struct tg_provider p = prov(k, "http://h:1/v1/", "sk-1");
+    struct tg_model m = model("m", "up");
+    struct tg_prov_http h;
+    struct tg_err err;
+    cJSON *j, *v;
+    int got;
+
+    m.max_output_tokens = cap;
+    tg_arena_init(&a, 0);
+    cr_assert_eq(tg_prov_build(&p, &m, body, strlen(body), dflt, &a, &h, &err), TG_OK, "%s", err.msg);
+    j = cJSON_ParseWithLength(h.body, h.body_len);
+    cr_assert_not_null(j);
+    v = cJSON_GetObjectItem(j, "max_tokens");
+    if (v == NULL)
+        v = cJSON_GetObjectItem(j, "max_completion_tokens");
+    got = cJSON_IsNumber(v) ? v->valueint : -1;
+    cJSON_Delete(j);
+    tg_arena_free(&a);
+    return got;
+}
+
+Test(max_output_tokens, a_larger_request_is_capped)
+{
+    static const char big[] = "{\"model\":\"x\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":32000}";
+    static const char big2[] = "{\"model\":\"x\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_completion_tokens\":32000}";
+    static const char none[] = "{\"model\":\"x\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+
+    cr_assert_eq(built_max_tokens(TG_ADAPTER_OPENAI, 8192, big, 0), 8192);
+    cr_assert_eq(built_max_tokens(TG_ADAPTER_OPENAI, 8192, big2, 0), 8192);
+    cr_assert_eq(built_max_tokens(TG_ADAPTER_OPENAI, 0, big, 0), 32000, "no cap: as sent");
+    cr_assert_eq(built_max_tokens(TG_ADAPTER_OPENAI, 64000, big, 0), 32000, "under the cap: as sent");
+    cr_assert_eq(built_max_tokens(TG_ADAPTER_OPENAI, 8192, none, 0), -1, "absent stays absent");
+    cr_assert_eq(built_max_tokens(TG_ADAPTER_ANTHROPIC, 8192, big, 0), 8192);
+    cr_assert_eq(built_max_tokens(TG_ADAPTER_ANTHROPIC, 64000, big, 0), 32000);
+    cr_assert_eq(built_max_tokens(TG_ADAPTER_ANTHROPIC, 2048, none, 4096), 2048, "the default is capped too");
+}
