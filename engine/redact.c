@@ -256,3 +256,198 @@ out_noset:
     cJSON_Delete(dup);
     return rc;
 }
+
+/* ---- the client's own body ----------------------------------------------- */
+
+/* A value to replace and its placeholder, with a flag for "found". */
+struct rv {
+    const char *val;
+    size_t      len;
+    char        ph[96];
+    bool        seen;
+};
+
+/* The values and which bytes can start one (most bytes of a body cannot:
+ * one table lookup each instead of a comparison per value). */
+struct rvset {
+    struct rv *v;
+    size_t     n;
+    bool       first[256];
+};
+
+static int
+rv_cmp_len(const void *a, const void *b)
+{
+    const struct rv *x = a, *y = b;
+    return x->len < y->len ? 1 : x->len > y->len ? -1 : 0;   /* longest first */
+}
+
+/* The value of vs that starts at s + i, or nv. */
+static size_t
+value_at(const char *s, size_t n, size_t i, const struct rvset *rs)
+{
+    const struct rv *vs = rs->v;
+    size_t k, nv = rs->n;
+    if (!rs->first[(unsigned char)s[i]])
+        return nv;
+    for (k = 0; k < nv; k++)
+        if (vs[k].len > 0 && vs[k].len <= n - i && memcmp(s + i, vs[k].val, vs[k].len) == 0)
+            break;
+    return k;
+}
+
+/* s with every value of vs replaced by its placeholder (longest first, as
+ * vs is sorted); NULL when nothing changed (*changed false) or on OOM. */
+static char *
+replace_all(const char *s, const struct rvset *rs, struct tg_arena *a, bool *changed, bool *oom)
+{
+    struct rv *vs = rs->v;
+    size_t nv = rs->n;
+    size_t n = strlen(s), out = 0, o = 0, i, k;
+    char *buf;
+
+    *changed = false;
+    /* measure first: the exact size, whatever the lengths involved */
+    for (i = 0; i < n;) {
+        k = value_at(s, n, i, rs);
+        if (k == nv) {
+            out++;
+            i++;
+        } else {
+            out += strlen(vs[k].ph);
+            i += vs[k].len;
+            *changed = true;
+        }
+    }
+    if (!*changed)
+        return NULL;
+    buf = tg_arena_alloc(a, out + 1);
+    if (buf == NULL) {
+        *oom = true;
+        return NULL;
+    }
+    for (i = 0; i < n;) {
+        k = value_at(s, n, i, rs);
+        if (k == nv) {
+            buf[o++] = s[i++];
+        } else {
+            size_t pl = strlen(vs[k].ph);
+            memcpy(buf + o, vs[k].ph, pl);
+            o += pl;
+            i += vs[k].len;
+            vs[k].seen = true;
+        }
+    }
+    buf[o] = '\0';
+    return buf;
+}
+
+static int
+walk_values(cJSON *j, const struct rvset *rs, struct tg_arena *a, int depth)
+{
+    bool changed = false, oom = false;
+
+    if (depth > 256)
+        return TG_EINVAL;
+    if (j->string != NULL) {
+        /* an object key carrying a value cannot be rewritten safely */
+        (void)replace_all(j->string, rs, a, &changed, &oom);
+        if (oom)
+            return TG_ENOMEM;
+        if (changed)
+            return TG_EINVAL;
+    }
+    if (cJSON_IsString(j) && j->valuestring != NULL) {
+        char *r = replace_all(j->valuestring, rs, a, &changed, &oom);
+        if (oom)
+            return TG_ENOMEM;
+        if (changed && cJSON_SetValuestring(j, r) == NULL)
+            return TG_ENOMEM;
+        return TG_OK;
+    }
+    for (cJSON *c = j->child; c != NULL; c = c->next) {
+        int rc = walk_values(c, rs, a, depth + 1);
+        if (rc != TG_OK)
+            return rc;
+    }
+    return TG_OK;
+}
+
+int
+tg_redact_values(const char *json, size_t len, const struct tg_request *req, const struct tg_findings *f,
+                 struct tg_arena *a, char **out, size_t *outlen, struct tg_err *err)
+{
+    const struct tg_finding **v;
+    struct phtab tab = { 0 };
+    struct rvset rs = { 0 };
+    struct rv *vs = NULL;
+    size_t nv = 0, i;
+    cJSON *j = NULL;
+    char *printed = NULL;
+    int rc = TG_ENOMEM;
+
+    if (json == NULL || req == NULL || f == NULL || out == NULL || outlen == NULL)
+        return tg_err_set(err, TG_EINVAL, "tg_redact_values: missing argument");
+    v = sorted(f, a);
+    vs = tg_arena_calloc(a, f->n ? f->n : 1, sizeof *vs);
+    if (v == NULL || vs == NULL)
+        goto out;
+    /* the placeholders tg_redact_body() gives: same table, same order */
+    for (i = 0; i < f->n; i++) {
+        const struct tg_finding *fi = v[i];
+        const struct tg_part *p;
+        uint32_t num;
+        size_t k;
+        if (fi->part >= req->nparts || fi->end > req->parts[fi->part].len || fi->end <= fi->start) {
+            rc = TG_EINVAL;
+            goto out;
+        }
+        p = &req->parts[fi->part];
+        if (ph_lookup(&tab, a, fi->entity, p->text + fi->start, fi->end - fi->start, &num) != TG_OK)
+            goto out;
+        for (k = 0; k < nv; k++)
+            if (vs[k].len == fi->end - fi->start && memcmp(vs[k].val, p->text + fi->start, vs[k].len) == 0)
+                break;
+        if (k < nv)
+            continue;
+        vs[nv].val = p->text + fi->start;
+        vs[nv].len = fi->end - fi->start;
+        snprintf(vs[nv].ph, sizeof vs[nv].ph, "<%s_%u>", fi->entity, num);
+        nv++;
+    }
+    qsort(vs, nv, sizeof *vs, rv_cmp_len);
+    rs.v = vs;
+    rs.n = nv;
+    for (i = 0; i < nv; i++)
+        rs.first[(unsigned char)vs[i].val[0]] = true;
+    j = cJSON_ParseWithLength(json, len);
+    if (j == NULL) {
+        rc = TG_EINVAL;
+        goto out;
+    }
+    rc = walk_values(j, &rs, a, 0);
+    if (rc != TG_OK)
+        goto out;
+    /* Every value must have been found in the body as text: one that was
+     * not (written differently there) would be on disk unredacted. */
+    for (i = 0; i < nv; i++)
+        if (!vs[i].seen) {
+            rc = TG_EINVAL;
+            goto out;
+        }
+    printed = cJSON_PrintUnformatted(j);
+    if (printed == NULL)
+        goto out;
+    *out = tg_arena_strdup(a, printed);
+    if (*out == NULL)
+        goto out;
+    *outlen = strlen(*out);
+    rc = TG_OK;
+out:
+    if (rc != TG_OK)
+        tg_err_set(err, rc, rc == TG_ENOMEM ? "out of memory redacting the client's body"
+                                            : "the client's body cannot be redacted with certainty");
+    free(printed);
+    cJSON_Delete(j);
+    return rc;
+}

@@ -20,4 +20,14 @@ int tg_redact_body(const struct tg_request *req, const struct tg_findings *f,
 int tg_redact_text(const char *text, size_t len, const struct tg_findings *f,
                    struct tg_arena *a, char **out, size_t *outlen, struct tg_err *err);
 
+/*
+ * The client's own body (json, any dialect) with every value findings f
+ * found in req's parts replaced, wherever it occurs as string text, by the
+ * placeholder tg_redact_body() gives it.  TG_EINVAL when a value is not
+ * found in the body as text or sits in an object key: the body cannot be
+ * shown redacted with certainty.  *out arena memory, one line.
+ */
+int tg_redact_values(const char *json, size_t len, const struct tg_request *req, const struct tg_findings *f,
+                     struct tg_arena *a, char **out, size_t *outlen, struct tg_err *err);
+
 #endif /* TG_REDACT_H */

@@ -55,6 +55,10 @@ struct tg_capture_extra {
     int64_t     prompt_tokens;     /* provider usage; -1 unknown */
     int64_t     completion_tokens;
     const char *endpoint;          /* the door it came in by; NULL: not recorded */
+    /* The client's body when it is not the canonical one (another door's
+     * dialect): recorded as "body", redacted like "request".  NULL: none. */
+    const char *client_body;
+    size_t      client_len;
 };
 int  tg_capture_record_ex(struct tg_capture *c, int64_t ts_us, const struct tg_request *req,
                           const struct tg_decision *d, const struct tg_capture_extra *x,

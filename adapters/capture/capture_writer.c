@@ -167,6 +167,30 @@ record_head(int64_t ts_us, const struct tg_request *req, const struct tg_decisio
     return o;
 }
 
+/* "body": the client's own bytes in its dialect, one line, with the same
+ * placeholders as "request".  Left out when that cannot be done with
+ * certainty (a value written differently in the body, or in a key): the
+ * canonical "request" is still there, and replay uses it. */
+static void
+add_client_body(struct tg_capture *c, cJSON *head, const struct tg_request *req, const struct tg_decision *d,
+                const struct tg_capture_extra *x, struct tg_arena *a)
+{
+    struct tg_err err = { 0 };
+    char *red = NULL;
+    size_t rl = 0;
+    cJSON *b;
+
+    if (c->redact && d != NULL && d->findings.n > 0) {
+        if (tg_redact_values(x->client_body, x->client_len, req, &d->findings, a, &red, &rl, &err) != TG_OK)
+            return;
+        b = cJSON_ParseWithLength(red, rl);
+    } else {
+        b = cJSON_ParseWithLength(x->client_body, x->client_len);
+    }
+    if (b != NULL)
+        cJSON_AddItemToObject(head, "body", b);
+}
+
 static int
 write_all(int fd, const char *p, size_t n)
 {
@@ -229,6 +253,8 @@ tg_capture_record_ex(struct tg_capture *c, int64_t ts_us, const struct tg_reques
         body_len = strlen(body_s);
     }
     head = record_head(ts_us, req, d, x);
+    if (head != NULL && x != NULL && x->client_body != NULL)
+        add_client_body(c, head, req, d, x, a);
     head_s = head ? cJSON_PrintUnformatted(head) : NULL;
     if (head_s == NULL) {
         rc = TG_ENOMEM;

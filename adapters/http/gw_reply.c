@@ -241,7 +241,12 @@ tg__gw_account(struct gw_req *r)
 
     if (tg__gw.capture != NULL && r->have_req && r->have_d) {
         struct tg_capture_extra x = { r->id, r->usage.prompt_tokens, r->usage.completion_tokens,
-                                      r->dialect ? r->dialect->path : NULL };
+                                      r->dialect ? r->dialect->path : NULL, NULL, 0 };
+        if (r->client_body != NULL && r->body != r->client_body) {
+            /* another door: its own body too (contract: the original body) */
+            x.client_body = r->client_body;
+            x.client_len = r->client_len;
+        }
         (void)tg_capture_record_ex(tg__gw.capture, r->ts_us, &r->req, &r->d, &x, &r->arena);
     }
 }

@@ -65,6 +65,15 @@ req $key_a strict "plain question"
 req $key_b chat "call me on +1 415 555 0199 or jane.roe@example.com"
 req $key_b chat "no personal data here"
 req $key_a nosuch "unknown category"
+# other doors: their capture lines carry the client's own body as well
+curl -s -o /dev/null --max-time 5 -H "x-api-key: $key_a" -H "X-Task-Category: chat" \
+  -H 'anthropic-version: 2023-06-01' -H 'Content-Type: application/json' \
+  -d '{"model":"auto","max_tokens":50,"system":"Reply to jane.roe@example.com only.","messages":[{"role":"user","content":[{"type":"text","text":"write to jane.roe@example.com about 4111 1111 1111 1111"}]}]}' \
+  "http://127.0.0.1:$port/v1/messages"
+curl -s -o /dev/null --max-time 5 -H "Authorization: Bearer $key_a" -H "X-Task-Category: chat" \
+  -H 'Content-Type: application/json' \
+  -d '{"model":"auto","instructions":"Sign as jane.roe@example.com","input":"card 4111 1111 1111 1111, thanks"}' \
+  "http://127.0.0.1:$port/v1/responses"
 kill -TERM "$pid"; wait "$pid" 2>/dev/null; pid=
 [ -n "${DRYRUN_KEEP:-}" ] && cp "$tmp/capture.jsonl" "$DRYRUN_KEEP"
 
@@ -73,6 +82,34 @@ ok "capture_mode_0600" '[ "$(stat -c %a "$tmp/capture.jsonl")" = 600 ]'
 ok "capture_has_every_decided_request" '[ "$(grep -c . "$tmp/capture.jsonl")" -ge 6 ]'
 ok "capture_no_raw_pii" '! grep -Eq "jane\.roe|4111 1111|555 0199" "$tmp/capture.jsonl"'
 ok "capture_has_placeholders" 'grep -q "<EMAIL_ADDRESS_1>" "$tmp/capture.jsonl"'
+python3 - "$tmp/capture.jsonl" >"$tmp/body.out" <<'PY'
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+bad = []
+seen = set()
+for c in lines:
+    ep = c.get("endpoint", "")
+    if ep.endswith("/chat/completions"):
+        if "body" in c: bad.append("chat line has a second body")
+        continue
+    seen.add(ep)
+    b = c.get("body")
+    if not isinstance(b, dict): bad.append("%s: no body" % ep); continue
+    text = json.dumps(b)
+    if "jane.roe" in text or "4111 1111" in text: bad.append("%s: raw value in body" % ep)
+    if "<EMAIL_ADDRESS_1>" not in text or "<CREDIT_CARD_1>" not in text: bad.append("%s: placeholders missing" % ep)
+    if ep.endswith("/messages") and not (b.get("system") == "Reply to <EMAIL_ADDRESS_1> only." and b["messages"][0]["content"][0]["type"] == "text"):
+        bad.append("messages body not in its own shape: %s" % text[:200])
+    if ep.endswith("/responses") and b.get("instructions") != "Sign as <EMAIL_ADDRESS_1>":
+        bad.append("responses body not in its own shape: %s" % text[:200])
+    # the same placeholders as the canonical request
+    if "<EMAIL_ADDRESS_1>" not in json.dumps(c.get("request")): bad.append("%s: request differs" % ep)
+if len(seen) != 2: bad.append("doors seen: %s" % sorted(seen))
+print("\n".join(bad) or "ok")
+sys.exit(1 if bad else 0)
+PY
+ok "capture_other_doors_keep_their_redacted_body" '[ $? -eq 0 ]'
+sed 's/^/  /' "$tmp/body.out"
 
 "$TOLLGATE" dry-run --config "$tmp/serve.yaml" --traffic "$tmp/capture.jsonl" --quiet \
   --decisions "$tmp/dec.jsonl" --json >"$tmp/dr.json" 2>"$tmp/dr.err"
