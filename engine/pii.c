@@ -1301,6 +1301,7 @@ digit_clusters(const unsigned char *p, size_t len, size_t avail)
         const __m128i off0 = _mm_set1_epi8((char)(0x80 - '0')), lim10 = _mm_set1_epi8((char)(-128 + 10));
         const __m128i off28 = _mm_set1_epi8((char)(0x80 - '(')), lim8 = _mm_set1_epi8((char)(-128 + 8));
         const __m128i star = _mm_set1_epi8('*'), blank = _mm_set1_epi8(' ');
+        const __m128i under = _mm_set1_epi8('_'), nl = _mm_set1_epi8('\n');
         /* whole blocks while the text lasts; bits past len are cut below */
         for (; k < len && k + 16 <= avail; k += 16) {
             __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + k));
@@ -1308,7 +1309,8 @@ digit_clusters(const unsigned char *p, size_t len, size_t avail)
             /* ' ' and "()+,-./" (0x28..0x2f without '*') */
             __m128i sx = _mm_andnot_si128(_mm_cmpeq_epi8(v, star),
                                           _mm_cmplt_epi8(_mm_add_epi8(v, off28), lim8));
-            sx = _mm_or_si128(sx, _mm_cmpeq_epi8(v, blank));
+            sx = _mm_or_si128(sx, _mm_or_si128(_mm_cmpeq_epi8(v, blank),
+                                               _mm_or_si128(_mm_cmpeq_epi8(v, under), _mm_cmpeq_epi8(v, nl))));
             dg[k >> 6] |= (uint64_t)(unsigned)_mm_movemask_epi8(d) << (k & 63);
             sp[k >> 6] |= (uint64_t)(unsigned)_mm_movemask_epi8(sx) << (k & 63);
         }
@@ -1326,7 +1328,7 @@ digit_clusters(const unsigned char *p, size_t len, size_t avail)
         unsigned char c = p[k];
         dg[k >> 6] |= (uint64_t)(c >= '0' && c <= '9') << (k & 63);
         sp[k >> 6] |= (uint64_t)(c == ' ' || c == '-' || c == '.' || c == '/' || c == '(' || c == ')' ||
-                                 c == '+' || c == ',') << (k & 63);
+                                 c == '+' || c == ',' || c == '_' || c == '\n') << (k & 63);
     }
     i = bit_next(dg, 0, len, true);
     while (i < len) {
@@ -1383,7 +1385,7 @@ flush_window(struct scan *sc, size_t wl, size_t wr, uint32_t trig, const detmask
                 field++;
                 gap = 0;
             } else if (cur && gap < 2 && (c == ' ' || c == '-' || c == '.' || c == '/' || c == '(' ||
-                                          c == ')' || c == '+' || c == ',')) {
+                                          c == ')' || c == '+' || c == ',' || c == '_' || c == '\n')) {
                 gap++;
                 if (c == ',') {
                     if (field >= 4)   /* as in digit_clusters() */
@@ -2175,6 +2177,172 @@ scan_boundary(const struct tg_pii_db *db, struct tg_pii_scratch *s, const struct
     return TG_OK;
 }
 
+/* ---- seams: blank lines inside one part --------------------------------
+ *
+ * Text blocks of one message are joined with a blank line when a dialect
+ * turns them into one string (Anthropic text blocks), and a person hiding
+ * a number can do the same: "4111 1111\n\n1111 1111" reads as one card to
+ * a model.  A run of two or more line breaks between characters that can
+ * belong to one identifier (one side a digit or '@') is a seam: the text
+ * around it is scanned again with the seam taken out (and as one space),
+ * and a finding that spans it is reported over the whole span. */
+
+#define SEAM_SPAN 96u   /* bytes each side of a seam scanned together */
+
+struct seam {
+    size_t s, e;        /* the line breaks [s, e) in the part */
+};
+
+static inline bool
+seam_side(unsigned char c)
+{
+    return is_alnum(c) || c == '@' || c == '.' || c == '-' || c == '+';
+}
+
+/* The seam starting at or after *pos; false when there is none. */
+static bool
+next_seam(const unsigned char *t, size_t n, size_t *pos, struct seam *sm)
+{
+    size_t i = *pos;
+
+    while (i < n) {
+        const unsigned char *nl = memchr(t + i, '\n', n - i);
+        size_t s0, e0, b, f, breaks = 0;
+        if (nl == NULL)
+            break;
+        s0 = (size_t)(nl - t);
+        if (s0 > 0 && t[s0 - 1] == '\r')
+            s0--;
+        for (e0 = s0; e0 < n && (t[e0] == '\n' || t[e0] == '\r'); e0++)
+            breaks += t[e0] == '\n';
+        i = e0;
+        if (breaks < 2)
+            continue;
+        for (b = s0; b > 0 && (t[b - 1] == ' ' || t[b - 1] == '\t') && s0 - b < 4; b--)
+            ;
+        for (f = e0; f < n && (t[f] == ' ' || t[f] == '\t') && f - e0 < 4; f++)
+            ;
+        if (b == 0 || f == n || !seam_side(t[b - 1]) || !seam_side(t[f]))
+            continue;
+        if (!(t[b - 1] >= '0' && t[b - 1] <= '9') && !(t[f] >= '0' && t[f] <= '9') && t[b - 1] != '@' &&
+            t[f] != '@')
+            continue;
+        sm->s = s0;
+        sm->e = e0;
+        *pos = e0;
+        return true;
+    }
+    *pos = n;
+    return false;
+}
+
+/* Part offset of window-buffer offset x (x not inside a joiner): the
+ * window starts at part offset w0, seams sm[0..k) were replaced by jl
+ * bytes at buffer offsets bp[]. */
+static size_t
+seam_unmap(size_t x, size_t w0, const struct seam *sm, const size_t *bp, size_t k, size_t jl)
+{
+    size_t off = w0 + x;
+    for (size_t j = 0; j < k && bp[j] < x; j++)
+        off += (sm[j].e - sm[j].s) - jl;
+    return off;
+}
+
+/* Scan window [w0, w1) of part i with its seams sm[0..k) replaced by jl
+ * spaces; add the findings that span a seam. */
+static int
+scan_seam_window(const struct tg_pii_db *db, struct tg_pii_scratch *s, const struct tg_request *req, uint32_t i,
+                 size_t w0, size_t w1, const struct seam *sm, size_t k, double min_score, struct tg_arena *a,
+                 struct tg_findings *out, struct tg_err *err)
+{
+    const char *t = req->parts[i].text;
+    size_t *bp = tg_arena_alloc(a, (k ? k : 1) * sizeof *bp);
+    char *buf = tg_arena_alloc(a, w1 - w0 + 1);
+    int rc;
+
+    if (bp == NULL || buf == NULL)
+        return tg_err_set(err, TG_ENOMEM, "out of memory in the PII scan");
+    for (size_t jl = 0; jl < 2; jl++) {
+        struct tg_findings tf = { 0 };
+        size_t o = 0, from = w0;
+        for (size_t j = 0; j < k; j++) {
+            memcpy(buf + o, t + from, sm[j].s - from);
+            o += sm[j].s - from;
+            bp[j] = o;
+            if (jl)
+                buf[o++] = ' ';
+            from = sm[j].e;
+        }
+        memcpy(buf + o, t + from, w1 - from);
+        o += w1 - from;
+        rc = tg_pii_scan(db, s, buf, o, i, min_score, a, &tf, err);
+        if (rc != TG_OK)
+            return rc;
+        if (tf.unscannable)
+            out->unscannable = true;
+        for (uint32_t q = 0; q < tf.n; q++) {
+            struct tg_finding f = tf.v[q];
+            bool spans = false;
+            for (size_t j = 0; j < k && !spans; j++)
+                spans = f.start < bp[j] && f.end > bp[j] + jl;
+            if (!spans)
+                continue;   /* within one side: the part scan found it */
+            f.part = i;
+            f.start = (uint32_t)seam_unmap(f.start, w0, sm, bp, k, jl);
+            f.end = (uint32_t)seam_unmap(f.end, w0, sm, bp, k, jl);
+            if (covered(out, f.part, f.start, f.end, f.entity))
+                continue;
+            if (out->n + 1 > TG_MAX_FINDINGS) {
+                out->unscannable = true;
+                return TG_OK;
+            }
+            if (append_finding(a, out, &f) != TG_OK)
+                return tg_err_set(err, TG_ENOMEM, "out of memory storing PII findings");
+        }
+    }
+    return TG_OK;
+}
+
+static int
+scan_seams(const struct tg_pii_db *db, struct tg_pii_scratch *s, const struct tg_request *req, uint32_t i,
+           double min_score, struct tg_arena *a, struct tg_findings *out, struct tg_err *err)
+{
+    const struct tg_part *p = &req->parts[i];
+    const unsigned char *t = (const unsigned char *)p->text;
+    struct seam *sm = NULL, one;
+    size_t pos = 0, k = 0, cap = 0, w0 = 0, w1 = 0;
+    int rc;
+
+    /* windows of SEAM_SPAN around each seam, merged where they touch: each
+     * byte is scanned at most twice more, however many seams there are */
+    while (next_seam(t, p->len, &pos, &one)) {
+        size_t a0 = one.s > SEAM_SPAN ? one.s - SEAM_SPAN : 0;
+        size_t a1 = one.e + SEAM_SPAN < p->len ? one.e + SEAM_SPAN : p->len;
+        if (k > 0 && a0 > w1) {
+            if ((rc = scan_seam_window(db, s, req, i, w0, w1, sm, k, min_score, a, out, err)) != TG_OK)
+                return rc;
+            k = 0;
+        }
+        if (k == 0)
+            w0 = a0;
+        if (k == cap) {
+            size_t nc = cap ? cap * 2 : 8;
+            struct seam *v = tg_arena_alloc(a, nc * sizeof *v);
+            if (v == NULL)
+                return tg_err_set(err, TG_ENOMEM, "out of memory in the PII scan");
+            if (k)
+                memcpy(v, sm, k * sizeof *v);
+            sm = v;
+            cap = nc;
+        }
+        sm[k++] = one;
+        w1 = a1;
+    }
+    if (k > 0)
+        return scan_seam_window(db, s, req, i, w0, w1, sm, k, min_score, a, out, err);
+    return TG_OK;
+}
+
 int
 tg_pii_scan_request(const struct tg_pii_db *db, struct tg_pii_scratch *s,
                     const struct tg_request *req, double min_score,
@@ -2200,6 +2368,11 @@ tg_pii_scan_request(const struct tg_pii_db *db, struct tg_pii_scratch *s,
      * that spans it as one finding in each part. */
     for (i = 0; i + 1 < req->nparts; i++) {
         rc = scan_boundary(db, s, req, i, min_score, a, out, err);
+        if (rc != TG_OK)
+            return rc;
+    }
+    for (i = 0; i < req->nparts; i++) {
+        rc = scan_seams(db, s, req, i, min_score, a, out, err);
         if (rc != TG_OK)
             return rc;
     }

@@ -6,7 +6,7 @@
  * full-width, mathematical bold, circled, superscript), invisible format
  * characters between the digits (zero-width space and joiners, word
  * joiner, bidi marks and isolates, BOM, soft hyphen, variation selectors),
- * unusual spaces and dashes, JSON "\uXXXX" escapes in tool arguments,
+ * unusual spaces and dashes, JSON "\uXXXX", "\n" and "\t" escapes in tool arguments,
  * percent-encoding (jane%40example.com) and HTML character references
  * (jane&#64;example.com, &commat;).  The normaliser folds each of these to
  * the ASCII byte it stands for (or drops it), copies everything else as
@@ -132,6 +132,23 @@ json_escape(const unsigned char *t, size_t n)
         v = v * 16 + d;
     }
     return v;
+}
+
+/* "\n", "\r", "\t", "\/" (JSON text inside tool arguments: a card written
+ * over lines is "4111\n1111..." there): the character, or -1.  Only these:
+ * "\\" and "\"" read as themselves anyway. */
+static long
+json_short_escape(const unsigned char *t, size_t n)
+{
+    if (n < 2 || t[0] != '\\')
+        return -1;
+    switch (t[1]) {
+    case 'n': return '\n';
+    case 'r': return '\r';
+    case 't': return '\t';
+    case '/': return '/';
+    default: return -1;
+    }
 }
 
 /* "%XX" decoding to a printable ASCII byte (jane%40example.com): the byte,
@@ -288,6 +305,8 @@ tg__pii_normalise(char *out, struct tg__pii_seg *seg, size_t *nseg, const unsign
             /* an escaped escape (JSON inside a JSON string: tool arguments
              * that carry JSON text) reads the same to a model */
             used = 7;
+        } else if (c == '\\' && (v = json_short_escape(t + i, n - i)) >= 0) {
+            used = 2;
         } else if (c == '%' && (v = pct_escape(t + i, n - i)) >= 0) {
             used = 3;
         } else if (c == '&' && (v = html_ref(t + i, n - i, &used)) >= 0) {

@@ -27,6 +27,7 @@ static const struct piece pieces[] = {
     { "%40", "@", 0 },
     { "&#64;", "@", 0 },
     { "\\u0034", "4", 0 },
+    { "\\n", "\n", 0 },                      /* JSON short escape in tool arguments */
     { "\xC3\xA9", "\xC3\xA9", 1 },           /* e-acute: kept as is */
     { "\xFF", "\xFF", 1 },                   /* invalid byte: kept */
     { "%zz", "%zz", 1 },                     /* not an escape */
@@ -100,7 +101,7 @@ Test(pii_norm, unchanged_text_is_not_copied)
 
     cr_assert_not(tg__pii_needs_norm((const unsigned char *)t, n));
     /* "50%" and "R&D" need a look but read as themselves: no copy */
-    t = "growth of 50% in R&D, caf\xC3\xA9 \\n";
+    t = "growth of 50% in R&D, caf\xC3\xA9 \\q";
     n = strlen(t);
     cr_assert(tg__pii_needs_norm((const unsigned char *)t, n));
     cr_assert_eq(tg__pii_normalise(out, seg, &nseg, (const unsigned char *)t, n, &same), n);

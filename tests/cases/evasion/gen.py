@@ -52,6 +52,31 @@ classes = [  # name, personal data written evasively, a clean look-alike
     ("html_entity_email", "jane.roe&#64;example.com wrote", "tom &amp; jerry"),
     ("html_named_email", "jane.roe&commat;example.com", "at&commat; nothing"),
     ("json_escape_email", "jane.roe\\u0040example.com", "path \\u0041BC"),
+    # separators between digit groups other than a space or a dash
+    ("underscore_card", "card 4111_1111_1111_1111", "build 4111_1111_1111_1112"),
+    ("slash_card", "card 4111/1111/1111/1111", "path 4111/1111/1111/1112"),
+    ("dot_card", "card 4111.1111.1111.1111", "version 4111.1111.1111.1112"),
+    ("line_break_card", "card 4111\n1111\n1111\n1111", "rows 4111\n1111\n1111\n1112"),
+    ("underscore_ssn", "SSN 536_22_1234", "SSN form 536_22"),
+]
+
+# An identifier split over two adjacent content parts of one message reaches
+# the model whole: every door's way of carrying two parts.
+def split_parts(a, b):
+    return [
+        ("/v1/chat/completions", "content_parts", {"model": "m", "messages": [{"role": "user", "content": [
+            {"type": "text", "text": a}, {"type": "text", "text": b}]}]}),
+        ("/v1/responses", "input_text_parts", {"model": "m", "input": [{"role": "user", "content": [
+            {"type": "input_text", "text": a}, {"type": "input_text", "text": b}]}]}),
+        ("/v1/messages", "text_blocks", {"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": [
+            {"type": "text", "text": a}, {"type": "text", "text": b}]}]}),
+    ]
+
+splits = [  # name, first part, second part, expect
+    ("split_card", "pay with 4111 1111", " 1111 1111 today", "deny"),
+    ("split_card_no_space", "pay with 4111 1111 ", "1111 1111 today", "deny"),
+    ("split_email", "write to jane.roe@", "example.com please", "deny"),
+    ("split_lookalike", "version 4111 1111", " 1111 1112 today", "allow"),
 ]
 
 here = os.path.dirname(os.path.abspath(__file__))
@@ -65,3 +90,7 @@ with open(os.path.join(here, "cases.jsonl"), "w") as f:
         where = wheres[i % len(wheres)]
         f.write(json.dumps({"name": "%s/lookalike/%s/%s" % (cls, ep.rsplit("/", 1)[1], where), "endpoint": ep,
                             "expect": "allow", "body": mk(good, where)}, ensure_ascii=False) + "\n")
+    for name, a, b, expect in splits:
+        for ep, where, body in split_parts(a, b):
+            f.write(json.dumps({"name": "%s/%s/%s" % (name, ep.rsplit("/", 1)[1], where), "endpoint": ep,
+                                "expect": expect, "body": body}, ensure_ascii=False) + "\n")
