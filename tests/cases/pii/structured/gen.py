@@ -116,7 +116,11 @@ def url_ok(v):
 def keyword_shapes(v, key):
     """A keyword secret: its key is part of its pattern, so every shape
     writes the key beside the value (a table's header far above a value is
-    context for detectors with context words; these rules have none)."""
+    context for detectors with context words; these rules have none).
+    Left out: a TSV or Markdown name/value table (`KEY<TAB>v`, `| KEY | v |`)
+    and a ';' pair: these rules assign with '=', ':', ',' and '>' only, and
+    the prefilter looks for the key in the value's own token or after a
+    key-ending delimiter, not across a tab or a '|' cell border."""
     js = json.dumps(v, ensure_ascii=False)
     out = [("csv pair", f"name,value\n{key},{v}", v),
            ("csv pair quoted", f'"name","value"\n"{key}","{v}"', v),
@@ -355,6 +359,8 @@ def main():
                 lines.append(("-", None, f"id,order_id,status\n4411,{match},ok", "order_id column"))
                 lines.append(("-", None, f"| id | order_id |\n| --- | --- |\n| 4411 | {match} |", "order_id column"))
                 lines.append(("-", None, f"4411\t{match}\tok", "no header"))
+                lines.append(("-", None, f"handler=checkout order_id={match} result=ok", "order_id key"))
+                lines.append(("-", None, f'{{"order_id": "{match}", "status": "ok"}}', "order_id key"))
                 # column context: every context word names the column, in
                 # a CSV and a Markdown table
                 for w in ctx:
@@ -362,6 +368,10 @@ def main():
                         continue
                     lines.append(("+", match, f"name,{w},date\nAcme,{match},2026-11-02", "header " + w))
                     lines.append(("+", match, f"| name | {w} |\n|---|---|\n| Acme | {match} |", "md header " + w))
+                    if w.isascii():
+                        # the way exports name columns: nhs_number, Routing
+                        lines.append(("+", match, f"name\t{w}_number\nAcme\t{match}", "tsv header " + w))
+                        lines.append(("+", match, f"Name;{w.capitalize()}\nAcme;{match}", "title header " + w))
         files[did] = (ent, ms, lines)
 
     for did, (ent, ms, lines) in files.items():
