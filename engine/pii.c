@@ -1600,7 +1600,8 @@ caps2_field(const unsigned char *t, size_t k, size_t e)
 }
 
 /* Does the token at st follow (across up to 8 blanks) a byte that ends a
- * key: '>', ',', '(', '[', '{' or a quote? */
+ * key: '>', ',', '(', '[', '{', a quote or a Markdown cell's '|'; or one
+ * tab (a TSV row's name, value)? */
 static inline bool
 after_delim(const unsigned char *t, size_t st)
 {
@@ -1610,10 +1611,10 @@ after_delim(const unsigned char *t, size_t st)
     if (e == st || e == 0)
         return false;
     switch (t[e - 1]) {
-    case '>': case ',': case '(': case '[': case '{': case '"': case '\'': case '`':
+    case '>': case ',': case '(': case '[': case '{': case '"': case '\'': case '`': case '|':
         return true;
     default:
-        return false;
+        return st - e == 1 && t[e] == '\t';
     }
 }
 
@@ -1921,7 +1922,10 @@ scan_text(struct scan *sc)
              * Values after a plain word (prose: "the hash 3f2a...") are
              * not looked behind: that would cost every long token. */
             size_t ps2, pe2;
-            if (prev_token(t, st, &ps2, &pe2) && pe2 > ps2 && token_lits(sc->db, t, ps2, pe2, &lits))
+            prev_token(t, st, &ps2, &pe2);
+            if (pe2 == ps2 + 1 && t[ps2] == '|')
+                prev_token(t, ps2, &ps2, &pe2);   /* "| KEY | v |": the cell before */
+            if (pe2 > ps2 && token_lits(sc->db, t, ps2, pe2, &lits))
                 key_lo = ps2;
         }
         if (trig == 0)

@@ -117,13 +117,14 @@ def keyword_shapes(v, key):
     """A keyword secret: its key is part of its pattern, so every shape
     writes the key beside the value (a table's header far above a value is
     context for detectors with context words; these rules have none).
-    Left out: a TSV or Markdown name/value table (`KEY<TAB>v`, `| KEY | v |`)
-    and a ';' pair: these rules assign with '=', ':', ',' and '>' only, and
-    the prefilter looks for the key in the value's own token or after a
-    key-ending delimiter, not across a tab or a '|' cell border."""
+    A name/value export row counts as an assignment: `KEY,v`, `KEY;v`,
+    `KEY<TAB>v`, `| KEY | v |`."""
     js = json.dumps(v, ensure_ascii=False)
     out = [("csv pair", f"name,value\n{key},{v}", v),
            ("csv pair quoted", f'"name","value"\n"{key}","{v}"', v),
+           ("csv pair;", f"name;value\n{key};{v}", v),
+           ("tsv pair", f"name\tvalue\n{key}\t{v}", v),
+           ("markdown pair", f"| name | value |\n|---|---|\n| {key} | {v} |", v),
            ("kv space", f"handler=checkout {key}={v} result=ok", v),
            ("kv pipe", f"handler=checkout|{key}={v}|result=ok", v),
            ("json", f'{{"{key}":{js},"ok":true}}', js[1:-1]),
@@ -268,7 +269,7 @@ SKIP_SHAPES = {
              "url first", "url after &"},
             "',' ';' '|' are URL characters: the finding runs on to the next blank (still reported); a URL "
             "inside a query is percent-encoded"),
-    "generic_secret": ({"csv pair", "csv pair quoted", "xml"},
+    "generic_secret": ({"csv pair", "csv pair quoted", "csv pair;", "tsv pair", "markdown pair", "xml"},
                        "its keys are common words (pass, auth, token): only '=' and ':' assign, "
                        "since ',' or '>' after them is prose or code (a key-value export row is "
                        "covered for the vendors' keyword rules)"),
