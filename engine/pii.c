@@ -1480,6 +1480,27 @@ keyish(const unsigned char *t, size_t lo, size_t hi)
     return false;
 }
 
+/* Is there a key naming a credential in a later field of the token whose
+ * first "key=" or "key:" ends at k: "handler=x|api_key=v",
+ * "https://host/p?x=1&token=v"?  A field starts after '|', '&', '?', ';'
+ * or ','. */
+static bool
+later_key(const unsigned char *t, size_t k, size_t e)
+{
+    size_t ks = 0, j;
+    for (j = k + 1; j < e; j++) {
+        unsigned char c = t[j];
+        if (c == '|' || c == '&' || c == '?' || c == ';' || c == ',')
+            ks = j + 1;
+        else if ((c == '=' || c == ':') && ks != 0 && j > ks) {
+            if (keyish(t, ks, j))
+                return true;
+            ks = 0;
+        }
+    }
+    return false;
+}
+
 /* Add to *m the detectors whose literal occurs in token t[st, e); true
  * when there was one. */
 static bool
@@ -1545,6 +1566,22 @@ prev_token(const unsigned char *t, size_t st, size_t *ps, size_t *pe)
     return true;
 }
 
+/* Does byte c end a key or field before a value: whitespace, CSV ',' ';'
+ * '|', "key=" or "key:", a quote, bracket, URL '?'/'&' or markup '>'?
+ * (Not '_', '-', '.' or a letter/digit: those join a longer token.) */
+static inline bool
+field_delim(unsigned char c)
+{
+    switch (c) {
+    case ' ': case '\t': case '\n': case '\r': case ',': case ';': case '|': case '=': case ':':
+    case '"': case '\'': case '`': case '<': case '>': case '(': case ')': case '[': case ']':
+    case '{': case '}': case '?': case '&':
+        return true;
+    default:
+        return false;
+    }
+}
+
 /* Do two capitals start a field inside token [k, e): after a delimiter of
  * structured text (CSV ',' ';' '|', "key=" or "key:", a quote, bracket,
  * URL '?'/'&' or markup '>')? */
@@ -1559,7 +1596,8 @@ caps2_field(const unsigned char *t, size_t k, size_t e)
 }
 
 /* Does the token at st follow (across up to 8 blanks) a byte that ends a
- * key: '>', ',', '(', '[', '{' or a quote? */
+ * key: '>', ',', '(', '[', '{', a quote or a Markdown cell's '|'; or one
+ * tab (a TSV row's name, value)? */
 static inline bool
 after_delim(const unsigned char *t, size_t st)
 {
@@ -1569,10 +1607,10 @@ after_delim(const unsigned char *t, size_t st)
     if (e == st || e == 0)
         return false;
     switch (t[e - 1]) {
-    case '>': case ',': case '(': case '[': case '{': case '"': case '\'': case '`':
+    case '>': case ',': case '(': case '[': case '{': case '"': case '\'': case '`': case '|':
         return true;
     default:
-        return false;
+        return st - e == 1 && t[e] == '\t';
     }
 }
 
@@ -1628,31 +1666,33 @@ token_end(const unsigned char *t, size_t st, size_t n, unsigned *f)
     return e;
 }
 
-/* Is the token before st (as prev_token() finds it) two capitals? */
-static inline bool
+/* Does the token before st end in two capitals that start a field ("AB"
+ * 12 34 56 C, "nino=AB" 12 ..., "<vat>DE" 858950309)?  Their start, or
+ * SIZE_MAX. */
+static inline size_t
 prev_is_caps2(const unsigned char *t, size_t st)
 {
     size_t e = st;
     while (e > 0 && st - e < 8 && is_ws(t[e - 1]))
         e--;
     return e >= 2 && t[e - 1] >= 'A' && t[e - 1] <= 'Z' && t[e - 2] >= 'A' && t[e - 2] <= 'Z' &&
-           (e == 2 || is_ws(t[e - 3]));
+           (e == 2 || field_delim(t[e - 3])) ? e - 2 : SIZE_MAX;
 }
 
-/* Is the token before st (up to 8 blanks back) one to six capitals and
- * hyphens with a capital first: "HRB" 12345, "HB-UC" 8330, "C" 103? */
-static inline bool
+/* Does the token before st (up to 8 blanks back) end in a field of one to
+ * six capitals and hyphens with a capital first: "HRB" 12345, "HB-UC"
+ * 8330, "C" 103, "kfz=HB-UC" 8330?  Its start, or SIZE_MAX. */
+static inline size_t
 prev_is_caps_word(const unsigned char *t, size_t st)
 {
     size_t e = st, b;
     while (e > 0 && st - e < 8 && is_ws(t[e - 1]))
         e--;
     if (e == st)
-        return false;
+        return SIZE_MAX;
     for (b = e; b > 0 && e - b < 7 && ((t[b - 1] >= 'A' && t[b - 1] <= 'Z') || t[b - 1] == '-'); b--)
         ;
-    return b < e && e - b <= 6 && t[b] >= 'A' && t[b] <= 'Z' && (b == 0 || is_ws(t[b - 1]) || t[b - 1] == '(' ||
-                                                                  t[b - 1] == ',');
+    return b < e && e - b <= 6 && t[b] >= 'A' && t[b] <= 'Z' && (b == 0 || field_delim(t[b - 1])) ? b : SIZE_MAX;
 }
 
 /* Index of the next byte at or after i that can start a candidate (see
@@ -1700,7 +1740,7 @@ scan_text(struct scan *sc)
     int rc;
 
     for (;;) {
-        size_t st, e, wl, wr;
+        size_t st, e, wl, wr, cw;
         unsigned f = 0;
         uint32_t trig = 0;
         detmask lits = dm_zero();
@@ -1754,6 +1794,20 @@ scan_text(struct scan *sc)
                 ;
             if (k == a1 && a1 - a0 >= 25)
                 trig |= TG_PII_TRIG_LONGWORD;
+            else if (k < a1 && a1 - a0 >= 25) {
+                /* or as a field of one: "4411,1BU3w4...,2026-11-02",
+                 * "wallet=bc1q..." (a run of 25+ between field delimiters) */
+                size_t r0 = a0;
+                for (; k <= a1; k++)
+                    if (k == a1 || !is_alnum(t[k])) {
+                        if (k - r0 >= 25 && (r0 == st || field_delim(t[r0 - 1])) &&
+                            (k == e || field_delim(t[k]))) {
+                            trig |= TG_PII_TRIG_LONGWORD;
+                            break;
+                        }
+                        r0 = k + 1;
+                    }
+            }
         }
         /* IBAN and NINO start with two capitals and have digits. */
         {
@@ -1763,14 +1817,20 @@ scan_text(struct scan *sc)
             if (k + 2 <= e && t[k] >= 'A' && t[k] <= 'Z' && t[k + 1] >= 'A' && t[k + 1] <= 'Z' &&
                 (f & C_DIGIT))
                 trig |= TG_PII_TRIG_CAPS;
-            else if ((f & C_DIGIT) && t[st] >= '0' && t[st] <= '9' && prev_is_caps2(t, st))
+            else if ((f & C_DIGIT) && t[st] >= '0' && t[st] <= '9' && (cw = prev_is_caps2(t, st)) != SIZE_MAX) {
                 trig |= TG_PII_TRIG_CAPS;   /* spaced "AB 12 34 56 C" */
+                if (cw < key_lo)
+                    key_lo = cw;   /* the window must hold the capitals */
+            }
         }
         if ((f & C_COLON) && e - st >= 8 && memmem(t + st, e - st, "://", 3) != NULL)
             trig |= TG_PII_TRIG_URL;
         /* Plates and register numbers: "M-AB 1234", "HRB 12345" */
-        if ((f & C_DIGIT) && t[st] >= '0' && t[st] <= '9' && prev_is_caps_word(t, st))
+        if ((f & C_DIGIT) && t[st] >= '0' && t[st] <= '9' && (cw = prev_is_caps_word(t, st)) != SIZE_MAX) {
             trig |= TG_PII_TRIG_CAPSWORD;
+            if (cw < key_lo)
+                key_lo = cw;
+        }
         /* Document numbers, tax codes and plates mix capitals and digits
          * anywhere in the token ("12345678Z", "RSSMRA85T10A562S"); only
          * tokens that already have a digit are looked at. */
@@ -1780,8 +1840,9 @@ scan_text(struct scan *sc)
                 ;
             if (k < e) {
                 trig |= TG_PII_TRIG_MIXED;
-                /* IBAN as a field: "4411,SE30 ...", "account=GB82..." */
-                if (k > st && caps2_field(t, k - 1, e))
+                /* IBAN as a field: "4411,SE30 ...", "account=GB82...",
+                 * "Acme,PX6989621" (a row starting with a word) */
+                if (caps2_field(t, k > st ? k - 1 : k, e))
                     trig |= TG_PII_TRIG_CAPS;
             }
         }
@@ -1833,7 +1894,7 @@ scan_text(struct scan *sc)
                 have_prev = prev_token(t, st, &prev_st, &prev_e);
             /* the key names the credential ("DATADOG_API_KEY = ..."):
              * its literals admit keyword detectors as the value's do */
-            if (!lone && keyish(t, st, k)) {
+            if (!lone && (keyish(t, st, k) || later_key(t, k, e))) {
                 trig |= TG_PII_TRIG_ASSIGN;
                 token_lits(sc->db, t, st, e, &lits);
             } else if (lone && prev_e > prev_st && keyish(t, prev_st, prev_e)) {
@@ -1857,7 +1918,10 @@ scan_text(struct scan *sc)
              * Values after a plain word (prose: "the hash 3f2a...") are
              * not looked behind: that would cost every long token. */
             size_t ps2, pe2;
-            if (prev_token(t, st, &ps2, &pe2) && pe2 > ps2 && token_lits(sc->db, t, ps2, pe2, &lits))
+            prev_token(t, st, &ps2, &pe2);
+            if (pe2 == ps2 + 1 && t[ps2] == '|')
+                prev_token(t, ps2, &ps2, &pe2);   /* "| KEY | v |": the cell before */
+            if (pe2 > ps2 && token_lits(sc->db, t, ps2, pe2, &lits))
                 key_lo = ps2;
         }
         if (trig == 0)

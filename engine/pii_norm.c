@@ -151,9 +151,10 @@ json_short_escape(const unsigned char *t, size_t n)
     }
 }
 
-/* "%XX" decoding to a printable ASCII byte (jane%40example.com): the byte,
- * or -1.  Only printable ASCII: a percent-encoded control or non-ASCII byte
- * reads as nothing an identifier is made of. */
+/* "%XX" decoding to a printable ASCII byte (jane%40example.com) or a
+ * space (a URL query's "iban=DE89%203704..."): the byte, or -1.  Only
+ * those: a percent-encoded control or non-ASCII byte reads as nothing an
+ * identifier is made of. */
 static int
 pct_escape(const unsigned char *t, size_t n)
 {
@@ -162,7 +163,7 @@ pct_escape(const unsigned char *t, size_t n)
     if (n < 3 || t[0] != '%' || (hi = hexval(t[1])) < 0 || (lo = hexval(t[2])) < 0)
         return -1;
     v = hi * 16 + lo;
-    return v > 0x20 && v < 0x7F ? v : -1;
+    return v >= 0x20 && v < 0x7F ? v : -1;
 }
 
 /* HTML character references: &#64; &#x40; and the few named ones an
