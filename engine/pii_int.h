@@ -7,6 +7,7 @@
 #define TG_PII_INT_H
 
 #include "engine/tg.h"
+#include "engine/pii.h"
 
 /*
  * A validator looks at one pattern match (normalised bytes) and returns
@@ -38,6 +39,13 @@ size_t tg__pii_normalise(char *out, struct tg__pii_seg *seg, size_t *nseg, const
 /* Input span [*is, *ie) of the output span [s, e), e > s. */
 void   tg__pii_norm_span(const struct tg__pii_seg *seg, size_t nseg, uint32_t s, uint32_t e,
                          uint32_t *is, uint32_t *ie);
+/* Scanner internals shared with engine/pii_request.c and pii_show.c. */
+int tg__pii_append_finding(struct tg_arena *a, struct tg_findings *out, const struct tg_finding *f);
+static inline bool
+tg__pii_ascii_alnum(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
+}
 /* National identifiers (engine/pii_valid_intl.c), NULL if unknown. */
 tg__pii_validator_fn tg__pii_validator_intl(const char *name);
 /* The secret validators (engine/pii_valid_secret.c), NULL if unknown. */
