@@ -215,9 +215,10 @@ main(void)
         fprintf(stderr, "bench_pii: %s\n", err.msg);
         return 1;
     }
-    /* BENCH_PII_ONLY=dense|sparse|csv|request runs one part (for perf) */
+    /* BENCH_PII_ONLY=dense|sparse|csv|request|round1 runs one part (for perf) */
     const char *only = getenv("BENCH_PII_ONLY");
 #define BENCH_RUN(part) (only == NULL || strcmp(only, (part)) == 0)
+    double rate[2] = { 0, 0 };   /* dense, sparse with the pack above, for the round-1 comparison */
     for (int pass = 0; pass < 2; pass++) {
         if (!BENCH_RUN(pass == 0 ? "dense" : "sparse"))
             continue;
@@ -274,6 +275,38 @@ main(void)
                CORPUS_BYTES >> 20, lookalike_pm / 10.0, tg_pii_db_count(db), found, CORPUS_BYTES / best / 1e6, CORPUS_BYTES / wbest / 1e6);
         printf("grep -c @ same file: %.1f MB/s per core (CPU time incl. process start); ratio pii/grep = %.3f\n",
                CORPUS_BYTES / gbest / 1e6, gbest / best);
+        rate[pass] = CORPUS_BYTES / best / 1e6;
+        if (BENCH_RUN("round1") || only == NULL) {
+            /* the same corpus with round 1's 26-detector pack, this scanner */
+            struct tg_arena ra;
+            struct tg_pii_detector_spec *rs;
+            size_t rn;
+            struct tg_pii_db *rdb = NULL;
+            struct tg_pii_scratch *rsc = NULL;
+            double rbest = 1e9;
+            tg_arena_init(&ra, 0);
+            if (tg_pii_pack_load(TG_DATA_DIR "/bench/packs/round1-26.yaml", &ra, &rs, &rn, NULL, NULL, &err) == TG_OK &&
+                tg_pii_db_build(rs, rn, &rdb, &err) == TG_OK && tg_pii_scratch_new(rdb, &rsc) == TG_OK) {
+                for (i = 0; i < 3; i++) {
+                    struct tg_findings f = { 0 };
+                    double t0 = now(), dt;
+                    tg_arena_reset(&a);
+                    if (tg_pii_scan(rdb, rsc, corpus, CORPUS_BYTES, 0, 0.5, &a, &f, &err) != TG_OK)
+                        break;
+                    dt = now() - t0;
+                    if (dt < rbest)
+                        rbest = dt;
+                }
+                printf("same corpus, round 1's %zu-detector pack (bench/packs/round1-26.yaml): %.1f MB/s per core; "
+                       "this pack runs at %.2fx of it\n", tg_pii_db_count(rdb), CORPUS_BYTES / rbest / 1e6,
+                       rate[pass] / (CORPUS_BYTES / rbest / 1e6));
+            } else {
+                printf("round-1 pack: %s\n", err.msg);
+            }
+            tg_pii_scratch_free(rsc);
+            tg_pii_db_free(rdb);
+            tg_arena_free(&ra);
+        }
 
 
         free(corpus);
