@@ -306,6 +306,7 @@ tg_outguard_text(struct tg_outguard *g, const char *text, size_t len, const char
         goto nomem;
     *out = tg_arena_strndup(g->a, buf, n);
     free(buf);
+    buf = NULL;
     if (*out == NULL)
         goto nomem;
     *outlen = n;
