@@ -114,6 +114,13 @@ struct tg_rg_stream {
     char         id[128], model[128];
     double       created;
     int          failed;            /* sticky */
+    /* Until the first text is released, events (the role, a tool call's
+     * name) are kept here: a value found before anything was relayed can
+     * then still be answered with a plain error status. */
+    bool         started;
+    bool         released;          /* this event released text */
+    char        *hold;
+    size_t       nhold, caphold;
 };
 
 static int
@@ -255,6 +262,7 @@ flush_chan(struct tg_rg_stream *s, uint32_t k)
     if (cJSON_SetValuestring(x, out) == NULL || !cJSON_AddNullToObject(ch, "finish_reason"))
         goto out;
     rc = pre_event(s, j);
+    s->released = true;
 out:
     cJSON_Delete(j);
     return rc;
@@ -283,6 +291,8 @@ feed_node(struct tg_rg_stream *s, cJSON *node, int64_t choice, enum rg_kind kind
                           &err);
     if (rc != TG_OK || !s->enforce || s->g->verdict == TG_RESP_DENY)
         return rc;
+    if (n > 0)
+        s->released = true;
     if (n != strlen(node->valuestring) || memcmp(out, node->valuestring, n) != 0)
         if (cJSON_SetValuestring(node, out) == NULL)
             return TG_ENOMEM;
@@ -301,12 +311,41 @@ remember(struct tg_rg_stream *s, const cJSON *j)
         s->created = x->valuedouble;
 }
 
+/* Bytes for the client: kept while nothing was released, then sent. */
+static int
+out(struct tg_rg_stream *s, const char *p, size_t n, bool start)
+{
+    int rc;
+
+    if (!s->started && (start || s->nhold + n > TG_OUTGUARD_MAX_HOLD)) {
+        s->started = true;
+        if (s->nhold > 0 && (rc = s->emit(s->ud, s->hold, s->nhold)) != 0)
+            return rc;
+        s->nhold = 0;
+    }
+    if (s->started)
+        return n > 0 ? s->emit(s->ud, p, n) : 0;
+    if (s->nhold + n > s->caphold) {
+        size_t nc = s->caphold ? s->caphold : 1024;
+        while (nc < s->nhold + n)
+            nc *= 2;
+        char *nb = realloc(s->hold, nc);
+        if (nb == NULL)
+            return TG_ENOMEM;
+        s->hold = nb;
+        s->caphold = nc;
+    }
+    memcpy(s->hold + s->nhold, p, n);
+    s->nhold += n;
+    return 0;
+}
+
 static int
 emit_pre(struct tg_rg_stream *s)
 {
     int rc = 0;
     if (s->npre > 0 && s->enforce)
-        rc = s->emit(s->ud, s->pre, s->npre);
+        rc = out(s, s->pre, s->npre, s->released);
     s->npre = 0;
     return rc;
 }
@@ -321,6 +360,7 @@ on_event(void *ud, const char *event, const char *data, size_t len)
 
     (void)event;
     s->npre = 0;
+    s->released = false;
     if (len == 6 && memcmp(data, "[DONE]", 6) == 0) {
         for (uint32_t i = 0; i < s->nch && rc == TG_OK; i++)
             rc = flush_chan(s, i);
@@ -328,9 +368,10 @@ on_event(void *ud, const char *event, const char *data, size_t len)
             return rc;
         if (s->g->verdict == TG_RESP_DENY && s->enforce)
             return TG_EPOLICY;
+        s->released = true;   /* the end: whatever was kept goes now */
         if ((rc = emit_pre(s)) != 0)
             return rc;
-        return s->emit(s->ud, "data: [DONE]\n\n", 14);
+        return s->enforce ? out(s, "data: [DONE]\n\n", 14, true) : s->emit(s->ud, "data: [DONE]\n\n", 14);
     }
     j = cJSON_ParseWithLength(data, len);
     if (!cJSON_IsObject(j)) {
@@ -382,7 +423,7 @@ on_event(void *ud, const char *event, const char *data, size_t len)
             s->npre = 0;
             rc = pre_event(s, j);
             if (rc == TG_OK)
-                rc = emit_pre(s);
+                rc = emit_pre(s);   /* s->released still says whether this event carries text */
         }
     }
     cJSON_Delete(j);
@@ -400,6 +441,7 @@ tg_rg_stream_new(struct tg_outguard *g, bool enforce, tg_prov_emit_fn emit, void
     s->enforce = enforce;
     s->emit = emit;
     s->ud = ud;
+    s->started = !enforce;   /* audit mode relays as it comes */
     /* one canonical event carries one delta: small, but tool arguments may
      * come in one piece */
     tg_sse_init(&s->sse, TG_MAX_RESP_STREAM_TEXT);
@@ -440,6 +482,7 @@ tg_rg_stream_free(struct tg_rg_stream *s)
     free(s->active_choice);
     free(s->active_chan);
     free(s->pre);
+    free(s->hold);
     tg_sse_free(&s->sse);
     free(s);
 }
