@@ -1639,6 +1639,9 @@ compile(struct tg__ld *ld, const struct fconf *cfg, const char *config_path, boo
     if (cfg->npacks == 0)
         tg__diag_at(ld, TG_DIAG_WARNING, &(struct tg_pos){ config_path, 1, 1 },
                     "policy.pii.packs is empty: no PII detection, every request passes the PII check");
+    if (cfg->npacks == 0 && (cfg->resp_secrets != TG_RESP_PASS || cfg->resp_pii != TG_RESP_PASS))
+        tg__diag_at(ld, TG_DIAG_WARNING, &(struct tg_pos){ config_path, 1, 1 },
+                    "policy.response guards answers but policy.pii.packs is empty: nothing in an answer is found");
 
     const char *mpath = NULL;
     if (cfg->markings.s != NULL && *cfg->markings.s) {
