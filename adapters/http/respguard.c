@@ -111,7 +111,7 @@ struct tg_rg_stream {
     uint32_t     nactive, capactive;
     char        *pre;               /* events to send before the current one */
     size_t       npre, cappre;
-    char         id[128], model[128];
+    char         id[128], model[128], fingerprint[128];
     double       created;
     int          failed;            /* sticky */
     /* Until the first text is released, events (the role, a tool call's
@@ -236,6 +236,7 @@ flush_chan(struct tg_rg_stream *s, uint32_t k)
     if ((j = cJSON_CreateObject()) == NULL || !cJSON_AddStringToObject(j, "id", s->id) ||
         !cJSON_AddStringToObject(j, "object", "chat.completion.chunk") ||
         !cJSON_AddNumberToObject(j, "created", s->created) || !cJSON_AddStringToObject(j, "model", s->model) ||
+        (s->fingerprint[0] != '\0' && !cJSON_AddStringToObject(j, "system_fingerprint", s->fingerprint)) ||
         (choices = cJSON_AddArrayToObject(j, "choices")) == NULL || (ch = cJSON_CreateObject()) == NULL)
         goto out;
     cJSON_AddItemToArray(choices, ch);
@@ -309,6 +310,8 @@ remember(struct tg_rg_stream *s, const cJSON *j)
         snprintf(s->model, sizeof(s->model), "%s", x->valuestring);
     if (cJSON_IsNumber(x = cJSON_GetObjectItemCaseSensitive(j, "created")))
         s->created = x->valuedouble;
+    if (cJSON_IsString(x = cJSON_GetObjectItemCaseSensitive(j, "system_fingerprint")))
+        snprintf(s->fingerprint, sizeof(s->fingerprint), "%s", x->valuestring);
 }
 
 /* Bytes for the client: kept while nothing was released, then sent. */
