@@ -378,6 +378,8 @@ tg_outguard_feed(struct tg_outguard *g, struct tg_outguard_chan *c, const char *
         c->len += len;
     }
     cut = final ? c->len : initial_cut(c);
+    if (!final && c->len < c->next_scan)
+        cut = c->ctx;   /* a value is held: wait for it to grow (see below) */
     if (cut <= c->ctx) {
         if (c->len - c->ctx > TG_OUTGUARD_MAX_HOLD)
             deny(g, "response.unscannable");
@@ -415,10 +417,17 @@ tg_outguard_feed(struct tg_outguard *g, struct tg_outguard_chan *c, const char *
         }
     } while (moved && cut > c->ctx);
     if (cut <= c->ctx) {
-        if (c->len - c->ctx > TG_OUTGUARD_MAX_HOLD)
+        /* A value holds everything back.  Rescanning the whole held text on
+         * every small chunk would be quadratic in a long value (a provider
+         * streaming a PEM block byte by byte); wait until the held text has
+         * grown by half, so the scans add up to a few times the hold. */
+        size_t held = c->len - c->ctx;
+        c->next_scan = c->len + (held / 2 > TG_OUTGUARD_WINDOW ? held / 2 : TG_OUTGUARD_WINDOW / 4);
+        if (held > TG_OUTGUARD_MAX_HOLD)
             deny(g, "response.unscannable");
         return TG_OK;
     }
+    c->next_scan = 0;
     if ((rc = judge(g, &f, c->ctx, cut)) != TG_OK)
         goto nomem;
     if ((rc = render(g, c->buf, c->ctx, cut, &f, &c->obuf, &c->ocap, outlen)) != TG_OK)

@@ -96,6 +96,7 @@ struct tg_outguard_chan {
     size_t  len, cap, ctx;
     char   *obuf;      /* the last release (tg_outguard_feed's *out) */
     size_t  ocap;
+    size_t  next_scan; /* a value is being held: scan again once len reaches this */
 };
 
 /*
