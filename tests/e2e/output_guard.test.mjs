@@ -343,4 +343,14 @@ test('every gateway\'s audit log verifies, and a changed response_findings count
   const t = spawnSync(TOLLGATE, ['audit', 'verify', copy, '--pubkey', gw.pubKey], { encoding: 'utf8' });
   assert.equal(t.status, 1, t.stdout + t.stderr);
   assert.match(t.stdout + t.stderr, /tampered: seq \d+/);
+
+  // audit stats --by rule counts the guard's blocks under their rule id
+  const st = spawnSync(TOLLGATE, ['audit', 'stats', gws.deny.auditPath, '--by', 'rule', '--json'], { encoding: 'utf8' });
+  assert.equal(st.status, 0, st.stderr);
+  const g = JSON.parse(st.stdout).groups.find((x) => x.key === 'response.secrets');
+  assert.ok(g, `a response.secrets group (${st.stdout})`);
+  const blocked = fs.readFileSync(gws.deny.auditPath, 'utf8').split('\n')
+    .filter((l) => l.includes('"response_rule":"response.secrets"')).length;
+  assert.equal(blocked, 6, 'the deny gateway blocked six answers (plain, Messages, four streams)');
+  assert.equal(g.requests, blocked);
 });
