@@ -273,6 +273,23 @@ test('redact: a secret split across chunks on the Responses door', async () => {
   noFragment(r.text, GH, 'client stream');
 });
 
+test('redact: the legacy Completions door, whole and streamed', async () => {
+  const gw = gws.redact;
+  await answer(gw, { reply: `key ${AWS} ok` });
+  let r = await post(gw, '/v1/completions', { model: 'gpt-5-codex', prompt: 'key?' },
+    { authorization: `Bearer ${KEYS.acme}` });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(JSON.parse(r.text).choices[0].text, 'key <AWS_ACCESS_KEY_1> ok');
+  await answer(gw, { reply: `${FILLER}key ${AWS} ok`, piece_chars: 3 });
+  r = await post(gw, '/v1/completions', { model: 'gpt-5-codex', prompt: 'key?', stream: true },
+    { authorization: `Bearer ${KEYS.acme}` });
+  assert.equal(r.status, 200);
+  const { events, done } = sseData(r.text);
+  assert.ok(done);
+  assert.equal(events.map((e) => e.choices?.[0]?.text ?? '').join(''), `${FILLER}key <AWS_ACCESS_KEY_1> ok`);
+  noFragment(r.text, AWS, 'completions stream');
+});
+
 test('deny, stream: a secret after the first bytes ends the chat stream with an error event', async () => {
   const gw = gws.deny;
   await answer(gw, { reply: `${FILLER}${FILLER}token ${GH} ${FILLER}`, piece_chars: 5 });
