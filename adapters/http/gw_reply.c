@@ -294,8 +294,10 @@ tg__gw_finish(struct gw_req *r)
     ev.auth = r->auth;
     ev.stream = r->stream;
     ev.error = r->error;
-    if (r->og != NULL && r->served != NULL) {
-        /* the guard read the answer that was served (or blocked) */
+    if (r->og != NULL && r->served != NULL &&
+        (r->og_blocked || r->client_started || r->status == 200)) {
+        /* the guard read the answer that was served (or blocked), not one
+         * of a failed attempt */
         ev.resp_verdict = tg_outguard_action_name(r->og->verdict);
         ev.resp_rule = r->og->verdict == TG_RESP_DENY ? r->og->rule : NULL;
         ev.resp_findings = r->og->counts;
