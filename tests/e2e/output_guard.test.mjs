@@ -318,6 +318,8 @@ test('deny, stream: Messages ends with event: error, Responses with response.fai
   assert.equal(r.status, 200);
   let evs = sseNamed(r.text);
   assert.equal(evs.at(-1).event, 'error');
+  assert.equal(evs.at(-1).data.error.code, 'response_blocked');
+  assert.match(evs.at(-1).data.error.message, /response policy/);
   assert.ok(!evs.some((x) => x.event === 'message_stop'));
   noFragment(r.text, GH, 'messages stream');
 
@@ -326,7 +328,9 @@ test('deny, stream: Messages ends with event: error, Responses with response.fai
     { authorization: `Bearer ${KEYS.acme}` });
   assert.equal(r.status, 200);
   evs = sseNamed(r.text);
-  assert.ok(evs.some((x) => x.event === 'response.failed'), 'response.failed');
+  const failed = evs.find((x) => x.event === 'response.failed');
+  assert.ok(failed, 'response.failed');
+  assert.match(JSON.stringify(failed.data), /response_blocked/);
   assert.ok(!evs.some((x) => x.event === 'response.completed'));
   noFragment(r.text, GH, 'responses stream');
 });
