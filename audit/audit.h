@@ -55,6 +55,13 @@ struct tg_audit_event {
     const char *error;               /* short reason, never PII */
     const char *endpoint;            /* the door: "/v1/chat/completions", "/v1/messages", ...; NULL: none */
     const char *auth;                /* how the client was identified: "key" | "mtls" | "key+mtls"; NULL: none */
+    /* The output guard (engine/outguard.h); resp_verdict NULL: it did not
+     * run (policy.response off, or no answer).  Entity names and counts,
+     * never values. */
+    const char *resp_verdict;        /* "pass" | "redact" | "deny" */
+    const char *resp_rule;           /* "response.secrets" | "response.pii" | "response.unscannable"; deny only */
+    const struct tg_pii_count *resp_findings;
+    uint32_t    nresp_findings;
 };
 
 /* Entry JSON without the chain fields (seq, prev, hash, key_id, sig), which

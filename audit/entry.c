@@ -180,6 +180,26 @@ tg_audit_entry_text(const struct tg_audit_event *ev, struct tg_audit_text *out)
         tb_key(&b, "auth");
         tb_str(&b, ev->auth);
     }
+    if (ev->resp_verdict != NULL) {
+        tb_key(&b, "response_findings");
+        tb_open(&b, '[');
+        for (uint32_t i = 0; i < ev->nresp_findings; i++) {
+            tb_elem(&b);
+            tb_open(&b, '{');
+            tb_key(&b, "entity");
+            tb_str(&b, ev->resp_findings[i].entity);
+            tb_key(&b, "count");
+            tb_int(&b, ev->resp_findings[i].count);
+            tb_close(&b, '}');
+        }
+        tb_close(&b, ']');
+        tb_key(&b, "response_verdict");
+        tb_str(&b, ev->resp_verdict);
+        if (ev->resp_rule != NULL) {
+            tb_key(&b, "response_rule");
+            tb_str(&b, ev->resp_rule);
+        }
+    }
     /* The event name rides behind the members, in the same block. */
     if (tb_room(&b, elen + 2)) {
         b.p[b.len] = '\0';

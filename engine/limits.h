@@ -108,6 +108,30 @@
  * answer and the echoed instructions and tools, escaped). */
 #define TG_MAX_RESP_EVENT_BYTES    (64u * 1024u * 1024u)
 
+/* Output guard (engine/outguard.h), streams.
+ * Bytes of streamed text held back behind the newest byte, so a value split
+ * across chunks is scanned whole before any of it is released.  The
+ * detectors' bounded values are shorter (the longest fixed-length token is
+ * ~190 bytes, a URL with credentials ~260); values with no fixed end (keys,
+ * JWTs, PEM bodies) match while still growing, and a finding that reaches
+ * the held tail holds everything from its start.  256 bytes is ~64 tokens of
+ * delay, the price of seeing a value whole. */
+#define TG_OUTGUARD_WINDOW         256u
+/* The cut is moved back to the last whitespace at most this far, so a token
+ * is released whole (a longer run of non-space bytes is cut anyway). */
+#define TG_OUTGUARD_SNAP           1024u
+/* Released text kept as left context for the next scan: the scanner reads
+ * context words up to 48 bytes before a value and look-behinds before it. */
+#define TG_OUTGUARD_CONTEXT        128u
+/* Held bytes per channel: a finding still growing past this (a PEM block is
+ * at most 64 KiB to the scanner too) cannot be released whole or safely cut:
+ * the stream is blocked (response.unscannable) rather than leak its tail. */
+#define TG_OUTGUARD_MAX_HOLD       (64u * 1024u)
+/* Text channels of one stream (choices x (content, refusal, reasoning,
+ * each tool call)): a real stream has a handful; past it the stream is
+ * blocked rather than relayed unguarded. */
+#define TG_OUTGUARD_MAX_CHANNELS   256u
+
 /* TLS listener (adapters/http/tls.c).
  * Sessions the server-side cache keeps for TLS 1.2 clients that resume by
  * session id (tickets need no server memory): ~1 KiB each, so 20480 is

@@ -41,6 +41,9 @@ enum tg_adapter_kind {
 enum tg_transport { TG_TRANSPORT_AUTO = 0, TG_TRANSPORT_CURL = 1 };
 enum tg_mode      { TG_MODE_ENFORCE = 0, TG_MODE_AUDIT = 1 };
 enum tg_pii_action{ TG_PII_ACTION_DENY = 0, TG_PII_ACTION_REDACT = 1 };
+/* policy.response.secrets / .pii: what the output guard does with a finding
+ * of that class in the provider's answer (engine/outguard.h). */
+enum tg_resp_action { TG_RESP_PASS = 0, TG_RESP_REDACT = 1, TG_RESP_DENY = 2 };
 enum tg_fsync     { TG_FSYNC_BATCH = 0, TG_FSYNC_ALWAYS = 1, TG_FSYNC_NEVER = 2 };
 enum tg_sign_mode { TG_SIGN_SEAL = 0, TG_SIGN_EACH = 1 };
 
@@ -230,6 +233,10 @@ struct tg_policy {
                                                 NULL with policy.pii.role_addresses: personal */
     uint32_t            nallow;       /* allow entries of every level + the role one:
                                          their ids are 0..nallow-1 */
+
+    /* policy.response: the output guard; both pass = off, nothing scanned */
+    enum tg_resp_action resp_secrets; /* findings whose detector class is secret */
+    enum tg_resp_action resp_pii;     /* every other finding */
 
     /* policy.export_control */
     const char         *export_header;   /* default "X-Export-Control" */

@@ -224,6 +224,12 @@ tg__policy_hash(struct tg_policy *p, const char *const *files, uint32_t nfiles, 
     h_str(&h, "pii");
     h_num(&h, p->pii_min_score); h_u(&h, p->pii_action); h_u(&h, p->deny_secrets);
     h_str(&h, p->export_header); h_u(&h, p->default_output_tokens);
+    /* Only when on, so that every configuration written before the output
+     * guard existed keeps the version it had. */
+    if (p->resp_secrets != TG_RESP_PASS || p->resp_pii != TG_RESP_PASS) {
+        h_str(&h, "response");
+        h_u(&h, p->resp_secrets); h_u(&h, p->resp_pii);
+    }
     h_str(&h, "breaker");
     h_u(&h, p->breaker.failure_threshold); h_u(&h, p->breaker.recovery_timeout_ms);
     h_u(&h, p->breaker.progressive_timeout);

@@ -114,6 +114,7 @@ struct fconf {
     struct tg__rallow_list allow;    /* policy.pii.allow */
     int                   role_mode;
     int                   special_ip_mode;
+    int                   resp_secrets, resp_pii;   /* policy.response */
     const char           *export_header;
     struct tg__ref        markings;
     struct rtag          *tags;     uint32_t ntags;
@@ -136,6 +137,7 @@ static const char *const transport_names[] = { "auto", "curl", NULL };
 static const char *const fsync_names[]   = { "batch", "always", "never", NULL };
 static const char *const sign_names[]    = { "seal", "each", NULL };
 static const char *const role_names[]    = { "not_personal", "personal", NULL };
+static const char *const resp_names[]    = { "pass", "redact", "deny", NULL };  /* enum tg_resp_action */
 
 /* Field constructors keep the tables one line per key. */
 #define F_STR(k, t, m, fl, d)   { k, TG__F_STR, OFF(t, m), 0, NOOFF, 0, 0, d, NULL, NULL, NULL, fl }
@@ -285,9 +287,17 @@ static const struct tg__field export_tab[] = {
     F_END
 };
 
+/* policy.response: the output guard (engine/outguard.h) */
+static const struct tg__field response_tab[] = {
+    F_ENUM("secrets", struct fconf, resp_secrets, resp_names, "pass"),
+    F_ENUM("pii", struct fconf, resp_pii, resp_names, "pass"),
+    F_END
+};
+
 static const struct tg__field policy_tab[] = {
     F_ENUM("mode", struct fconf, mode, mode_names, "enforce"),
     F_MAP("pii", struct fconf, version, pii_tab, 0),
+    F_MAP("response", struct fconf, version, response_tab, 0),
     F_MAP("export_control", struct fconf, version, export_tab, 0),
     F_U32("default_output_tokens", struct fconf, default_output_tokens, 1, 10000000, 0, "1024"),
     F_END
@@ -1631,6 +1641,9 @@ compile(struct tg__ld *ld, const struct fconf *cfg, const char *config_path, boo
     if (cfg->npacks == 0)
         tg__diag_at(ld, TG_DIAG_WARNING, &(struct tg_pos){ config_path, 1, 1 },
                     "policy.pii.packs is empty: no PII detection, every request passes the PII check");
+    if (cfg->npacks == 0 && (cfg->resp_secrets != TG_RESP_PASS || cfg->resp_pii != TG_RESP_PASS))
+        tg__diag_at(ld, TG_DIAG_WARNING, &(struct tg_pos){ config_path, 1, 1 },
+                    "policy.response guards answers but policy.pii.packs is empty: nothing in an answer is found");
 
     const char *mpath = NULL;
     if (cfg->markings.s != NULL && *cfg->markings.s) {
@@ -1922,6 +1935,8 @@ build(struct tg__ld *ld, const char *name, const char *buf, size_t len,
     p->pii_min_score = cfg.min_score;
     p->pii_action = (enum tg_pii_action)cfg.action;
     p->deny_secrets = cfg.deny_secrets;
+    p->resp_secrets = (enum tg_resp_action)cfg.resp_secrets;
+    p->resp_pii = (enum tg_resp_action)cfg.resp_pii;
     p->export_header = cfg.export_header ? cfg.export_header : "X-Export-Control";
     p->default_output_tokens = cfg.default_output_tokens;
     p->breaker = cfg.breaker;

@@ -356,6 +356,14 @@ show_one(void *ud, cJSON *e, const char *line, size_t len)
                 off = sizeof(rl) - 1;
         }
     }
+    /* the output guard's block (docs/output-guard.md) is a rule too */
+    const cJSON *rr = cJSON_GetObjectItemCaseSensitive(e, "response_rule");
+    if (cJSON_IsString(rr) && off < sizeof(rl) - 1) {
+        int w = snprintf(rl + off, sizeof(rl) - off, "%s%s", off ? "," : "", rr->valuestring);
+        off += w > 0 ? (size_t)w : 0;
+        if (off >= sizeof(rl))
+            off = sizeof(rl) - 1;
+    }
     double st = nfield(e, "status");
     char stbuf[24];
     if (isfinite(st) && st > 0 && st < 1000)
@@ -518,6 +526,11 @@ stats_one(void *ud, cJSON *e, const char *line, size_t len)
                 stats_add(st, r->valuestring, e);
                 any = true;
             }
+        }
+        r = cJSON_GetObjectItemCaseSensitive(e, "response_rule");   /* the output guard's block */
+        if (cJSON_IsString(r)) {
+            stats_add(st, r->valuestring, e);
+            any = true;
         }
         if (!any)
             stats_add(st, NULL, e);

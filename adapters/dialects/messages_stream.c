@@ -36,6 +36,7 @@ struct tg_dialect_stream {
     bool            started;    /* message_start sent */
     bool            done;       /* message_stop or error sent */
     int             rc;         /* sticky failure */
+    bool            blocked;    /* tollgate's output guard ended the stream (code response_blocked) */
     enum open_block open;
     int64_t         open_tool;  /* OpenAI index of the open tool call */
     uint32_t        nblocks;    /* Anthropic blocks opened so far */
@@ -223,8 +224,11 @@ on_chunk(struct tg_dialect_stream *s, cJSON *j)
     const cJSON *usage = tg__msg_get(j, "usage"), *choice, *delta, *fr, *c, *tcs, *sr;
     int rc;
 
-    if (tg__msg_get(j, "error") != NULL)
+    if (tg__msg_get(j, "error") != NULL) {
+        const cJSON *code = tg__msg_get(tg__msg_get(j, "error"), "code");
+        s->blocked = cJSON_IsString(code) && strcmp(code->valuestring, "response_blocked") == 0;
         return TG_EUPSTREAM;
+    }
     if ((rc = send_start(s)) != 0)
         return rc;
     if (cJSON_IsObject(usage)) {
@@ -350,8 +354,12 @@ tg__msg_stream_end(struct tg_dialect_stream *s, bool ok)
      * message_stop.  No upstream text goes into the message. */
     s->done = true;
     ev_begin(s, "error");
-    TG__MSG_JW_LIT(&s->ev, "{\"type\":\"error\",\"error\":{\"type\":\"api_error\",\"message\":"
-                   "\"the upstream stream failed before the answer was complete\"}}");
+    if (s->blocked)   /* docs/output-guard.md: the rule is in the audit entry */
+        TG__MSG_JW_LIT(&s->ev, "{\"type\":\"error\",\"error\":{\"type\":\"api_error\",\"message\":"
+                       "\"the answer was blocked by the response policy\",\"code\":\"response_blocked\"}}");
+    else
+        TG__MSG_JW_LIT(&s->ev, "{\"type\":\"error\",\"error\":{\"type\":\"api_error\",\"message\":"
+                       "\"the upstream stream failed before the answer was complete\"}}");
     rc = ev_send(s);
     return rc;
 }

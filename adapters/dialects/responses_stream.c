@@ -479,8 +479,12 @@ on_event(void *ud, const char *event, const char *data, size_t len)
         return rc;
     err_obj = tg__resp_get(root, "error");
     if (tg__resp_present(err_obj)) {
-        /* the provider's message is not ours to relay (it may quote the request) */
-        rc = fail(s, "the upstream provider reported an error during the stream");
+        /* the provider's message is not ours to relay (it may quote the
+         * request); tollgate's own output guard says what it did */
+        const char *code = tg__resp_str_or(tg__resp_get(err_obj, "code"), "");
+        rc = fail(s, strcmp(code, "response_blocked") == 0
+                         ? "the answer was blocked by the response policy (response_blocked)"
+                         : "the upstream provider reported an error during the stream");
         return rc != TG_OK ? rc : TG_EUPSTREAM;
     }
     choices = tg__resp_get(root, "choices");

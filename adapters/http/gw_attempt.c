@@ -107,8 +107,10 @@ got_status(struct gw_req *r, long status)
     r->status_checked = true;
     if (r->http.stream && status >= 200 && status < 300) {
         r->relaying = true;
+        /* the output guard (when on) sits between the adapter and the dialect */
+        tg__gw_guard_begin(r, true);
         tg_prov_stream_init(&r->st, r->cur_prov->adapter, r->http.strip_usage, r->cur_m->id,
-                            r->ts_us / 1000000, tg__gw_client_emit, r);
+                            r->ts_us / 1000000, tg__gw_canon_emit, r);
         r->st_init = true;
     }
 }
@@ -134,6 +136,15 @@ tg__gw_on_write(char *ptr, size_t size, size_t nmemb, void *ud)
             evtimer_add(r->fb_timer, &tv);
         }
         rc = tg_prov_stream_feed(&r->st, ptr, n);
+        if (r->og_blocked) {
+            /* What this feed released before the block is clean; but when
+             * nothing has reached the client yet it gets a plain error. */
+            if (!r->client_started)
+                evbuffer_drain(r->chunk, evbuffer_get_length(r->chunk));
+            else
+                (void)tg__gw_flush_client(r);
+            return 0;   /* stop reading the answer */
+        }
         if (!tg__gw_flush_client(r))
             return 0;   /* client gone: abort the transfer */
         if (rc < 0) {
@@ -213,6 +224,29 @@ tg__gw_attempt_done(struct gw_req *r, CURLcode res)
 
     if (!r->status_checked && r->easy != NULL)
         curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &st);
+    if (r->relaying && r->og_blocked) {
+        /* The provider answered; the output guard refused what it said.  No
+         * fallback: another model asked the same could say the same. */
+        tg_next_after(TG_ATT_OK, r->client_started, (int)st, -1, &nx);
+        record_attempt(r, m, tg_next_outcome_name(TG_ATT_OK), (int)st, ms);
+        apply_breaker(r, mi, &nx);
+        if (r->st.usage.prompt_tokens >= 0)
+            r->usage = r->st.usage;
+        served_ok(r, m);
+        if (r->client_started) {
+            tg__gw_guard_end_stream(r);
+        } else {
+            if (r->ds != NULL) {
+                r->dialect->stream_free(r->ds);
+                r->ds = NULL;
+            }
+            evbuffer_drain(r->chunk, evbuffer_get_length(r->chunk));
+            tg__gw_guard_blocked(r);
+        }
+        attempt_cleanup(r);
+        tg__gw_finish(r);
+        return;
+    }
     if (r->relaying) {
         (void)tg__gw_flush_client(r);
         if (r->client_started) {
@@ -272,7 +306,8 @@ tg__gw_attempt_done(struct gw_req *r, CURLcode res)
                                          r->ts_us / 1000000, &conv, &convlen, &u, &err);
         if (prc == TG_OK) {
             int arc;
-            if (conv == NULL && (r->dialect == NULL || r->dialect->encode_answer == NULL)) {
+            if (conv == NULL && (r->dialect == NULL || r->dialect->encode_answer == NULL) &&
+                !tg__gw_guard_on(r)) {
                 evbuffer_add_buffer(r->out, r->ubuf);   /* relayed unchanged: no copy */
                 arc = TG_OK;
             } else {
@@ -284,6 +319,13 @@ tg__gw_attempt_done(struct gw_req *r, CURLcode res)
                 r->usage = u;
                 served_ok(r, m);
                 r->ctype = "application/json";
+            } else if (arc == TG_EPOLICY && r->og_blocked) {
+                /* answered, and refused by the output guard: no fallback */
+                o = TG_ATT_OK;
+                r->usage = u;
+                served_ok(r, m);
+                evbuffer_drain(r->out, evbuffer_get_length(r->out));
+                tg__gw_guard_blocked(r);
             } else {
                 evbuffer_drain(r->out, evbuffer_get_length(r->out));
             }
@@ -533,7 +575,19 @@ tg__gw_start_next(struct gw_req *r)
                 record_attempt(r, m, "bad_response", 0, mono_ms() - now);
                 continue;
             }
-            if (tg__gw_answer_out(r, res, rlen, &err) != TG_OK) {
+            int arc = tg__gw_answer_out(r, res, rlen, &err);
+            if (arc == TG_EPOLICY && r->og_blocked) {
+                free(res);
+                record_attempt(r, m, "ok", 200, mono_ms() - now);
+                breaker_outcome(r, mi, true, -1);
+                r->usage = u;
+                served_ok(r, m);
+                evbuffer_drain(r->out, evbuffer_get_length(r->out));
+                tg__gw_guard_blocked(r);
+                tg__gw_finish(r);
+                return;
+            }
+            if (arc != TG_OK) {
                 free(res);
                 record_attempt(r, m, "bad_response", 0, mono_ms() - now);
                 continue;

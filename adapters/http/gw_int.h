@@ -27,6 +27,7 @@
 #include "adapters/providers/provider.h"
 #include "adapters/capture/capture.h"
 #include "adapters/http/tls.h"
+#include "adapters/http/respguard.h"
 #include "adapters/dialects/dialect.h"
 #include "audit/audit.h"
 #include "engine/breaker.h"
@@ -221,6 +222,9 @@ struct gw_req {
     bool                status_checked, relaying;
     struct tg_prov_stream st;
     bool                st_init;
+    struct tg_outguard *og;                /* output guard of this attempt's answer; NULL: off (gw_guard.c) */
+    struct tg_rg_stream *rgs;              /* its stream filter (canonical SSE in, guarded out) */
+    bool                og_blocked;        /* the guard denied the answer (policy mode enforce) */
     int                 stream_err;
     struct evbuffer    *chunk;             /* SSE bytes for the client from one feed */
     struct event       *fb_timer;          /* stream: first byte, then idle gap */
@@ -297,6 +301,15 @@ wall_us(void)
 
 void tg__gw_account(struct gw_req *r);
 int tg__gw_answer_out(struct gw_req *r, const char *canon, size_t len, struct tg_err *err);
+/* the output guard (gw_guard.c) */
+bool tg__gw_guard_on(const struct gw_req *r);
+void tg__gw_guard_begin(struct gw_req *r, bool stream);
+int  tg__gw_canon_emit(void *ud, const char *buf, size_t len);
+int  tg__gw_guard_answer(struct gw_req *r, const char *canon, size_t len, char **out, size_t *outlen,
+                         struct tg_err *err);
+void tg__gw_guard_blocked(struct gw_req *r);
+void tg__gw_guard_end_stream(struct gw_req *r);
+void tg__gw_guard_free(struct gw_req *r);
 void tg__gw_attempt_done(struct gw_req *r, CURLcode res);
 bool tg__gw_cfg_stat(struct timespec *mt, off_t *size);
 int tg__gw_client_emit(void *ud, const char *buf, size_t len);

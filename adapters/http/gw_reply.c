@@ -197,6 +197,7 @@ tg__gw_req_free(struct gw_req *r)
         tg_prov_stream_free(&r->st);
     if (r->ds != NULL)
         r->dialect->stream_free(r->ds);
+    tg__gw_guard_free(r);
     curl_slist_free_all(r->xhdrs);
     if (r->ubuf)
         evbuffer_free(r->ubuf);
@@ -230,6 +231,8 @@ tg__gw_account(struct gw_req *r)
             for (uint32_t i = 0; i < r->d.cands[c].nreasons; i++)
                 tg_gw_metrics_rule(m, r->d.cands[c].reasons[i].rule);
     }
+    if (r->og != NULL && r->og->verdict == TG_RESP_DENY && r->og->rule != NULL)
+        tg_gw_metrics_rule(m, r->og->rule);
     for (uint32_t i = 0; i < r->natt; i++)
         tg_gw_metrics_attempt(m, r->att[i].model, r->att[i].outcome);
     tg_gw_metrics_latency(m, (double)(mono_us() - r->t0_us_mono) / 1e6);
@@ -296,6 +299,15 @@ tg__gw_finish(struct gw_req *r)
     ev.auth = r->auth;
     ev.stream = r->stream;
     ev.error = r->error;
+    if (r->og != NULL && r->served != NULL &&
+        (r->og_blocked || r->client_started || r->status == 200)) {
+        /* the guard read the answer that was served (or blocked), not one
+         * of a failed attempt */
+        ev.resp_verdict = tg_outguard_action_name(r->og->verdict);
+        ev.resp_rule = r->og->verdict == TG_RESP_DENY ? r->og->rule : NULL;
+        ev.resp_findings = r->og->counts;
+        ev.nresp_findings = r->og->ncounts;
+    }
     /* Rendered here as the bytes of the line (no tree): the writer thread
      * only adds the chain fields (docs/gateway.md: per-request CPU). */
     if (tg_audit_entry_text(&ev, &entry) != TG_OK) {
@@ -349,37 +361,70 @@ tg__gw_client_emit(void *ud, const char *buf, size_t len)
 }
 
 
+/* A whole canonical stream (a local adapter's SSE text) into r->out in the
+ * client's dialect, through the output guard when it is on. */
+static int
+stream_out(struct gw_req *r, const char *canon, size_t len, struct tg_err *err)
+{
+    const struct tg_dialect_ops *d = r->dialect;
+    bool guard = tg__gw_guard_on(r);
+    int rc;
+
+    if (guard)
+        tg__gw_guard_begin(r, true);
+    rc = guard ? tg__gw_canon_emit(r, canon, len) : tg__gw_client_emit(r, canon, len);
+    if (rc == 0 && r->ds != NULL)
+        rc = d->stream_end(r->ds, true);
+    if (r->ds != NULL) {
+        d->stream_free(r->ds);
+        r->ds = NULL;
+    }
+    if (rc != 0) {
+        evbuffer_drain(r->chunk, evbuffer_get_length(r->chunk));
+        if (r->og_blocked)
+            return tg_err_set(err, TG_EPOLICY, "the answer was blocked by the response policy");
+        return tg_err_set(err, TG_EINVAL, "answer could not be translated");
+    }
+    evbuffer_add_buffer(r->out, r->chunk);
+    return TG_OK;
+}
+
+
 /* A whole canonical answer (chat.completion JSON, or for a stream the
- * whole canonical SSE text) into r->out in the client's dialect. */
+ * whole canonical SSE text) into r->out in the client's dialect.  With the
+ * output guard on it is scanned first: TG_EPOLICY when the guard blocked it
+ * (r->og_blocked; nothing is in r->out). */
 int
 tg__gw_answer_out(struct gw_req *r, const char *canon, size_t len, struct tg_err *err)
 {
     const struct tg_dialect_ops *d = r->dialect;
+    char *guarded = NULL;
+    size_t glen = 0;
+    int rc;
 
-    if (r->stream && d != NULL && d->stream_new != NULL) {
-        int rc = tg__gw_client_emit(r, canon, len);
-        if (rc == 0)
-            rc = d->stream_end(r->ds, true);
-        d->stream_free(r->ds);
-        r->ds = NULL;
-        if (rc != 0) {
-            evbuffer_drain(r->chunk, evbuffer_get_length(r->chunk));
-            return tg_err_set(err, TG_EINVAL, "answer could not be translated");
+    if (r->stream && ((d != NULL && d->stream_new != NULL) || tg__gw_guard_on(r)))
+        return stream_out(r, canon, len, err);
+    if (!r->stream && tg__gw_guard_on(r)) {
+        if ((rc = tg__gw_guard_answer(r, canon, len, &guarded, &glen, err)) != TG_OK)
+            return rc;
+        if (guarded != NULL) {
+            canon = guarded;
+            len = glen;
         }
-        evbuffer_add_buffer(r->out, r->chunk);
-        return TG_OK;
     }
     if (!r->stream && d != NULL && d->encode_answer != NULL) {
         char *out = NULL;
         size_t olen = 0;
-        int rc = d->encode_answer(&r->dctx, canon, len, &out, &olen, err);
-        if (rc != TG_OK)
-            return rc;
-        rc = evbuffer_add(r->out, out, olen) == 0 ? TG_OK : TG_ENOMEM;
-        free(out);
-        return rc;
+        rc = d->encode_answer(&r->dctx, canon, len, &out, &olen, err);
+        if (rc == TG_OK) {
+            rc = evbuffer_add(r->out, out, olen) == 0 ? TG_OK : TG_ENOMEM;
+            free(out);
+        }
+    } else {
+        rc = evbuffer_add(r->out, canon, len) == 0 ? TG_OK : TG_ENOMEM;
     }
-    return evbuffer_add(r->out, canon, len) == 0 ? TG_OK : TG_ENOMEM;
+    free(guarded);
+    return rc;
 }
 
 
