@@ -18,6 +18,7 @@
 #include <emmintrin.h>
 #endif
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 
 /* ---- a bounded, growable JSON writer ------------------------------------ */
@@ -261,6 +262,32 @@ const cJSON *
 tg__resp_get(const cJSON *o, const char *k)
 {
     return tg__dialect_get(o, k);
+}
+
+void
+tg__resp_top_read(const cJSON *root, struct tg__resp_top *t)
+{
+    static const struct { const char *k; size_t off; } keys[] = {
+#define K(name) { #name, offsetof(struct tg__resp_top, name) }
+        K(model), K(input), K(stream), K(instructions), K(temperature), K(top_p), K(max_output_tokens),
+        K(tool_choice), K(tools), K(parallel_tool_calls), K(user), K(text), K(metadata),
+        K(previous_response_id), K(conversation), K(prompt),
+#undef K
+    };
+
+    memset(t, 0, sizeof *t);
+    /* keys are unique (duplicates were refused): the first match is the one */
+    for (const cJSON *c = root != NULL ? root->child : NULL; c != NULL; c = c->next) {
+        if (c->string == NULL)
+            continue;
+        for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
+            if (c->string[0] == keys[i].k[0] && strcmp(c->string, keys[i].k) == 0) {
+                const cJSON **slot = (const cJSON **)(void *)((char *)t + keys[i].off);
+                if (*slot == NULL)
+                    *slot = c;
+                break;
+            }
+    }
 }
 
 bool

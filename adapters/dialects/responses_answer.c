@@ -97,56 +97,58 @@ void
 tg__resp_build_echo(struct tg__resp_jb *b, const struct tg_dialect_ctx *ctx)
 {
     const struct tg__resp_priv *pv = ctx->priv;
-    const cJSON *root = pv != NULL ? pv->root : NULL, *v;
+    static const struct tg__resp_top none;
+    const struct tg__resp_top *top = pv != NULL ? &pv->top : &none;
+    const cJSON *v;
 
     TG__RESP_JB(b, ",\"instructions\":");
-    v = tg__resp_get(root, "instructions");
+    v = top->instructions;
     tg__resp_jb_value(b, cJSON_IsString(v) ? v : NULL);
     TG__RESP_JB(b, ",\"max_output_tokens\":");
-    v = tg__resp_get(root, "max_output_tokens");
+    v = top->max_output_tokens;
     tg__resp_jb_value(b, cJSON_IsNumber(v) ? v : NULL);
     TG__RESP_JB(b, ",\"metadata\":");
-    v = tg__resp_get(root, "metadata");
+    v = top->metadata;
     if (cJSON_IsObject(v))
         tg__resp_jb_value(b, v);
     else
         TG__RESP_JB(b, "{}");
-    v = tg__resp_get(root, "parallel_tool_calls");
+    v = top->parallel_tool_calls;
     TG__RESP_JB(b, ",\"parallel_tool_calls\":");
     tg__resp_jb_cstr(b, cJSON_IsFalse(v) ? "false" : "true");
     TG__RESP_JB(b, ",\"previous_response_id\":null,\"reasoning\":{\"effort\":null,\"summary\":null}"
           ",\"service_tier\":\"default\",\"store\":false,\"temperature\":");
-    v = tg__resp_get(root, "temperature");
+    v = top->temperature;
     if (cJSON_IsNumber(v))
         tg__resp_jb_value(b, v);
     else
         TG__RESP_JB(b, "1");
     TG__RESP_JB(b, ",\"text\":");
-    v = tg__resp_get(root, "text");
+    v = top->text;
     if (cJSON_IsObject(v) && cJSON_IsObject(tg__resp_get(v, "format")))
         tg__resp_jb_value(b, v);
     else
         TG__RESP_JB(b, "{\"format\":{\"type\":\"text\"}}");
     TG__RESP_JB(b, ",\"tool_choice\":");
-    v = tg__resp_get(root, "tool_choice");
+    v = top->tool_choice;
     if (tg__resp_present(v))
         tg__resp_jb_value(b, v);
     else
         TG__RESP_JB(b, "\"auto\"");
     TG__RESP_JB(b, ",\"tools\":");
-    v = tg__resp_get(root, "tools");
+    v = top->tools;
     if (cJSON_IsArray(v))
         tg__resp_jb_value(b, v);
     else
         TG__RESP_JB(b, "[]");
     TG__RESP_JB(b, ",\"top_p\":");
-    v = tg__resp_get(root, "top_p");
+    v = top->top_p;
     if (cJSON_IsNumber(v))
         tg__resp_jb_value(b, v);
     else
         TG__RESP_JB(b, "1");
     TG__RESP_JB(b, ",\"truncation\":\"disabled\",\"user\":");
-    v = tg__resp_get(root, "user");
+    v = top->user;
     tg__resp_jb_value(b, cJSON_IsString(v) ? v : NULL);
 }
 

@@ -839,15 +839,15 @@ want_number(const cJSON *v, const char *key, struct tg_err *err)
 
 /* Fields refused because tollgate cannot honour them. */
 static int
-refuse_state(const cJSON *root, struct tg_err *err)
+refuse_state(const struct tg__resp_top *top, struct tg_err *err)
 {
-    if (tg__resp_present(tg__resp_get(root, "previous_response_id")))
+    if (tg__resp_present(top->previous_response_id))
         return tg_err_set(err, TG_EINVAL, "previous_response_id is not supported: tollgate "
                           "keeps no server-side state; send the whole conversation in input");
-    if (tg__resp_present(tg__resp_get(root, "conversation")))
+    if (tg__resp_present(top->conversation))
         return tg_err_set(err, TG_EINVAL, "conversation is not supported: tollgate keeps no "
                           "server-side state; send the whole conversation in input");
-    if (tg__resp_present(tg__resp_get(root, "prompt")))
+    if (tg__resp_present(top->prompt))
         return tg_err_set(err, TG_EINVAL, "prompt (a template stored by OpenAI) is not "
                           "supported: tollgate cannot read it; send instructions and input");
     return TG_OK;
@@ -860,6 +860,7 @@ tg__resp_decode_tree(const char *body, size_t len, struct tg_arena *a, struct tg
     struct dec d;
     struct tg__resp_jb out;
     struct allowed al;
+    const struct tg__resp_top *top;
     cJSON *root = NULL, *m;
     const cJSON *v, *model, *input, *stream, *instr;
     const char *end = NULL, *mode = NULL, *forced = NULL;
@@ -899,18 +900,21 @@ tg__resp_decode_tree(const char *body, size_t len, struct tg_arena *a, struct tg
         rc = tg_err_set(err, TG_EINVAL, "request body contains a NUL character");
         goto out;
     }
-    if ((rc = check_dups(root, "the request body", err)) != TG_OK ||
-        (rc = refuse_state(root, err)) != TG_OK)
+    if ((rc = check_dups(root, "the request body", err)) != TG_OK)
         goto out;
     if ((d.pv = tg_arena_calloc(a, 1, sizeof(*d.pv))) == NULL) {
         rc = tg_err_set(err, TG_ENOMEM, "out of memory decoding the request");
         goto out;
     }
+    tg__resp_top_read(root, &d.pv->top);
+    top = &d.pv->top;
+    if ((rc = refuse_state(top, err)) != TG_OK)
+        goto out;
 
-    model = tg__resp_get(root, "model");
-    input = tg__resp_get(root, "input");
-    stream = tg__resp_get(root, "stream");
-    instr = tg__resp_get(root, "instructions");
+    model = top->model;
+    input = top->input;
+    stream = top->stream;
+    instr = top->instructions;
     if (tg__resp_present(model) && !cJSON_IsString(model)) {
         rc = tg_err_set(err, TG_EINVAL, "model must be a string");
         goto out;
@@ -927,11 +931,11 @@ tg__resp_decode_tree(const char *body, size_t len, struct tg_arena *a, struct tg
         rc = tg_err_set(err, TG_EINVAL, "input is required (a string or an array of items)");
         goto out;
     }
-    if ((rc = want_number(tg__resp_get(root, "temperature"), "temperature", err)) != TG_OK ||
-        (rc = want_number(tg__resp_get(root, "top_p"), "top_p", err)) != TG_OK ||
-        (rc = want_number(tg__resp_get(root, "max_output_tokens"), "max_output_tokens", err)) != TG_OK)
+    if ((rc = want_number(top->temperature, "temperature", err)) != TG_OK ||
+        (rc = want_number(top->top_p, "top_p", err)) != TG_OK ||
+        (rc = want_number(top->max_output_tokens, "max_output_tokens", err)) != TG_OK)
         goto out;
-    v = tg__resp_get(root, "max_output_tokens");
+    v = top->max_output_tokens;
     if (cJSON_IsNumber(v) && !(v->valuedouble >= 0 && v->valuedouble == floor(v->valuedouble) &&
                                v->valuedouble <= 2147483647.0)) {
         rc = tg_err_set(err, TG_EINVAL, "max_output_tokens must be a non-negative integer");
@@ -951,8 +955,8 @@ tg__resp_decode_tree(const char *body, size_t len, struct tg_arena *a, struct tg
         goto out;
     }
 
-    if ((rc = dec_tool_choice(&d, tg__resp_get(root, "tool_choice"), &al, &mode, &forced)) != TG_OK ||
-        (rc = dec_tools(&d, tg__resp_get(root, "tools"), &al, &ntools)) != TG_OK)
+    if ((rc = dec_tool_choice(&d, top->tool_choice, &al, &mode, &forced)) != TG_OK ||
+        (rc = dec_tools(&d, top->tools, &al, &ntools)) != TG_OK)
         goto out;
     if (ntools > 0) {
         /* chat APIs refuse tool_choice and parallel_tool_calls without tools */
@@ -965,7 +969,7 @@ tg__resp_decode_tree(const char *body, size_t len, struct tg_arena *a, struct tg
         } else if (mode != NULL) {
             tg__jt_add(&d.t, d.root, "tool_choice", tg__jt_str(&d.t, mode));
         }
-        v = tg__resp_get(root, "parallel_tool_calls");
+        v = top->parallel_tool_calls;
         if (tg__resp_present(v) && !cJSON_IsBool(v)) {
             rc = tg_err_set(err, TG_EINVAL, "parallel_tool_calls must be a boolean");
             goto out;
@@ -977,18 +981,18 @@ tg__resp_decode_tree(const char *body, size_t len, struct tg_arena *a, struct tg
         goto out;
     }
 
-    write_opt(&d, d.root, "max_tokens", tg__resp_get(root, "max_output_tokens"));
-    write_opt(&d, d.root, "temperature", tg__resp_get(root, "temperature"));
-    write_opt(&d, d.root, "top_p", tg__resp_get(root, "top_p"));
-    v = tg__resp_get(root, "user");
+    write_opt(&d, d.root, "max_tokens", top->max_output_tokens);
+    write_opt(&d, d.root, "temperature", top->temperature);
+    write_opt(&d, d.root, "top_p", top->top_p);
+    v = top->user;
     if (tg__resp_present(v) && !cJSON_IsString(v)) {
         rc = tg_err_set(err, TG_EINVAL, "user must be a string");
         goto out;
     }
     write_opt(&d, d.root, "user", v);
-    if ((rc = dec_text_format(&d, tg__resp_get(root, "text"))) != TG_OK)
+    if ((rc = dec_text_format(&d, top->text)) != TG_OK)
         goto out;
-    v = tg__resp_get(root, "metadata");
+    v = top->metadata;
     if (tg__resp_present(v) && !cJSON_IsObject(v)) {
         rc = tg_err_set(err, TG_EINVAL, "metadata must be an object");
         goto out;

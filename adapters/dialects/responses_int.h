@@ -71,6 +71,15 @@ struct tg__resp_ns_fn {
 };
 
 /* What the encoders need from the request (ctx->priv, in the arena). */
+/* The request's top-level members a decoder and an answer read, found in
+ * one pass over the object (NULL: absent) instead of a search each. */
+struct tg__resp_top {
+    const cJSON *model, *input, *stream, *instructions, *temperature, *top_p, *max_output_tokens,
+                *tool_choice, *tools, *parallel_tool_calls, *user, *text, *metadata,
+                *previous_response_id, *conversation, *prompt;
+};
+void tg__resp_top_read(const cJSON *root, struct tg__resp_top *t);
+
 struct tg__resp_priv {
     const char **custom;     /* names of custom tools (answers -> custom_tool_call) */
     uint32_t     ncustom;
@@ -78,6 +87,7 @@ struct tg__resp_priv {
     uint32_t     nnsfn;
     const cJSON *root;       /* the request as parsed (arena): what a Response echoes,
                                 serialized only when an answer is encoded */
+    struct tg__resp_top top; /* root's members */
 };
 
 int tg__resp_decode_tree(const char *body, size_t len, struct tg_arena *a,
