@@ -609,8 +609,8 @@ v_iban(const char *m, size_t len)
     size_t n = 0, i;
 
     for (i = 0; i < len; i++) {
-        if (m[i] == ' ')
-            continue;
+        if (m[i] == ' ' || m[i] == '.' || m[i] == '_' || m[i] == '/' || m[i] == '-')
+            continue;   /* group separators (the pattern keeps them consistent) */
         if (n == sizeof s)
             return -1;
         s[n++] = m[i];

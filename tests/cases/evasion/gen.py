@@ -58,6 +58,9 @@ classes = [  # name, personal data written evasively, a clean look-alike
     ("dot_card", "card 4111.1111.1111.1111", "version 4111.1111.1111.1112"),
     ("line_break_card", "card 4111\n1111\n1111\n1111", "rows 4111\n1111\n1111\n1112"),
     ("underscore_ssn", "SSN 536_22_1234", "SSN form 536_22"),
+    ("dot_iban", "IBAN DE89.3704.0044.0532.0130.00", "ref DE89.3704.0044.0532.0130.01"),
+    ("underscore_iban", "IBAN DE89_3704_0044_0532_0130_00", "build DE89_3704_x"),
+    ("slash_nhs", "NHS 943/476/5919", "NHS form 943/476"),
 ]
 
 # An identifier split over two adjacent content parts of one message reaches
