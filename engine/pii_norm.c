@@ -18,6 +18,9 @@
 #include "engine/pii_int.h"
 
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 /* Decimal digit zeros of every script with a contiguous 0..9 block (Unicode
  * general category Nd).  A code point in [z, z+9] is the digit cp - z. */
@@ -250,13 +253,26 @@ seg_put(struct tg__pii_seg *seg, size_t *nseg, size_t o, size_t i, uint32_t w)
 }
 
 /* Length of the run at t that needs no normalising: ASCII other than
- * '\\', '%' and '&', a word at a time. */
+ * '\\', '%' and '&' — sixteen bytes a step with SSE2, else eight. */
 static inline size_t
 plain_run(const unsigned char *t, size_t n)
 {
-    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
     size_t i = 0;
 
+#if defined(__SSE2__)
+    const __m128i bs = _mm_set1_epi8('\\'), pc = _mm_set1_epi8('%'), am = _mm_set1_epi8('&');
+    while (i + 16 <= n) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(t + i));
+        __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, bs), _mm_cmpeq_epi8(v, pc)),
+                                   _mm_cmpeq_epi8(v, am));
+        /* movemask of v itself gives the bytes >= 0x80 */
+        unsigned m = (unsigned)_mm_movemask_epi8(hit) | (unsigned)_mm_movemask_epi8(v);
+        if (m != 0)
+            return i + (size_t)__builtin_ctz(m);
+        i += 16;
+    }
+#else
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
     while (i + 8 <= n) {
         uint64_t w, a, b, c;
         memcpy(&w, t + i, 8);
@@ -267,6 +283,7 @@ plain_run(const unsigned char *t, size_t n)
             break;
         i += 8;
     }
+#endif
     while (i < n && t[i] < 0x80 && t[i] != '\\' && t[i] != '%' && t[i] != '&')
         i++;
     return i;
