@@ -5,6 +5,7 @@
  * non-overlapping, code point offsets are monotonic, redaction works.
  */
 #include "engine/pii.h"
+#include "engine/request.h"
 #include "engine/redact.h"
 #include "policy/pii_pack.h"
 
@@ -74,6 +75,40 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (tg_redact_text(t, size, &f, &a, &out, &outlen, &err) != TG_OK || out[outlen] != '\0')
         abort();
+    /* The same bytes as a request of two parts (split at the middle): what
+     * only the whole request shows — a value across the joint, or across a
+     * blank-line seam inside a part — must still lie inside its part. */
+    {
+        struct tg_request req;
+        struct tg_part parts[2];
+        struct tg_findings rf = { 0 };
+        size_t half = size / 2;
+        char *p0 = tg_arena_alloc(&a, half + 1), *p1 = tg_arena_alloc(&a, size - half + 1);
+        if (p0 == NULL || p1 == NULL)
+            abort();
+        memcpy(p0, t, half);
+        p0[half] = '\0';
+        memcpy(p1, t + half, size - half);
+        p1[size - half] = '\0';
+        memset(&req, 0, sizeof req);
+        memset(parts, 0, sizeof parts);
+        parts[0].text = p0;
+        parts[0].len = half;
+        parts[1].text = p1;
+        parts[1].len = size - half;
+        req.parts = parts;
+        req.nparts = 2;
+        if (tg_pii_scan_request(db, scratch, &req, 0.5, &a, &rf, &err) != TG_OK)
+            abort();
+        for (i = 0; i < rf.n; i++) {
+            const struct tg_finding *x = &rf.v[i];
+            if (x->part > 1 || x->start >= x->end || x->end > parts[x->part].len || x->entity == NULL)
+                abort();
+            if (i > 0 && (rf.v[i - 1].part > x->part ||
+                          (rf.v[i - 1].part == x->part && rf.v[i - 1].start > x->start)))
+                abort();   /* sorted by part, then start */
+        }
+    }
     tg_arena_free(&a);
     return 0;
 }
