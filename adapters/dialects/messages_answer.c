@@ -59,26 +59,26 @@ tg__msg_usage_int(const cJSON *o, const char *k)
 
 /* Anthropic counts cached input apart from input_tokens. */
 void
-tg__msg_write_usage(struct tg__msg_jw *w, int64_t prompt, int64_t completion, int64_t cached, bool input)
+tg__msg_write_usage(struct tg__jw *w, int64_t prompt, int64_t completion, int64_t cached, bool input)
 {
     if (cached > prompt)
         cached = prompt;
-    TG__MSG_JW_LIT(w, "{");
+    TG__JW_LIT(w, "{");
     if (input) {
-        TG__MSG_JW_LIT(w, "\"input_tokens\":");
-        tg__msg_jw_int(w, prompt - cached);
-        TG__MSG_JW_LIT(w, ",\"cache_creation_input_tokens\":0,\"cache_read_input_tokens\":");
-        tg__msg_jw_int(w, cached);
-        TG__MSG_JW_LIT(w, ",");
+        TG__JW_LIT(w, "\"input_tokens\":");
+        tg__jw_int(w, prompt - cached);
+        TG__JW_LIT(w, ",\"cache_creation_input_tokens\":0,\"cache_read_input_tokens\":");
+        tg__jw_int(w, cached);
+        TG__JW_LIT(w, ",");
     }
-    TG__MSG_JW_LIT(w, "\"output_tokens\":");
-    tg__msg_jw_int(w, completion);
-    TG__MSG_JW_LIT(w, "}");
+    TG__JW_LIT(w, "\"output_tokens\":");
+    tg__jw_int(w, completion);
+    TG__JW_LIT(w, "}");
 }
 
 /* A tool call's arguments as the tool_use block's input object. */
 static void
-write_input(struct tg__msg_jw *w, struct tg_arena *a, const char *args)
+write_input(struct tg__jw *w, struct tg_arena *a, const char *args)
 {
     cJSON *in = NULL;
     const char *p = args, *end;
@@ -86,22 +86,22 @@ write_input(struct tg__msg_jw *w, struct tg_arena *a, const char *args)
     while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
         p++;
     if (*p == '\0') {
-        TG__MSG_JW_LIT(w, ",\"input\":{}");
+        TG__JW_LIT(w, ",\"input\":{}");
         return;
     }
     /* what cJSON_Parse accepts (trailing text ignored), in the answer's arena */
     if (tg_json_parse(args, strlen(args), CJSON_NESTING_LIMIT, a, &in, &end) != TG_OK)
         in = NULL;
     if (cJSON_IsObject(in)) {
-        TG__MSG_JW_LIT(w, ",\"input\":");
-        tg__msg_jw_value(w, in);
+        TG__JW_LIT(w, ",\"input\":");
+        tg__jw_value(w, in);
     } else {
         /* Not a JSON object (the model's JSON broke, or was cut by
          * max_tokens): input {} as the block requires, and the text as the
          * model wrote it, so that nothing is lost and the client can see why
          * the call failed. */
-        TG__MSG_JW_LIT(w, ",\"input\":{},\"tollgate_arguments\":");
-        tg__msg_jw_str(w, args);
+        TG__JW_LIT(w, ",\"input\":{},\"tollgate_arguments\":");
+        tg__jw_str(w, args);
     }
 }
 
@@ -115,13 +115,13 @@ tg__msg_encode_answer(const struct tg_dialect_ctx *ctx, const char *chat, size_t
     const cJSON *choice, *msg, *content, *tcs, *tc, *refusal, *usage, *fr;
     const char *sr, *seq = NULL;
     const char *aid = ctx != NULL && ctx->answer_id != NULL ? ctx->answer_id : "tollgate";
-    struct tg__msg_jw w;
+    struct tg__jw w;
     bool first = true, tools = false;
     uint32_t k = 0;
     int rc = TG_EINVAL;
 
     /* text is re-escaped at most once and arguments shrink to objects */
-    tg__msg_jw_init(&w, len * 2 + 65536);
+    tg__jw_init(&w, len * 2 + 65536);
     /* The answer's tree lives in an arena freed at once: cJSON_Parse made a
      * malloc per node and string, the largest cost of this function.  Same
      * texts accepted (trailing text ignored, cJSON's nesting limit). */
@@ -129,7 +129,7 @@ tg__msg_encode_answer(const struct tg_dialect_ctx *ctx, const char *chat, size_t
     if (tg_json_parse(chat, len, CJSON_NESTING_LIMIT, &a, &j, &jend) != TG_OK)
         j = NULL;
     /* about the size it will be: one allocation */
-    tg__msg_jw_reserve(&w, len + 256);
+    tg__jw_reserve(&w, len + 256);
     choice = cJSON_GetArrayItem(tg__msg_get(j, "choices"), 0);
     msg = tg__msg_get(choice, "message");
     if (!cJSON_IsObject(j) || !cJSON_IsObject(msg)) {
@@ -140,17 +140,17 @@ tg__msg_encode_answer(const struct tg_dialect_ctx *ctx, const char *chat, size_t
     tcs = tg__msg_get(msg, "tool_calls");
     refusal = tg__msg_get(msg, "refusal");
 
-    TG__MSG_JW_LIT(&w, "{\"id\":\"msg_");
-    tg__msg_jw_esc(&w, aid, strlen(aid));
-    TG__MSG_JW_LIT(&w, "\",\"type\":\"message\",\"role\":\"assistant\",\"model\":");
-    tg__msg_jw_str(&w, ctx != NULL && ctx->client_model != NULL ? ctx->client_model : "");
-    TG__MSG_JW_LIT(&w, ",\"content\":[");
+    TG__JW_LIT(&w, "{\"id\":\"msg_");
+    tg__jw_esc(&w, aid, strlen(aid));
+    TG__JW_LIT(&w, "\",\"type\":\"message\",\"role\":\"assistant\",\"model\":");
+    tg__jw_str(&w, ctx != NULL && ctx->client_model != NULL ? ctx->client_model : "");
+    TG__JW_LIT(&w, ",\"content\":[");
 #define TEXT_BLOCK(s) do {                                   \
-        if (!first) TG__MSG_JW_LIT(&w, ",");                         \
+        if (!first) TG__JW_LIT(&w, ",");                         \
         first = false;                                       \
-        TG__MSG_JW_LIT(&w, "{\"type\":\"text\",\"text\":");          \
-        tg__msg_jw_str(&w, (s));                                     \
-        TG__MSG_JW_LIT(&w, "}");                                     \
+        TG__JW_LIT(&w, "{\"type\":\"text\",\"text\":");          \
+        tg__jw_str(&w, (s));                                     \
+        TG__JW_LIT(&w, "}");                                     \
     } while (0)
     if (cJSON_IsString(content) && content->valuestring[0] != '\0') {
         TEXT_BLOCK(content->valuestring);
@@ -173,23 +173,23 @@ tg__msg_encode_answer(const struct tg_dialect_ctx *ctx, const char *chat, size_t
             continue;
         tools = true;
         if (!first)
-            TG__MSG_JW_LIT(&w, ",");
+            TG__JW_LIT(&w, ",");
         first = false;
-        TG__MSG_JW_LIT(&w, "{\"type\":\"tool_use\",\"id\":");
+        TG__JW_LIT(&w, "{\"type\":\"tool_use\",\"id\":");
         if (cJSON_IsString(id) && id->valuestring[0] != '\0') {
-            tg__msg_jw_str(&w, id->valuestring);
+            tg__jw_str(&w, id->valuestring);
         } else {
             /* Anthropic requires an id to answer the call with */
-            TG__MSG_JW_LIT(&w, "\"toolu_");
-            tg__msg_jw_esc(&w, aid, strlen(aid));
-            TG__MSG_JW_LIT(&w, "_");
-            tg__msg_jw_int(&w, k);
-            TG__MSG_JW_LIT(&w, "\"");
+            TG__JW_LIT(&w, "\"toolu_");
+            tg__jw_esc(&w, aid, strlen(aid));
+            TG__JW_LIT(&w, "_");
+            tg__jw_int(&w, k);
+            TG__JW_LIT(&w, "\"");
         }
-        TG__MSG_JW_LIT(&w, ",\"name\":");
-        tg__msg_jw_str(&w, cJSON_IsString(name) ? name->valuestring : "");
+        TG__JW_LIT(&w, ",\"name\":");
+        tg__jw_str(&w, cJSON_IsString(name) ? name->valuestring : "");
         write_input(&w, &a, cJSON_IsString(args) ? args->valuestring : "");
-        TG__MSG_JW_LIT(&w, "}");
+        TG__JW_LIT(&w, "}");
     }
     fr = tg__msg_get(choice, "finish_reason");
     sr = tg__msg_stop_reason(cJSON_IsString(fr) ? fr->valuestring : NULL, tools);
@@ -197,18 +197,18 @@ tg__msg_encode_answer(const struct tg_dialect_ctx *ctx, const char *chat, size_t
         sr = "refusal";
     if (strcmp(sr, "end_turn") == 0 && (seq = matched_stop(ctx ? ctx->priv : NULL, choice)) != NULL)
         sr = "stop_sequence";
-    TG__MSG_JW_LIT(&w, "],\"stop_reason\":\"");
-    tg__msg_jw_raw(&w, sr, strlen(sr));
-    TG__MSG_JW_LIT(&w, "\",\"stop_sequence\":");
+    TG__JW_LIT(&w, "],\"stop_reason\":\"");
+    tg__jw_raw(&w, sr, strlen(sr));
+    TG__JW_LIT(&w, "\",\"stop_sequence\":");
     if (seq != NULL)
-        tg__msg_jw_str(&w, seq);
+        tg__jw_str(&w, seq);
     else
-        TG__MSG_JW_LIT(&w, "null");
+        TG__JW_LIT(&w, "null");
     usage = tg__msg_get(j, "usage");
-    TG__MSG_JW_LIT(&w, ",\"usage\":");
+    TG__JW_LIT(&w, ",\"usage\":");
     tg__msg_write_usage(&w, tg__msg_usage_int(usage, "prompt_tokens"), tg__msg_usage_int(usage, "completion_tokens"),
                 tg__msg_usage_int(tg__msg_get(usage, "prompt_tokens_details"), "cached_tokens"), true);
-    TG__MSG_JW_LIT(&w, "}");
+    TG__JW_LIT(&w, "}");
     if (w.rc != TG_OK) {
         rc = tg_err_set(err, w.rc, w.rc == TG_ENOMEM ? "out of memory encoding the answer"
                                                       : "answer too large to encode");
@@ -219,7 +219,7 @@ tg__msg_encode_answer(const struct tg_dialect_ctx *ctx, const char *chat, size_t
     w.buf = NULL;
     rc = TG_OK;
 out:
-    tg__msg_jw_free(&w);
+    tg__jw_free(&w);
     tg_arena_free(&a);
     return rc;
 }

@@ -609,13 +609,13 @@ assistant_message(struct dec *d, const cJSON *content, const char *where)
                 args = tg__jt_str(&d->t, "{}");
             } else {
                 /* the input object's JSON text, as the arguments string */
-                struct tg__msg_jw t;
-                tg__msg_jw_init(&t, TG_MAX_BODY_BYTES);
-                tg__msg_jw_value(&t, input);
+                struct tg__jw t;
+                tg__jw_init(&t, TG_MAX_BODY_BYTES);
+                tg__jw_value(&t, input);
                 if (t.rc != TG_OK && d->prc == TG_OK)
                     d->prc = t.rc;
                 args = tg__jt_strn(&d->t, t.buf ? t.buf : "", t.len);
-                tg__msg_jw_free(&t);
+                tg__jw_free(&t);
             }
             tg__jt_add(&d->t, fn, "arguments", args);
         }
@@ -822,7 +822,7 @@ tg__messages_decode(const char *body, size_t len, struct tg_arena *a, struct tg_
                     struct tg_err *err)
 {
     struct dec d = { .a = a, .err = err };
-    struct tg__msg_jw out;
+    struct tg__jw out;
     struct tg__msg_priv *priv = NULL;
     cJSON *j = NULL;
     const cJSON *model, *msgs, *m, *v, *meta = NULL, *uid = NULL, *cat = NULL;
@@ -834,7 +834,7 @@ tg__messages_decode(const char *body, size_t len, struct tg_arena *a, struct tg_
     int rc;
 
     /* The canonical body must pass tg_request_parse, which takes no more. */
-    tg__msg_jw_init(&out, TG_MAX_BODY_BYTES);
+    tg__jw_init(&out, TG_MAX_BODY_BYTES);
     out.a = a;
     d.t.a = a;
     if (body == NULL || len == 0) {
@@ -1015,8 +1015,8 @@ tg__messages_decode(const char *body, size_t len, struct tg_arena *a, struct tg_
         d.prc = TG_ENOMEM;
     if (d.prc == TG_OK) {
         /* the canonical text is about the client's size: one allocation */
-        tg__msg_jw_reserve(&out, len + len / 8 + 1024);
-        tg__msg_jw_value(&out, d.root);
+        tg__jw_reserve(&out, len + len / 8 + 1024);
+        tg__jw_value(&out, d.root);
         d.prc = out.rc;
     }
 
@@ -1044,7 +1044,7 @@ tg__messages_decode(const char *body, size_t len, struct tg_arena *a, struct tg_
         *tree = d.root;
     rc = TG_OK;
 out:
-    tg__msg_jw_free(&out);
+    tg__jw_free(&out);
     return rc;
 }
 

@@ -10,6 +10,7 @@
 #define TG_MESSAGES_INT_H
 
 #include "adapters/dialects/dialect_int.h"
+#include "adapters/dialects/jwriter.h"
 
 #include <cjson/cJSON.h>
 
@@ -42,41 +43,6 @@ int tg__messages_decode(const char *body, size_t len, struct tg_arena *a,
 
 /* ---- messages.c: a bounded JSON text writer ------------------------------ */
 
-/* Errors are sticky: after the first failure every call is a no-op and
- * the caller checks rc once at the end (curl's dynbuf does the same).
- * With an arena the text is built where it will live (the canonical body
- * is the request's), sized up front so that it rarely moves; without one
- * it is malloc'd (answers and stream events, handed to the caller). */
-struct tg__msg_jw {
-    char  *buf;     /* NUL-terminated while len > 0 */
-    size_t len, cap, max;
-    struct tg_arena *a;  /* NULL: malloc/realloc */
-    int    rc;      /* TG_OK, TG_ENOMEM or TG_ELIMIT */
-};
-
-void tg__msg_jw_init(struct tg__msg_jw *w, size_t max);
-void tg__msg_jw_free(struct tg__msg_jw *w);
-bool tg__msg_jw_room(struct tg__msg_jw *w, size_t n);
-void tg__msg_jw_reserve(struct tg__msg_jw *w, size_t n);
-void tg__msg_jw_esc(struct tg__msg_jw *w, const char *s, size_t n);
-void tg__msg_jw_str(struct tg__msg_jw *w, const char *s);
-void tg__msg_jw_int(struct tg__msg_jw *w, int64_t v);
-void tg__msg_jw_value(struct tg__msg_jw *w, const cJSON *v);
-
-/* Most writes are a few bytes into room already there: that path is a
- * compare and a copy, growth stays out of line in tg__msg_jw_room. */
-static inline void
-tg__msg_jw_raw(struct tg__msg_jw *w, const char *s, size_t n)
-{
-    if (n == 0 || w->rc != TG_OK || (w->len + n + 1 > w->cap && !tg__msg_jw_room(w, n)))
-        return;
-    memcpy(w->buf + w->len, s, n);
-    w->len += n;
-    w->buf[w->len] = '\0';
-}
-
-/* literals only: "" lit "" does not compile for a pointer, whose sizeof would lie */
-#define TG__MSG_JW_LIT(w, lit) tg__msg_jw_raw((w), "" lit "", sizeof(lit) - 1)
 
 static inline const cJSON *
 tg__msg_get(const cJSON *o, const char *k)
@@ -102,7 +68,7 @@ int tg__msg_decode_tree(const char *body, size_t len, struct tg_arena *a,
 
 const char *tg__msg_stop_reason(const char *finish, bool tool_calls);
 int64_t tg__msg_usage_int(const cJSON *o, const char *k);
-void tg__msg_write_usage(struct tg__msg_jw *w, int64_t prompt, int64_t completion,
+void tg__msg_write_usage(struct tg__jw *w, int64_t prompt, int64_t completion,
                          int64_t cached, bool input);
 int tg__msg_encode_answer(const struct tg_dialect_ctx *ctx, const char *chat, size_t len,
                           char **out, size_t *outlen, struct tg_err *err);

@@ -27,7 +27,7 @@ struct tg_dialect_stream {
     tg_dialect_emit_fn emit;
     void           *ud;
     struct tg_arena scratch;    /* one canonical event's parse tree, reset per event */
-    struct tg__msg_jw       ev;         /* the event being written, reused */
+    struct tg__jw       ev;         /* the event being written, reused */
     char           *msg_id;     /* "msg_<answer id>" (malloc) */
     char           *aid;        /* answer id (malloc) */
     char           *model;      /* the client's model name (malloc) */
@@ -52,7 +52,7 @@ ev_send(struct tg_dialect_stream *s)
 {
     if (s->ev.rc != TG_OK)
         return s->ev.rc;
-    TG__MSG_JW_LIT(&s->ev, "\n\n");
+    TG__JW_LIT(&s->ev, "\n\n");
     if (s->ev.rc != TG_OK)
         return s->ev.rc;
     return s->emit(s->ud, s->ev.buf, s->ev.len) ? TG_EIO : 0;
@@ -64,9 +64,9 @@ ev_begin(struct tg_dialect_stream *s, const char *name)
 {
     s->ev.len = 0;
     s->ev.rc = TG_OK;
-    TG__MSG_JW_LIT(&s->ev, "event: ");
-    tg__msg_jw_raw(&s->ev, name, strlen(name));
-    TG__MSG_JW_LIT(&s->ev, "\ndata: ");
+    TG__JW_LIT(&s->ev, "event: ");
+    tg__jw_raw(&s->ev, name, strlen(name));
+    TG__JW_LIT(&s->ev, "\ndata: ");
 }
 
 static int
@@ -76,13 +76,13 @@ send_start(struct tg_dialect_stream *s)
         return 0;
     s->started = true;
     ev_begin(s, "message_start");
-    TG__MSG_JW_LIT(&s->ev, "{\"type\":\"message_start\",\"message\":{\"id\":");
-    tg__msg_jw_str(&s->ev, s->msg_id);
-    TG__MSG_JW_LIT(&s->ev, ",\"type\":\"message\",\"role\":\"assistant\",\"model\":");
-    tg__msg_jw_str(&s->ev, s->model);
+    TG__JW_LIT(&s->ev, "{\"type\":\"message_start\",\"message\":{\"id\":");
+    tg__jw_str(&s->ev, s->msg_id);
+    TG__JW_LIT(&s->ev, ",\"type\":\"message\",\"role\":\"assistant\",\"model\":");
+    tg__jw_str(&s->ev, s->model);
     /* input tokens are known only from the last chunk: message_delta
      * carries them (the SDKs take its input_tokens over this 0) */
-    TG__MSG_JW_LIT(&s->ev, ",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,\"usage\":"
+    TG__JW_LIT(&s->ev, ",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,\"usage\":"
                    "{\"input_tokens\":0,\"cache_creation_input_tokens\":0,"
                    "\"cache_read_input_tokens\":0,\"output_tokens\":0}}}");
     return ev_send(s);
@@ -95,9 +95,9 @@ close_block(struct tg_dialect_stream *s)
         return 0;
     s->open = OPEN_NONE;
     ev_begin(s, "content_block_stop");
-    TG__MSG_JW_LIT(&s->ev, "{\"type\":\"content_block_stop\",\"index\":");
-    tg__msg_jw_int(&s->ev, s->nblocks - 1);
-    TG__MSG_JW_LIT(&s->ev, "}");
+    TG__JW_LIT(&s->ev, "{\"type\":\"content_block_stop\",\"index\":");
+    tg__jw_int(&s->ev, s->nblocks - 1);
+    TG__JW_LIT(&s->ev, "}");
     return ev_send(s);
 }
 
@@ -112,20 +112,20 @@ text_delta(struct tg_dialect_stream *s, const char *t)
         if ((rc = close_block(s)) != 0)
             return rc;
         ev_begin(s, "content_block_start");
-        TG__MSG_JW_LIT(&s->ev, "{\"type\":\"content_block_start\",\"index\":");
-        tg__msg_jw_int(&s->ev, s->nblocks);
-        TG__MSG_JW_LIT(&s->ev, ",\"content_block\":{\"type\":\"text\",\"text\":\"\"}}");
+        TG__JW_LIT(&s->ev, "{\"type\":\"content_block_start\",\"index\":");
+        tg__jw_int(&s->ev, s->nblocks);
+        TG__JW_LIT(&s->ev, ",\"content_block\":{\"type\":\"text\",\"text\":\"\"}}");
         s->nblocks++;
         s->open = OPEN_TEXT;
         if ((rc = ev_send(s)) != 0)
             return rc;
     }
     ev_begin(s, "content_block_delta");
-    TG__MSG_JW_LIT(&s->ev, "{\"type\":\"content_block_delta\",\"index\":");
-    tg__msg_jw_int(&s->ev, s->nblocks - 1);
-    TG__MSG_JW_LIT(&s->ev, ",\"delta\":{\"type\":\"text_delta\",\"text\":");
-    tg__msg_jw_str(&s->ev, t);
-    TG__MSG_JW_LIT(&s->ev, "}}");
+    TG__JW_LIT(&s->ev, "{\"type\":\"content_block_delta\",\"index\":");
+    tg__jw_int(&s->ev, s->nblocks - 1);
+    TG__JW_LIT(&s->ev, ",\"delta\":{\"type\":\"text_delta\",\"text\":");
+    tg__jw_str(&s->ev, t);
+    TG__JW_LIT(&s->ev, "}}");
     return ev_send(s);
 }
 
@@ -155,21 +155,21 @@ tool_delta(struct tg_dialect_stream *s, const cJSON *tc)
             return rc;
         s->seen[idx / 8] |= (uint8_t)(1u << (idx % 8));
         ev_begin(s, "content_block_start");
-        TG__MSG_JW_LIT(&s->ev, "{\"type\":\"content_block_start\",\"index\":");
-        tg__msg_jw_int(&s->ev, s->nblocks);
-        TG__MSG_JW_LIT(&s->ev, ",\"content_block\":{\"type\":\"tool_use\",\"id\":");
+        TG__JW_LIT(&s->ev, "{\"type\":\"content_block_start\",\"index\":");
+        tg__jw_int(&s->ev, s->nblocks);
+        TG__JW_LIT(&s->ev, ",\"content_block\":{\"type\":\"tool_use\",\"id\":");
         if (cJSON_IsString(id) && id->valuestring[0] != '\0') {
-            tg__msg_jw_str(&s->ev, id->valuestring);
+            tg__jw_str(&s->ev, id->valuestring);
         } else {
-            TG__MSG_JW_LIT(&s->ev, "\"toolu_");
-            tg__msg_jw_esc(&s->ev, s->aid, strlen(s->aid));
-            TG__MSG_JW_LIT(&s->ev, "_");
-            tg__msg_jw_int(&s->ev, idx);
-            TG__MSG_JW_LIT(&s->ev, "\"");
+            TG__JW_LIT(&s->ev, "\"toolu_");
+            tg__jw_esc(&s->ev, s->aid, strlen(s->aid));
+            TG__JW_LIT(&s->ev, "_");
+            tg__jw_int(&s->ev, idx);
+            TG__JW_LIT(&s->ev, "\"");
         }
-        TG__MSG_JW_LIT(&s->ev, ",\"name\":");
-        tg__msg_jw_str(&s->ev, cJSON_IsString(name) ? name->valuestring : "");
-        TG__MSG_JW_LIT(&s->ev, ",\"input\":{}}}");
+        TG__JW_LIT(&s->ev, ",\"name\":");
+        tg__jw_str(&s->ev, cJSON_IsString(name) ? name->valuestring : "");
+        TG__JW_LIT(&s->ev, ",\"input\":{}}}");
         s->nblocks++;
         s->open = OPEN_TOOL;
         s->open_tool = idx;
@@ -180,11 +180,11 @@ tool_delta(struct tg_dialect_stream *s, const cJSON *tc)
     if (!cJSON_IsString(args) || args->valuestring[0] == '\0')
         return 0;
     ev_begin(s, "content_block_delta");
-    TG__MSG_JW_LIT(&s->ev, "{\"type\":\"content_block_delta\",\"index\":");
-    tg__msg_jw_int(&s->ev, s->nblocks - 1);
-    TG__MSG_JW_LIT(&s->ev, ",\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":");
-    tg__msg_jw_str(&s->ev, args->valuestring);
-    TG__MSG_JW_LIT(&s->ev, "}}");
+    TG__JW_LIT(&s->ev, "{\"type\":\"content_block_delta\",\"index\":");
+    tg__jw_int(&s->ev, s->nblocks - 1);
+    TG__JW_LIT(&s->ev, ",\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":");
+    tg__jw_str(&s->ev, args->valuestring);
+    TG__JW_LIT(&s->ev, "}}");
     return ev_send(s);
 }
 
@@ -200,21 +200,21 @@ finish(struct tg_dialect_stream *s)
     if (strcmp(sr, "end_turn") == 0 && s->stop_seq != NULL)
         sr = "stop_sequence";
     ev_begin(s, "message_delta");
-    TG__MSG_JW_LIT(&s->ev, "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"");
-    tg__msg_jw_raw(&s->ev, sr, strlen(sr));
-    TG__MSG_JW_LIT(&s->ev, "\",\"stop_sequence\":");
+    TG__JW_LIT(&s->ev, "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"");
+    tg__jw_raw(&s->ev, sr, strlen(sr));
+    TG__JW_LIT(&s->ev, "\",\"stop_sequence\":");
     if (strcmp(sr, "stop_sequence") == 0)
-        tg__msg_jw_str(&s->ev, s->stop_seq);
+        tg__jw_str(&s->ev, s->stop_seq);
     else
-        TG__MSG_JW_LIT(&s->ev, "null");
-    TG__MSG_JW_LIT(&s->ev, "},\"usage\":");
+        TG__JW_LIT(&s->ev, "null");
+    TG__JW_LIT(&s->ev, "},\"usage\":");
     tg__msg_write_usage(&s->ev, s->prompt, s->completion, s->cached, true);
-    TG__MSG_JW_LIT(&s->ev, "}");
+    TG__JW_LIT(&s->ev, "}");
     if ((rc = ev_send(s)) != 0)
         return rc;
     s->done = true;
     ev_begin(s, "message_stop");
-    TG__MSG_JW_LIT(&s->ev, "{\"type\":\"message_stop\"}");
+    TG__JW_LIT(&s->ev, "{\"type\":\"message_stop\"}");
     return ev_send(s);
 }
 
@@ -302,7 +302,7 @@ tg__msg_stream_new(const struct tg_dialect_ctx *ctx, tg_dialect_emit_fn emit, vo
         return TG_ENOMEM;
     tg_sse_init(&s->sse, 0);
     tg_arena_init(&s->scratch, 0);
-    tg__msg_jw_init(&s->ev, TG_MESSAGES_MAX_EVENT_BYTES);
+    tg__jw_init(&s->ev, TG_MESSAGES_MAX_EVENT_BYTES);
     s->emit = emit;
     s->ud = ud;
     s->aid = dup_or(aid, "");
@@ -355,10 +355,10 @@ tg__msg_stream_end(struct tg_dialect_stream *s, bool ok)
     s->done = true;
     ev_begin(s, "error");
     if (s->blocked)   /* docs/output-guard.md: the rule is in the audit entry */
-        TG__MSG_JW_LIT(&s->ev, "{\"type\":\"error\",\"error\":{\"type\":\"api_error\",\"message\":"
+        TG__JW_LIT(&s->ev, "{\"type\":\"error\",\"error\":{\"type\":\"api_error\",\"message\":"
                        "\"the answer was blocked by the response policy\",\"code\":\"response_blocked\"}}");
     else
-        TG__MSG_JW_LIT(&s->ev, "{\"type\":\"error\",\"error\":{\"type\":\"api_error\",\"message\":"
+        TG__JW_LIT(&s->ev, "{\"type\":\"error\",\"error\":{\"type\":\"api_error\",\"message\":"
                        "\"the upstream stream failed before the answer was complete\"}}");
     rc = ev_send(s);
     return rc;
@@ -371,7 +371,7 @@ tg__msg_stream_free(struct tg_dialect_stream *s)
         return;
     tg_sse_free(&s->sse);
     tg_arena_free(&s->scratch);
-    tg__msg_jw_free(&s->ev);
+    tg__jw_free(&s->ev);
     for (uint32_t i = 0; i < s->nstops; i++)
         free(s->stops[i]);
     free(s->stops);

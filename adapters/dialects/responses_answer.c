@@ -40,23 +40,23 @@ tg__resp_usage_read(struct tg__resp_usage *u, const cJSON *cu)
 }
 
 static void
-usage_write(struct tg__resp_jb *b, const struct tg__resp_usage *u)
+usage_write(struct tg__jw *b, const struct tg__resp_usage *u)
 {
     if (u == NULL || !u->have) {
-        TG__RESP_JB(b, "null");
+        TG__JW_LIT(b, "null");
         return;
     }
-    TG__RESP_JB(b, "{\"input_tokens\":");
-    tg__resp_jb_int(b, u->in);
-    TG__RESP_JB(b, ",\"input_tokens_details\":{\"cached_tokens\":");
-    tg__resp_jb_int(b, u->cached);
-    TG__RESP_JB(b, "},\"output_tokens\":");
-    tg__resp_jb_int(b, u->out);
-    TG__RESP_JB(b, ",\"output_tokens_details\":{\"reasoning_tokens\":");
-    tg__resp_jb_int(b, u->reasoning);
-    TG__RESP_JB(b, "},\"total_tokens\":");
-    tg__resp_jb_int(b, u->total);
-    TG__RESP_JB(b, "}");
+    TG__JW_LIT(b, "{\"input_tokens\":");
+    tg__jw_int(b, u->in);
+    TG__JW_LIT(b, ",\"input_tokens_details\":{\"cached_tokens\":");
+    tg__jw_int(b, u->cached);
+    TG__JW_LIT(b, "},\"output_tokens\":");
+    tg__jw_int(b, u->out);
+    TG__JW_LIT(b, ",\"output_tokens_details\":{\"reasoning_tokens\":");
+    tg__jw_int(b, u->reasoning);
+    TG__JW_LIT(b, "},\"total_tokens\":");
+    tg__jw_int(b, u->total);
+    TG__JW_LIT(b, "}");
 }
 
 const char *
@@ -67,17 +67,17 @@ tg__resp_answer_id(const struct tg_dialect_ctx *ctx)
 
 /* An output item's id: "<prefix>_<answer id>_<output index>". */
 void
-tg__resp_item_id(struct tg__resp_jb *b, const struct tg_dialect_ctx *ctx, const char *prefix,
+tg__resp_item_id(struct tg__jw *b, const struct tg_dialect_ctx *ctx, const char *prefix,
                  uint32_t idx)
 {
     const char *id = tg__resp_answer_id(ctx);
-    TG__RESP_JB(b, "\"");
-    tg__resp_jb_esc(b, prefix, strlen(prefix));
-    TG__RESP_JB(b, "_");
-    tg__resp_jb_esc(b, id, strlen(id));
-    TG__RESP_JB(b, "_");
-    tg__resp_jb_int(b, idx);
-    TG__RESP_JB(b, "\"");
+    TG__JW_LIT(b, "\"");
+    tg__jw_esc(b, prefix, strlen(prefix));
+    TG__JW_LIT(b, "_");
+    tg__jw_esc(b, id, strlen(id));
+    TG__JW_LIT(b, "_");
+    tg__jw_int(b, idx);
+    TG__JW_LIT(b, "\"");
 }
 
 /* The incomplete reason of a chat finish_reason, NULL when complete. */
@@ -94,62 +94,62 @@ tg__resp_incomplete_reason(const char *finish)
 /* The Response members that echo the request (as OpenAI's do), starting
  * with ','; defaults without a request.  Built once per answer or stream. */
 void
-tg__resp_build_echo(struct tg__resp_jb *b, const struct tg_dialect_ctx *ctx)
+tg__resp_build_echo(struct tg__jw *b, const struct tg_dialect_ctx *ctx)
 {
     const struct tg__resp_priv *pv = ctx->priv;
     static const struct tg__resp_top none;
     const struct tg__resp_top *top = pv != NULL ? &pv->top : &none;
     const cJSON *v;
 
-    TG__RESP_JB(b, ",\"instructions\":");
+    TG__JW_LIT(b, ",\"instructions\":");
     v = top->instructions;
-    tg__resp_jb_value(b, cJSON_IsString(v) ? v : NULL);
-    TG__RESP_JB(b, ",\"max_output_tokens\":");
+    tg__jw_value(b, cJSON_IsString(v) ? v : NULL);
+    TG__JW_LIT(b, ",\"max_output_tokens\":");
     v = top->max_output_tokens;
-    tg__resp_jb_value(b, cJSON_IsNumber(v) ? v : NULL);
-    TG__RESP_JB(b, ",\"metadata\":");
+    tg__jw_value(b, cJSON_IsNumber(v) ? v : NULL);
+    TG__JW_LIT(b, ",\"metadata\":");
     v = top->metadata;
     if (cJSON_IsObject(v))
-        tg__resp_jb_value(b, v);
+        tg__jw_value(b, v);
     else
-        TG__RESP_JB(b, "{}");
+        TG__JW_LIT(b, "{}");
     v = top->parallel_tool_calls;
-    TG__RESP_JB(b, ",\"parallel_tool_calls\":");
-    tg__resp_jb_cstr(b, cJSON_IsFalse(v) ? "false" : "true");
-    TG__RESP_JB(b, ",\"previous_response_id\":null,\"reasoning\":{\"effort\":null,\"summary\":null}"
+    TG__JW_LIT(b, ",\"parallel_tool_calls\":");
+    tg__jw_cstr(b, cJSON_IsFalse(v) ? "false" : "true");
+    TG__JW_LIT(b, ",\"previous_response_id\":null,\"reasoning\":{\"effort\":null,\"summary\":null}"
           ",\"service_tier\":\"default\",\"store\":false,\"temperature\":");
     v = top->temperature;
     if (cJSON_IsNumber(v))
-        tg__resp_jb_value(b, v);
+        tg__jw_value(b, v);
     else
-        TG__RESP_JB(b, "1");
-    TG__RESP_JB(b, ",\"text\":");
+        TG__JW_LIT(b, "1");
+    TG__JW_LIT(b, ",\"text\":");
     v = top->text;
     if (cJSON_IsObject(v) && cJSON_IsObject(tg__resp_get(v, "format")))
-        tg__resp_jb_value(b, v);
+        tg__jw_value(b, v);
     else
-        TG__RESP_JB(b, "{\"format\":{\"type\":\"text\"}}");
-    TG__RESP_JB(b, ",\"tool_choice\":");
+        TG__JW_LIT(b, "{\"format\":{\"type\":\"text\"}}");
+    TG__JW_LIT(b, ",\"tool_choice\":");
     v = top->tool_choice;
     if (tg__resp_present(v))
-        tg__resp_jb_value(b, v);
+        tg__jw_value(b, v);
     else
-        TG__RESP_JB(b, "\"auto\"");
-    TG__RESP_JB(b, ",\"tools\":");
+        TG__JW_LIT(b, "\"auto\"");
+    TG__JW_LIT(b, ",\"tools\":");
     v = top->tools;
     if (cJSON_IsArray(v))
-        tg__resp_jb_value(b, v);
+        tg__jw_value(b, v);
     else
-        TG__RESP_JB(b, "[]");
-    TG__RESP_JB(b, ",\"top_p\":");
+        TG__JW_LIT(b, "[]");
+    TG__JW_LIT(b, ",\"top_p\":");
     v = top->top_p;
     if (cJSON_IsNumber(v))
-        tg__resp_jb_value(b, v);
+        tg__jw_value(b, v);
     else
-        TG__RESP_JB(b, "1");
-    TG__RESP_JB(b, ",\"truncation\":\"disabled\",\"user\":");
+        TG__JW_LIT(b, "1");
+    TG__JW_LIT(b, ",\"truncation\":\"disabled\",\"user\":");
     v = top->user;
-    tg__resp_jb_value(b, cJSON_IsString(v) ? v : NULL);
+    tg__jw_value(b, cJSON_IsString(v) ? v : NULL);
 }
 
 /*
@@ -159,69 +159,69 @@ tg__resp_build_echo(struct tg__resp_jb *b, const struct tg_dialect_ctx *ctx)
  * status: in_progress | completed | incomplete | failed.
  */
 void
-tg__resp_write_head(struct tg__resp_jb *b, const struct tg_dialect_ctx *ctx, const char *status,
+tg__resp_write_head(struct tg__jw *b, const struct tg_dialect_ctx *ctx, const char *status,
                     const char *incomplete, const char *err_msg)
 {
     const char *id = tg__resp_answer_id(ctx);
 
-    TG__RESP_JB(b, "{\"id\":\"resp_");
-    tg__resp_jb_esc(b, id, strlen(id));
-    TG__RESP_JB(b, "\",\"object\":\"response\",\"created_at\":");
-    tg__resp_jb_int(b, ctx->now_s);
-    TG__RESP_JB(b, ",\"status\":");
-    tg__resp_jb_str(b, status);
-    TG__RESP_JB(b, ",\"background\":false,\"completed_at\":");
+    TG__JW_LIT(b, "{\"id\":\"resp_");
+    tg__jw_esc(b, id, strlen(id));
+    TG__JW_LIT(b, "\",\"object\":\"response\",\"created_at\":");
+    tg__jw_int(b, ctx->now_s);
+    TG__JW_LIT(b, ",\"status\":");
+    tg__jw_str(b, status);
+    TG__JW_LIT(b, ",\"background\":false,\"completed_at\":");
     if (tg__resp_streq(status, "completed"))
-        tg__resp_jb_int(b, ctx->now_s);
+        tg__jw_int(b, ctx->now_s);
     else
-        TG__RESP_JB(b, "null");
-    TG__RESP_JB(b, ",\"error\":");
+        TG__JW_LIT(b, "null");
+    TG__JW_LIT(b, ",\"error\":");
     if (err_msg != NULL) {
-        TG__RESP_JB(b, "{\"code\":\"server_error\",\"message\":");
-        tg__resp_jb_str(b, err_msg);
-        TG__RESP_JB(b, "}");
+        TG__JW_LIT(b, "{\"code\":\"server_error\",\"message\":");
+        tg__jw_str(b, err_msg);
+        TG__JW_LIT(b, "}");
     } else {
-        TG__RESP_JB(b, "null");
+        TG__JW_LIT(b, "null");
     }
-    TG__RESP_JB(b, ",\"incomplete_details\":");
+    TG__JW_LIT(b, ",\"incomplete_details\":");
     if (incomplete != NULL) {
-        TG__RESP_JB(b, "{\"reason\":");
-        tg__resp_jb_str(b, incomplete);
-        TG__RESP_JB(b, "}");
+        TG__JW_LIT(b, "{\"reason\":");
+        tg__jw_str(b, incomplete);
+        TG__JW_LIT(b, "}");
     } else {
-        TG__RESP_JB(b, "null");
+        TG__JW_LIT(b, "null");
     }
-    TG__RESP_JB(b, ",\"model\":");
-    tg__resp_jb_str(b, ctx->client_model != NULL ? ctx->client_model : "");
-    TG__RESP_JB(b, ",\"output\":[");
+    TG__JW_LIT(b, ",\"model\":");
+    tg__jw_str(b, ctx->client_model != NULL ? ctx->client_model : "");
+    TG__JW_LIT(b, ",\"output\":[");
 }
 
 /* echo: tg__resp_build_echo()'s text, or NULL to write it here. */
 void
-tg__resp_write_tail(struct tg__resp_jb *b, const struct tg_dialect_ctx *ctx, const struct tg__resp_jb *echo,
+tg__resp_write_tail(struct tg__jw *b, const struct tg_dialect_ctx *ctx, const struct tg__jw *echo,
                     const struct tg__resp_usage *u)
 {
-    TG__RESP_JB(b, "]");
+    TG__JW_LIT(b, "]");
     if (echo != NULL)
-        tg__resp_jb_raw(b, echo->p ? echo->p : "", echo->len);
+        tg__jw_raw(b, echo->buf ? echo->buf : "", echo->len);
     else
         tg__resp_build_echo(b, ctx);
-    TG__RESP_JB(b, ",\"usage\":");
+    TG__JW_LIT(b, ",\"usage\":");
     usage_write(b, u);
-    TG__RESP_JB(b, "}");
+    TG__JW_LIT(b, "}");
 }
 
 /* A whole Response object around `output` (the items' JSON, without
  * brackets): the stream's events carry it several times. */
 void
-tg__resp_write_response(struct tg__resp_jb *b, const struct tg_dialect_ctx *ctx,
-                        const struct tg__resp_jb *echo,
+tg__resp_write_response(struct tg__jw *b, const struct tg_dialect_ctx *ctx,
+                        const struct tg__jw *echo,
                         const char *status,
                         const char *incomplete, const char *output, size_t output_len,
                         const struct tg__resp_usage *u, const char *err_msg)
 {
     tg__resp_write_head(b, ctx, status, incomplete, err_msg);
-    tg__resp_jb_raw(b, output, output_len);
+    tg__jw_raw(b, output, output_len);
     tg__resp_write_tail(b, ctx, echo, u);
 }
 
@@ -253,7 +253,7 @@ tg__resp_client_name(const struct tg_dialect_ctx *ctx, const char *flat, const c
 /* The `input` argument of a custom tool's call; the raw arguments when the
  * model did not send {"input": "..."}. */
 void
-tg__resp_write_custom_input(struct tg__resp_jb *b, const char *args, size_t len)
+tg__resp_write_custom_input(struct tg__jw *b, const char *args, size_t len)
 {
     struct tg_arena a;
     cJSON *root = NULL;
@@ -263,70 +263,70 @@ tg__resp_write_custom_input(struct tg__resp_jb *b, const char *args, size_t len)
     tg_arena_init(&a, 0);
     if (tg_json_parse(args, len, TG_MAX_JSON_DEPTH, &a, &root, &end) == TG_OK &&
         cJSON_IsString(in = tg__resp_get(root, "input")))
-        tg__resp_jb_str(b, in->valuestring);
+        tg__jw_str(b, in->valuestring);
     else
-        tg__resp_jb_strn(b, args, len);
+        tg__jw_strn(b, args, len);
     tg_arena_free(&a);
 }
 
 /* A message item; text/refusal parts in content_index order. */
 void
-tg__resp_write_msg_item(struct tg__resp_jb *b, const struct tg_dialect_ctx *ctx, uint32_t idx,
+tg__resp_write_msg_item(struct tg__jw *b, const struct tg_dialect_ctx *ctx, uint32_t idx,
                         const char *status,
                         const char *text, size_t tlen, int text_ci, const char *refusal, size_t rlen,
                         int refusal_ci)
 {
-    TG__RESP_JB(b, "{\"id\":");
+    TG__JW_LIT(b, "{\"id\":");
     tg__resp_item_id(b, ctx, "msg", idx);
-    TG__RESP_JB(b, ",\"type\":\"message\",\"status\":");
-    tg__resp_jb_str(b, status);
-    TG__RESP_JB(b, ",\"role\":\"assistant\",\"content\":[");
+    TG__JW_LIT(b, ",\"type\":\"message\",\"status\":");
+    tg__jw_str(b, status);
+    TG__JW_LIT(b, ",\"role\":\"assistant\",\"content\":[");
     for (int ci = 0; ci < 2; ci++) {
         if (ci == text_ci) {
             if (ci > 0)
-                TG__RESP_JB(b, ",");
-            TG__RESP_JB(b, "{\"type\":\"output_text\",\"text\":");
-            tg__resp_jb_strn(b, text, tlen);
-            TG__RESP_JB(b, ",\"annotations\":[],\"logprobs\":[]}");
+                TG__JW_LIT(b, ",");
+            TG__JW_LIT(b, "{\"type\":\"output_text\",\"text\":");
+            tg__jw_strn(b, text, tlen);
+            TG__JW_LIT(b, ",\"annotations\":[],\"logprobs\":[]}");
         } else if (ci == refusal_ci) {
             if (ci > 0)
-                TG__RESP_JB(b, ",");
-            TG__RESP_JB(b, "{\"type\":\"refusal\",\"refusal\":");
-            tg__resp_jb_strn(b, refusal, rlen);
-            TG__RESP_JB(b, "}");
+                TG__JW_LIT(b, ",");
+            TG__JW_LIT(b, "{\"type\":\"refusal\",\"refusal\":");
+            tg__jw_strn(b, refusal, rlen);
+            TG__JW_LIT(b, "}");
         }
     }
-    TG__RESP_JB(b, "]}");
+    TG__JW_LIT(b, "]}");
 }
 
 void
-tg__resp_write_call_item(struct tg__resp_jb *b, const struct tg_dialect_ctx *ctx, uint32_t idx,
+tg__resp_write_call_item(struct tg__jw *b, const struct tg_dialect_ctx *ctx, uint32_t idx,
                          bool custom,
                          const char *status, const char *call_id, const char *name, const char *args,
                          size_t alen)
 {
-    TG__RESP_JB(b, "{\"id\":");
+    TG__JW_LIT(b, "{\"id\":");
     tg__resp_item_id(b, ctx, custom ? "ctc" : "fc", idx);
-    tg__resp_jb_cstr(b, custom ? ",\"type\":\"custom_tool_call\",\"status\":"
+    tg__jw_cstr(b, custom ? ",\"type\":\"custom_tool_call\",\"status\":"
                  : ",\"type\":\"function_call\",\"status\":");
-    tg__resp_jb_str(b, status);
-    TG__RESP_JB(b, ",\"call_id\":");
-    tg__resp_jb_str(b, call_id);
+    tg__jw_str(b, status);
+    TG__JW_LIT(b, ",\"call_id\":");
+    tg__jw_str(b, call_id);
     const char *ns;
-    TG__RESP_JB(b, ",\"name\":");
-    tg__resp_jb_str(b, tg__resp_client_name(ctx, name, &ns));
+    TG__JW_LIT(b, ",\"name\":");
+    tg__jw_str(b, tg__resp_client_name(ctx, name, &ns));
     if (ns != NULL) {
-        TG__RESP_JB(b, ",\"namespace\":");
-        tg__resp_jb_str(b, ns);
+        TG__JW_LIT(b, ",\"namespace\":");
+        tg__jw_str(b, ns);
     }
     if (custom) {
-        TG__RESP_JB(b, ",\"input\":");
+        TG__JW_LIT(b, ",\"input\":");
         tg__resp_write_custom_input(b, args, alen);
     } else {
-        TG__RESP_JB(b, ",\"arguments\":");
-        tg__resp_jb_strn(b, args, alen);
+        TG__JW_LIT(b, ",\"arguments\":");
+        tg__jw_strn(b, args, alen);
     }
-    TG__RESP_JB(b, "}");
+    TG__JW_LIT(b, "}");
 }
 
 /* ---- encode_answer: chat.completion -> Response --------------------------- */
@@ -336,7 +336,7 @@ tg__resp_encode_answer(const struct tg_dialect_ctx *ctx, const char *chat, size_
                        size_t *outlen, struct tg_err *err)
 {
     struct tg_arena a;
-    struct tg__resp_jb b;
+    struct tg__jw b;
     struct tg__resp_usage u = { 0 };
     cJSON *root = NULL;
     const cJSON *choice, *msg, *content, *refusal, *tcs;
@@ -345,7 +345,7 @@ tg__resp_encode_answer(const struct tg_dialect_ctx *ctx, const char *chat, size_
     int rc;
 
     tg_arena_init(&a, 0);
-    tg__resp_jb_init(&b, TG_MAX_RESP_EVENT_BYTES);
+    tg__jw_init(&b, TG_MAX_RESP_EVENT_BYTES);
     rc = tg_json_parse(chat, len, TG_MAX_JSON_DEPTH, &a, &root, &end);
     if (rc != TG_OK || !cJSON_IsObject(root)) {
         rc = tg_err_set(err, rc == TG_ENOMEM ? TG_ENOMEM : TG_EINVAL,
@@ -367,7 +367,7 @@ tg__resp_encode_answer(const struct tg_dialect_ctx *ctx, const char *chat, size_
     tg__resp_usage_read(&u, tg__resp_get(root, "usage"));
     /* one buffer, written in order: the answer is a few KiB and goes out as is */
     if (len + 2048 <= TG_MAX_RESP_EVENT_BYTES)
-        tg__resp_jb_reserve(&b, len + 2048);
+        tg__jw_room(&b, len + 2048);
     tg__resp_write_head(&b, ctx, status, incomplete, NULL);
 
     /* A message item when there is text, a refusal, or nothing else at all
@@ -396,22 +396,22 @@ tg__resp_encode_answer(const struct tg_dialect_ctx *ctx, const char *chat, size_
             snprintf(gen, sizeof(gen), "call_%.64s_%u", tg__resp_answer_id(ctx), idx);
         }
         if (idx > 0)
-            TG__RESP_JB(&b, ",");
+            TG__JW_LIT(&b, ",");
         tg__resp_write_call_item(&b, ctx, idx, tg__resp_is_custom(ctx, name), "completed",
                                  cJSON_IsString(id) ? id->valuestring : gen, name, args, strlen(args));
         idx++;
     }
     tg__resp_write_tail(&b, ctx, NULL, &u);
-    if (b.err) {
-        rc = tg_err_set(err, b.err, "answer too large");
+    if (b.rc) {
+        rc = tg_err_set(err, b.rc, "answer too large");
         goto out;
     }
-    *out = b.p;
+    *out = b.buf;
     *outlen = b.len;
-    b.p = NULL;
+    b.buf = NULL;
     rc = TG_OK;
 out:
-    tg__resp_jb_free(&b);
+    tg__jw_free(&b);
     tg_arena_free(&a);
     return rc;
 }

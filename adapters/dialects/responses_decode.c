@@ -73,7 +73,7 @@ check_dups(const cJSON *o, const char *where, struct tg_err *err)
  */
 struct dec {
     struct tg__jt     t;
-    struct tg__resp_jb         tmp;
+    struct tg__jw         tmp;
     struct tg_arena  *a;
     struct tg_err    *err;
     struct tg__resp_priv *pv;
@@ -386,12 +386,12 @@ dec_call(struct dec *d, const cJSON *it, uint32_t i, bool custom)
     if (custom) {
         /* the custom tool's free-form input as the one argument of its function */
         d->tmp.len = 0;
-        TG__RESP_JB(&d->tmp, "{\"input\":");
-        tg__resp_jb_str(&d->tmp, args->valuestring);
-        TG__RESP_JB(&d->tmp, "}");
-        if (d->tmp.err)
-            return tg_err_set(d->err, d->tmp.err, "custom tool input too large");
-        a = tg__jt_strn(t, d->tmp.p, d->tmp.len);
+        TG__JW_LIT(&d->tmp, "{\"input\":");
+        tg__jw_str(&d->tmp, args->valuestring);
+        TG__JW_LIT(&d->tmp, "}");
+        if (d->tmp.rc)
+            return tg_err_set(d->err, d->tmp.rc, "custom tool input too large");
+        a = tg__jt_strn(t, d->tmp.buf, d->tmp.len);
     } else {
         a = tg__jt_str(t, args->valuestring);
     }
@@ -858,7 +858,7 @@ tg__resp_decode_tree(const char *body, size_t len, struct tg_arena *a, struct tg
                      char **canon, size_t *canon_len, cJSON **tree, struct tg_err *err)
 {
     struct dec d;
-    struct tg__resp_jb out;
+    struct tg__jw out;
     struct allowed al;
     const struct tg__resp_top *top;
     cJSON *root = NULL, *m;
@@ -869,8 +869,8 @@ tg__resp_decode_tree(const char *body, size_t len, struct tg_arena *a, struct tg
     int rc;
 
     memset(&d, 0, sizeof(d));
-    tg__resp_jb_init(&out, TG_MAX_RESP_CANON_BYTES);
-    tg__resp_jb_init(&d.tmp, TG_MAX_RESP_CANON_BYTES);
+    tg__jw_init(&out, TG_MAX_RESP_CANON_BYTES);
+    tg__jw_init(&d.tmp, TG_MAX_RESP_CANON_BYTES);
     d.a = a;
     d.t.a = a;
     d.err = err;
@@ -1012,10 +1012,10 @@ tg__resp_decode_tree(const char *body, size_t len, struct tg_arena *a, struct tg
         goto out;
     }
     /* the canonical text is about the client's size: one allocation */
-    tg__resp_jb_reserve(&out, len + len / 8 + 1024);
-    tg__resp_jb_value(&out, d.root);
-    if (out.err) {
-        rc = tg_err_set(err, out.err, out.err == TG_ELIMIT ? "decoded request too large"
+    tg__jw_room(&out, len + len / 8 + 1024);
+    tg__jw_value(&out, d.root);
+    if (out.rc) {
+        rc = tg_err_set(err, out.rc, out.rc == TG_ELIMIT ? "decoded request too large"
                                                            : "out of memory decoding the request");
         goto out;
     }
@@ -1024,7 +1024,7 @@ tg__resp_decode_tree(const char *body, size_t len, struct tg_arena *a, struct tg
         rc = tg_err_set(err, TG_ENOMEM, "out of memory decoding the request");
         goto out;
     }
-    memcpy(text, out.p, out.len + 1);
+    memcpy(text, out.buf, out.len + 1);
     ctx->client_model = cJSON_IsString(model) ? model->valuestring : NULL;
     ctx->stream = cJSON_IsTrue(stream);
     ctx->priv = d.pv;
@@ -1034,8 +1034,8 @@ tg__resp_decode_tree(const char *body, size_t len, struct tg_arena *a, struct tg
         *tree = d.root;
     rc = TG_OK;
 out:
-    tg__resp_jb_free(&out);
-    tg__resp_jb_free(&d.tmp);
+    tg__jw_free(&out);
+    tg__jw_free(&d.tmp);
     return rc;
 }
 

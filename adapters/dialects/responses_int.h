@@ -9,6 +9,7 @@
 #define TG_RESPONSES_INT_H
 
 #include "adapters/dialects/dialect_int.h"
+#include "adapters/dialects/jwriter.h"
 #include "engine/json.h"
 #include "engine/limits.h"
 
@@ -18,43 +19,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
-
-/* ---- a bounded, growable JSON writer ------------------------------------ */
-
-struct tg__resp_jb {
-    char  *p;
-    size_t len, cap, max;
-    int    err;          /* sticky: TG_ENOMEM or TG_ELIMIT; later writes are no-ops */
-};
-
-void tg__resp_jb_init(struct tg__resp_jb *b, size_t max);
-void tg__resp_jb_free(struct tg__resp_jb *b);
-bool tg__resp_jb_reserve(struct tg__resp_jb *b, size_t n);
-
-/* Most writes are a few bytes into room already there: that path is a
- * compare and a copy, the growth path stays out of line. */
-static inline void
-tg__resp_jb_raw(struct tg__resp_jb *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap && !tg__resp_jb_reserve(b, n))
-        return;
-    if (b->err)
-        return;
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-/* TG__RESP_JB takes string literals only (sizeof); tg__resp_jb_cstr any
- * NUL-terminated text. */
-#define TG__RESP_JB(b, lit) tg__resp_jb_raw((b), "" lit "", sizeof(lit) - 1)
-
-void tg__resp_jb_cstr(struct tg__resp_jb *b, const char *s);
-void tg__resp_jb_esc(struct tg__resp_jb *b, const char *s, size_t n);
-void tg__resp_jb_strn(struct tg__resp_jb *b, const char *s, size_t n);
-void tg__resp_jb_str(struct tg__resp_jb *b, const char *s);
-void tg__resp_jb_int(struct tg__resp_jb *b, int64_t v);
-void tg__resp_jb_value(struct tg__resp_jb *b, const cJSON *v);
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -105,28 +69,28 @@ struct tg__resp_usage {
 
 void tg__resp_usage_read(struct tg__resp_usage *u, const cJSON *cu);
 const char *tg__resp_answer_id(const struct tg_dialect_ctx *ctx);
-void tg__resp_item_id(struct tg__resp_jb *b, const struct tg_dialect_ctx *ctx, const char *prefix,
+void tg__resp_item_id(struct tg__jw *b, const struct tg_dialect_ctx *ctx, const char *prefix,
                       uint32_t idx);
 const char *tg__resp_incomplete_reason(const char *finish);
-void tg__resp_build_echo(struct tg__resp_jb *b, const struct tg_dialect_ctx *ctx);
-void tg__resp_write_head(struct tg__resp_jb *b, const struct tg_dialect_ctx *ctx, const char *status,
+void tg__resp_build_echo(struct tg__jw *b, const struct tg_dialect_ctx *ctx);
+void tg__resp_write_head(struct tg__jw *b, const struct tg_dialect_ctx *ctx, const char *status,
                          const char *incomplete, const char *err_msg);
-void tg__resp_write_tail(struct tg__resp_jb *b, const struct tg_dialect_ctx *ctx, const struct tg__resp_jb *echo,
+void tg__resp_write_tail(struct tg__jw *b, const struct tg_dialect_ctx *ctx, const struct tg__jw *echo,
                          const struct tg__resp_usage *u);
-void tg__resp_write_response(struct tg__resp_jb *b, const struct tg_dialect_ctx *ctx,
-                             const struct tg__resp_jb *echo,
+void tg__resp_write_response(struct tg__jw *b, const struct tg_dialect_ctx *ctx,
+                             const struct tg__jw *echo,
                              const char *status,
                              const char *incomplete, const char *output, size_t output_len,
                              const struct tg__resp_usage *u, const char *err_msg);
 bool tg__resp_is_custom(const struct tg_dialect_ctx *ctx, const char *name);
 const char *tg__resp_client_name(const struct tg_dialect_ctx *ctx, const char *flat,
                                  const char **ns);
-void tg__resp_write_custom_input(struct tg__resp_jb *b, const char *args, size_t len);
-void tg__resp_write_msg_item(struct tg__resp_jb *b, const struct tg_dialect_ctx *ctx, uint32_t idx,
+void tg__resp_write_custom_input(struct tg__jw *b, const char *args, size_t len);
+void tg__resp_write_msg_item(struct tg__jw *b, const struct tg_dialect_ctx *ctx, uint32_t idx,
                              const char *status,
                              const char *text, size_t tlen, int text_ci, const char *refusal, size_t rlen,
                              int refusal_ci);
-void tg__resp_write_call_item(struct tg__resp_jb *b, const struct tg_dialect_ctx *ctx, uint32_t idx,
+void tg__resp_write_call_item(struct tg__jw *b, const struct tg_dialect_ctx *ctx, uint32_t idx,
                               bool custom,
                               const char *status, const char *call_id, const char *name, const char *args,
                               size_t alen);

@@ -21,8 +21,8 @@ struct sitem {
     enum item_kind kind;
     int64_t  chat_index;     /* tool_calls[].index */
     bool     done;
-    struct tg__resp_jb text;          /* message text, or the call's arguments */
-    struct tg__resp_jb refusal;
+    struct tg__jw text;          /* message text, or the call's arguments */
+    struct tg__jw refusal;
     int      text_ci, refusal_ci;  /* content_index of each part, -1 if none */
     char    *call_id, *name;
 };
@@ -33,8 +33,8 @@ struct tg_dialect_stream {
     void    *ud;
     struct tg_sse sse;
     struct tg_arena ea;                 /* one canonical event's parse, reset per event */
-    struct tg__resp_jb ev;                       /* the event being written */
-    struct tg__resp_jb echo;                     /* build_echo, once per stream */
+    struct tg__jw ev;                       /* the event being written */
+    struct tg__jw echo;                     /* build_echo, once per stream */
     uint64_t seq;
     bool     started, finished;
     int      failed;                    /* sticky error of feed */
@@ -50,10 +50,10 @@ static int
 ev_send(struct tg_dialect_stream *s, const char *name)
 {
     int rc;
-    if (s->ev.err)
-        return s->ev.err;
+    if (s->ev.rc)
+        return s->ev.rc;
     rc = s->emit(s->ud, "event: ", 7) || s->emit(s->ud, name, strlen(name)) ||
-         s->emit(s->ud, "\ndata: ", 7) || s->emit(s->ud, s->ev.p, s->ev.len) ||
+         s->emit(s->ud, "\ndata: ", 7) || s->emit(s->ud, s->ev.buf, s->ev.len) ||
          s->emit(s->ud, "\n\n", 2) ? TG_EIO : TG_OK;
     s->ev.len = 0;
     return rc;
@@ -64,29 +64,29 @@ static void
 ev_begin(struct tg_dialect_stream *s, const char *name)
 {
     s->ev.len = 0;
-    TG__RESP_JB(&s->ev, "{\"type\":");
-    tg__resp_jb_str(&s->ev, name);
-    TG__RESP_JB(&s->ev, ",\"sequence_number\":");
-    tg__resp_jb_int(&s->ev, (int64_t)s->seq++);
+    TG__JW_LIT(&s->ev, "{\"type\":");
+    tg__jw_str(&s->ev, name);
+    TG__JW_LIT(&s->ev, ",\"sequence_number\":");
+    tg__jw_int(&s->ev, (int64_t)s->seq++);
 }
 
 /* output: every item in its current state, comma-separated. */
 static void
-write_items(struct tg_dialect_stream *s, struct tg__resp_jb *b, const char *final_status)
+write_items(struct tg_dialect_stream *s, struct tg__jw *b, const char *final_status)
 {
     for (uint32_t i = 0; i < s->nitems; i++) {
         struct sitem *it = &s->items[i];
         const char *st = final_status != NULL ? final_status
                                               : (it->done ? "completed" : "in_progress");
         if (i > 0)
-            TG__RESP_JB(b, ",");
+            TG__JW_LIT(b, ",");
         if (it->kind == IT_MSG)
-            tg__resp_write_msg_item(b, s->ctx, i, st, it->text.p ? it->text.p : "", it->text.len,
-                                    it->text_ci, it->refusal.p ? it->refusal.p : "", it->refusal.len,
+            tg__resp_write_msg_item(b, s->ctx, i, st, it->text.buf ? it->text.buf : "", it->text.len,
+                                    it->text_ci, it->refusal.buf ? it->refusal.buf : "", it->refusal.len,
                                     it->refusal_ci);
         else
             tg__resp_write_call_item(b, s->ctx, i, it->kind == IT_CUSTOM, st, it->call_id, it->name,
-                                     it->text.p ? it->text.p : "", it->text.len);
+                                     it->text.buf ? it->text.buf : "", it->text.len);
     }
 }
 
@@ -95,24 +95,24 @@ static int
 ev_response(struct tg_dialect_stream *s, const char *name, const char *status,
             const char *incomplete, const char *item_status, const char *err_msg)
 {
-    struct tg__resp_jb items;
+    struct tg__jw items;
     int rc;
 
-    tg__resp_jb_init(&items, TG_MAX_RESP_EVENT_BYTES);
+    tg__jw_init(&items, TG_MAX_RESP_EVENT_BYTES);
     write_items(s, &items, item_status);
     ev_begin(s, name);
-    TG__RESP_JB(&s->ev, ",\"response\":");
+    TG__JW_LIT(&s->ev, ",\"response\":");
     if (s->echo.len == 0)
         tg__resp_build_echo(&s->echo, s->ctx);
-    if (s->echo.err)
-        s->ev.err = s->echo.err;
-    tg__resp_write_response(&s->ev, s->ctx, &s->echo, status, incomplete, items.p ? items.p : "",
+    if (s->echo.rc)
+        s->ev.rc = s->echo.rc;
+    tg__resp_write_response(&s->ev, s->ctx, &s->echo, status, incomplete, items.buf ? items.buf : "",
                             items.len,
                             tg__resp_streq(status, "in_progress") ? NULL : &s->usage, err_msg);
-    TG__RESP_JB(&s->ev, "}");
-    if (items.err)
-        s->ev.err = items.err;
-    tg__resp_jb_free(&items);
+    TG__JW_LIT(&s->ev, "}");
+    if (items.rc)
+        s->ev.rc = items.rc;
+    tg__jw_free(&items);
     rc = ev_send(s, name);
     return rc;
 }
@@ -138,18 +138,18 @@ ev_item(struct tg_dialect_stream *s, uint32_t i, bool done)
     const char *st = done ? "completed" : "in_progress";
 
     ev_begin(s, name);
-    TG__RESP_JB(&s->ev, ",\"output_index\":");
-    tg__resp_jb_int(&s->ev, i);
-    TG__RESP_JB(&s->ev, ",\"item\":");
+    TG__JW_LIT(&s->ev, ",\"output_index\":");
+    tg__jw_int(&s->ev, i);
+    TG__JW_LIT(&s->ev, ",\"item\":");
     if (it->kind == IT_MSG)
-        tg__resp_write_msg_item(&s->ev, s->ctx, i, st, it->text.p ? it->text.p : "", it->text.len,
-                                done ? it->text_ci : -1, it->refusal.p ? it->refusal.p : "",
+        tg__resp_write_msg_item(&s->ev, s->ctx, i, st, it->text.buf ? it->text.buf : "", it->text.len,
+                                done ? it->text_ci : -1, it->refusal.buf ? it->refusal.buf : "",
                                 it->refusal.len, done ? it->refusal_ci : -1);
     else
         tg__resp_write_call_item(&s->ev, s->ctx, i, it->kind == IT_CUSTOM, st, it->call_id,
                                  it->name,
-                                 done ? (it->text.p ? it->text.p : "") : "", done ? it->text.len : 0);
-    TG__RESP_JB(&s->ev, "}");
+                                 done ? (it->text.buf ? it->text.buf : "") : "", done ? it->text.len : 0);
+    TG__JW_LIT(&s->ev, "}");
     return ev_send(s, name);
 }
 
@@ -158,10 +158,10 @@ static void
 ev_item_ref(struct tg_dialect_stream *s, uint32_t i)
 {
     static const char *const prefix[] = { "msg", "fc", "ctc" };
-    TG__RESP_JB(&s->ev, ",\"item_id\":");
+    TG__JW_LIT(&s->ev, ",\"item_id\":");
     tg__resp_item_id(&s->ev, s->ctx, prefix[s->items[i].kind], i);
-    TG__RESP_JB(&s->ev, ",\"output_index\":");
-    tg__resp_jb_int(&s->ev, i);
+    TG__JW_LIT(&s->ev, ",\"output_index\":");
+    tg__jw_int(&s->ev, i);
 }
 
 static int
@@ -169,19 +169,19 @@ ev_part(struct tg_dialect_stream *s, uint32_t i, bool refusal, bool done)
 {
     struct sitem *it = &s->items[i];
     const char *name = done ? "response.content_part.done" : "response.content_part.added";
-    struct tg__resp_jb *t = refusal ? &it->refusal : &it->text;
+    struct tg__jw *t = refusal ? &it->refusal : &it->text;
 
     ev_begin(s, name);
     ev_item_ref(s, i);
-    TG__RESP_JB(&s->ev, ",\"content_index\":");
-    tg__resp_jb_int(&s->ev, refusal ? it->refusal_ci : it->text_ci);
-    tg__resp_jb_cstr(&s->ev, refusal ? ",\"part\":{\"type\":\"refusal\",\"refusal\":"
+    TG__JW_LIT(&s->ev, ",\"content_index\":");
+    tg__jw_int(&s->ev, refusal ? it->refusal_ci : it->text_ci);
+    tg__jw_cstr(&s->ev, refusal ? ",\"part\":{\"type\":\"refusal\",\"refusal\":"
                        : ",\"part\":{\"type\":\"output_text\",\"text\":");
     if (done)
-        tg__resp_jb_strn(&s->ev, t->p ? t->p : "", t->len);
+        tg__jw_strn(&s->ev, t->buf ? t->buf : "", t->len);
     else
-        TG__RESP_JB(&s->ev, "\"\"");
-    tg__resp_jb_cstr(&s->ev, refusal ? "}}" : ",\"annotations\":[],\"logprobs\":[]}}");
+        TG__JW_LIT(&s->ev, "\"\"");
+    tg__jw_cstr(&s->ev, refusal ? "}}" : ",\"annotations\":[],\"logprobs\":[]}}");
     return ev_send(s, name);
 }
 
@@ -204,20 +204,20 @@ new_item(struct tg_dialect_stream *s, enum item_kind kind, uint32_t *out)
     it->kind = kind;
     it->text_ci = it->refusal_ci = -1;
     it->chat_index = -1;
-    tg__resp_jb_init(&it->text, TG_MAX_RESP_STREAM_TEXT);
-    tg__resp_jb_init(&it->refusal, TG_MAX_RESP_STREAM_TEXT);
+    tg__jw_init(&it->text, TG_MAX_RESP_STREAM_TEXT);
+    tg__jw_init(&it->refusal, TG_MAX_RESP_STREAM_TEXT);
     *out = s->nitems++;
     return TG_OK;
 }
 
 static int
-add_text(struct tg_dialect_stream *s, struct tg__resp_jb *b, const char *t, size_t n)
+add_text(struct tg_dialect_stream *s, struct tg__jw *b, const char *t, size_t n)
 {
     if (n > TG_MAX_RESP_STREAM_TEXT - s->text_total)
         return TG_ELIMIT;
     s->text_total += n;
-    tg__resp_jb_raw(b, t, n);
-    return b->err;
+    tg__jw_raw(b, t, n);
+    return b->rc;
 }
 
 /* Close item i: the done events of its parts or arguments, then its own. */
@@ -239,19 +239,19 @@ close_item(struct tg_dialect_stream *s, uint32_t i)
         }
         for (int ci = 0; ci < 2; ci++) {
             bool ref = ci == it->refusal_ci;
-            struct tg__resp_jb *t = ref ? &it->refusal : &it->text;
+            struct tg__jw *t = ref ? &it->refusal : &it->text;
             const char *name = ref ? "response.refusal.done" : "response.output_text.done";
             if (ci != it->text_ci && ci != it->refusal_ci)
                 continue;
             ev_begin(s, name);
             ev_item_ref(s, i);
-            TG__RESP_JB(&s->ev, ",\"content_index\":");
-            tg__resp_jb_int(&s->ev, ci);
-            tg__resp_jb_cstr(&s->ev, ref ? ",\"refusal\":" : ",\"text\":");
-            tg__resp_jb_strn(&s->ev, t->p ? t->p : "", t->len);
+            TG__JW_LIT(&s->ev, ",\"content_index\":");
+            tg__jw_int(&s->ev, ci);
+            tg__jw_cstr(&s->ev, ref ? ",\"refusal\":" : ",\"text\":");
+            tg__jw_strn(&s->ev, t->buf ? t->buf : "", t->len);
             if (!ref)
-                TG__RESP_JB(&s->ev, ",\"logprobs\":[]");
-            TG__RESP_JB(&s->ev, "}");
+                TG__JW_LIT(&s->ev, ",\"logprobs\":[]");
+            TG__JW_LIT(&s->ev, "}");
             if ((rc = ev_send(s, name)) != TG_OK || (rc = ev_part(s, i, ref, true)) != TG_OK)
                 return rc;
         }
@@ -259,11 +259,11 @@ close_item(struct tg_dialect_stream *s, uint32_t i)
         ev_begin(s, "response.function_call_arguments.done");
         ev_item_ref(s, i);
         const char *ns;
-        TG__RESP_JB(&s->ev, ",\"name\":");
-        tg__resp_jb_str(&s->ev, tg__resp_client_name(s->ctx, it->name, &ns));
-        TG__RESP_JB(&s->ev, ",\"arguments\":");
-        tg__resp_jb_strn(&s->ev, it->text.p ? it->text.p : "", it->text.len);
-        TG__RESP_JB(&s->ev, "}");
+        TG__JW_LIT(&s->ev, ",\"name\":");
+        tg__jw_str(&s->ev, tg__resp_client_name(s->ctx, it->name, &ns));
+        TG__JW_LIT(&s->ev, ",\"arguments\":");
+        tg__jw_strn(&s->ev, it->text.buf ? it->text.buf : "", it->text.len);
+        TG__JW_LIT(&s->ev, "}");
         if ((rc = ev_send(s, "response.function_call_arguments.done")) != TG_OK)
             return rc;
     } else {
@@ -274,9 +274,9 @@ close_item(struct tg_dialect_stream *s, uint32_t i)
         for (int k = 0; k < 2; k++) {
             ev_begin(s, names[k]);
             ev_item_ref(s, i);
-            tg__resp_jb_cstr(&s->ev, k == 0 ? ",\"delta\":" : ",\"input\":");
-            tg__resp_write_custom_input(&s->ev, it->text.p ? it->text.p : "", it->text.len);
-            TG__RESP_JB(&s->ev, "}");
+            tg__jw_cstr(&s->ev, k == 0 ? ",\"delta\":" : ",\"input\":");
+            tg__resp_write_custom_input(&s->ev, it->text.buf ? it->text.buf : "", it->text.len);
+            TG__JW_LIT(&s->ev, "}");
             if ((rc = ev_send(s, names[k])) != TG_OK)
                 return rc;
         }
@@ -327,11 +327,11 @@ on_text(struct tg_dialect_stream *s, const char *t, bool refusal)
         return rc;
     ev_begin(s, refusal ? "response.refusal.delta" : "response.output_text.delta");
     ev_item_ref(s, i);
-    TG__RESP_JB(&s->ev, ",\"content_index\":");
-    tg__resp_jb_int(&s->ev, refusal ? it->refusal_ci : it->text_ci);
-    TG__RESP_JB(&s->ev, ",\"delta\":");
-    tg__resp_jb_strn(&s->ev, t, n);
-    tg__resp_jb_cstr(&s->ev, refusal ? "}" : ",\"logprobs\":[]}");
+    TG__JW_LIT(&s->ev, ",\"content_index\":");
+    tg__jw_int(&s->ev, refusal ? it->refusal_ci : it->text_ci);
+    TG__JW_LIT(&s->ev, ",\"delta\":");
+    tg__jw_strn(&s->ev, t, n);
+    tg__jw_cstr(&s->ev, refusal ? "}" : ",\"logprobs\":[]}");
     return ev_send(s, refusal ? "response.refusal.delta" : "response.output_text.delta");
 }
 
@@ -400,9 +400,9 @@ on_tool_call(struct tg_dialect_stream *s, const cJSON *tc, int64_t pos)
         return TG_OK;
     ev_begin(s, "response.function_call_arguments.delta");
     ev_item_ref(s, i);
-    TG__RESP_JB(&s->ev, ",\"delta\":");
-    tg__resp_jb_str(&s->ev, args);
-    TG__RESP_JB(&s->ev, "}");
+    TG__JW_LIT(&s->ev, ",\"delta\":");
+    tg__jw_str(&s->ev, args);
+    TG__JW_LIT(&s->ev, "}");
     return ev_send(s, "response.function_call_arguments.delta");
 }
 
@@ -443,13 +443,13 @@ fail(struct tg_dialect_stream *s, const char *msg)
     if ((rc = start(s)) != TG_OK)
         return rc;
     ev_begin(s, "error");
-    TG__RESP_JB(&s->ev, ",\"code\":\"server_error\",\"message\":");
-    tg__resp_jb_str(&s->ev, msg);
-    TG__RESP_JB(&s->ev,
+    TG__JW_LIT(&s->ev, ",\"code\":\"server_error\",\"message\":");
+    tg__jw_str(&s->ev, msg);
+    TG__JW_LIT(&s->ev,
                 ",\"param\":null,\"error\":{\"type\":\"server_error\",\"code\":\"server_error\","
                 "\"message\":");
-    tg__resp_jb_str(&s->ev, msg);
-    TG__RESP_JB(&s->ev, ",\"param\":null}}");
+    tg__jw_str(&s->ev, msg);
+    TG__JW_LIT(&s->ev, ",\"param\":null}}");
     if ((rc = ev_send(s, "error")) != TG_OK)
         return rc;
     return ev_response(s, "response.failed", "failed", NULL, "incomplete", msg);
@@ -531,8 +531,8 @@ tg__resp_stream_new(const struct tg_dialect_ctx *ctx, tg_dialect_emit_fn emit, v
     s->open_msg = -1;
     tg_sse_init(&s->sse, TG_MAX_RESP_STREAM_TEXT);
     tg_arena_init(&s->ea, 0);
-    tg__resp_jb_init(&s->ev, TG_MAX_RESP_EVENT_BYTES);
-    tg__resp_jb_init(&s->echo, TG_MAX_RESP_EVENT_BYTES);
+    tg__jw_init(&s->ev, TG_MAX_RESP_EVENT_BYTES);
+    tg__jw_init(&s->echo, TG_MAX_RESP_EVENT_BYTES);
     *out = s;
     return TG_OK;
 }
@@ -573,15 +573,15 @@ tg__resp_stream_free(struct tg_dialect_stream *s)
     if (s == NULL)
         return;
     for (uint32_t i = 0; i < s->nitems; i++) {
-        tg__resp_jb_free(&s->items[i].text);
-        tg__resp_jb_free(&s->items[i].refusal);
+        tg__jw_free(&s->items[i].text);
+        tg__jw_free(&s->items[i].refusal);
         free(s->items[i].call_id);
         free(s->items[i].name);
     }
     free(s->items);
     tg_sse_free(&s->sse);
     tg_arena_free(&s->ea);
-    tg__resp_jb_free(&s->ev);
-    tg__resp_jb_free(&s->echo);
+    tg__jw_free(&s->ev);
+    tg__jw_free(&s->echo);
     free(s);
 }
