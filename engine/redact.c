@@ -99,13 +99,18 @@ redact_one(const char *text, size_t len, const struct tg_finding **fs, size_t n,
         return TG_ENOMEM;
     for (i = 0; i < n; i++) {
         const struct tg_finding *f = fs[i];
+        size_t st = f->start;
         uint32_t num;
         int w;
-        if (f->start < pos || f->end > len || f->end <= f->start)
-            continue;   /* overlapping or out of range: the earlier one won */
-        memcpy(buf + o, text + pos, f->start - pos);
-        o += f->start - pos;
-        if (ph_lookup(tab, a, f->entity, text + f->start, f->end - f->start, &num) != TG_OK)
+        if (f->end > len || f->end <= f->start || f->end <= pos)
+            continue;   /* out of range, or inside the one before: masked already */
+        if (st < pos)
+            st = pos;   /* reaching past the one before (a value found across a
+                         * joint overlapping one found in the part): mask the
+                         * rest too, or part of it would be sent */
+        memcpy(buf + o, text + pos, st - pos);
+        o += st - pos;
+        if (ph_lookup(tab, a, f->entity, text + st, f->end - st, &num) != TG_OK)
             return TG_ENOMEM;
         w = snprintf(buf + o, cap - o, "<%s_%u>", f->entity, num);
         if (w < 0 || (size_t)w >= cap - o)

@@ -492,6 +492,25 @@ Test(pii_scan, redact_text_stable_placeholders)
     cr_assert_eq(len, strlen(out));
 }
 
+/* Findings from different passes may overlap (a card found across a blank
+ * line, a phone number found in the part): nothing of either is left. */
+Test(pii_scan, redact_text_overlapping_findings_mask_both)
+{
+    const char *t = "call 555 4111 1111\n\n1111 1111 now";
+    struct tg_finding v[2] = {
+        { .part = 0, .start = 5, .end = 18, .entity = "PHONE_NUMBER", .score = 0.6f },
+        { .part = 0, .start = 9, .end = 29, .entity = "CREDIT_CARD", .score = 1.0f },
+    };
+    struct tg_findings f = { .v = v, .n = 2, .cap = 2 };
+    char *out;
+    size_t len;
+    struct tg_err err = { 0 };
+
+    cr_assert_eq(tg_redact_text(t, strlen(t), &f, &A, &out, &len, &err), TG_OK);
+    cr_assert_str_eq(out, "call <PHONE_NUMBER_1><CREDIT_CARD_1> now");
+    cr_assert_null(strstr(out, "1111"), "%s", out);
+}
+
 Test(pii_scan, redact_body_valid_json_same_value_same_placeholder)
 {
     const char *body = "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"I am \\\"a@example.com\\\" SSN 536-22-1234\"},"
