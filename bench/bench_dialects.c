@@ -89,7 +89,8 @@ struct door {
     enum tg_dialect_id id;
     char *body;
     size_t len;
-    double med;
+    double med;              /* ns per request, median batch */
+    double ratio, r_lo, r_hi; /* to chat: median and quartiles of per-batch ratios */
 };
 
 static const char answer[] =
@@ -107,7 +108,7 @@ main(void)
     struct tg_err err = { 0 };
     char *sys = rep(SYS, 4), *usr = rep(USR, 3), *res = rep(RESULT, 3), *fol = rep(FOLLOW, 2);
     struct door doors[3];
-    static double t[BATCHES];
+    static double t[BATCHES], tb[3][BATCHES];
     struct tg_arena a;
     volatile size_t sink = 0;
 
@@ -154,16 +155,28 @@ main(void)
         sys, usr, res, fol, TOOLDESC);
 
     tg_arena_init(&a, 256 * 1024);
-    for (int di = 0; di < 3; di++) {
-        struct door *dr = &doors[di];
-        const struct tg_dialect_ops *ops = tg_dialect_get(dr->id);
-        if (ops->decode == NULL && dr->id != TG_DIALECT_CHAT) {
-            printf("%-18s (no decoder in this build)\n", dr->name);
-            dr->med = 0;
-            continue;
-        }
-        for (int b = 0; b < BATCHES; b++) {
-            double t0 = now_ns();
+    /* The doors take turns batch by batch, so a change in the machine's load
+     * falls on all three alike; each batch gives a ratio to the Chat
+     * Completions batch next to it, and the medians are reported. */
+    /* BENCH_DOOR=0|1|2 and BENCH_BATCHES=N run one door for N batches only:
+     * for counting instructions per request under callgrind, which the
+     * machine's load cannot disturb (docs/dialects.md, "Cost") */
+    const char *only = getenv("BENCH_DOOR"), *nb = getenv("BENCH_BATCHES");
+    int batches = nb != NULL && atoi(nb) > 0 && atoi(nb) <= BATCHES ? atoi(nb) : BATCHES;
+    for (int b = 0; b < batches; b++) {
+        for (int di = 0; di < 3; di++) {
+            struct door *dr = &doors[di];
+            const struct tg_dialect_ops *ops = tg_dialect_get(dr->id);
+            double t0;
+            if (only != NULL && atoi(only) != di) {
+                tb[di][b] = 1;
+                continue;
+            }
+            if (ops->decode == NULL && dr->id != TG_DIALECT_CHAT) {
+                tb[di][b] = 0;
+                continue;
+            }
+            t0 = now_ns();
             for (int i = 0; i < BATCH; i++) {
                 struct tg_dialect_ctx ctx = { .id = dr->id, .answer_id = "0123456789abcdef", .now_s = 1 };
                 struct tg_context_in cin = { "t", NULL, NULL, NULL };
@@ -206,16 +219,29 @@ main(void)
                 }
                 tg_request_dispose(&q);
             }
-            t[b] = (now_ns() - t0) / BATCH;
+            tb[di][b] = (now_ns() - t0) / BATCH;
         }
-        qsort(t, BATCHES, sizeof t[0], cmp_d);
-        dr->med = t[BATCHES / 2];
     }
-    printf("the same conversation through each door: decode, parse, pre-flight with PII scan, answer encode\n");
+    for (int di = 0; di < 3; di++) {
+        double r[BATCHES];
+        for (int b = 0; b < batches; b++) {
+            t[b] = tb[di][b];
+            r[b] = tb[0][b] > 0 ? tb[di][b] / tb[0][b] : 0;
+        }
+        qsort(t, (size_t)batches, sizeof t[0], cmp_d);
+        qsort(r, (size_t)batches, sizeof r[0], cmp_d);
+        doors[di].med = t[batches / 2];
+        doors[di].ratio = r[batches / 2];
+        doors[di].r_lo = r[batches / 4];
+        doors[di].r_hi = r[3 * batches / 4];
+    }
+    printf("the same conversation through each door: decode, parse, pre-flight with PII scan, answer encode\n"
+           "(doors interleaved batch by batch; ratio = median of per-batch ratios to chat, quartiles in brackets)\n");
     for (int di = 0; di < 3; di++)
         if (doors[di].med > 0)
-            printf("%-18s %5zu bytes  median %8.0f ns  ratio to chat %5.2fx%s\n", doors[di].name, doors[di].len,
-                   doors[di].med, doors[di].med / doors[0].med, di == 0 ? " (baseline)" : "  (goal <= 1.20x)");
+            printf("%-18s %5zu bytes  median %8.0f ns  ratio to chat %5.2fx [%4.2f-%4.2f]%s\n", doors[di].name,
+                   doors[di].len, doors[di].med, doors[di].ratio, doors[di].r_lo, doors[di].r_hi,
+                   di == 0 ? " (baseline)" : "  (goal <= 1.20x)");
     (void)sink;
     tg_pii_scratch_free(scratch);
     tg_policy_unref(p);
