@@ -786,7 +786,8 @@ v_ru_inn(const char *m, size_t len)
 }
 
 /* SNILS: nine digits weighted 9..1, sum mod 101 (100 counts as 00) is the
- * two-digit control number.  The printed layout, three groups of three digits and the two control digits ("112-233-445 95"), stands alone. */
+ * two-digit control number.  The printed layout (three groups of three
+ * digits, then the two control digits: "112-233-445 95") stands alone. */
 static double
 v_ru_snils(const char *m, size_t len)
 {
