@@ -53,9 +53,11 @@ skip_ws(struct jp *p)
 }
 
 /* As tg_json_next_special, also stopping at a control byte (< 0x20): a
- * string may not hold one raw (RFC 8259 section 7). */
+ * string may not hold one raw (RFC 8259 section 7).  *hi gets a non-zero
+ * bit when a byte >= 0x80 came before the stop: without one the run is
+ * ASCII and needs no UTF-8 check. */
 static size_t
-next_special_ctl(const char *s, size_t i, size_t len)
+next_special_ctl(const char *s, size_t i, size_t len, unsigned *hi)
 {
 #if defined(__SSE2__)
     const __m128i q = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\'), c1f = _mm_set1_epi8(0x1f);
@@ -65,13 +67,19 @@ next_special_ctl(const char *s, size_t i, size_t len)
         __m128i ctl = _mm_cmpeq_epi8(_mm_max_epu8(v, c1f), c1f);
         unsigned m = (unsigned)_mm_movemask_epi8(
             _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, q), _mm_cmpeq_epi8(v, bs)), ctl));
-        if (m != 0)
+        unsigned h = (unsigned)_mm_movemask_epi8(v);   /* the top bit of each byte */
+        if (m != 0) {
+            *hi |= h & ((m & -m) - 1);
             return i + (size_t)__builtin_ctz(m);
+        }
+        *hi |= h;
         i += 16;
     }
 #endif
-    while (i < len && s[i] != '"' && s[i] != '\\' && (unsigned char)s[i] >= 0x20)
+    while (i < len && s[i] != '"' && s[i] != '\\' && (unsigned char)s[i] >= 0x20) {
+        *hi |= (unsigned char)s[i] & 0x80u;
         i++;
+    }
     return i;
 }
 
@@ -140,16 +148,19 @@ hex4(const char *h, unsigned *out)
     return 0;
 }
 
-/* p->s[p->i] is the opening quote.  *out = the decoded string (arena). */
+/* p->s[p->i] is the opening quote.  *out = the decoded string (arena);
+ * *plain = it had no escape, so it holds no byte JSON must escape. */
 static bool
-parse_string(struct jp *p, char **out)
+parse_string(struct jp *p, char **out, bool *plain)
 {
     size_t start = p->i + 1, end = start, n = 0;
+    unsigned hi = 0;
     char *o;
 
+    *plain = true;
     /* Find the closing quote; its distance bounds the decoded length. */
     for (;;) {
-        end = next_special_ctl(p->s, end, p->len);
+        end = next_special_ctl(p->s, end, p->len, &hi);
         if (end >= p->len)
             goto bad;
         if (p->s[end] == '"')
@@ -158,6 +169,7 @@ parse_string(struct jp *p, char **out)
             p->i = end;
             goto bad;   /* a raw control byte */
         }
+        *plain = false;
         if (end + 1 >= p->len)
             goto bad;   /* a backslash as the last byte */
         end += 2;
@@ -165,6 +177,12 @@ parse_string(struct jp *p, char **out)
     if ((o = tg_arena_alloc(p->a, end - start + 1)) == NULL) {
         p->rc = TG_ENOMEM;
         return false;
+    }
+    if (*plain && hi == 0) {
+        /* ASCII without escapes (most keys and prose): the text is the value */
+        memcpy(o, p->s + start, end - start);
+        n = end - start;
+        goto done;
     }
     for (size_t i = start; i < end;) {
         size_t j = tg_json_next_special(p->s, i, end);
@@ -226,6 +244,7 @@ parse_string(struct jp *p, char **out)
             o[n++] = (char)(0x80 | (cp & 0x3F));
         }
     }
+done:
     o[n] = '\0';
     *out = o;
     p->i = end + 1;
@@ -319,9 +338,11 @@ static bool parse_value(struct jp *p, cJSON *item);
 static cJSON *
 new_item(struct jp *p)
 {
-    cJSON *c = tg_arena_calloc(p->a, 1, sizeof(*c));
+    cJSON *c = tg_arena_alloc(p->a, sizeof(*c));
     if (c == NULL)
         p->rc = TG_ENOMEM;
+    else
+        *c = (cJSON){ 0 };   /* stores the compiler inlines, not a memset call */
     return c;
 }
 
@@ -353,7 +374,8 @@ parse_container(struct jp *p, cJSON *item, bool object)
         cur = c;
         skip_ws(p);
         if (object) {
-            if (p->i >= p->len || p->s[p->i] != '"' || !parse_string(p, &c->string)) {
+            bool kplain;
+            if (p->i >= p->len || p->s[p->i] != '"' || !parse_string(p, &c->string, &kplain)) {
                 if (p->rc == 0)
                     p->rc = TG_EINVAL;
                 return false;
@@ -415,9 +437,10 @@ parse_value(struct jp *p, cJSON *item)
         return false;
     }
     if (*s == '"') {
-        if (!parse_string(p, &item->valuestring))
+        bool plain;
+        if (!parse_string(p, &item->valuestring, &plain))
             return false;
-        item->type = cJSON_String;
+        item->type = cJSON_String | (plain ? TG_JSON_PLAIN : 0);
         return true;
     }
     if (*s == '-' || (*s >= '0' && *s <= '9'))

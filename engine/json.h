@@ -36,6 +36,14 @@
 #include <cjson/cJSON.h>
 
 /*
+ * Set in the type of a string node whose JSON text had no escape: its
+ * value holds no '"', '\\' or control byte, so a writer may copy it
+ * between quotes as it is, without looking for bytes to escape.  cJSON's
+ * accessors and printer read the type through `& 0xFF` and do not see it.
+ */
+#define TG_JSON_PLAIN (1 << 12)
+
+/*
  * Parse one JSON value from s[0..len) (leading whitespace skipped); *end =
  * where parsing stopped (after the value on success, at the offending byte
  * on failure).  TG_OK, TG_EINVAL (not JSON), TG_ELIMIT (nested deeper than

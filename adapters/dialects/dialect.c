@@ -3,6 +3,7 @@
  * the two families.
  */
 #include "adapters/dialects/dialect_int.h"
+#include "engine/json.h"
 
 #include <cjson/cJSON.h>
 
@@ -102,6 +103,15 @@ tg__jt_str(struct tg__jt *t, const char *s)
     cJSON *n = jt_node(t, cJSON_String);
     if (n != NULL)
         n->valuestring = (char *)(uintptr_t)s;   /* read-only tree (engine/json.h) */
+    return n;
+}
+
+cJSON *
+tg__jt_sv(struct tg__jt *t, const cJSON *v)
+{
+    cJSON *n = tg__jt_str(t, v->valuestring);
+    if (n != NULL && cJSON_IsString(v))
+        n->type |= v->type & TG_JSON_PLAIN;   /* the writer copies it as it is */
     return n;
 }
 

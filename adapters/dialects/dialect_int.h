@@ -81,6 +81,10 @@ cJSON *tg__jt_arr(struct tg__jt *t);
 /* A string node holding s itself (not a copy): s must live as long as the
  * arena, as the client's parse tree and arena strings do. */
 cJSON *tg__jt_str(struct tg__jt *t, const char *s);
+/* A string node holding v's string (v a node of the client's parse tree),
+ * as tg__jt_str(t, v->valuestring) does, and keeping its TG_JSON_PLAIN
+ * mark: a string that had no escape is printed without a scan. */
+cJSON *tg__jt_sv(struct tg__jt *t, const cJSON *v);
 /* A string node holding a copy of s[0..n) in the arena. */
 cJSON *tg__jt_strn(struct tg__jt *t, const char *s, size_t n);
 cJSON *tg__jt_null(struct tg__jt *t);

@@ -7,6 +7,7 @@
  */
 #include "adapters/dialects/jwriter.h"
 #include "adapters/dialects/dialect_int.h"
+#include "engine/json.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -146,19 +147,26 @@ tg__jw_esc(struct tg__jw *w, const char *s, size_t n)
     tg__jw_raw(w, s + i, n - i);
 }
 
+/* s[0..n), which needs no escape, between quotes. */
+static void
+jw_plain(struct tg__jw *w, const char *s, size_t n)
+{
+    if (w->rc != TG_OK || (w->len + n + 3 > w->cap && !tg__jw_room(w, n + 2)))
+        return;
+    w->buf[w->len] = '"';
+    memcpy(w->buf + w->len + 1, s, n);
+    w->buf[w->len + n + 1] = '"';
+    w->len += n + 2;
+    w->buf[w->len] = '\0';
+}
+
 /* s[0..n) as a quoted JSON string. */
 void
 tg__jw_strn(struct tg__jw *w, const char *s, size_t n)
 {
     /* Most strings (keys, ids, prose) need no escape: one scan, one copy. */
     if (next_to_escape(s, 0, n) == n) {
-        if (w->rc != TG_OK || (w->len + n + 3 > w->cap && !tg__jw_room(w, n + 2)))
-            return;
-        w->buf[w->len] = '"';
-        memcpy(w->buf + w->len + 1, s, n);
-        w->buf[w->len + n + 1] = '"';
-        w->len += n + 2;
-        w->buf[w->len] = '\0';
+        jw_plain(w, s, n);
         return;
     }
     TG__JW_LIT(w, "\"");
@@ -229,7 +237,12 @@ tg__jw_value(struct tg__jw *w, const cJSON *v)
     case cJSON_False:  TG__JW_LIT(w, "false"); break;
     case cJSON_True:   TG__JW_LIT(w, "true"); break;
     case cJSON_Number: jw_num(w, v->valuedouble); break;
-    case cJSON_String: tg__jw_str(w, v->valuestring ? v->valuestring : ""); break;
+    case cJSON_String:
+        if ((v->type & TG_JSON_PLAIN) && v->valuestring != NULL)
+            jw_plain(w, v->valuestring, strlen(v->valuestring));
+        else
+            tg__jw_str(w, v->valuestring ? v->valuestring : "");
+        break;
     case cJSON_Array:
         TG__JW_LIT(w, "[");
         for (c = v->child; c != NULL; c = c->next) {
@@ -243,9 +256,13 @@ tg__jw_value(struct tg__jw *w, const cJSON *v)
         TG__JW_LIT(w, "{");
         for (c = v->child; c != NULL; c = c->next) {
             const char *k = c->string ? c->string : "";
-            size_t kn = strlen(k), sep = c != v->child;
-            /* `,"key":` in one write: keys are names, they rarely need escapes */
-            if (next_to_escape(k, 0, kn) == kn && w->rc == TG_OK &&
+            size_t kn = 0, sep = c != v->child;
+            /* `,"key":` in one write: keys are names, they rarely need
+             * escapes.  One pass finds the end and any byte to escape: the
+             * table marks NUL too (a control byte). */
+            while (!tg__dialect_json_esc[(unsigned char)k[kn]])
+                kn++;
+            if (k[kn] == '\0' && w->rc == TG_OK &&
                 (w->len + kn + 4 + 1 <= w->cap || tg__jw_room(w, kn + 4))) {
                 char *o = w->buf + w->len;
                 o[0] = ',';

@@ -504,7 +504,7 @@ tool_result(struct dec *d, const cJSON *b, const char *where, struct cparts *mov
         return refuse(d, "%s.content must be a string or an array of content blocks", where);
     }
     m = msg_begin(d, "tool");
-    tg__jt_add(&d->t, m, "tool_call_id", tg__jt_str(&d->t, id->valuestring));
+    tg__jt_add(&d->t, m, "tool_call_id", tg__jt_sv(&d->t, id));
     /* OpenAI's tool messages have no error flag: the text says it */
     tg__jt_add(&d->t, m, "content", write_content(d, &text, NULL, cJSON_IsTrue(ie) ? "Error: " : NULL));
     return TG_OK;
@@ -520,7 +520,7 @@ user_message(struct dec *d, const cJSON *content, const char *where)
     int rc;
 
     if (cJSON_IsString(content)) {
-        tg__jt_add(&d->t, msg_begin(d, "user"), "content", tg__jt_str(&d->t, content->valuestring));
+        tg__jt_add(&d->t, msg_begin(d, "user"), "content", tg__jt_sv(&d->t, content));
         return TG_OK;
     }
     if (!cJSON_IsArray(content))
@@ -556,7 +556,7 @@ assistant_message(struct dec *d, const cJSON *content, const char *where)
 
     if (cJSON_IsString(content)) {
         tg__jt_add(&d->t, msg_begin(d, "assistant"), "content",
-                   tg__jt_str(&d->t, content->valuestring));
+                   tg__jt_sv(&d->t, content));
         return TG_OK;
     }
     if (!cJSON_IsArray(content))
@@ -600,10 +600,10 @@ assistant_message(struct dec *d, const cJSON *content, const char *where)
             tc = tg__jt_obj(&d->t);
             fn = tg__jt_obj(&d->t);
             tg__jt_add(&d->t, tcs, NULL, tc);
-            tg__jt_add(&d->t, tc, "id", tg__jt_str(&d->t, tg__msg_get(b, "id")->valuestring));
+            tg__jt_add(&d->t, tc, "id", tg__jt_sv(&d->t, tg__msg_get(b, "id")));
             tg__jt_add(&d->t, tc, "type", tg__jt_str(&d->t, "function"));
             tg__jt_add(&d->t, tc, "function", fn);
-            tg__jt_add(&d->t, fn, "name", tg__jt_str(&d->t, tg__msg_get(b, "name")->valuestring));
+            tg__jt_add(&d->t, fn, "name", tg__jt_sv(&d->t, tg__msg_get(b, "name")));
             input = tg__msg_get(b, "input");
             if (absent(input)) {
                 args = tg__jt_str(&d->t, "{}");
@@ -636,7 +636,7 @@ system_message(struct dec *d, const cJSON *sys, const char *where)
     if (absent(sys))
         return TG_OK;
     if (cJSON_IsString(sys)) {
-        tg__jt_add(&d->t, msg_begin(d, "system"), "content", tg__jt_str(&d->t, sys->valuestring));
+        tg__jt_add(&d->t, msg_begin(d, "system"), "content", tg__jt_sv(&d->t, sys));
         return TG_OK;
     }
     if (!cJSON_IsArray(sys))
@@ -706,9 +706,9 @@ write_tools(struct dec *d, const cJSON *tools, const cJSON *choice)
         tg__jt_add(&d->t, arr, NULL, to);
         tg__jt_add(&d->t, to, "type", tg__jt_str(&d->t, "function"));
         tg__jt_add(&d->t, to, "function", fo);
-        tg__jt_add(&d->t, fo, "name", tg__jt_str(&d->t, n->valuestring));
+        tg__jt_add(&d->t, fo, "name", tg__jt_sv(&d->t, n));
         if (cJSON_IsString(desc))
-            tg__jt_add(&d->t, fo, "description", tg__jt_str(&d->t, desc->valuestring));
+            tg__jt_add(&d->t, fo, "description", tg__jt_sv(&d->t, desc));
         tg__jt_add(&d->t, fo, "parameters", tg__jt_ref(&d->t, schema));
     }
 
@@ -744,7 +744,7 @@ write_tools(struct dec *d, const cJSON *tools, const cJSON *choice)
         tg__jt_add(&d->t, d->root, "tool_choice", tc);
         tg__jt_add(&d->t, tc, "type", tg__jt_str(&d->t, "function"));
         tg__jt_add(&d->t, tc, "function", fn);
-        tg__jt_add(&d->t, fn, "name", tg__jt_str(&d->t, name->valuestring));
+        tg__jt_add(&d->t, fn, "name", tg__jt_sv(&d->t, name));
     } else {
         tg__jt_add(&d->t, d->root, "tool_choice",
                    tg__jt_str(&d->t, strcmp(ty->valuestring, "any") == 0 ? "required"
@@ -917,7 +917,7 @@ tg__messages_decode(const char *body, size_t len, struct tg_arena *a, struct tg_
     }
 
     d.root = tg__jt_obj(&d.t);
-    tg__jt_add(&d.t, d.root, "model", tg__jt_str(&d.t, model->valuestring));
+    tg__jt_add(&d.t, d.root, "model", tg__jt_sv(&d.t, model));
     tg__jt_add(&d.t, d.root, "messages", d.msgs = tg__jt_arr(&d.t));
     if ((rc = system_message(&d, tg__msg_get(j, "system"), "system")) != TG_OK)
         goto out;
@@ -998,11 +998,11 @@ tg__messages_decode(const char *body, size_t len, struct tg_arena *a, struct tg_
     }
     /* an opaque id by Anthropic's rules, but carried and so scanned */
     if (cJSON_IsString(uid))
-        tg__jt_add(&d.t, d.root, "user", tg__jt_str(&d.t, uid->valuestring));
+        tg__jt_add(&d.t, d.root, "user", tg__jt_sv(&d.t, uid));
     if (cJSON_IsString(cat)) {
         cJSON *mo = tg__jt_obj(&d.t);
         tg__jt_add(&d.t, d.root, "metadata", mo);
-        tg__jt_add(&d.t, mo, "category", tg__jt_str(&d.t, cat->valuestring));
+        tg__jt_add(&d.t, mo, "category", tg__jt_sv(&d.t, cat));
     }
     if (stream) {
         cJSON *so = tg__jt_obj(&d.t);

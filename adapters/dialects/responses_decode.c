@@ -54,11 +54,16 @@ check_dups(const cJSON *o, const char *where, struct tg_err *err)
         return TG_OK;
     if (n > 64)   /* request objects of this API have far fewer members */
         return tg_err_set(err, TG_EINVAL, "%s has too many members", where);
-    for (const cJSON *c = o->child; c != NULL; c = c->next)
-        for (const cJSON *d = c->next; d != NULL; d = d->next)
-            if (strcmp(c->string ? c->string : "", d->string ? d->string : "") == 0)
+    for (const cJSON *c = o->child; c != NULL; c = c->next) {
+        const char *ck = c->string ? c->string : "";
+        for (const cJSON *d = c->next; d != NULL; d = d->next) {
+            const char *dk = d->string ? d->string : "";
+            /* most pairs differ in their first byte: no call for those */
+            if (ck[0] == dk[0] && strcmp(ck, dk) == 0)
                 return tg_err_set(err, TG_EINVAL, "duplicate key '%s' in %s",
                                   safe_name(c->string), where);
+        }
+    }
     return TG_OK;
 }
 
@@ -200,7 +205,7 @@ media_part(struct dec *d, const cJSON *p)
         const char *detail = tg__resp_str_or(tg__resp_get(p, "detail"), NULL);
         tg__jt_add(t, o, "type", tg__jt_str(t, "image_url"));
         tg__jt_add(t, o, "image_url", in);
-        tg__jt_add(t, in, "url", tg__jt_str(t, tg__resp_get(p, "image_url")->valuestring));
+        tg__jt_add(t, in, "url", tg__jt_sv(t, tg__resp_get(p, "image_url")));
         /* chat knows auto/low/high; "original" (no downscaling) is closest to high */
         if (detail != NULL)
             tg__jt_add(t, in, "detail",
@@ -212,7 +217,7 @@ media_part(struct dec *d, const cJSON *p)
         for (unsigned k = 0; k < 3; k++) {
             const cJSON *v = tg__resp_get(p, keys[k]);
             if (cJSON_IsString(v))
-                tg__jt_add(t, in, keys[k], tg__jt_str(t, v->valuestring));
+                tg__jt_add(t, in, keys[k], tg__jt_sv(t, v));
         }
     }
     return o;
@@ -270,7 +275,7 @@ write_content(struct dec *d, cJSON *m, const cJSON *content, const char *where)
     int rc;
 
     if (cJSON_IsString(content)) {
-        tg__jt_add(t, m, "content", tg__jt_str(t, content->valuestring));
+        tg__jt_add(t, m, "content", tg__jt_sv(t, content));
         return TG_OK;
     }
     if (!cJSON_IsArray(content))
@@ -379,7 +384,7 @@ dec_call(struct dec *d, const cJSON *it, uint32_t i, bool custom)
     tc = tg__jt_obj(t);
     fn = tg__jt_obj(t);
     tg__jt_add(t, d->open_tcs, NULL, tc);
-    tg__jt_add(t, tc, "id", tg__jt_str(t, call_id->valuestring));
+    tg__jt_add(t, tc, "id", tg__jt_sv(t, call_id));
     tg__jt_add(t, tc, "type", tg__jt_str(t, "function"));
     tg__jt_add(t, tc, "function", fn);
     tg__jt_add(t, fn, "name", tg__jt_str(t, nm));
@@ -393,7 +398,7 @@ dec_call(struct dec *d, const cJSON *it, uint32_t i, bool custom)
             return tg_err_set(d->err, d->tmp.rc, "custom tool input too large");
         a = tg__jt_strn(t, d->tmp.buf, d->tmp.len);
     } else {
-        a = tg__jt_str(t, args->valuestring);
+        a = tg__jt_sv(t, args);
     }
     tg__jt_add(t, fn, "arguments", a);
     return TG_OK;
@@ -426,9 +431,9 @@ dec_output(struct dec *d, const cJSON *it, uint32_t i)
     }
     close_open(d);
     m = msg_start(d, "tool");
-    tg__jt_add(t, m, "tool_call_id", tg__jt_str(t, call_id->valuestring));
+    tg__jt_add(t, m, "tool_call_id", tg__jt_sv(t, call_id));
     if (cJSON_IsString(out)) {
-        tg__jt_add(t, m, "content", tg__jt_str(t, out->valuestring));
+        tg__jt_add(t, m, "content", tg__jt_sv(t, out));
         return TG_OK;
     }
     tg__jt_add(t, m, "content", joined(d, out->child, n));
@@ -450,7 +455,7 @@ dec_input(struct dec *d, const cJSON *input)
 
     if (cJSON_IsString(input)) {
         close_open(d);
-        tg__jt_add(&d->t, msg_start(d, "user"), "content", tg__jt_str(&d->t, input->valuestring));
+        tg__jt_add(&d->t, msg_start(d, "user"), "content", tg__jt_sv(&d->t, input));
         return TG_OK;
     }
     if (!cJSON_IsArray(input))
@@ -944,10 +949,10 @@ tg__resp_decode_tree(const char *body, size_t len, struct tg_arena *a, struct tg
 
     d.root = tg__jt_obj(&d.t);
     if (cJSON_IsString(model))
-        tg__jt_add(&d.t, d.root, "model", tg__jt_str(&d.t, model->valuestring));
+        tg__jt_add(&d.t, d.root, "model", tg__jt_sv(&d.t, model));
     tg__jt_add(&d.t, d.root, "messages", d.msgs = tg__jt_arr(&d.t));
     if (cJSON_IsString(instr) && instr->valuestring[0] != '\0')
-        tg__jt_add(&d.t, msg_start(&d, "system"), "content", tg__jt_str(&d.t, instr->valuestring));
+        tg__jt_add(&d.t, msg_start(&d, "system"), "content", tg__jt_sv(&d.t, instr));
     if ((rc = dec_input(&d, input)) != TG_OK)
         goto out;
     if (d.nmsgs == 0) {

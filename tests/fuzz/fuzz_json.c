@@ -244,6 +244,11 @@ tree_eq(const cJSON *x, const cJSON *y)
         case cJSON_String:
             if (strcmp(x->valuestring, y->valuestring) != 0)
                 return false;
+            /* a string marked plain holds nothing a writer must escape */
+            if ((x->type & TG_JSON_PLAIN) && strpbrk(x->valuestring, "\"\\\x01\x02\x03\x04\x05\x06\x07\x08\t\n"
+                                                        "\x0b\x0c\r\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18"
+                                                        "\x19\x1a\x1b\x1c\x1d\x1e\x1f") != NULL)
+                return false;
             break;
         case cJSON_Array:
         case cJSON_Object:

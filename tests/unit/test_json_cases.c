@@ -96,3 +96,43 @@ Test(json_cases, utf8_prefix_lengths)
         cr_expect_eq(tg_json_utf8_check(c[i].s, c[i].n), c[i].want, "case %zu: %zu", i,
                      tg_json_utf8_check(c[i].s, c[i].n));
 }
+
+/* TG_JSON_PLAIN: set on exactly the strings written without an escape,
+ * hidden from cJSON's type checks, and the value is the same either way. */
+Test(json_cases, plain_strings)
+{
+    static const struct { const char *json, *value; bool plain; } c[] = {
+        { "\"abc\"", "abc", true },
+        { "\"\"", "", true },
+        { "\"caf\xc3\xa9 \xe4\xb8\xad\"", "caf\xc3\xa9 \xe4\xb8\xad", true },    /* UTF-8 needs no escape */
+        { "\"a long ASCII run past sixteen bytes of text\"", "a long ASCII run past sixteen bytes of text", true },
+        { "\"a\\nb\"", "a\nb", false },
+        { "\"\\u0041\"", "A", false },                    /* an escape that decodes to a plain byte */
+        { "\"\\\"quoted\\\"\"", "\"quoted\"", false },
+        { "\"0123456789abcdef\\/\"", "0123456789abcdef/", false },
+    };
+    for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+        struct tg_arena a;
+        cJSON *v = NULL;
+        const char *end;
+        tg_arena_init(&a, 0);
+        cr_assert_eq(tg_json_parse(c[i].json, strlen(c[i].json), 8, &a, &v, &end), TG_OK, "case %zu", i);
+        cr_expect(cJSON_IsString(v), "case %zu", i);
+        cr_expect_str_eq(v->valuestring, c[i].value, "case %zu", i);
+        cr_expect_eq((v->type & TG_JSON_PLAIN) != 0, c[i].plain, "case %zu", i);
+        tg_arena_free(&a);
+    }
+    /* members: the mark is on values only, keys do not carry it */
+    {
+        struct tg_arena a;
+        cJSON *v = NULL;
+        const char *end;
+        static const char j[] = "{\"k\\n\":\"v\",\"k2\":\"\\tv\"}";
+        tg_arena_init(&a, 0);
+        cr_assert_eq(tg_json_parse(j, sizeof j - 1, 8, &a, &v, &end), TG_OK);
+        cr_expect(v->child->type & TG_JSON_PLAIN);
+        cr_expect(!(v->child->next->type & TG_JSON_PLAIN));
+        cr_expect(cJSON_IsString(v->child->next));
+        tg_arena_free(&a);
+    }
+}
