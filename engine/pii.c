@@ -80,7 +80,18 @@ static inline bool is_hex(unsigned char c)
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
-//* Bit k set when p[k] (k < nb <= 64) is a word byte (is_wordc). */
+/* A 16-bit mask's population count without the POPCNT instruction (not
+ * in the x86-64 baseline; GCC would call libgcc for it). */
+static inline unsigned
+pop16(unsigned x)
+{
+    x = x - ((x >> 1) & 0x5555u);
+    x = (x & 0x3333u) + ((x >> 2) & 0x3333u);
+    x = (x + (x >> 4)) & 0x0f0fu;
+    return (x + (x >> 8)) & 0x1fu;
+}
+
+/* Bit k set when p[k] (k < nb <= 64) is a word byte (is_wordc). */
 static inline uint64_t
 alnum_bits(const unsigned char *p, size_t nb)
 {
@@ -171,7 +182,7 @@ words_mask(const struct tg_pii_db *db, const struct wfilter *wf, const unsigned 
 }
 
 
-//* ---- normalisation ------------------------------------------------------------ */
+/* ---- normalisation ------------------------------------------------------------ */
 
 /* The normaliser itself is engine/pii_norm.c. */
 
@@ -292,7 +303,7 @@ col_count(const unsigned char *t, size_t s, size_t e, unsigned char d, size_t st
     if (col == NULL && memchr(t + s, '"', e - s) == NULL) {
         const __m128i dv = _mm_set1_epi8((char)d);
         for (; s + 16 <= e; s += 16)
-            c += (uint32_t)__builtin_popcount((unsigned)_mm_movemask_epi8(
+            c += pop16((unsigned)_mm_movemask_epi8(
                 _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(t + s)), dv)));
     }
 #endif
@@ -354,7 +365,7 @@ col_delim(const unsigned char *t, size_t s, size_t e, uint32_t *nd)
         for (; s + 16 <= e; s += 16) {
             __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(t + s));
             for (k = 1; k < 5; k++)
-                c[k] += (uint32_t)__builtin_popcount(
+                c[k] += pop16(
                     (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8((char)ds[k]))));
         }
 #endif
@@ -663,12 +674,16 @@ bit_next(const uint64_t *b, size_t pos, size_t len, bool want)
 /* The digit-cluster lengths of p[0, len) (len <= CLUSTER_FAST_MAX) as a
  * bitmask, exactly as the byte loop in flush_window() computes them, but
  * from bitmaps of digits and separators: the work is per run of digits,
- * not per byte. */
+ * not per byte.  *grouped gets the lengths of the clusters written in
+ * groups: two or more runs joined by separators, or one after a '+' (a
+ * cluster at p[0], whose byte before is not known here, counts as grouped,
+ * and so does a CSV field of a cluster that is: this may only admit more). */
 static uint64_t
-digit_clusters(const unsigned char *p, size_t len, size_t avail)
+digit_clusters(const unsigned char *p, size_t len, size_t avail, uint64_t *grouped)
 {
-    uint64_t dg[CLUSTER_FAST_MAX / 64] = { 0 }, sp[CLUSTER_FAST_MAX / 64] = { 0 }, clusters = 0;
-    size_t k = 0, i, j, g, cur = 0, field = 0;
+    uint64_t dg[CLUSTER_FAST_MAX / 64] = { 0 }, sp[CLUSTER_FAST_MAX / 64] = { 0 }, clusters = 0, gr = 0;
+    size_t k = 0, i, j, g, cur = 0, field = 0, plus = SIZE_MAX;
+    bool joined = false;
 
 #if defined(__SSE2__)
     {
@@ -706,9 +721,15 @@ digit_clusters(const unsigned char *p, size_t len, size_t avail)
     }
     i = bit_next(dg, 0, len, true);
     while (i < len) {
+        if (cur == 0)   /* a cluster starts: after a '+' it is grouped */
+            joined = i == 0 || p[i - 1] == '+';
+        if (i > 0 && p[i - 1] == '+')
+            plus = 0;   /* an international number starts here, whatever came before */
         j = bit_next(dg, i, len, false);       /* end of this run of digits */
         cur += j - i;
         field += j - i;
+        if (plus != SIZE_MAX)
+            plus += j - i;
         g = bit_next(dg, j, len, true);        /* start of the next run */
         if (g < len && g - j <= 2 && ((sp[j >> 6] >> (j & 63)) & 1) &&
             (g - j == 1 || ((sp[(j + 1) >> 6] >> ((j + 1) & 63)) & 1))) {
@@ -716,20 +737,38 @@ digit_clusters(const unsigned char *p, size_t len, size_t avail)
                 /* a comma may also end a CSV field: its digits alone count
                  * too, from four on (three or fewer are a thousands group,
                  * and admitting detectors for those costs prose time) */
-                if (field >= 4)
+                if (field >= 4) {
                     clusters |= (uint64_t)1 << (field > 63 ? 63 : field);
+                    if (joined)
+                        gr |= (uint64_t)1 << (field > 63 ? 63 : field);
+                }
                 field = 0;
             }
+            joined = true;
             i = g;                             /* joined by one or two separators */
             continue;
         }
         clusters |= (uint64_t)1 << (cur > 63 ? 63 : cur);
-        if (field >= 4)
+        if (joined)
+            gr |= (uint64_t)1 << (cur > 63 ? 63 : cur);
+        if (field >= 4) {
             clusters |= (uint64_t)1 << (field > 63 ? 63 : field);
+            if (joined)
+                gr |= (uint64_t)1 << (field > 63 ? 63 : field);
+        }
+        if (plus != SIZE_MAX && plus >= 4) {
+            /* "ref 2201 +1 (415) 555-0199": the digits from the '+' on
+             * count on their own, or the number before would push the
+             * cluster past a phone's length */
+            clusters |= (uint64_t)1 << (plus > 63 ? 63 : plus);
+            gr |= (uint64_t)1 << (plus > 63 ? 63 : plus);
+        }
+        plus = SIZE_MAX;
         cur = 0;
         field = 0;
         i = g;
     }
+    *grouped = gr;
     return clusters;
 }
 
@@ -739,7 +778,7 @@ static int
 flush_window(struct scan *sc, size_t wl, size_t wr, uint32_t trig, const detmask *lits)
 {
     const unsigned char *t = sc->t;
-    uint64_t clusters = 0;
+    uint64_t clusters = 0, grouped = 0;
     uint32_t cur = 0, gap = 0;
     const struct tg_pii_db *db = sc->db;
     size_t i;
@@ -749,12 +788,17 @@ flush_window(struct scan *sc, size_t wl, size_t wr, uint32_t trig, const detmask
 
     /* Digit clusters: digits joined by at most two separator bytes. */
     if ((trig & TG_PII_TRIG_DIGITS) && wr - wl <= CLUSTER_FAST_MAX) {
-        clusters = digit_clusters(t + wl, wr - wl, sc->n - wl);
+        clusters = digit_clusters(t + wl, wr - wl, sc->n - wl, &grouped);
     } else if (trig & TG_PII_TRIG_DIGITS) {
         uint32_t field = 0;   /* digits since the last comma (a CSV field) */
+        uint32_t plus = 0;    /* digits since a '+' (as in digit_clusters()) */
         for (i = wl; i < wr; i++) {
             unsigned char c = t[i];
             if (c >= '0' && c <= '9') {
+                if (i > wl && t[i - 1] == '+')
+                    plus = 1;
+                else if (plus)
+                    plus++;
                 cur++;
                 field++;
                 gap = 0;
@@ -770,8 +814,11 @@ flush_window(struct scan *sc, size_t wl, size_t wr, uint32_t trig, const detmask
                 clusters |= (uint64_t)1 << (cur > 63 ? 63 : cur);
                 if (field >= 4)
                     clusters |= (uint64_t)1 << (field > 63 ? 63 : field);
+                if (plus >= 4)
+                    clusters |= (uint64_t)1 << (plus > 63 ? 63 : plus);
                 cur = 0;
                 field = 0;
+                plus = 0;
                 gap = 0;
             }
         }
@@ -779,6 +826,9 @@ flush_window(struct scan *sc, size_t wl, size_t wr, uint32_t trig, const detmask
             clusters |= (uint64_t)1 << (cur > 63 ? 63 : cur);
         if (field >= 4)
             clusters |= (uint64_t)1 << (field > 63 ? 63 : field);
+        if (plus >= 4)
+            clusters |= (uint64_t)1 << (plus > 63 ? 63 : plus);
+        grouped = clusters;   /* not told apart on this rare path: admits more, never less */
     }
     /* A detector runs when a trigger other than digits admits it, or the
      * digits trigger does and a cluster length fits its bounds. */
@@ -792,6 +842,15 @@ flush_window(struct scan *sc, size_t wl, size_t wr, uint32_t trig, const detmask
         while (cl) {
             dm_or(&dm, &db->clus_det[__builtin_ctzll(cl)]);
             cl &= cl - 1;
+        }
+        if (grouped != clusters && dm_meets(&dm, &db->grp_det)) {
+            /* digits_grouped detectors (phone numbers): a plain run such as
+             * a timestamp does not admit them, only the grouped clusters */
+            detmask gm = dm_zero();
+            for (cl = grouped; cl; cl &= cl - 1)
+                dm_or(&gm, &db->clus_det[__builtin_ctzll(cl)]);
+            for (k = 0; k < DM_WORDS; k++)
+                dm.w[k] = (dm.w[k] & ~db->grp_det.w[k]) | (gm.w[k] & db->grp_det.w[k]);
         }
         dm = dm_and(dm, &db->dig_det);
         dm_or(&adm, &dm);
@@ -818,39 +877,37 @@ flush_window(struct scan *sc, size_t wl, size_t wr, uint32_t trig, const detmask
     return TG_OK;
 }
 
-static bool
-contains_ci(const unsigned char *t, size_t lo, size_t hi, const char *w, size_t wl)
+/* Does t[i, hi) start with w (lower case, wl bytes), case-insensitively? */
+static inline bool
+at_ci(const unsigned char *t, size_t i, size_t hi, const char *w, size_t wl)
 {
-    size_t i, j;
-    for (i = lo; i + wl <= hi; i++) {
-        for (j = 0; j < wl && lc(t[i + j]) == (unsigned char)w[j]; j++)
-            ;
-        if (j == wl)
-            return true;
-    }
-    return false;
+    size_t j;
+    if (hi - i < wl)
+        return false;
+    for (j = 0; j < wl && lc(t[i + j]) == (unsigned char)w[j]; j++)
+        ;
+    return j == wl;
 }
 
+/* Does t[lo, hi) name a credential: "key", "secret", "token", "passw",
+ * "pwd", "auth" or "credential" anywhere in it, in any case?  One pass,
+ * each byte dispatched on the keyword it could start. */
 static bool
 keyish(const unsigned char *t, size_t lo, size_t hi)
 {
-    static const struct { const char *w; size_t n; } kw[] = {
-        { "key", 3 }, { "secret", 6 }, { "token", 5 }, { "passw", 5 }, { "pwd", 3 }, { "auth", 4 },
-        { "credential", 10 },
-    };
-    size_t k, i;
-    bool maybe = false;
+    size_t i;
 
-    /* every keyword holds a 'k', 's', 'p', 'w' or 'a': skip most tokens fast */
-    for (i = lo; i < hi && !maybe; i++) {
-        unsigned char c = lc(t[i]);
-        maybe = c == 'k' || c == 's' || c == 'p' || c == 'w' || c == 'a';
+    for (i = lo; i < hi; i++) {
+        switch (lc(t[i])) {
+        case 'k': if (at_ci(t, i + 1, hi, "ey", 2)) return true; break;
+        case 's': if (at_ci(t, i + 1, hi, "ecret", 5)) return true; break;
+        case 't': if (at_ci(t, i + 1, hi, "oken", 4)) return true; break;
+        case 'p': if (at_ci(t, i + 1, hi, "assw", 4) || at_ci(t, i + 1, hi, "wd", 2)) return true; break;
+        case 'a': if (at_ci(t, i + 1, hi, "uth", 3)) return true; break;
+        case 'c': if (at_ci(t, i + 1, hi, "redential", 9)) return true; break;
+        default: break;
+        }
     }
-    if (!maybe)
-        return false;
-    for (k = 0; k < TG_ARRAY_LEN(kw); k++)
-        if (contains_ci(t, lo, hi, kw[k].w, kw[k].n))
-            return true;
     return false;
 }
 
@@ -999,45 +1056,85 @@ ws_bits16(const unsigned char *p)
 }
 #endif
 
-/* End of the token starting at st (next whitespace or n); *f gets the
- * C_* classes of its bytes.  Sixteen bytes a step with SSE2: tokens are
- * short, so this is mostly one step and no mispredicted loop exit. */
+/* What the trigger tests need to know of a token besides its bytes' C_*
+ * classes: capitals (C_UPPER), and how many dots and hyphens it holds. */
+#define C_UPPER 0x100u
+struct tok {
+    unsigned f;          /* C_* classes of its bytes, and C_UPPER */
+    unsigned dots, dashes;
+};
+
+/* End of the token starting at st (next whitespace or n), and what *k
+ * says of it.  Sixteen bytes a step with SSE2: tokens are short, so this
+ * is mostly one step and no mispredicted loop exit, and the counts come
+ * from the same compares. */
 static inline size_t
-token_end(const unsigned char *t, size_t st, size_t n, unsigned *f)
+token_end(const unsigned char *t, size_t st, size_t n, struct tok *k)
 {
     size_t e = st;
-    unsigned cl = 0;
+    unsigned cl = 0, dots = 0, dashes = 0;
 #if defined(__SSE2__)
     while (e + 16 <= n) {
         __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(t + e));
         unsigned wsm = ws_bits16(t + e), valid = wsm ? (1u << __builtin_ctz(wsm)) - 1 : 0xffffu;
         unsigned dg = (unsigned)_mm_movemask_epi8(_mm_cmplt_epi8(_mm_add_epi8(v, _mm_set1_epi8((char)(0x80 - '0'))),
                                                                  _mm_set1_epi8((char)(-128 + 10))));
+        unsigned up = (unsigned)_mm_movemask_epi8(_mm_cmplt_epi8(_mm_add_epi8(v, _mm_set1_epi8((char)(0x80 - 'A'))),
+                                                                 _mm_set1_epi8((char)(-128 + 26))));
+        unsigned dm = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('.'))) & valid;
+        unsigned hm = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('-'))) & valid;
 #define TG__CLS(ch, bit) \
     if ((unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(ch))) & valid) \
         cl |= (bit)
         if (dg & valid)
             cl |= C_DIGIT;
+        if (up & valid)
+            cl |= C_UPPER;
+        if (dm) {
+            cl |= C_DOT;
+            dots += pop16(dm);
+        }
+        if (hm) {
+            cl |= C_DASH;
+            dashes += pop16(hm);
+        }
         TG__CLS('@', C_AT);
         TG__CLS(':', C_COLON);
-        TG__CLS('-', C_DASH);
         TG__CLS('=', C_EQ);
-        TG__CLS('.', C_DOT);
         TG__CLS('/', C_PUNCT);
         TG__CLS('_', C_PUNCT);
         TG__CLS('+', C_PUNCT);
 #undef TG__CLS
         if (wsm) {
-            *f = cl;
+            k->f = cl;
+            k->dots = dots;
+            k->dashes = dashes;
             return e + (size_t)__builtin_ctz(wsm);
         }
         e += 16;
     }
 #endif
-    while (e < n && !((cl |= bclass[t[e]]) & C_WS))
+    while (e < n && !((cl |= bclass[t[e]]) & C_WS)) {
+        cl |= t[e] >= 'A' && t[e] <= 'Z' ? C_UPPER : 0u;
+        dots += t[e] == '.';
+        dashes += t[e] == '-';
         e++;
-    *f = cl & ~(unsigned)C_WS;
+    }
+    k->f = cl & ~(unsigned)C_WS;
+    k->dots = dots;
+    k->dashes = dashes;
     return e;
+}
+
+/* Is there a "://" in t[st, e)?  (A token with ':' and '/' only: the
+ * caller checks its classes first.) */
+static inline bool
+has_scheme_sep(const unsigned char *t, size_t st, size_t e)
+{
+    for (size_t k = st; k + 3 <= e; k++)
+        if (t[k] == ':' && t[k + 1] == '/' && t[k + 2] == '/')
+            return true;
+    return false;
 }
 
 /* Does the token before st end in two capitals that start a field ("AB"
@@ -1116,6 +1213,7 @@ scan_text(struct scan *sc)
     for (;;) {
         size_t st, e, wl, wr, cw;
         unsigned f = 0;
+        struct tok tk;
         uint32_t trig = 0;
         detmask lits = dm_zero();
 
@@ -1138,7 +1236,8 @@ scan_text(struct scan *sc)
 #endif
         while (st > tok_floor && !is_ws(t[st - 1]) && i - st < TOKEN_BACK_MAX)
             st--;
-        e = token_end(t, st, n, &f);
+        e = token_end(t, st, n, &tk);
+        f = tk.f;
         i = e;
         tok_floor = e;
         /* the previous token, for "password : x" and "AB 12 34 56 C" */
@@ -1148,13 +1247,8 @@ scan_text(struct scan *sc)
             trig |= TG_PII_TRIG_DIGITS;
         if (f & C_AT)
             trig |= TG_PII_TRIG_AT;
-        if ((f & (C_DIGIT | C_DOT)) == (C_DIGIT | C_DOT)) {
-            size_t k, dots = 0;
-            for (k = st; k < e; k++)
-                dots += t[k] == '.';
-            if (dots >= 3)
-                trig |= TG_PII_TRIG_DOTS;
-        }
+        if ((f & C_DIGIT) && tk.dots >= 3)
+            trig |= TG_PII_TRIG_DOTS;
         /* Keys, tokens and addresses are long and rarely plain words. */
         /* Crypto addresses: long tokens of letters and digits only (give or
          * take quotes, brackets and sentence punctuation around them). */
@@ -1197,7 +1291,7 @@ scan_text(struct scan *sc)
                     key_lo = cw;   /* the window must hold the capitals */
             }
         }
-        if ((f & C_COLON) && e - st >= 8 && memmem(t + st, e - st, "://", 3) != NULL)
+        if ((f & (C_COLON | C_PUNCT)) == (C_COLON | C_PUNCT) && e - st >= 8 && has_scheme_sep(t, st, e))
             trig |= TG_PII_TRIG_URL;
         /* Plates and register numbers: "M-AB 1234", "HRB 12345" */
         if ((f & C_DIGIT) && t[st] >= '0' && t[st] <= '9' && (cw = prev_is_caps_word(t, st)) != SIZE_MAX) {
@@ -1208,7 +1302,7 @@ scan_text(struct scan *sc)
         /* Document numbers, tax codes and plates mix capitals and digits
          * anywhere in the token ("12345678Z", "RSSMRA85T10A562S"); only
          * tokens that already have a digit are looked at. */
-        if (f & C_DIGIT) {
+        if ((f & (C_DIGIT | C_UPPER)) == (C_DIGIT | C_UPPER)) {
             size_t k;
             for (k = st; k < e && !(t[k] >= 'A' && t[k] <= 'Z'); k++)
                 ;
@@ -1232,12 +1326,9 @@ scan_text(struct scan *sc)
                 token_lits(sc->db, t, st, e, &lits);
             }
         }
-        if (f & (C_COLON | C_DASH)) {
-            size_t k, dashes = 0;
-            size_t hexcolons = 0;
+        if (f & C_COLON) {
+            size_t k, hexcolons = 0;
             for (k = st; k < e; k++) {
-                if (t[k] == '-')
-                    dashes++;
                 /* IPv6 and MAC need two or more hex-flanked colons (or "::");
                  * a clock time "12:30" has one */
                 if (t[k] == ':' && ((k + 1 < e && t[k + 1] == ':') ||
@@ -1247,12 +1338,12 @@ scan_text(struct scan *sc)
                     break;
                 }
             }
-            if (dashes >= 5) {
-                trig |= TG_PII_TRIG_HEXSEP;
-                if (e - st >= 10 && memmem(t + st, e - st, "-----BEGIN", 10) != NULL) {
-                    trig |= TG_PII_TRIG_PEM;
-                    token_lits(sc->db, t, st, e, &lits);
-                }
+        }
+        if (tk.dashes >= 5) {
+            trig |= TG_PII_TRIG_HEXSEP;
+            if (e - st >= 10 && memmem(t + st, e - st, "-----BEGIN", 10) != NULL) {
+                trig |= TG_PII_TRIG_PEM;
+                token_lits(sc->db, t, st, e, &lits);
             }
         }
         if (f & (C_COLON | C_EQ)) {

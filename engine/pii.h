@@ -46,6 +46,9 @@ struct tg_pii_detector_spec {
     const char **exclude;         /* whole words near the match that drop it */
     uint32_t     nexclude;
     uint32_t     group;           /* capture group giving the span (0 = whole match) */
+    bool         digits_grouped;  /* the digits cluster must be written in groups
+                                   * (separators between runs) or after a '+':
+                                   * one plain run of digits does not admit it */
 };
 
 /* Candidate-window triggers (bits of tg_pii_detector_spec.triggers). */

@@ -285,6 +285,8 @@ tg_pii_db_build(const struct tg_pii_detector_spec *specs, size_t n,
                 dm_set(&db->trig_det[k], (unsigned)i);
         if (d->triggers & TG_PII_TRIG_DIGITS)
             dm_set(&db->dig_det, (unsigned)i);
+        if ((d->triggers & TG_PII_TRIG_DIGITS) && s->digits_grouped)
+            dm_set(&db->grp_det, (unsigned)i);
         for (k = 0; k < 64; k++)
             if (d->digit_mask & ((uint64_t)1 << k))
                 dm_set(&db->clus_det[k], (unsigned)i);

@@ -92,6 +92,17 @@ dm_any(const detmask *m)
     return o != 0;
 }
 
+/* Do a and b share a bit? */
+static inline bool
+dm_meets(const detmask *a, const detmask *b)
+{
+    unsigned k;
+    uint64_t o = 0;
+    for (k = 0; k < DM_WORDS; k++)
+        o |= a->w[k] & b->w[k];
+    return o != 0;
+}
+
 /* Index of the lowest set bit of m, or MAX_DETECTORS when m is empty:
  * `for (k = dm_first(&m); k < MAX_DETECTORS; k = dm_next(&m, k))`. */
 static inline unsigned
@@ -211,6 +222,7 @@ struct tg_pii_db {
      * instead of a loop over every detector. */
     detmask  trig_det[16];   /* bit b of triggers (not digits) -> detectors */
     detmask  dig_det;        /* detectors with the digits trigger */
+    detmask  grp_det;        /* ... admitted by grouped clusters only (digits_grouped) */
     detmask  clus_det[64];   /* digit cluster length k -> detectors admitting it */
 };
 

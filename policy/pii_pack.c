@@ -264,7 +264,7 @@ get_list(struct pk *p, const struct yn *m, const char *key, const char ***out, u
 
 static const char *const known_keys[] = {
     "id", "entity", "class", "pattern", "validator", "context", "score", "context_required",
-    "triggers", "min_digits", "max_digits", "literals", "exclude", "group", "description", NULL,
+    "triggers", "min_digits", "max_digits", "digits_grouped", "literals", "exclude", "group", "description", NULL,
 };
 
 static void
@@ -338,6 +338,15 @@ load_detector(struct pk *p, const struct yn *d, struct tg_pii_detector_spec *s)
             s->context_required = false;
         else
             pk_error(p, v->line, v->col, "context_required must be true or false");
+    }
+    v = map_get(d, "digits_grouped");
+    if (v != NULL) {
+        if (v->kind == YK_SCALAR && strcmp(v->val, "true") == 0)
+            s->digits_grouped = true;
+        else if (v->kind == YK_SCALAR && strcmp(v->val, "false") == 0)
+            s->digits_grouped = false;
+        else
+            pk_error(p, v->line, v->col, "digits_grouped must be true or false");
     }
     get_list(p, d, "context", &s->context, &s->ncontext);
     get_list(p, d, "literals", &s->literals, &s->nliterals);

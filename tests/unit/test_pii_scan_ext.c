@@ -204,3 +204,39 @@ Test(pii_scan_ext, default_pack_has_every_region)
     }
     tg_arena_free(&a);
 }
+
+/* digits_grouped: a detector whose numbers are always written in groups
+ * (or after a '+') is not admitted by one plain run of digits; the same
+ * pattern without the flag is.  The pattern itself would match the plain
+ * run, so what is tested is the prefilter's admission alone. */
+Test(pii_scan_ext, digits_grouped_admission)
+{
+    struct db d;
+    build(&d, "version: 1\ndetectors:\n"
+              DET("g", "GROUPED", "(?<![0-9])\\+?[0-9][0-9 -]{5,14}[0-9](?![0-9])",
+                  "    triggers: [digits]\n    min_digits: 7\n    max_digits: 15\n    digits_grouped: true\n"
+                  "    score: 0.9\n")
+              DET("p", "PLAIN", "(?<![0-9])[0-9]{9}(?![0-9])",
+                  "    triggers: [digits]\n    min_digits: 9\n    max_digits: 9\n    score: 0.9\n"));
+    /* one plain run: only the detector without the flag runs */
+    cr_expect_str_eq(found(&d, "id 123456789 here", 0.5), "PLAIN,");
+    /* written in groups, or after a '+': the grouped detector runs */
+    cr_expect_str_eq(found(&d, "call 123 456 7890 now", 0.5), "GROUPED,");
+    cr_expect_str_eq(found(&d, "call +1234567890 now", 0.5), "GROUPED,");
+    /* digits before a '+' number do not hide it: "+..." counts alone */
+    cr_expect_str_eq(found(&d, "ref 9876543210987654321 +12 345 678 now", 0.5), "GROUPED,");
+    drop(&d);
+}
+
+Test(pii_scan_ext, digits_grouped_must_be_bool)
+{
+    struct tg_arena a;
+    struct tg_pii_detector_spec *specs;
+    size_t n;
+    struct tg_err err = { 0 };
+    static const char y[] = "version: 1\ndetectors:\n"
+        DET("g", "G", "[0-9]{7}", "    digits_grouped: yes\n");
+    tg_arena_init(&a, 0);
+    cr_expect_neq(tg_pii_pack_load_buffer("t.yaml", y, strlen(y), &a, &specs, &n, NULL, NULL, &err), TG_OK);
+    tg_arena_free(&a);
+}
