@@ -60,6 +60,12 @@ struct tg_dialect_ctx {
     int64_t     now_s;         /* in: wall clock seconds for `created`/`created_at` */
     const char *client_model;  /* out: the model name the client sent (echoed back) */
     bool        stream;        /* out: the client asked for a stream */
+    bool        verbatim;      /* out (messages): every member and block of the body
+                                  was carried into the canonical request, or is a
+                                  setting that holds no text and only Anthropic reads
+                                  (cache_control, top_k, service_tier, thinking): the
+                                  body may go to an Anthropic provider as it is, since
+                                  all it carries was scanned (tg_prov_build_messages) */
     void       *priv;          /* out: dialect-private decode facts (arena), e.g. the
                                   names of Responses custom tools, the request's
                                   instructions/tools to echo in a Response object */

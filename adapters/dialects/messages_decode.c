@@ -1037,6 +1037,7 @@ tg__messages_decode(const char *body, size_t len, struct tg_arena *a, struct tg_
         ctx->client_model = cm;
         ctx->stream = stream;
         ctx->priv = priv;
+        ctx->verbatim = !count_tokens && tg__msg_verbatim_ok(j);
     }
     *canon = text;
     *canon_len = out.len;

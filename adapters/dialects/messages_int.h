@@ -31,6 +31,10 @@
  * longer than it was escaped there; 4 MiB leaves room for the rest. */
 #define TG_MESSAGES_MAX_EVENT_BYTES  (4u * 1024u * 1024u)
 
+/* May body (a Messages body the decoder accepted) go to an Anthropic
+ * provider as it is (messages_pass.c; tg_dialect_ctx.verbatim)? */
+bool tg__msg_verbatim_ok(const cJSON *body);
+
 /*
  * Decode an Anthropic Messages body (or a count_tokens body:
  * count_tokens = true, where max_tokens is optional and `stream` is

@@ -99,6 +99,16 @@ attempt_cleanup(struct gw_req *r)
 }
 
 
+/* The canonical events of a verbatim stream: only counted (st.events). */
+static int
+verbatim_discard(void *ud, const char *buf, size_t len)
+{
+    (void)ud;
+    (void)buf;
+    (void)len;
+    return 0;
+}
+
 /* The upstream's status is known: a 2xx stream starts relaying. */
 static void
 got_status(struct gw_req *r, long status)
@@ -109,8 +119,10 @@ got_status(struct gw_req *r, long status)
         r->relaying = true;
         /* the output guard (when on) sits between the adapter and the dialect */
         tg__gw_guard_begin(r, true);
+        /* verbatim: the client gets the provider's bytes; the adapter still
+         * reads the events, for usage and whether the stream ended well */
         tg_prov_stream_init(&r->st, r->cur_prov->adapter, r->http.strip_usage, r->cur_m->id,
-                            r->ts_us / 1000000, tg__gw_canon_emit, r);
+                            r->ts_us / 1000000, r->verbatim ? verbatim_discard : tg__gw_canon_emit, r);
         r->st_init = true;
     }
 }
@@ -136,6 +148,22 @@ tg__gw_on_write(char *ptr, size_t size, size_t nmemb, void *ud)
             evtimer_add(r->fb_timer, &tv);
         }
         rc = tg_prov_stream_feed(&r->st, ptr, n);
+        if (r->verbatim) {
+            /* the provider's bytes as they came; held back until the
+             * adapter has read a real event, so that a stream failing at
+             * once can still fall back to the next model */
+            if (evbuffer_add(r->chunk, ptr, n) != 0) {
+                r->stream_err = TG_ENOMEM;
+                return 0;
+            }
+            if (r->st.events == 0 && !r->st.done) {
+                if (rc < 0) {
+                    r->stream_err = rc;   /* nothing went out: the next model may answer */
+                    return 0;
+                }
+                return n;
+            }
+        }
         if (r->og_blocked) {
             /* What this feed released before the block is clean; but when
              * nothing has reached the client yet it gets a plain error. */
@@ -267,7 +295,13 @@ tg__gw_attempt_done(struct gw_req *r, CURLcode res)
             if (r->ds != NULL) {
                 /* The dialect closes its stream (its failed/error event when !ok). */
                 (void)r->dialect->stream_end(r->ds, ok);
-            } else if (!ok) {
+            } else if (!ok && r->verbatim && !r->st.upstream_error) {
+                /* (the provider's own error event has already gone out) */
+                static const char msg[] = "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"api_error\","
+                                          "\"message\":\"upstream stream interrupted\"}}\n\n";
+                if (r->ev && evhttp_request_get_connection(r->ev))
+                    evbuffer_add(r->chunk, msg, sizeof(msg) - 1);
+            } else if (!ok && !r->verbatim) {
                 static const char msg[] = "data: {\"error\":{\"message\":\"upstream stream interrupted\","
                                           "\"type\":\"upstream_error\",\"code\":\"upstream_error\"}}\n\n";
                 if (r->ev && evhttp_request_get_connection(r->ev))
@@ -306,9 +340,11 @@ tg__gw_attempt_done(struct gw_req *r, CURLcode res)
                                          r->ts_us / 1000000, &conv, &convlen, &u, &err);
         if (prc == TG_OK) {
             int arc;
-            if (conv == NULL && (r->dialect == NULL || r->dialect->encode_answer == NULL) &&
-                !tg__gw_guard_on(r)) {
-                evbuffer_add_buffer(r->out, r->ubuf);   /* relayed unchanged: no copy */
+            if ((conv == NULL && (r->dialect == NULL || r->dialect->encode_answer == NULL) &&
+                 !tg__gw_guard_on(r)) || r->verbatim) {
+                /* relayed unchanged: no copy (a verbatim Messages answer too:
+                 * conv, read for usage and validity, is not what the client gets) */
+                evbuffer_add_buffer(r->out, r->ubuf);
                 arc = TG_OK;
             } else {
                 arc = tg__gw_answer_out(r, conv ? conv : body, conv ? convlen : len, &err);
@@ -602,8 +638,17 @@ tg__gw_start_next(struct gw_req *r)
             return;
         }
         memset(&r->http, 0, sizeof(r->http));
+        /* A Messages client served by an Anthropic provider gets its body
+         * through as it wrote it (thinking, cache_control, top_k kept),
+         * when everything in it was scanned, nothing needs redacting and
+         * no output guard needs the canonical answer; otherwise the
+         * translated way, as for any provider (docs/dialects.md). */
+        r->verbatim = r->dialect != NULL && r->dialect->id == TG_DIALECT_MESSAGES && r->dctx.verbatim &&
+                      prov->adapter == TG_ADAPTER_ANTHROPIC && body == r->body && !tg__gw_guard_on(r);
         if ((r->req.kind == TG_REQUEST_EMBEDDING
                  ? tg_prov_embed_build(prov, m, body, blen, &r->arena, &r->http, &err)
+             : r->verbatim
+                 ? tg_prov_build_messages(prov, m, r->client_body, r->client_len, &r->arena, &r->http, &err)
                  : tg_prov_build(prov, m, body, blen, r->p->default_output_tokens, &r->arena, &r->http,
                                  &err)) != TG_OK) {
             record_attempt(r, m, "bad_response", 0, 0);

@@ -220,6 +220,9 @@ struct gw_req {
     long                ustatus;
     int64_t             retry_after_ms;
     bool                status_checked, relaying;
+    bool                verbatim;          /* this attempt sends the client's Messages body to an
+                                              Anthropic provider as it is, and relays the answer
+                                              (whole or streamed) as the provider sent it */
     struct tg_prov_stream st;
     bool                st_init;
     struct tg_outguard *og;                /* output guard of this attempt's answer; NULL: off (gw_guard.c) */

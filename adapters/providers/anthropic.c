@@ -120,6 +120,30 @@ tool_use_blocks(const cJSON *tool_calls, cJSON *arr)
     return arr;
 }
 
+/* URL and headers of a Messages API request (h->stream set); false when
+ * out of memory. */
+static bool
+anthropic_http(const struct tg_provider *prov, struct tg_arena *a, struct tg_prov_http *h)
+{
+    /* base_url may name the API root ("https://api.anthropic.com", the
+     * stub's "/anthropic") or its /v1 (as the registry does). */
+    const char *base = prov->base_url ? prov->base_url : "";
+    size_t bl = strlen(base);
+
+    while (bl > 0 && base[bl - 1] == '/')
+        bl--;
+    h->url = bl >= 3 && memcmp(base + bl - 3, "/v1", 3) == 0
+                 ? tg__prov_url(a, base, "/messages")
+                 : tg__prov_url(a, base, "/v1/messages");
+    h->nheaders = 0;
+    h->headers[h->nheaders++] = "Content-Type: application/json";
+    h->headers[h->nheaders++] = "anthropic-version: 2023-06-01";
+    h->headers[h->nheaders++] = h->stream ? "Accept: text/event-stream" : "Accept: application/json";
+    if (prov->api_key != NULL && prov->api_key[0] != '\0')
+        h->headers[h->nheaders++] = tg_arena_sprintf(a, "x-api-key: %s", prov->api_key);
+    return h->url != NULL && h->headers[h->nheaders - 1] != NULL;
+}
+
 static int
 anthropic_build_tree(const struct tg_provider *prov, const struct tg_model *m, cJSON *j,
                          uint32_t default_max_tokens, struct tg_arena *a,
@@ -268,24 +292,8 @@ anthropic_build_tree(const struct tg_provider *prov, const struct tg_model *m, c
     if (h->stream)
         cJSON_AddTrueToObject(o, "stream");
 
-    {
-        /* base_url may name the API root ("https://api.anthropic.com", the
-         * stub's "/anthropic") or its /v1 (as the registry does). */
-        const char *base = prov->base_url ? prov->base_url : "";
-        size_t bl = strlen(base);
-        while (bl > 0 && base[bl - 1] == '/')
-            bl--;
-        h->url = bl >= 3 && memcmp(base + bl - 3, "/v1", 3) == 0
-                     ? tg__prov_url(a, base, "/messages")
-                     : tg__prov_url(a, base, "/v1/messages");
-    }
-    h->headers[h->nheaders++] = "Content-Type: application/json";
-    h->headers[h->nheaders++] = "anthropic-version: 2023-06-01";
-    h->headers[h->nheaders++] = h->stream ? "Accept: text/event-stream" : "Accept: application/json";
-    if (prov->api_key != NULL && prov->api_key[0] != '\0')
-        h->headers[h->nheaders++] = tg_arena_sprintf(a, "x-api-key: %s", prov->api_key);
     h->body = tg__prov_print(o, a, &h->body_len);
-    if (h->url == NULL || h->body == NULL || h->headers[h->nheaders - 1] == NULL)
+    if (h->body == NULL || !anthropic_http(prov, a, h))
         goto out;
     rc = TG_OK;
 out:
@@ -564,6 +572,54 @@ anthropic_build(const struct tg_provider *prov, const struct tg_model *m, const 
     rc = anthropic_build_tree(prov, m, j, default_max_tokens, a, &h, err);
     if (rc == TG_OK)
         *out = h;
+    cJSON_Delete(j);
+    return rc;
+}
+
+int
+tg_prov_build_messages(const struct tg_provider *prov, const struct tg_model *m, const char *body,
+                       size_t len, struct tg_arena *a, struct tg_prov_http *out, struct tg_err *err)
+{
+    struct tg_prov_http h;
+    cJSON *j, *model, *md, *v;
+    int rc = TG_ENOMEM;
+
+    if (prov->adapter != TG_ADAPTER_ANTHROPIC)
+        return tg_err_set(err, TG_EINVAL, "provider %s does not speak the Messages API", prov->id);
+    if (tg__prov_has_crlf(prov->api_key) || tg__prov_has_crlf(prov->base_url))
+        return tg_err_set(err, TG_EINVAL, "provider %s: api_key/base_url contains a line break", prov->id);
+    j = cJSON_ParseWithLength(body, len);
+    if (!cJSON_IsObject(j)) {
+        cJSON_Delete(j);
+        return tg_err_set(err, TG_EINVAL, "request body is not a JSON object");
+    }
+    memset(&h, 0, sizeof(h));
+    /* the registry decides the upstream name, whatever the client sent */
+    model = cJSON_CreateString(m->upstream ? m->upstream : m->id);
+    if (model == NULL || (cJSON_GetObjectItemCaseSensitive(j, "model") != NULL
+                              ? !cJSON_ReplaceItemInObjectCaseSensitive(j, "model", model)
+                              : !cJSON_AddItemToObject(j, "model", model))) {
+        cJSON_Delete(model);
+        goto out;
+    }
+    /* metadata.category is tollgate's routing hint: Anthropic takes user_id only */
+    md = cJSON_GetObjectItemCaseSensitive(j, "metadata");
+    cJSON_DeleteItemFromObjectCaseSensitive(md, "category");
+    if (cJSON_IsObject(md) && md->child == NULL)
+        cJSON_DeleteItemFromObjectCaseSensitive(j, "metadata");
+    /* the model's answer cap, as for a translated request */
+    v = cJSON_GetObjectItemCaseSensitive(j, "max_tokens");
+    if (m->max_output_tokens > 0 && cJSON_IsNumber(v) && v->valuedouble > (double)m->max_output_tokens)
+        cJSON_SetNumberValue(v, (double)m->max_output_tokens);
+    h.stream = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "stream"));
+    h.body = tg__prov_print(j, a, &h.body_len);
+    if (h.body == NULL || !anthropic_http(prov, a, &h))
+        goto out;
+    *out = h;
+    rc = TG_OK;
+out:
+    if (rc == TG_ENOMEM)
+        tg_err_set(err, TG_ENOMEM, "out of memory building the request for anthropic");
     cJSON_Delete(j);
     return rc;
 }

@@ -50,6 +50,17 @@ int tg_prov_build(const struct tg_provider *prov, const struct tg_model *m,
                   struct tg_arena *a, struct tg_prov_http *out, struct tg_err *err);
 
 /*
+ * Build the request for an anthropic provider from a client's Messages
+ * body passed through (tg_dialect_ctx.verbatim said it may be): the body
+ * as the client wrote it, but for `model` (the registry's upstream name),
+ * `metadata.category` (tollgate's routing hint, dropped) and `max_tokens`
+ * (cut to the model's max_output_tokens).  TG_EINVAL for another adapter
+ * or a body that is not a JSON object.  On failure *out is untouched.
+ */
+int tg_prov_build_messages(const struct tg_provider *prov, const struct tg_model *m, const char *body,
+                           size_t len, struct tg_arena *a, struct tg_prov_http *out, struct tg_err *err);
+
+/*
  * A 2xx non-streamed upstream body -> the chat.completion for the client.
  * *out = NULL means "relay body unchanged" (openai); else malloc'd JSON.
  * model_id names the registry model (anthropic answers are relabelled with

@@ -95,6 +95,11 @@ test('Claude Code: with a model aliased to the Anthropic route, its Messages pas
   const main = log.find((u) => JSON.stringify(u.body.messages).includes('Reply with the single word pong.'));
   assert.ok(main && main.body.system, 'the system prompt stays Anthropic\'s top-level system');
   assert.ok(main.body.tools.some((t) => t.name === 'Bash' && t.input_schema), 'tools stay in Anthropic form');
+  // passed through as Claude Code wrote it: its cache breakpoints and thinking setting reach Anthropic
+  assert.ok(Array.isArray(main.body.system) && main.body.system.some((b) => b.cache_control),
+    'the system blocks with their cache_control, as written');
+  assert.ok(main.body.thinking, 'the thinking setting, as written');
+  assert.ok(!main.body.metadata || main.body.metadata.category === undefined);
 });
 
 test('Claude Code: a tool round trip (Read tool_use, tool_result) through the CN chat model', { skip: !haveClaude() && 'claude not installed (npm ci)' }, async () => {

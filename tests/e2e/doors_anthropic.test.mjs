@@ -137,6 +137,109 @@ test('messages passed through to an Anthropic provider: plain and streamed, anth
   assert.equal(m2.content[0].text, 'echo: stream through please');
 });
 
+// Issue 12: "Messages passed through to Anthropic".  A body whose every
+// field tollgate decoded (and so scanned) goes to the Anthropic provider as
+// the client wrote it — cache_control, top_k, thinking kept — and the
+// provider's Message, or its event stream, comes back as it sent it.
+test('messages to an Anthropic provider go through as written, and the provider\'s answer comes back as it is', async () => {
+  await gw.stub.clear();
+  const req = {
+    model: PASS, max_tokens: 128, top_k: 5, thinking: { type: 'enabled', budget_tokens: 1024 },
+    system: [{ type: 'text', text: 'Be brief.', cache_control: { type: 'ephemeral' } }],
+    metadata: { user_id: 'user-7', category: 'claude' },
+    messages: [{ role: 'user', content: [{ type: 'text', text: 'hello verbatim', cache_control: { type: 'ephemeral' } }] }],
+  };
+  const msg = await client().messages.create(req);
+  assert.match(msg.id, /^msg_stub/, 'the provider\'s own Message, not a translation');
+  assert.equal(msg.model, 'claude-sonnet-4-5');
+  assert.equal(msg.content[0].text, 'echo: hello verbatim');
+  let [u] = await upstream();
+  assert.equal(u.path, '/anthropic/v1/messages');
+  assert.equal(u.body.model, 'claude-sonnet-4-5', 'the route\'s upstream model');
+  assert.deepEqual(u.body.system, req.system, 'system blocks with cache_control as written');
+  assert.deepEqual(u.body.messages, req.messages);
+  assert.equal(u.body.top_k, 5);
+  assert.deepEqual(u.body.thinking, req.thinking);
+  assert.deepEqual(u.body.metadata, { user_id: 'user-7' }, 'tollgate\'s category hint stays behind');
+  assert.equal(u.headers['x-api-key'], '[redacted]', 'the provider key, not the client key');
+
+  await gw.stub.clear();
+  const s = await client().messages.create({ ...req, stream: true });
+  const types = [];
+  let id = null;
+  let text = '';
+  for await (const ev of s) {
+    types.push(ev.type);
+    if (ev.type === 'message_start') id = ev.message.id;
+    if (ev.type === 'content_block_delta') text += ev.delta.text;
+  }
+  assert.match(id, /^msg_stub/, 'the provider\'s events as it sent them');
+  assert.equal(types[0], 'message_start');
+  assert.equal(types.at(-1), 'message_stop');
+  assert.equal(text, 'echo: hello verbatim');
+  // the bytes themselves (the SDK hides ping events): the provider's, pings included
+  const raw = await fetch(`${gw.base}/v1/messages`, {
+    method: 'POST', body: JSON.stringify({ ...req, stream: true }),
+    headers: { 'content-type': 'application/json', 'x-api-key': KEYS.acme, 'anthropic-version': '2023-06-01' },
+  });
+  assert.equal(raw.status, 200);
+  const wire = await raw.text();
+  assert.match(wire, /^event: message_start\ndata: \{"type":"message_start","message":\{"id":"msg_stub/);
+  assert.match(wire, /event: ping\ndata: \{"type":"ping"\}/);
+  assert.match(wire, /event: message_stop\ndata: \{"type":"message_stop"\}\n\n$/);
+  [u] = await upstream();
+  assert.equal(u.body.stream, true);
+  assert.deepEqual(u.body.system, req.system);
+});
+
+test('a passed-through stream the provider breaks: its own error event reaches the client, and no second one', async () => {
+  await gw.stub.clear();
+  for (const f of [{ error_event_after: 2 }, { reset_after: 2 }]) {
+    await gw.stub.behave({ match: '/anthropic/', ...f, times: 1 });
+    const raw = await fetch(`${gw.base}/v1/messages`, {
+      method: 'POST',
+      body: JSON.stringify({ model: PASS, max_tokens: 64, stream: true, messages: [{ role: 'user', content: 'one two three four five six' }] }),
+      headers: { 'content-type': 'application/json', 'x-api-key': KEYS.acme, 'anthropic-version': '2023-06-01' },
+    });
+    assert.equal(raw.status, 200);
+    const wire = await raw.text();
+    assert.match(wire, /"id":"msg_stub/, 'passed through');
+    assert.doesNotMatch(wire, /event: message_stop/, `${JSON.stringify(f)}: the stream did not end well`);
+    const errors = wire.match(/event: error\n/g) || [];
+    assert.equal(errors.length, 1, `${JSON.stringify(f)}: one error event: ${wire.slice(-300)}`);
+    if (f.error_event_after !== undefined) assert.match(wire, /overloaded_error/, 'the provider\'s own');
+    else assert.match(wire, /upstream stream interrupted/, 'tollgate\'s, in Anthropic\'s shape');
+  }
+  await gw.stub.calm();
+});
+
+test('messages to an Anthropic provider go the translated way when the body holds what tollgate does not carry', async () => {
+  const bodies = [
+    // a thinking block of an earlier turn (its text is dropped, never scanned)
+    { model: PASS, max_tokens: 64, system: [{ type: 'text', text: 'Be brief.', cache_control: { type: 'ephemeral' } }],
+      messages: [
+        { role: 'user', content: 'first question' },
+        { role: 'assistant', content: [{ type: 'thinking', thinking: 'let me think', signature: 'c2ln' }, { type: 'text', text: 'first answer' }] },
+        { role: 'user', content: 'second question' },
+      ] },
+    // a field tollgate does not know
+    { model: PASS, max_tokens: 64, messages: [{ role: 'user', content: 'second question' }], speculative_field: 'x' },
+    // an Anthropic-defined tool
+    { model: PASS, max_tokens: 64, messages: [{ role: 'user', content: 'second question' }],
+      tools: [{ type: 'web_search_20250305', name: 'web_search', max_uses: 1 }] },
+  ];
+  for (const body of bodies) {
+    await gw.stub.clear();
+    const msg = await client().messages.create(body);
+    assert.doesNotMatch(msg.id, /^msg_stub/, 'tollgate\'s translated Message');
+    assert.equal(msg.content[0].text, 'echo: second question');
+    const [u] = await upstream();
+    const sent = JSON.stringify(u.body);
+    assert.ok(!sent.includes('thinking') && !sent.includes('cache_control') && !sent.includes('speculative_field') &&
+              !sent.includes('web_search'), `nothing the translation drops reaches the provider: ${sent}`);
+  }
+});
+
 // Issue 12: "Forward anthropic-version/anthropic-beta where the upstream is
 // Anthropic" — Claude Code sends anthropic-beta on every request.
 test('messages to an Anthropic provider: the client\'s anthropic-beta header is forwarded', async () => {

@@ -1346,3 +1346,98 @@ Test(messages, claude_code_requests)
         free(body);
     }
 }
+
+/* ctx.verbatim: the body may go to an Anthropic provider as written only
+ * when everything in it was carried into the canonical request (so
+ * scanned), or is a setting with no text that only Anthropic reads. */
+Test(messages, verbatim_only_when_everything_was_carried)
+{
+    static const struct { const char *body; bool verbatim; } c[] = {
+        { "{\"model\":\"m\",\"max_tokens\":9,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", true },
+        /* Claude Code's shape: cached system blocks, metadata.user_id, tools, thinking, top_k */
+        { "{\"model\":\"m\",\"max_tokens\":9,\"top_k\":5,\"service_tier\":\"auto\","
+          "\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":1024},"
+          "\"system\":[{\"type\":\"text\",\"text\":\"s\",\"cache_control\":{\"type\":\"ephemeral\"}}],"
+          "\"metadata\":{\"user_id\":\"u\",\"category\":\"c\"},"
+          "\"tools\":[{\"name\":\"t\",\"description\":\"d\",\"input_schema\":{\"type\":\"object\"},"
+          "\"cache_control\":{\"type\":\"ephemeral\"}}],\"tool_choice\":{\"type\":\"auto\"},"
+          "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"q\"},"
+          "{\"type\":\"image\",\"source\":{\"type\":\"base64\",\"media_type\":\"image/png\",\"data\":\"AAAA\"}}]},"
+          "{\"role\":\"assistant\",\"content\":[{\"type\":\"text\",\"text\":\"a\"},"
+          "{\"type\":\"tool_use\",\"id\":\"tu1\",\"name\":\"t\",\"input\":{}}]},"
+          "{\"role\":\"user\",\"content\":[{\"type\":\"tool_result\",\"tool_use_id\":\"tu1\","
+          "\"content\":[{\"type\":\"text\",\"text\":\"r\"}],\"cache_control\":{\"type\":\"ephemeral\"}}]}]}", true },
+        /* a thinking block of an earlier turn: dropped, never scanned */
+        { "{\"model\":\"m\",\"max_tokens\":9,\"messages\":[{\"role\":\"user\",\"content\":\"q\"},"
+          "{\"role\":\"assistant\",\"content\":[{\"type\":\"thinking\",\"thinking\":\"t\",\"signature\":\"s\"},"
+          "{\"type\":\"text\",\"text\":\"a\"}]},{\"role\":\"user\",\"content\":\"q2\"}]}", false },
+        /* a field tollgate does not know */
+        { "{\"model\":\"m\",\"max_tokens\":9,\"x\":1,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", false },
+        /* an Anthropic-defined tool */
+        { "{\"model\":\"m\",\"max_tokens\":9,\"tools\":[{\"type\":\"web_search_20250305\",\"name\":\"web_search\"}],"
+          "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", false },
+        /* a custom tool with a field tollgate drops */
+        { "{\"model\":\"m\",\"max_tokens\":9,\"tools\":[{\"name\":\"t\",\"input_schema\":{},\"input_examples\":[{}]}],"
+          "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", false },
+        /* citations on a text block, a metadata key, a system message in the list */
+        { "{\"model\":\"m\",\"max_tokens\":9,\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\","
+          "\"text\":\"hi\",\"citations\":[]}]}]}", false },
+        { "{\"model\":\"m\",\"max_tokens\":9,\"metadata\":{\"user_id\":\"u\",\"trace\":\"t\"},"
+          "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", false },
+        { "{\"model\":\"m\",\"max_tokens\":9,\"messages\":[{\"role\":\"system\",\"content\":\"s\"},"
+          "{\"role\":\"user\",\"content\":\"hi\"}]}", false },
+        /* a document by text is carried; a search result is rewritten */
+        { "{\"model\":\"m\",\"max_tokens\":9,\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"document\","
+          "\"source\":{\"type\":\"text\",\"media_type\":\"text/plain\",\"data\":\"d\"},\"title\":\"t\"}]}]}", true },
+        { "{\"model\":\"m\",\"max_tokens\":9,\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"search_result\","
+          "\"source\":\"s\",\"title\":\"t\",\"content\":[{\"type\":\"text\",\"text\":\"x\"}]}]}]}", false },
+    };
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+        struct tg_dialect_ctx ctx;
+        cJSON *j = decode_ok(c[i].body, &ctx);
+        cr_expect_eq(ctx.verbatim, c[i].verbatim, "case %zu", i);
+        cJSON_Delete(j);
+    }
+    /* count_tokens never goes upstream this way */
+    {
+        struct tg_dialect_ctx ctx;
+        struct tg_err err = { 0 };
+        char *canon;
+        cr_assert_eq(dec_with(TG_DIALECT_COUNT_TOKENS, c[0].body, &ctx, &canon, &err), TG_OK, "%s", err.msg);
+        cr_expect_not(ctx.verbatim);
+    }
+}
+
+/* What Claude Code really sends (tests/e2e/fixtures) goes through as written. */
+Test(messages, claude_code_bodies_are_verbatim)
+{
+    static const char *const files[] = { "claude-code-hello-1.json", "claude-code-tool-1.json", "claude-code-tool-2.json" };
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char path[512], *text, *buf;
+        FILE *f;
+        long n;
+        cJSON *rec, *j;
+        struct tg_dialect_ctx ctx;
+        snprintf(path, sizeof path, "%s/tests/e2e/fixtures/%s", TG_DATA_DIR, files[i]);
+        f = fopen(path, "rb");
+        cr_assert_not_null(f, "%s", path);
+        fseek(f, 0, SEEK_END);
+        n = ftell(f);
+        fseek(f, 0, SEEK_SET);
+        buf = malloc((size_t)n + 1);
+        cr_assert_not_null(buf);
+        cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+        buf[n] = '\0';
+        fclose(f);
+        rec = cJSON_Parse(buf);
+        cr_assert_not_null(rec);
+        text = cJSON_PrintUnformatted(cJSON_GetObjectItem(rec, "body"));
+        cr_assert_not_null(text);
+        j = decode_ok(text, &ctx);
+        cr_expect(ctx.verbatim, "%s", files[i]);
+        cJSON_Delete(j);
+        free(text);
+        cJSON_Delete(rec);
+        free(buf);
+    }
+}

@@ -710,3 +710,61 @@ Test(max_output_tokens, a_larger_request_is_capped)
     cr_assert_eq(built_max_tokens(TG_ADAPTER_ANTHROPIC, 64000, big, 0), 32000);
     cr_assert_eq(built_max_tokens(TG_ADAPTER_ANTHROPIC, 2048, none, 4096), 2048, "the default is capped too");
 }
+
+/* A Messages body passed through: as written, but for the upstream model,
+ * tollgate's category hint and the model's answer cap. */
+Test(anthropic, build_messages_passes_the_body_through)
+{
+    static const char body[] =
+        "{\"model\":\"claude-opus-4-1\",\"max_tokens\":64000,\"top_k\":5,"
+        "\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":2048},"
+        "\"system\":[{\"type\":\"text\",\"text\":\"Be brief.\",\"cache_control\":{\"type\":\"ephemeral\"}}],"
+        "\"metadata\":{\"user_id\":\"u-1\",\"category\":\"claude\"},"
+        "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"Hi\","
+        "\"cache_control\":{\"type\":\"ephemeral\"}}]}],\"stream\":true}";
+    static const char only_cat[] =
+        "{\"model\":\"x\",\"max_tokens\":10,\"metadata\":{\"category\":\"claude\"},"
+        "\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}";
+    struct tg_arena a;
+    struct tg_provider p = prov(TG_ADAPTER_ANTHROPIC, "http://h:1/anthropic", "ak-1");
+    struct tg_provider o = prov(TG_ADAPTER_OPENAI, "http://h:1/v1", "sk-1");
+    struct tg_model m = model("claude", "claude-sonnet-4-5");
+    struct tg_prov_http h;
+    struct tg_err err;
+    cJSON *j, *want;
+
+    m.max_output_tokens = 32000;
+    tg_arena_init(&a, 0);
+    cr_assert_eq(tg_prov_build_messages(&p, &m, body, strlen(body), &a, &h, &err), TG_OK, "%s", err.msg);
+    cr_assert_str_eq(h.url, "http://h:1/anthropic/v1/messages");
+    cr_assert(has_header(&h, "anthropic-version: 2023-06-01"));
+    cr_assert(has_header(&h, "x-api-key: ak-1"));
+    cr_assert(has_header(&h, "Accept: text/event-stream"));
+    cr_assert(h.stream);
+    j = cJSON_ParseWithLength(h.body, h.body_len);
+    want = cJSON_Parse(body);
+    cr_assert_not_null(j);
+    cr_assert_str_eq(cJSON_GetObjectItem(j, "model")->valuestring, "claude-sonnet-4-5");
+    cr_assert_eq(cJSON_GetObjectItem(j, "max_tokens")->valuedouble, 32000, "cut to max_output_tokens");
+    cr_assert_null(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "metadata"), "category"));
+    cr_assert_str_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "metadata"), "user_id")->valuestring, "u-1");
+    /* everything else as the client wrote it */
+    for (const char *const *k = (const char *const[]){ "top_k", "thinking", "system", "messages", "stream", NULL };
+         *k != NULL; k++)
+        cr_assert(cJSON_Compare(cJSON_GetObjectItem(j, *k), cJSON_GetObjectItem(want, *k), true), "%s", *k);
+    cJSON_Delete(j);
+    cJSON_Delete(want);
+
+    /* a metadata object left empty is not sent */
+    cr_assert_eq(tg_prov_build_messages(&p, &m, only_cat, strlen(only_cat), &a, &h, &err), TG_OK);
+    j = cJSON_ParseWithLength(h.body, h.body_len);
+    cr_assert_null(cJSON_GetObjectItem(j, "metadata"));
+    cr_assert_eq(cJSON_GetObjectItem(j, "max_tokens")->valuedouble, 10);
+    cr_assert_not(h.stream);
+    cJSON_Delete(j);
+
+    /* only an anthropic provider speaks it; a body must be an object */
+    cr_assert_eq(tg_prov_build_messages(&o, &m, body, strlen(body), &a, &h, &err), TG_EINVAL);
+    cr_assert_eq(tg_prov_build_messages(&p, &m, "[1]", 3, &a, &h, &err), TG_EINVAL);
+    tg_arena_free(&a);
+}
