@@ -1441,3 +1441,38 @@ Test(messages, claude_code_bodies_are_verbatim)
         free(buf);
     }
 }
+
+/* The settings passed through carry no text of the client's: a value that
+ * is not Anthropic's own word sends the request the translated way. */
+Test(messages, verbatim_settings_hold_no_text)
+{
+    static const char *const bodies[] = {
+        "{\"model\":\"m\",\"max_tokens\":9,\"system\":[{\"type\":\"text\",\"text\":\"s\","
+        "\"cache_control\":{\"type\":\"ephemeral\",\"note\":\"4111 1111 1111 1111\"}}],"
+        "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
+        "{\"model\":\"m\",\"max_tokens\":9,\"system\":[{\"type\":\"text\",\"text\":\"s\","
+        "\"cache_control\":{\"type\":\"jane@example.com\"}}],\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
+        "{\"model\":\"m\",\"max_tokens\":9,\"service_tier\":\"jane@example.com\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
+        "{\"model\":\"m\",\"max_tokens\":9,\"thinking\":{\"type\":\"123-45-6789\"},\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
+        "{\"model\":\"m\",\"max_tokens\":9,\"tools\":[{\"name\":\"t\",\"input_schema\":{},\"strict\":\"no\"}],"
+        "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
+        "{\"model\":\"m\",\"max_tokens\":9,\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"document\","
+        "\"source\":{\"type\":\"text\",\"media_type\":\"text/x-ssn-123-45-6789\",\"data\":\"d\"}}]}]}",
+    };
+    static const char ok[] =
+        "{\"model\":\"m\",\"max_tokens\":9,\"cache_control\":{\"type\":\"ephemeral\",\"ttl\":\"1h\"},"
+        "\"service_tier\":\"auto\",\"thinking\":{\"type\":\"adaptive\"},"
+        "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+        struct tg_dialect_ctx ctx;
+        cJSON *j = decode_ok(bodies[i], &ctx);
+        cr_expect_not(ctx.verbatim, "case %zu", i);
+        cJSON_Delete(j);
+    }
+    {
+        struct tg_dialect_ctx ctx;
+        cJSON *j = decode_ok(ok, &ctx);
+        cr_expect(ctx.verbatim);
+        cJSON_Delete(j);
+    }
+}
