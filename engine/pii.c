@@ -1061,7 +1061,8 @@ ws_bits16(const unsigned char *p)
 #define C_UPPER 0x100u
 struct tok {
     unsigned f;          /* C_* classes of its bytes, and C_UPPER */
-    unsigned dots, dashes;
+    unsigned dots;       /* dots with a digit on both sides ("10.0.0.1" has 3) */
+    unsigned dashes;
 };
 
 /* End of the token starting at st (next whitespace or n), and what *k
@@ -1091,8 +1092,10 @@ token_end(const unsigned char *t, size_t st, size_t n, struct tok *k)
         if (up & valid)
             cl |= C_UPPER;
         if (dm) {
+            /* a dot between digits (one at either end of the block counts:
+             * its other neighbour is in the next or last block) */
             cl |= C_DOT;
-            dots += pop16(dm);
+            dots += pop16(dm & ((dg << 1) | 1u) & ((dg >> 1) | 0x8000u));
         }
         if (hm) {
             cl |= C_DASH;
@@ -1116,7 +1119,8 @@ token_end(const unsigned char *t, size_t st, size_t n, struct tok *k)
 #endif
     while (e < n && !((cl |= bclass[t[e]]) & C_WS)) {
         cl |= t[e] >= 'A' && t[e] <= 'Z' ? C_UPPER : 0u;
-        dots += t[e] == '.';
+        dots += t[e] == '.' && e > st && e + 1 < n && t[e - 1] >= '0' && t[e - 1] <= '9' &&
+                t[e + 1] >= '0' && t[e + 1] <= '9';
         dashes += t[e] == '-';
         e++;
     }
@@ -1136,6 +1140,20 @@ has_scheme_sep(const unsigned char *t, size_t st, size_t e)
             return true;
     return false;
 }
+
+/* Can the '@' of token t[st, e) belong to an address: is one preceded by
+ * a byte of an e-mail's local part, or does the token hold "://" (the
+ * user:password@ of a URL)?  "@mention", "(@x" are not looked at. */
+static bool
+at_worthy(const unsigned char *t, size_t st, size_t e, unsigned f)
+{
+    for (size_t k = st + 1; k < e; k++)
+        if (t[k] == '@' && (is_alnum(t[k - 1]) || t[k - 1] == '.' || t[k - 1] == '_' || t[k - 1] == '%' ||
+                            t[k - 1] == '+' || t[k - 1] == '-'))
+            return true;
+    return (f & (C_COLON | C_PUNCT)) == (C_COLON | C_PUNCT) && has_scheme_sep(t, st, e);
+}
+
 
 /* Does the token before st end in two capitals that start a field ("AB"
  * 12 34 56 C, "nino=AB" 12 ..., "<vat>DE" 858950309)?  Their start, or
@@ -1245,7 +1263,7 @@ scan_text(struct scan *sc)
         key_lo = SIZE_MAX;
         if (f & C_DIGIT)
             trig |= TG_PII_TRIG_DIGITS;
-        if (f & C_AT)
+        if ((f & C_AT) && at_worthy(t, st, e, f))
             trig |= TG_PII_TRIG_AT;
         if ((f & C_DIGIT) && tk.dots >= 3)
             trig |= TG_PII_TRIG_DOTS;
