@@ -91,9 +91,11 @@ pop16(unsigned x)
     return (x + (x >> 8)) & 0x1fu;
 }
 
-/* Bit k set when p[k] (k < nb <= 64) is a word byte (is_wordc). */
+/* Bit k set when p[k] (k < nb <= 64) is a word byte (is_wordc); avail
+ * bytes may be read (>= nb): whole SSE blocks over-read into them, their
+ * bits past nb cleared, instead of a byte loop over the last block. */
 static inline uint64_t
-alnum_bits(const unsigned char *p, size_t nb)
+alnum_bits(const unsigned char *p, size_t nb, size_t avail)
 {
     uint64_t am = 0;
     size_t k = 0;
@@ -101,13 +103,17 @@ alnum_bits(const unsigned char *p, size_t nb)
     const __m128i x20 = _mm_set1_epi8(0x20), offa = _mm_set1_epi8((char)(0x80 - 'a'));
     const __m128i off0 = _mm_set1_epi8((char)(0x80 - '0'));
     const __m128i lim26 = _mm_set1_epi8((char)(-128 + 26)), lim10 = _mm_set1_epi8((char)(-128 + 10));
-    for (; k + 16 <= nb; k += 16) {
+    for (; k < nb && k + 16 <= avail; k += 16) {
         __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + k));
         /* 'A'..'Z' | 0x20 = 'a'..'z'; no other byte lands there */
         __m128i al = _mm_cmplt_epi8(_mm_add_epi8(_mm_or_si128(v, x20), offa), lim26);
         __m128i dg = _mm_cmplt_epi8(_mm_add_epi8(v, off0), lim10);
         __m128i hi = _mm_cmplt_epi8(v, _mm_setzero_si128());   /* >= 0x80 */
         am |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(al, dg), hi)) << k;
+    }
+    if (k > nb) {
+        am &= ((uint64_t)1 << nb) - 1;   /* nb < 64 here: k <= 64 */
+        return am;
     }
 #endif
     for (; k < nb; k++)
@@ -135,15 +141,18 @@ words_mask(const struct tg_pii_db *db, const struct wfilter *wf, const unsigned 
      * a mispredicted branch per word. */
     for (c = lo; c < hi; c += 64) {
         size_t nb = hi - c < 64 ? hi - c : 64, k;
-        uint64_t am = alnum_bits(t + c, nb), fm = 0, starts, sb;
+        uint64_t am = alnum_bits(t + c, nb, tn - c), fm = 0, starts, sb;
         starts = am & ~((am << 1) | prev);
         prev = am >> 63;
         for (sb = starts; sb; sb &= sb - 1) {
-            /* first two letters (the second 0 for a one-letter word) */
+            /* first two bytes, folded (w2f; past the text a NUL, as for a
+             * one-letter word: a word cut at hi is dropped below anyway) */
             unsigned key;
+            size_t at;
             k = (size_t)__builtin_ctzll(sb);
-            key = wkey(t[c + k]) << 8 | (c + k + 1 < hi ? wkey(t[c + k + 1]) : 0);
-            fm |= (uint64_t)((wf->w2[key >> 3] >> (key & 7)) & 1) << k;
+            at = c + k;
+            key = (unsigned)(t[at] | 0x20u) << 8 | (at + 1 < tn ? (unsigned)(t[at + 1] | 0x20u) : 0x20u);
+            fm |= (uint64_t)((wf->w2f[key >> 3] >> (key & 7)) & 1) << k;
         }
         starts &= fm;
         while (starts) {

@@ -61,6 +61,25 @@ wf_add(struct wfilter *wf, const char *w)
     wf->w2l[key >> 3] |= (uint8_t)(1u << (key & 7));
 }
 
+/* w2f from w2: every raw byte pair (a, b) whose words' key is in w2 sets
+ * the bit of (a | 0x20, b | 0x20).  Folding merges pairs (an upper and a
+ * lower case letter, '@' and '`'), so it may pass more, never fewer: the
+ * exact tests follow it. */
+static void
+wfilter_fold(struct wfilter *wf)
+{
+    for (unsigned a = 0; a < 256; a++) {
+        if (!is_wordc((unsigned char)a))
+            continue;   /* a word starts with a word byte */
+        for (unsigned b = 0; b < 256; b++) {
+            unsigned key = wkey((unsigned char)a) << 8 | wkey((unsigned char)b);
+            unsigned f = (a | 0x20u) << 8 | (b | 0x20u);
+            if ((wf->w2[key >> 3] >> (key & 7)) & 1)
+                wf->w2f[f >> 3] |= (uint8_t)(1u << (f & 7));
+        }
+    }
+}
+
 static bool
 is_word(const char *w)
 {
@@ -319,6 +338,8 @@ tg_pii_db_build(const struct tg_pii_detector_spec *specs, size_t n,
         else
             db->pix[h].hi = (uint16_t)(i + 1);   /* sorted: this pair's literals are contiguous */
     }
+    wfilter_fold(&db->wall);
+    wfilter_fold(&db->wgate);
     db->n = n;
     if (db->max_groups == 0)
         db->max_groups = 1;

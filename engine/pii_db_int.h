@@ -180,6 +180,10 @@ struct wfilter {
                               * words nearly every prefix and length occurs
                               * somewhere, but few prose words match a word
                               * in both */
+    uint8_t  w2f[8192];      /* w2 by the raw bytes with bit 5 set ((a | 0x20)
+                              * << 8 | (b | 0x20)): a superset of w2 read with
+                              * two ORs instead of two table lookups, for the
+                              * per-word-start test (wfilter_fold() fills it) */
 };
 
 static inline unsigned
