@@ -1067,7 +1067,8 @@ ws_bits16(const unsigned char *p)
 
 /* What the trigger tests need to know of a token besides its bytes' C_*
  * classes: capitals (C_UPPER), and how many dots and hyphens it holds. */
-#define C_UPPER 0x100u
+#define C_UPPER  0x100u
+#define C_NONHEX 0x200u   /* a byte other than 0-9, a-f and '-' */
 struct tok {
     unsigned f;          /* C_* classes of its bytes, and C_UPPER */
     unsigned dots;       /* dots with a digit on both sides ("10.0.0.1" has 3) */
@@ -1093,6 +1094,8 @@ token_end(const unsigned char *t, size_t st, size_t n, struct tok *k)
                                                                  _mm_set1_epi8((char)(-128 + 26))));
         unsigned dm = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('.'))) & valid;
         unsigned hm = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('-'))) & valid;
+        unsigned af = (unsigned)_mm_movemask_epi8(_mm_cmplt_epi8(_mm_add_epi8(v, _mm_set1_epi8((char)(0x80 - 'a'))),
+                                                                 _mm_set1_epi8((char)(-128 + 6))));
 #define TG__CLS(ch, bit) \
     if ((unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(ch))) & valid) \
         cl |= (bit)
@@ -1100,6 +1103,8 @@ token_end(const unsigned char *t, size_t st, size_t n, struct tok *k)
             cl |= C_DIGIT;
         if (up & valid)
             cl |= C_UPPER;
+        if (valid & ~(dg | af | hm))
+            cl |= C_NONHEX;
         if (dm) {
             /* a dot between digits (one at either end of the block counts:
              * its other neighbour is in the next or last block) */
@@ -1128,6 +1133,7 @@ token_end(const unsigned char *t, size_t st, size_t n, struct tok *k)
 #endif
     while (e < n && !((cl |= bclass[t[e]]) & C_WS)) {
         cl |= t[e] >= 'A' && t[e] <= 'Z' ? C_UPPER : 0u;
+        cl |= (t[e] >= '0' && t[e] <= '9') || (t[e] >= 'a' && t[e] <= 'f') || t[e] == '-' ? 0u : C_NONHEX;
         dots += t[e] == '.' && e > st && e + 1 < n && t[e - 1] >= '0' && t[e - 1] <= '9' &&
                 t[e + 1] >= '0' && t[e + 1] <= '9';
         dashes += t[e] == '-';
@@ -1343,7 +1349,8 @@ scan_text(struct scan *sc)
         }
         if (e - st >= 32 || (e - st >= 20 && (f & (C_DIGIT | C_DASH)))) {
             trig |= TG_PII_TRIG_LONG;
-            token_lits(sc->db, t, st, e, &lits);
+            if ((f & C_NONHEX) || sc->db->lit_hex)   /* a hash or a UUID holds no literal */
+                token_lits(sc->db, t, st, e, &lits);
         } else if (e - st >= 20) {
             size_t k;
             for (k = st; k < e && t[k] != '_'; k++)

@@ -338,6 +338,9 @@ tg_pii_db_build(const struct tg_pii_detector_spec *specs, size_t n,
         else
             db->pix[h].hi = (uint16_t)(i + 1);   /* sorted: this pair's literals are contiguous */
     }
+    for (i = 0; i < db->nlits && !db->lit_hex; i++)
+        db->lit_hex = db->lits[i].len > 0 &&
+                      strspn(db->lits[i].s, "0123456789abcdef-") == db->lits[i].len;
     wfilter_fold(&db->wall);
     wfilter_fold(&db->wgate);
     db->n = n;

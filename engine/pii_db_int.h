@@ -208,6 +208,8 @@ struct tg_pii_db {
     uint32_t nlits, litcap;
     uint8_t lit1[256];       /* first bytes of one-byte literals */
     uint32_t nlit1;          /* how many one-byte literals */
+    bool     lit_hex;        /* some literal is made of 0-9, a-f and '-' only: without
+                              * one, a token of those bytes (a hash, a UUID) holds none */
     uint8_t lit2[8192];      /* bit per first two bytes of a longer literal */
     struct pix *pix;         /* byte pair -> its literals in lits[] (open
                               * addressing, npix slots, a power of two) */
