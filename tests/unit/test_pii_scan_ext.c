@@ -240,3 +240,19 @@ Test(pii_scan_ext, digits_grouped_must_be_bool)
     cr_expect_neq(tg_pii_pack_load_buffer("t.yaml", y, strlen(y), &a, &specs, &n, NULL, NULL, &err), TG_OK);
     tg_arena_free(&a);
 }
+
+/* A hash-like token (0-9, a-f, '-') is searched for literals only when a
+ * literal could be in it: a pack with a hex literal still finds it. */
+Test(pii_scan_ext, literals_in_hex_tokens)
+{
+    struct db d;
+    build(&d, "version: 1\ndetectors:\n"
+              DET("h", "HEXLIT", "(?<![0-9a-f])[0-9a-f]{8}(?:-?[0-9a-f]{4}){6}(?![0-9a-f])",
+                  "    triggers: [long]\n    literals: [deadbeef]\n    score: 0.9\n")
+              DET("v", "VENDOR", "zq_[0-9a-f]{29}", "    triggers: [long]\n    literals: [zq_]\n    score: 0.9\n"));
+    cr_expect_str_eq(found(&d, "hash deadbeef0123456789abcdef01234567 here", 0.5), "HEXLIT,");
+    cr_expect_str_eq(found(&d, "uuid deadbeef-0123-4567-89ab-cdef-0123-4567 here", 0.5), "HEXLIT,");
+    cr_expect_str_eq(found(&d, "hash 0123456789abcdef0123456789abcdef here", 0.5), "", "no literal in it");
+    cr_expect_str_eq(found(&d, "key zq_0123456789abcdef0123456789abc here", 0.5), "VENDOR,");
+    drop(&d);
+}
