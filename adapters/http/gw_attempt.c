@@ -593,6 +593,7 @@ tg__gw_start_next(struct gw_req *r)
         r->ustatus = 0;
         r->retry_after_ms = -1;
         r->status_checked = r->relaying = false;
+        r->verbatim = false;   /* decided below, for remote providers only */
         r->stream_err = 0;
         evbuffer_drain(r->ubuf, evbuffer_get_length(r->ubuf));
         body = outgoing_body(r, c, &blen, &err);
