@@ -227,5 +227,9 @@ test('every answer and refusal above is one audit entry with its endpoint', asyn
     assert.ok(mine.some((e) => e.decision === 'allow' && e.status === 200), `an allowed answer on /${p}: ${[...eps].join(',')}`);
     assert.ok(mine.some((e) => e.decision === 'deny' && e.status === 403), `a refusal on /${p}`);
   }
-  assert.ok(!JSON.stringify(entries).includes('4111'), 'no card number in the audit log');
+  // the number in any of its written forms; not '4111' alone, which a hash,
+  // an HMAC or a latency in the entries holds by chance about one run in ten
+  const text = JSON.stringify(entries);
+  const m = text.match(/4111[ ._-]?1111[ ._-]?1111[ ._-]?1111/);
+  assert.ok(!m, `no card number in the audit log: ...${m ? text.slice(Math.max(0, m.index - 80), m.index + 40) : ''}...`);
 });
