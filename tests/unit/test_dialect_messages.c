@@ -1414,22 +1414,12 @@ Test(messages, claude_code_bodies_are_verbatim)
     static const char *const files[] = { "claude-code-hello-1.json", "claude-code-tool-1.json", "claude-code-tool-2.json" };
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         char path[512], *text, *buf;
-        FILE *f;
-        long n;
+        size_t n;
         cJSON *rec, *j;
         struct tg_dialect_ctx ctx;
         snprintf(path, sizeof path, "%s/tests/e2e/fixtures/%s", TG_DATA_DIR, files[i]);
-        f = fopen(path, "rb");
-        cr_assert_not_null(f, "%s", path);
-        fseek(f, 0, SEEK_END);
-        n = ftell(f);
-        fseek(f, 0, SEEK_SET);
-        buf = malloc((size_t)n + 1);
-        cr_assert_not_null(buf);
-        cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-        buf[n] = '\0';
-        fclose(f);
-        rec = cJSON_Parse(buf);
+        buf = slurp(path, &n);
+        rec = cJSON_ParseWithLength(buf, n);
         cr_assert_not_null(rec);
         text = cJSON_PrintUnformatted(cJSON_GetObjectItem(rec, "body"));
         cr_assert_not_null(text);
