@@ -212,46 +212,6 @@ html_ref(const unsigned char *t, size_t n, size_t *len)
     return -1;
 }
 
-bool
-tg__pii_needs_norm(const unsigned char *t, size_t n)
-{
-    /* Pure ASCII without '\\', '%' or '&' (most text) needs nothing: a
-     * word-at-a-time test skips it. */
-    size_t i = 0;
-    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
-
-    while (i + 8 <= n) {
-        uint64_t w, a, b, c;
-        memcpy(&w, t + i, 8);
-        a = w ^ (ones * '\\');
-        b = w ^ (ones * '%');
-        c = w ^ (ones * '&');
-        if ((w & high) || (((a - ones) & ~a) & high) || (((b - ones) & ~b) & high) || (((c - ones) & ~c) & high))
-            return true;
-        i += 8;
-    }
-    for (; i < n; i++)
-        if (t[i] >= 0x80 || t[i] == '\\' || t[i] == '%' || t[i] == '&')
-            return true;
-    return false;
-}
-
-/* Output byte o came from input [i, i + w): extend the last segment when
- * it continues it, start a new one otherwise. */
-static inline void
-seg_put(struct tg__pii_seg *seg, size_t *nseg, size_t o, size_t i, uint32_t w)
-{
-    if (*nseg > 0) {
-        const struct tg__pii_seg *l = &seg[*nseg - 1];
-        if (l->w == w && (size_t)l->i + (o - l->o) * w == i)
-            return;
-    }
-    seg[*nseg].o = (uint32_t)o;
-    seg[*nseg].i = (uint32_t)i;
-    seg[*nseg].w = w;
-    (*nseg)++;
-}
-
 /* Length of the run at t that needs no normalising: ASCII other than
  * '\\', '%' and '&' — sixteen bytes a step with SSE2, else eight. */
 static inline size_t
@@ -287,6 +247,29 @@ plain_run(const unsigned char *t, size_t n)
     while (i < n && t[i] < 0x80 && t[i] != '\\' && t[i] != '%' && t[i] != '&')
         i++;
     return i;
+}
+
+bool
+tg__pii_needs_norm(const unsigned char *t, size_t n)
+{
+    /* pure ASCII without '\\', '%' or '&' (most text) needs nothing */
+    return plain_run(t, n) < n;
+}
+
+/* Output byte o came from input [i, i + w): extend the last segment when
+ * it continues it, start a new one otherwise. */
+static inline void
+seg_put(struct tg__pii_seg *seg, size_t *nseg, size_t o, size_t i, uint32_t w)
+{
+    if (*nseg > 0) {
+        const struct tg__pii_seg *l = &seg[*nseg - 1];
+        if (l->w == w && (size_t)l->i + (o - l->o) * w == i)
+            return;
+    }
+    seg[*nseg].o = (uint32_t)o;
+    seg[*nseg].i = (uint32_t)i;
+    seg[*nseg].w = w;
+    (*nseg)++;
 }
 
 size_t
