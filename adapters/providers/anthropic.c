@@ -581,7 +581,7 @@ tg_prov_build_messages(const struct tg_provider *prov, const struct tg_model *m,
                        size_t len, struct tg_arena *a, struct tg_prov_http *out, struct tg_err *err)
 {
     struct tg_prov_http h;
-    cJSON *j, *model, *md, *v;
+    cJSON *j, *md;
     int rc = TG_ENOMEM;
 
     if (prov->adapter != TG_ADAPTER_ANTHROPIC)
@@ -594,23 +594,14 @@ tg_prov_build_messages(const struct tg_provider *prov, const struct tg_model *m,
         return tg_err_set(err, TG_EINVAL, "request body is not a JSON object");
     }
     memset(&h, 0, sizeof(h));
-    /* the registry decides the upstream name, whatever the client sent */
-    model = cJSON_CreateString(m->upstream ? m->upstream : m->id);
-    if (model == NULL || (cJSON_GetObjectItemCaseSensitive(j, "model") != NULL
-                              ? !cJSON_ReplaceItemInObjectCaseSensitive(j, "model", model)
-                              : !cJSON_AddItemToObject(j, "model", model))) {
-        cJSON_Delete(model);
+    /* the upstream model and its answer cap, as for a translated request */
+    if (tg__prov_retarget(j, m) != TG_OK)
         goto out;
-    }
     /* metadata.category is tollgate's routing hint: Anthropic takes user_id only */
     md = cJSON_GetObjectItemCaseSensitive(j, "metadata");
     cJSON_DeleteItemFromObjectCaseSensitive(md, "category");
     if (cJSON_IsObject(md) && md->child == NULL)
         cJSON_DeleteItemFromObjectCaseSensitive(j, "metadata");
-    /* the model's answer cap, as for a translated request */
-    v = cJSON_GetObjectItemCaseSensitive(j, "max_tokens");
-    if (m->max_output_tokens > 0 && cJSON_IsNumber(v) && v->valuedouble > (double)m->max_output_tokens)
-        cJSON_SetNumberValue(v, (double)m->max_output_tokens);
     h.stream = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "stream"));
     h.body = tg__prov_print(j, a, &h.body_len);
     if (h.body == NULL || !anthropic_http(prov, a, &h))

@@ -22,6 +22,11 @@ cJSON  *tg__prov_chunk(const char *id, int64_t created, const char *model,
 /* Non-negative integer field, or -1. */
 int64_t tg__prov_int(const cJSON *o, const char *key);
 
+/* Point request tree j at model m: `model` set to the registry's upstream
+ * name, max_tokens / max_completion_tokens cut to m's max_output_tokens.
+ * TG_ENOMEM. */
+int tg__prov_retarget(cJSON *j, const struct tg_model *m);
+
 /* The canonical body as a tree for an adapter that rewrites it: `model`
  * set to the registry's upstream name, `metadata` (tollgate's routing
  * hints) dropped.  *out is the caller's to cJSON_Delete. */

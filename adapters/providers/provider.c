@@ -87,17 +87,11 @@ tg__prov_url(struct tg_arena *a, const char *base, const char *path)
 /* URL and headers of an openai-adapter request. */
 
 int
-tg__prov_canonical_tree(const char *body, size_t len, const struct tg_model *m, cJSON **out,
-                        struct tg_err *err)
+tg__prov_retarget(cJSON *j, const struct tg_model *m)
 {
-    cJSON *j = cJSON_ParseWithLength(body, len), *model;
-
-    if (!cJSON_IsObject(j)) {
-        cJSON_Delete(j);
-        return tg_err_set(err, TG_EINVAL, "request body is not a JSON object");
-    }
     /* The registry decides the upstream name, whatever the client sent. */
-    model = cJSON_CreateString(m->upstream ? m->upstream : m->id);
+    cJSON *model = cJSON_CreateString(m->upstream ? m->upstream : m->id);
+
     /* Case-sensitive throughout: "modeL" is not "model" (cJSON_HasObjectItem
      * ignores case, and the replacement string leaked). */
     if (model == NULL ||
@@ -105,12 +99,8 @@ tg__prov_canonical_tree(const char *body, size_t len, const struct tg_model *m, 
              ? !cJSON_ReplaceItemInObjectCaseSensitive(j, "model", model)
              : !cJSON_AddItemToObject(j, "model", model))) {
         cJSON_Delete(model);
-        cJSON_Delete(j);
-        return tg_err_set(err, TG_ENOMEM, "out of memory");
+        return TG_ENOMEM;
     }
-    /* metadata carries tollgate's routing hints (tenant, category); the
-     * provider has no use for them. */
-    cJSON_DeleteItemFromObjectCaseSensitive(j, "metadata");
     /* The model's answer cap: a request asking for more gets the cap (the
      * provider would refuse it otherwise, and pre-flight costed it so). */
     if (m->max_output_tokens > 0) {
@@ -121,6 +111,26 @@ tg__prov_canonical_tree(const char *body, size_t len, const struct tg_model *m, 
                 cJSON_SetNumberValue(v, (double)m->max_output_tokens);
         }
     }
+    return TG_OK;
+}
+
+int
+tg__prov_canonical_tree(const char *body, size_t len, const struct tg_model *m, cJSON **out,
+                        struct tg_err *err)
+{
+    cJSON *j = cJSON_ParseWithLength(body, len);
+
+    if (!cJSON_IsObject(j)) {
+        cJSON_Delete(j);
+        return tg_err_set(err, TG_EINVAL, "request body is not a JSON object");
+    }
+    if (tg__prov_retarget(j, m) != TG_OK) {
+        cJSON_Delete(j);
+        return tg_err_set(err, TG_ENOMEM, "out of memory");
+    }
+    /* metadata carries tollgate's routing hints (tenant, category); the
+     * provider has no use for them. */
+    cJSON_DeleteItemFromObjectCaseSensitive(j, "metadata");
     *out = j;
     return TG_OK;
 }
