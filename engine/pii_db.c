@@ -51,33 +51,30 @@ dup_list(struct tg_arena *a, const char **src, uint32_t n, bool lower)
     return v;
 }
 
+static inline void
+wf_set_f(struct wfilter *wf, unsigned a, unsigned b)
+{
+    unsigned f = (a | 0x20u) << 8 | (b | 0x20u);
+    wf->w2f[f >> 3] |= (uint8_t)(1u << (f & 7));
+}
+
+/* Add lower-case word w.  w2f is keyed by the text's raw bytes with bit 5
+ * set: a letter of either case and its lower case fold alike, so the
+ * first byte is w[0] | 0x20; a one-letter word is followed by any byte
+ * that is not a word byte (or by nothing, read as NUL), each folded. */
 static void
 wf_add(struct wfilter *wf, const char *w)
 {
     unsigned key = (unsigned)(unsigned char)w[0] << 8 | (unsigned char)w[1];
-    wf->w2[key >> 3] |= (uint8_t)(1u << (key & 7));
+    if (w[1] != '\0')
+        wf_set_f(wf, (unsigned char)w[0], (unsigned char)w[1]);
+    else
+        for (unsigned b = 0; b < 0x80; b++)
+            if (!is_alnum((unsigned char)b))
+                wf_set_f(wf, (unsigned char)w[0], b);
     wf->lens |= 1u << strlen(w);
     key = w2l_key(key, strlen(w));
     wf->w2l[key >> 3] |= (uint8_t)(1u << (key & 7));
-}
-
-/* w2f from w2: every raw byte pair (a, b) whose words' key is in w2 sets
- * the bit of (a | 0x20, b | 0x20).  Folding merges pairs (an upper and a
- * lower case letter, '@' and '`'), so it may pass more, never fewer: the
- * exact tests follow it. */
-static void
-wfilter_fold(struct wfilter *wf)
-{
-    for (unsigned a = 0; a < 256; a++) {
-        if (!is_wordc((unsigned char)a))
-            continue;   /* a word starts with a word byte */
-        for (unsigned b = 0; b < 256; b++) {
-            unsigned key = wkey((unsigned char)a) << 8 | wkey((unsigned char)b);
-            unsigned f = (a | 0x20u) << 8 | (b | 0x20u);
-            if ((wf->w2[key >> 3] >> (key & 7)) & 1)
-                wf->w2f[f >> 3] |= (uint8_t)(1u << (f & 7));
-        }
-    }
 }
 
 static bool
@@ -341,8 +338,6 @@ tg_pii_db_build(const struct tg_pii_detector_spec *specs, size_t n,
     for (i = 0; i < db->nlits && !db->lit_hex; i++)
         db->lit_hex = db->lits[i].len > 0 &&
                       strspn(db->lits[i].s, "0123456789abcdef-") == db->lits[i].len;
-    wfilter_fold(&db->wall);
-    wfilter_fold(&db->wgate);
     db->n = n;
     if (db->max_groups == 0)
         db->max_groups = 1;

@@ -173,17 +173,16 @@ struct lit {
 
 /* Cheap filters that reject most words before hashing them. */
 struct wfilter {
-    uint8_t  w2[8192];       /* bit per lower-case first two bytes of a word
-                              * (second 0 for a one-letter word) */
     uint32_t lens;           /* bit k: some word has length k */
     uint8_t  w2l[8192];      /* bit per (first two bytes, length): with ~300
                               * words nearly every prefix and length occurs
                               * somewhere, but few prose words match a word
                               * in both */
-    uint8_t  w2f[8192];      /* w2 by the raw bytes with bit 5 set ((a | 0x20)
-                              * << 8 | (b | 0x20)): a superset of w2 read with
-                              * two ORs instead of two table lookups, for the
-                              * per-word-start test (wfilter_fold() fills it) */
+    uint8_t  w2f[8192];      /* bit per first two bytes of a word as the text has
+                              * them, bit 5 set on both ((a | 0x20) << 8 |
+                              * (b | 0x20)): cases fold alike, and so do a few
+                              * other pairs, so it may pass more, never fewer;
+                              * read with two ORs per word start */
 };
 
 static inline unsigned
