@@ -121,13 +121,14 @@ alnum_bits(const unsigned char *p, size_t nb, size_t avail)
     return am;
 }
 
-/* Context mask of the whole words in t[lo, hi) that pass filter wf; words
- * cut by lo/hi do not count.  *excl (if not NULL) gets the exclude mask of
- * the whole words in t[lo, split): one pass serves both, since a word
- * wholly before split is also wholly inside [lo, hi). */
+/* Context mask of the whole words in t[lo, hi) that pass filter wf (their
+ * first two bytes have a bit of sel); words cut by lo/hi do not count.
+ * *excl (if not NULL) gets the exclude mask of the whole words in
+ * t[lo, split): one pass serves both, since a word wholly before split is
+ * also wholly inside [lo, hi). */
 static detmask
-words_mask(const struct tg_pii_db *db, const struct wfilter *wf, const unsigned char *t, size_t tn,
-           size_t lo, size_t hi, size_t split, detmask *excl)
+words_mask(const struct tg_pii_db *db, const struct wfilter *wf, uint32_t sel, const unsigned char *t,
+           size_t tn, size_t lo, size_t hi, size_t split, detmask *excl)
 {
     detmask m = dm_zero(), x = dm_zero();
     /* a word cut at lo does not count: the byte before lo acts as a letter */
@@ -144,15 +145,20 @@ words_mask(const struct tg_pii_db *db, const struct wfilter *wf, const unsigned 
         uint64_t am = alnum_bits(t + c, nb, tn - c), fm = 0, starts, sb;
         starts = am & ~((am << 1) | prev);
         prev = am >> 63;
-        for (sb = starts; sb; sb &= sb - 1) {
-            /* first two bytes, folded (w2f; past the text a NUL, as for a
-             * one-letter word: a word cut at hi is dropped below anyway) */
-            unsigned key;
+        sb = starts;
+        if (c + nb == tn && (sb >> (nb - 1) & 1)) {
+            /* a word start on the text's last byte: past it a NUL, as
+             * for a one-letter word (one cut at hi is dropped below) */
+            sb &= ~((uint64_t)1 << (nb - 1));
+            fm = (uint64_t)((wf->w2f[(t[tn - 1] | 0x20u) | 0x2000u] & sel) != 0) << (nb - 1);
+        }
+        for (; sb; sb &= sb - 1) {
+            /* first two bytes, folded: the compiler makes the pair one
+             * 16-bit load */
             size_t at;
             k = (size_t)__builtin_ctzll(sb);
             at = c + k;
-            key = (unsigned)(t[at] | 0x20u) << 8 | (at + 1 < tn ? (unsigned)(t[at + 1] | 0x20u) : 0x20u);
-            fm |= (uint64_t)((wf->w2f[key >> 3] >> (key & 7)) & 1) << k;
+            fm |= (uint64_t)((wf->w2f[((unsigned)t[at] | (unsigned)t[at + 1] << 8) | 0x2020u] & sel) != 0) << k;
         }
         starts &= fm;
         while (starts) {
@@ -472,7 +478,7 @@ col_table(struct scan *sc, size_t ls, size_t le)
     tb->rows_end = le;
     tb->delim = d;
     tb->nd = nd;
-    tb->gate = dm_and(words_mask(sc->db, &sc->db->wgate, t, sc->n, tb->hs, tb->he, tb->hs, NULL),
+    tb->gate = dm_and(words_mask(sc->db, &sc->db->wgate, ~0u, t, sc->n, tb->hs, tb->he, tb->hs, NULL),
                       &sc->db->ctx_req);
     return tb->qin = true;
 }
@@ -510,7 +516,7 @@ col_context(struct scan *sc, size_t p, size_t pe, detmask *cm, detmask *ex)
     for (ce = cs, q = false; ce < sc->tb.he && (q || t[ce] != sc->tb.delim); ce++)
         if (t[ce] == '"')
             q = !q;
-    *cm = words_mask(sc->db, &sc->db->wall, t, sc->n, cs, ce, ce, ex);
+    *cm = words_mask(sc->db, &sc->db->wall, ~0u, t, sc->n, cs, ce, ce, ex);
     return true;
 }
 
@@ -536,14 +542,19 @@ col_gate(struct scan *sc, size_t wl, size_t wr, detmask *m)
         dm_or(m, &sc->tb.gate);
 }
 
-/* Context-only detectors whose context words occur in window [wl, wr)
- * plus the context margins: only those need their pattern run. */
+/* Those of the context-only detectors todo whose context words occur in
+ * window [wl, wr) plus the context margins: only those need their pattern
+ * run (a subset of ctx_req; a few more than todo when gbits are shared). */
 static detmask
-window_gate(struct scan *sc, size_t wl, size_t wr)
+window_gate(struct scan *sc, size_t wl, size_t wr, const detmask *todo)
 {
     size_t lo = wl > CTX_BEFORE ? wl - CTX_BEFORE : 0;
     size_t hi = wr + CTX_AFTER < sc->n ? wr + CTX_AFTER : sc->n;
-    detmask m = dm_and(words_mask(sc->db, &sc->db->wgate, sc->t, sc->n, lo, hi, lo, NULL), &sc->db->ctx_req);
+    uint32_t sel = 0;
+    unsigned k;
+    for (k = dm_first(todo); k < MAX_DETECTORS; k = dm_next(todo, k))
+        sel |= sc->db->gbit[k];
+    detmask m = dm_and(words_mask(sc->db, &sc->db->wgate, sel, sc->t, sc->n, lo, hi, lo, NULL), &sc->db->ctx_req);
     /* or named by the header of the table the window is in */
     if (dm_any(&sc->db->ctx_req))
         col_gate(sc, wl, wr, &m);
@@ -581,7 +592,9 @@ run_detector(struct scan *sc, uint32_t di, const detmask *grp, size_t wl, size_t
     struct tg_pii_scratch *s = sc->s;
     size_t off = wl;
 
-    while (off < wr) {
+    /* after a match the window's rest is mostly a word or two: too short
+     * for another, and not worth a call into the matcher */
+    while (off < wr && wr - off >= d->minlen) {
         int rc;
         PCRE2_SIZE *ov;
         size_t ms, me, fs, fe;
@@ -629,7 +642,7 @@ run_detector(struct scan *sc, uint32_t di, const detmask *grp, size_t wl, size_t
                 if (!have_ctx) {
                     size_t lo = fs > CTX_BEFORE ? fs - CTX_BEFORE : 0;
                     size_t hi = fe + CTX_AFTER < sc->n ? fe + CTX_AFTER : sc->n;
-                    cm = words_mask(sc->db, &sc->db->wall, sc->t, sc->n, lo, hi, fs, &ex);
+                    cm = words_mask(sc->db, &sc->db->wall, ~0u, sc->t, sc->n, lo, hi, fs, &ex);
                     have_ctx = true;
                 }
                 if (dk->nexcl && dm_test(&ex, k))
@@ -870,7 +883,7 @@ flush_window(struct scan *sc, size_t wl, size_t wr, uint32_t trig, const detmask
     /* context-only detectors: one pass over the window's words first */
     todo = dm_and(adm, &db->ctx_req);
     if (dm_any(&todo)) {
-        detmask gate = window_gate(sc, wl, wr);   /* a subset of ctx_req */
+        detmask gate = window_gate(sc, wl, wr, &todo);   /* a subset of ctx_req */
         for (k = 0; k < DM_WORDS; k++)
             adm.w[k] &= ~db->ctx_req.w[k] | gate.w[k];
     }
@@ -1233,6 +1246,16 @@ skip_plain(const unsigned char *t, size_t i, size_t n)
     return i;
 }
 
+/* Can a Bitcoin address start at p, a run of 25 or more letters and
+ * digits?  Legacy ones start with 1 or 3, bech32 ones with bc1 or tb1
+ * (the crypto pattern's own first bytes).  Most long runs are hashes and
+ * git commit ids, which this turns away before any pattern runs. */
+static inline bool
+coin_start(const unsigned char *p)
+{
+    return p[0] == '1' || p[0] == '3' || (((p[0] == 'b' && p[1] == 'c') || (p[0] == 't' && p[1] == 'b')) && p[2] == '1');
+}
+
 static int
 scan_text(struct scan *sc)
 {
@@ -1294,7 +1317,7 @@ scan_text(struct scan *sc)
             for (k = a0; k < a1 && is_alnum(t[k]); k++)
                 ;
             if (k == a1 && a1 - a0 >= 25)
-                trig |= TG_PII_TRIG_LONGWORD;
+                trig |= TG_PII_TRIG_LONGWORD | (coin_start(t + a0) ? TG_PII_TRIG_COIN : 0);
             else if (k < a1 && a1 - a0 >= 25) {
                 /* or as a field of one: "4411,1BU3w4...,2026-11-02",
                  * "wallet=bc1q..." (a run of 25+ between field delimiters) */
@@ -1304,7 +1327,10 @@ scan_text(struct scan *sc)
                         if (k - r0 >= 25 && (r0 == st || field_delim(t[r0 - 1])) &&
                             (k == e || field_delim(t[k]))) {
                             trig |= TG_PII_TRIG_LONGWORD;
-                            break;
+                            if (coin_start(t + r0)) {
+                                trig |= TG_PII_TRIG_COIN;
+                                break;
+                            }
                         }
                         r0 = k + 1;
                     }

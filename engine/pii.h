@@ -64,7 +64,8 @@ struct tg_pii_detector_spec {
 #define TG_PII_TRIG_MIXED    0x200u /* a token with a capital letter and a digit (document numbers) */
 #define TG_PII_TRIG_CAPSWORD 0x400u /* a token starting with a digit after 1-4 capitals ("HRB 12345") */
 #define TG_PII_TRIG_URL      0x800u /* a token holding "://" */
-#define TG_PII_TRIG_ALL      0xfffu
+#define TG_PII_TRIG_COIN     0x1000u /* a LONGWORD run starting 1, 3, bc1 or tb1 (Bitcoin) */
+#define TG_PII_TRIG_ALL      0x1fffu
 
 struct tg_pii_db;
 struct tg_pii_scratch;
@@ -109,7 +110,7 @@ int  tg_pii_scan(const struct tg_pii_db *db, struct tg_pii_scratch *s,
                  struct tg_arena *a, struct tg_findings *out, struct tg_err *err);
 
 /* Trigger name ("digits", "at", "hexsep", "long", "assign", "pem", "dots",
- * "longword", "caps", "mixed", "capsword", "url") -> bit, 0 if unknown. */
+ * "longword", "caps", "mixed", "capsword", "url", "coin") -> bit, 0 if unknown. */
 uint32_t tg_pii_trigger_bit(const char *name);
 
 struct tg_request;   /* engine/request.h */

@@ -18,6 +18,7 @@ tg_pii_trigger_bit(const char *name)
         { "long", TG_PII_TRIG_LONG }, { "assign", TG_PII_TRIG_ASSIGN }, { "pem", TG_PII_TRIG_PEM },
         { "dots", TG_PII_TRIG_DOTS }, { "longword", TG_PII_TRIG_LONGWORD }, { "caps", TG_PII_TRIG_CAPS },
         { "mixed", TG_PII_TRIG_MIXED }, { "capsword", TG_PII_TRIG_CAPSWORD }, { "url", TG_PII_TRIG_URL },
+        { "coin", TG_PII_TRIG_COIN },
     };
     size_t i;
     for (i = 0; name != NULL && i < TG_ARRAY_LEN(t); i++)
@@ -52,10 +53,9 @@ dup_list(struct tg_arena *a, const char **src, uint32_t n, bool lower)
 }
 
 static inline void
-wf_set_f(struct wfilter *wf, unsigned a, unsigned b)
+wf_set_f(struct wfilter *wf, unsigned a, unsigned b, uint32_t bit)
 {
-    unsigned f = (a | 0x20u) << 8 | (b | 0x20u);
-    wf->w2f[f >> 3] |= (uint8_t)(1u << (f & 7));
+    wf->w2f[(a | 0x20u) | (b | 0x20u) << 8] |= bit;
 }
 
 /* Add lower-case word w.  w2f is keyed by the text's raw bytes with bit 5
@@ -63,15 +63,15 @@ wf_set_f(struct wfilter *wf, unsigned a, unsigned b)
  * first byte is w[0] | 0x20; a one-letter word is followed by any byte
  * that is not a word byte (or by nothing, read as NUL), each folded. */
 static void
-wf_add(struct wfilter *wf, const char *w)
+wf_add(struct wfilter *wf, const char *w, uint32_t bit)
 {
     unsigned key = (unsigned)(unsigned char)w[0] << 8 | (unsigned char)w[1];
     if (w[1] != '\0')
-        wf_set_f(wf, (unsigned char)w[0], (unsigned char)w[1]);
+        wf_set_f(wf, (unsigned char)w[0], (unsigned char)w[1], bit);
     else
         for (unsigned b = 0; b < 0x80; b++)
             if (!is_alnum((unsigned char)b))
-                wf_set_f(wf, (unsigned char)w[0], b);
+                wf_set_f(wf, (unsigned char)w[0], b, bit);
     wf->lens |= 1u << strlen(w);
     key = w2l_key(key, strlen(w));
     wf->w2l[key >> 3] |= (uint8_t)(1u << (key & 7));
@@ -155,6 +155,7 @@ tg_pii_db_build(const struct tg_pii_detector_spec *specs, size_t n,
     struct tg_pii_db *db = calloc(1, sizeof *db);
     int rc = TG_ENOMEM;
     size_t i;
+    uint32_t ngate = 0;   /* context-only detectors given a gbit so far */
 
     if (db == NULL)
         return tg_err_set(err, TG_ENOMEM, "out of memory building the PII database");
@@ -197,6 +198,8 @@ tg_pii_db_build(const struct tg_pii_detector_spec *specs, size_t n,
         db->n = i + 1;
         d->jit = pcre2_jit_compile(d->re, PCRE2_JIT_COMPLETE) == 0;
         pcre2_pattern_info(d->re, PCRE2_INFO_CAPTURECOUNT, &cap);
+        if (pcre2_pattern_info(d->re, PCRE2_INFO_MINLENGTH, &d->minlen) != 0)
+            d->minlen = 0;
         if (s->group > cap) {
             rc = tg_err_set(err, TG_EPOLICY, "%s:%u:%u: detector %s: group %u but the pattern has %u",
                             s->file ? s->file : "(pack)", s->line, s->col, s->id, s->group, cap);
@@ -227,9 +230,12 @@ tg_pii_db_build(const struct tg_pii_detector_spec *specs, size_t n,
                                 ex ? "exclude" : "context", w, WORD_MAX);
                 goto fail;
             }
-            wf_add(&db->wall, w);
-            if (!ex && s->context_required)
-                wf_add(&db->wgate, w);
+            wf_add(&db->wall, w, 1);
+            if (!ex && s->context_required) {
+                if (db->gbit[i] == 0)
+                    db->gbit[i] = 1u << (ngate++ & 31);
+                wf_add(&db->wgate, w, db->gbit[i]);
+            }
             if (!wh_add(db, w, (unsigned)i, ex)) {
                 rc = tg_err_set(err, TG_EPOLICY, "too many PII context words");
                 goto fail;

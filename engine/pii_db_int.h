@@ -138,6 +138,9 @@ struct det {
     enum tg_pii_class cls;
     pcre2_code *re;
     bool jit;
+    uint32_t minlen;       /* PCRE2's lower bound on a match's length: a
+                            * window (or its rest after a match) shorter
+                            * than that is not searched */
     tg__pii_validator_fn validate;
     const char **ctx;      uint32_t nctx;     /* lower case */
     const char **lits;     uint32_t nlits;
@@ -178,11 +181,15 @@ struct wfilter {
                               * words nearly every prefix and length occurs
                               * somewhere, but few prose words match a word
                               * in both */
-    uint8_t  w2f[8192];      /* bit per first two bytes of a word as the text has
-                              * them, bit 5 set on both ((a | 0x20) << 8 |
-                              * (b | 0x20)): cases fold alike, and so do a few
-                              * other pairs, so it may pass more, never fewer;
-                              * read with two ORs per word start */
+    uint32_t w2f[65536];     /* per first two bytes of a word as the text has
+                              * them, bit 5 set on both, keyed little-endian
+                              * ((a | 0x20) | (b | 0x20) << 8): the gbit of each
+                              * detector with such a word (wall: 1).  Cases fold
+                              * alike, and so do a few other pairs, so it may
+                              * pass more, never fewer.  Every word start of a
+                              * context window reads it: a 16-bit load, an OR,
+                              * a load and an AND (the letter pairs in use span
+                              * a few KiB) */
 };
 
 static inline unsigned
@@ -221,6 +228,9 @@ struct tg_pii_db {
     struct wfilter wgate;    /* context words of context-only detectors: the
                               * per-window gate looks for these alone, and
                               * far fewer prose words get past its filters */
+    uint32_t gbit[MAX_DETECTORS]; /* a context-only detector's bit in wgate.w2f
+                              * (shared modulo 32): a window's gate passes only
+                              * the words of the detectors it admitted */
     detmask  lit_need;       /* detectors that need a literal */
     detmask  ctx_req;        /* context-only detectors */
     /* Prefilter as masks, so a window admits its detectors in a few ORs

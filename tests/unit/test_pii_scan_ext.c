@@ -256,3 +256,82 @@ Test(pii_scan_ext, literals_in_hex_tokens)
     cr_expect_str_eq(found(&d, "key zq_0123456789abcdef0123456789abc here", 0.5), "VENDOR,");
     drop(&d);
 }
+
+/* coin: a run of 25+ letters and digits admits a detector only when it
+ * starts as a Bitcoin address can (1, 3, bc1, tb1); longword admits every
+ * such run.  The same loose pattern in both, so what differs is the
+ * prefilter's admission alone. */
+Test(pii_scan_ext, coin_trigger)
+{
+    struct db c, l;
+    build(&c, "version: 1\ndetectors:\n"
+              DET("c", "COIN", "(?<![0-9A-Za-z])[0-9A-Za-z]{25,}(?![0-9A-Za-z])", "    triggers: [coin]\n    score: 0.9\n"));
+    build(&l, "version: 1\ndetectors:\n"
+              DET("l", "LONG", "(?<![0-9A-Za-z])[0-9A-Za-z]{25,}(?![0-9A-Za-z])", "    triggers: [longword]\n    score: 0.9\n"));
+    static const char *const coin[] = {
+        "pay 1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2 now", "pay 3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy now",
+        "pay bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq now", "pay tb1qw508d6qejxtdg4y5r3zarvary0c5xw7kxpjzsx now",
+        "pay (1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2). now",
+    };
+    static const char *const other[] = {
+        "commit 0123456789abcdef0123456789abcdef01234567 here", "sha a94a8fe5ccb19ba61c4c0873d391e987982fbbd3 ok",
+        "run bc2qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq x", "run BC1QAR0SRRR7XFKVY5L643LYDNW9RE59GTZZWF5MDQ x",
+        "run 2J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy x",
+    };
+    for (size_t i = 0; i < sizeof coin / sizeof *coin; i++) {
+        cr_expect_str_eq(found(&c, coin[i], 0.5), "COIN,", "%s", coin[i]);
+        cr_expect_str_eq(found(&l, coin[i], 0.5), "LONG,", "%s", coin[i]);
+    }
+    for (size_t i = 0; i < sizeof other / sizeof *other; i++) {
+        cr_expect_str_eq(found(&c, other[i], 0.5), "", "%s", other[i]);
+        cr_expect_str_eq(found(&l, other[i], 0.5), "LONG,", "%s", other[i]);
+    }
+    /* fields of one token: an address after a hash field still admits the
+     * window (whose pattern then reads both runs) */
+    cr_expect_str_eq(found(&c, "x,0123456789abcdef0123456789abcdef01234567,1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2,2026", 0.5),
+                     "COIN,COIN,");
+    cr_expect_str_eq(found(&c, "x,0123456789abcdef0123456789abcdef01234567,a94a8fe5ccb19ba61c4c0873d391e987982fbbd3", 0.5),
+                     "");
+    drop(&c);
+    drop(&l);
+}
+
+/* The gate of context-only detectors passes only the words of the
+ * detectors a window admitted; past 32 such detectors their filter bits
+ * are shared (d5 and d37 here), which may pass a word the window does not
+ * need but must never admit a detector without its own word. */
+Test(pii_scan_ext, context_gate_per_detector)
+{
+    size_t cap = 40 * 200 + 64, o = 0;
+    char *y = malloc(cap);
+    struct db d;
+    char text[128];
+    cr_assert_not_null(y);
+    o += (size_t)snprintf(y + o, cap - o, "version: 1\ndetectors:\n");
+    for (int i = 0; i < 40; i++)
+        o += (size_t)snprintf(y + o, cap - o,
+                              "  - id: d%d\n    entity: E%d\n    class: pii\n    triggers: [digits]\n"
+                              "    pattern: '(?<![a-z])z%c%c[0-9]{4}'\n    context: [word%c%c]\n"
+                              "    context_required: true\n    score: 0.9\n",
+                              i, i, 'a' + i / 26, 'a' + i % 26, 'a' + i / 26, 'a' + i % 26);
+    build(&d, y);
+    for (int i = 0; i < 40; i++) {
+        int j = (i + 32) % 40;   /* for i = 5: 37, a detector sharing its bit */
+        snprintf(text, sizeof text, "word%c%c code z%c%c1234 here", 'a' + i / 26, 'a' + i % 26, 'a' + i / 26,
+                 'a' + i % 26);
+        char want[16];
+        snprintf(want, sizeof want, "E%d,", i);
+        cr_expect_str_eq(found(&d, text, 0.5), want, "%s", text);
+        snprintf(text, sizeof text, "word%c%c code z%c%c1234 here", 'a' + j / 26, 'a' + j % 26, 'a' + i / 26,
+                 'a' + i % 26);
+        cr_expect_str_eq(found(&d, text, 0.5), "", "%s", text);
+    }
+    /* one window admits d5 and d37 (their words share a filter bit) and
+     * d6: each is found with its own word only */
+    cr_expect_str_eq(found(&d, "wordaf z-af1234 zbl5678 zag9999", 0.5), "", "no word of theirs");
+    cr_expect_str_eq(found(&d, "wordaf zaf1234 zbl5678 zag9999", 0.5), "E5,");
+    cr_expect_str_eq(found(&d, "wordbl zaf1234 zbl5678 zag9999", 0.5), "E37,");
+    cr_expect_str_eq(found(&d, "wordag zaf1234 zbl5678 zag9999", 0.5), "E6,");
+    drop(&d);
+    free(y);
+}
