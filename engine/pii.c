@@ -306,6 +306,16 @@ col_line(struct scan *sc, size_t p, size_t *ls, size_t *le)
     return !tb->cl_long;
 }
 
+#if defined(__SSE2__)
+/* Sum of the byte lanes of acc (each a count of at most 255). */
+static inline uint32_t
+lanes_sum(__m128i acc)
+{
+    __m128i s = _mm_sad_epu8(acc, _mm_setzero_si128());
+    return (uint32_t)_mm_cvtsi128_si32(s) + (uint32_t)_mm_cvtsi128_si32(_mm_srli_si128(s, 8));
+}
+#endif
+
 /* Delimiters d in [s, e) outside double quotes; with *col (if not NULL)
  * set to how many come before stop. */
 static uint32_t
@@ -316,10 +326,15 @@ col_count(const unsigned char *t, size_t s, size_t e, unsigned char d, size_t st
 #if defined(__SSE2__)
     /* no quotes (most lines): sixteen bytes a step */
     if (col == NULL && memchr(t + s, '"', e - s) == NULL) {
+        /* a compare is -1 per matching lane: subtracting it counts, 255
+         * blocks at most before the lanes are summed */
         const __m128i dv = _mm_set1_epi8((char)d);
-        for (; s + 16 <= e; s += 16)
-            c += pop16((unsigned)_mm_movemask_epi8(
-                _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(t + s)), dv)));
+        while (s + 16 <= e) {
+            __m128i acc = _mm_setzero_si128();
+            for (unsigned b = 0; b < 255 && s + 16 <= e; b++, s += 16)
+                acc = _mm_sub_epi8(acc, _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(t + s)), dv));
+            c += lanes_sum(acc);
+        }
     }
 #endif
     for (; s < e; s++) {
@@ -377,11 +392,22 @@ col_delim(const unsigned char *t, size_t s, size_t e, uint32_t *nd)
     unsigned k;
 #if defined(__SSE2__)
     if (memchr(t + s, '"', e - s) == NULL)
-        for (; s + 16 <= e; s += 16) {
-            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(t + s));
-            for (k = 1; k < 5; k++)
-                c[k] += pop16(
-                    (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8((char)ds[k]))));
+        while (s + 16 <= e) {
+            /* per-lane counts as in col_count(), four delimiters at once */
+            __m128i a1 = _mm_setzero_si128(), a2 = a1, a3 = a1, a4 = a1;
+            const __m128i d1 = _mm_set1_epi8('\t'), d2 = _mm_set1_epi8('|'), d3 = _mm_set1_epi8(';'),
+                          d4 = _mm_set1_epi8(',');
+            for (unsigned b = 0; b < 255 && s + 16 <= e; b++, s += 16) {
+                __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(t + s));
+                a1 = _mm_sub_epi8(a1, _mm_cmpeq_epi8(v, d1));
+                a2 = _mm_sub_epi8(a2, _mm_cmpeq_epi8(v, d2));
+                a3 = _mm_sub_epi8(a3, _mm_cmpeq_epi8(v, d3));
+                a4 = _mm_sub_epi8(a4, _mm_cmpeq_epi8(v, d4));
+            }
+            c[1] += lanes_sum(a1);
+            c[2] += lanes_sum(a2);
+            c[3] += lanes_sum(a3);
+            c[4] += lanes_sum(a4);
         }
 #endif
     for (; s < e; s++) {
@@ -1246,6 +1272,30 @@ skip_plain(const unsigned char *t, size_t i, size_t n)
     return i;
 }
 
+/* Is t[st, e) a key and its colon, "Note:", "else:", "\"name\":": one
+ * colon, at the end, after bytes not all of the lone operators' ('?',
+ * '|', '!')?  Prose and code stop at such tokens more than at any other.
+ * Without digits, '@', '=', '-', '.', '/', '_' or '+' and under 20 bytes,
+ * the only trigger such a token can set is ASSIGN, for a key naming a
+ * credential: the scan asks keyish() and moves on (each other trigger
+ * needs one of those bytes, 20 or more bytes, "::" or a colon between hex
+ * digits; a lone operator looks at the token before). */
+static inline bool
+word_colon(const unsigned char *t, size_t st, size_t e)
+{
+    size_t k;
+    bool lone = true;
+    if (e - st < 2 || t[e - 1] != ':')
+        return false;
+    for (k = st; k < e - 1; k++) {
+        if (t[k] == ':')
+            return false;
+        if (t[k] != '?' && t[k] != '|' && t[k] != '!')
+            lone = false;
+    }
+    return !lone;
+}
+
 /* Can a Bitcoin address start at p, a run of 25 or more letters and
  * digits?  Legacy ones start with 1 or 3, bech32 ones with bc1 or tb1
  * (the crypto pattern's own first bytes).  Most long runs are hashes and
@@ -1296,6 +1346,9 @@ scan_text(struct scan *sc)
         f = tk.f;
         i = e;
         tok_floor = e;
+        if (!(f & (C_DIGIT | C_AT | C_EQ | C_DASH | C_DOT | C_PUNCT)) && e - st < 20 && word_colon(t, st, e) &&
+            !keyish(t, st, e - 1))
+            continue;   /* "Note:", "else:", "\"name\":" naming no credential: nothing below fires */
         /* the previous token, for "password : x" and "AB 12 34 56 C" */
         have_prev = false;   /* found on demand: few tokens need it */
         key_lo = SIZE_MAX;

@@ -335,3 +335,23 @@ Test(pii_scan_ext, context_gate_per_detector)
     drop(&d);
     free(y);
 }
+
+/* A word and its colon ("Note:", "token:") is the token prose and code
+ * stop at most: it opens a window only when the word names a credential,
+ * and a lone operator ("?:", "|:") still looks at the word before it. */
+Test(pii_scan_ext, key_colon_tokens)
+{
+    struct db d;
+    build(&d, "version: 1\ndetectors:\n"
+              DET("a", "ASSIGNED", "(?<=: )[A-Za-z0-9]{20}(?![A-Za-z0-9])", "    triggers: [assign]\n    score: 0.9\n"));
+    cr_expect_str_eq(found(&d, "token: Zx9qT4mW8vR2kL7pN3sB", 0.5), "ASSIGNED,");
+    cr_expect_str_eq(found(&d, "Api_Key: Zx9qT4mW8vR2kL7pN3sB", 0.5), "ASSIGNED,");
+    cr_expect_str_eq(found(&d, "{\"Password\": Zx9qT4mW8vR2kL7pN3sB}", 0.5), "ASSIGNED,");
+    cr_expect_str_eq(found(&d, "AUTH: Zx9qT4mW8vR2kL7pN3sB", 0.5), "ASSIGNED,");
+    cr_expect_str_eq(found(&d, "token ?: Zx9qT4mW8vR2kL7pN3sB", 0.5), "ASSIGNED,", "a lone operator after the key");
+    cr_expect_str_eq(found(&d, "secret |: Zx9qT4mW8vR2kL7pN3sB", 0.5), "ASSIGNED,", "a lone operator after the key");
+    cr_expect_str_eq(found(&d, "Note: Zx9qT4mW8vR2kL7pN3sB", 0.5), "");
+    cr_expect_str_eq(found(&d, "else: Zx9qT4mW8vR2kL7pN3sB", 0.5), "");
+    cr_expect_str_eq(found(&d, "Note ?: Zx9qT4mW8vR2kL7pN3sB", 0.5), "");
+    drop(&d);
+}
