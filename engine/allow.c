@@ -394,7 +394,40 @@ tg_allow_special_ip(const char *v, size_t len)
            (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) ||    /* fe80::/10 link-local */
            b[0] == 0xff ||                               /* ff00::/8 multicast */
            (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x0d && b[3] == 0xb8) ||   /* 2001:db8::/32 */
+           (b[0] == 0x20 && b[1] == 0x01 && b[2] < 0x02) ||   /* 2001::/23 IETF protocol assignments
+                                                               * (Teredo, benchmarking, ORCHID, anycast) */
            (b[0] == 0x01 && b[1] == 0x00 && memcmp(b + 2, zero12, 6) == 0);     /* 100::/64 discard */
+}
+
+bool
+tg_allow_ip_network(const char *v, size_t len, const char *after, size_t alen)
+{
+    uint8_t b[16];
+    uint32_t a, n = 0, bits;
+    size_t i = 1;
+
+    if (alen < 2 || after[0] != '/')
+        return false;
+    while (i < alen && i <= 3 && after[i] >= '0' && after[i] <= '9')
+        n = n * 10 + (uint32_t)(after[i++] - '0');
+    if (i == 1 || (i < alen && after[i] >= '0' && after[i] <= '9') ||
+        (i + 1 < alen && after[i] == '.' && after[i + 1] >= '0' && after[i + 1] <= '9'))
+        return false;   /* no length, or a longer number than one */
+    if (ipv4_of(v, len, &a)) {
+        bits = 32;
+        for (int k = 0; k < 4; k++)
+            b[k] = (uint8_t)(a >> (24 - 8 * k));
+    } else if (memchr(v, '%', len) == NULL && ipv6_of(v, len, b)) {
+        bits = 128;
+    } else {
+        return false;
+    }
+    if (n >= bits)
+        return false;   /* /32, /128: one host */
+    for (uint32_t k = n; k < bits; k++)
+        if (b[k >> 3] & (0x80u >> (k & 7)))
+            return false;   /* a host bit set: an interface address and its prefix */
+    return true;
 }
 
 static bool
@@ -447,7 +480,9 @@ tg_allow_apply(const struct tg_allow_scope *sc, const struct tg_part *parts, uin
             role_entry_match(sc->role, v, len, m))
             by[i] = sc->role;
         if (by[i] == NULL && sc->special_ip != NULL && strcmp(sc->special_ip->entity, fd->entity) == 0 &&
-            (tg_allow_special_ip(v, len) || tg_allow_entry_match(sc->special_ip, v, len, m)))
+            (tg_allow_special_ip(v, len) ||
+             tg_allow_ip_network(v, len, parts[fd->part].text + fd->end, parts[fd->part].len - fd->end) ||
+             tg_allow_entry_match(sc->special_ip, v, len, m)))
             by[i] = sc->special_ip;
         if (by[i] != NULL)
             total++;

@@ -115,11 +115,21 @@ bool tg_allow_role_address(const char *v, size_t len);
  * machine on the internet, let alone a person: loopback, unspecified,
  * private (RFC 1918, fc00::/7), link-local, shared (100.64/10),
  * documentation (192.0.2/24, 198.51.100/24, 203.0.113/24, 2001:db8::/32),
- * benchmarking, multicast, reserved and broadcast, IPv4-compatible and
+ * IETF protocol assignments (192.0.0/24, 2001::/23), benchmarking, multicast, reserved and broadcast, IPv4-compatible and
  * mapped forms of those, or a netmask (255.255.255.0)?  A textual IPv4 or
- * IPv6 address as the detectors report it (an IPv6 zone is ignored).
+ * IPv6 address as the detectors report it (an IPv6 zone is ignored).  The
+ * built-in special-IP entry also takes network prefixes
+ * (tg_allow_ip_network()).
  */
 bool tg_allow_special_ip(const char *v, size_t len);
+/*
+ * Is [v, v+len), followed in its text by after[0, alen), a network rather
+ * than a host: an address with its prefix length ("/N", N shorter than the
+ * address) whose host bits are all zero, as in routing tables and address
+ * plans (8.8.8.0/24, 2001:4860::/32, 200::/7)?  It names an allocation, not
+ * a machine.  "203.0.113.7/24" (a host with its netmask) is not one.
+ */
+bool tg_allow_ip_network(const char *v, size_t len, const char *after, size_t alen);
 /* The built-in list, NULL-terminated (for docs and tests). */
 extern const char *const tg_allow_role_locals[];
 

@@ -62,12 +62,12 @@ shape(const char *m, size_t len, const char *const *shapes)
     for (; *shapes != NULL; shapes++) {
         const char *f = *shapes;
         size_t i;
-        /* one pass, no strlen: a shape shorter than the match stops at its
-         * NUL, a longer one fails at f[len] */
-        for (i = 0; i < len && f[i] != '\0'; i++)
+        if (strlen(f) != len)
+            continue;
+        for (i = 0; i < len; i++)
             if (f[i] == 'N' ? (unsigned char)(m[i] - '0') > 9 : m[i] != f[i])
                 break;
-        if (i == len && f[len] == '\0')
+        if (i == len)
             return true;
     }
     return false;

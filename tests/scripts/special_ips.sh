@@ -18,8 +18,18 @@ printf '{"text":"%s"}\n' "$special" | "$TOLLGATE" scan --jsonl --no-allow - >"$t
 ok "detector_still_sees_them (--no-allow)" '[ "$(jq "[.findings[] | select(.entity == \"IP_ADDRESS\")] | length" "$tmp/raw.jsonl")" = 7 ]'
 printf '{"text":"client 81.2.69.142 and 2a00:1450:4001:82b::200e called"}\n' | "$TOLLGATE" scan --jsonl - >"$tmp/pub.jsonl" 2>/dev/null
 ok "public_addresses_found" '[ "$(jq "[.findings[] | select(.entity == \"IP_ADDRESS\")] | length" "$tmp/pub.jsonl")" = 2 ]'
-printf '{"text":"evens = x[::2]; rev = y[::-1]; odd = z[1::2]"}\n' | "$TOLLGATE" scan --jsonl --no-allow - >"$tmp/slice.jsonl" 2>/dev/null
+printf '{"text":"evens = x[::2]; rev = y[::-1]; odd = z[1::2]; b = le[4-1::-1] + le[6-1:4-1:-1]"}\n' | "$TOLLGATE" scan --jsonl --no-allow - >"$tmp/slice.jsonl" 2>/dev/null
 ok "slices_are_not_addresses" '[ "$(jq ".findings | length" "$tmp/slice.jsonl")" = 0 ]'
+# Networks (an address, its prefix length, host bits zero) name an
+# allocation, not a machine; a host written with its prefix is still one.
+nets='routes 8.8.8.0/24, 81.2.69.0/24 and 2a00:1450:4001:82b::/64; IPv6Network(\u0027200::/7\u0027)'
+printf '{"text":"%s"}\n' "$nets" | "$TOLLGATE" scan --jsonl - >"$tmp/net.jsonl" 2>/dev/null
+ok "networks_not_findings" '[ "$(jq ".findings | length" "$tmp/net.jsonl")" = 0 ] && [ "$(jq ".allowed[0].count" "$tmp/net.jsonl")" = 4 ]'
+printf '{"text":"%s"}\n' "$nets" | "$TOLLGATE" scan --jsonl --no-allow - >"$tmp/netraw.jsonl" 2>/dev/null
+ok "networks_seen_by_the_detectors (--no-allow)" '[ "$(jq ".findings | length" "$tmp/netraw.jsonl")" = 4 ]'
+hosts='eth0 81.2.69.142/24, 2a00:1450:4001:82b::200e/64, 8.8.8.8/32, 2001:4860::8888/128, 8.8.8.0/245'
+printf '{"text":"%s"}\n' "$hosts" | "$TOLLGATE" scan --jsonl - >"$tmp/host.jsonl" 2>/dev/null
+ok "hosts_with_a_prefix_found" '[ "$(jq ".findings | length" "$tmp/host.jsonl")" = 5 ]'
 
 # Decisions: a rule without PII permission serves an agent's localhost talk.
 conf() {

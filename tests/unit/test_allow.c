@@ -495,10 +495,12 @@ Test(allow, special_purpose_ips)
         "255.255.255.255", "255.255.255.0", "255.255.0.0", "::", "::1", "::2", "fe80::1",
         "fe80::1ff:fe23:4567:890a%eth0", "fd12:3456:789a::1", "2001:db8::8a2e:370:7334", "ff02::1",
         "::ffff:192.168.0.1", "::ffff:127.0.0.1", "2001:0db8:85a3:0000:0000:8a2e:0370:7334",
+        "2001:1::1", "2001::1", "2001:2::1", "2001:1ff:ffff::1",
     };
     static const char *const public_[] = {
         "8.8.8.8", "1.1.1.1", "172.32.0.1", "172.15.255.255", "192.169.0.1", "100.128.0.1", "203.0.114.1",
         "81.2.69.142", "2a00:1450:4001:82b::200e", "2606:4700:4700::1111", "::ffff:8.8.4.4",
+        "2001:200::1", "2001:4860:4860::8888",
     };
     for (size_t i = 0; i < sizeof special / sizeof special[0]; i++)
         cr_expect(tg_allow_special_ip(special[i], strlen(special[i])), "%s is special-purpose", special[i]);
@@ -507,4 +509,26 @@ Test(allow, special_purpose_ips)
     cr_expect(!tg_allow_special_ip("1.2.3", 5));
     cr_expect(!tg_allow_special_ip("1:2:3:4:5:6:7:8:9", 17));
     cr_expect(!tg_allow_special_ip("::1::", 5));
+}
+
+/* A network (host bits zero, a prefix shorter than the address) is an
+ * allocation, not a machine; a host written with its prefix is a host. */
+Test(allow, ip_networks)
+{
+    static const struct { const char *addr, *after; bool net; } c[] = {
+        { "8.8.8.0", "/24, more", true },        { "81.2.69.0", "/24.", true },
+        { "0.0.0.0", "/0", true },               { "10.128.0.0", "/9", true },
+        { "2001:4860::", "/32)", true },         { "200::", "/7'", true },
+        { "2a00:1450:4001:82b::", "/64", true }, { "2001:db8::", "/48 x", true },
+        { "8.8.8.8", "/24", false },             { "8.8.8.0", "/23", true },
+        { "8.8.9.0", "/23", false },             { "8.8.8.0", "/32", false },
+        { "2001:4860::8888", "/64", false },     { "2001:4860::", "/128", false },
+        { "8.8.8.0", "/245", false },            { "8.8.8.0", "/24.5", false },
+        { "8.8.8.0", " /24", false },            { "8.8.8.0", "/", false },
+        { "8.8.8.0", "", false },                { "8.8.8.0", "/x", false },
+        { "fe80::%eth0", "/64", false },         { "not-an-ip", "/8", false },
+    };
+    for (size_t i = 0; i < sizeof c / sizeof *c; i++)
+        cr_expect_eq(tg_allow_ip_network(c[i].addr, strlen(c[i].addr), c[i].after, strlen(c[i].after)), c[i].net,
+                     "%s%s", c[i].addr, c[i].after);
 }
