@@ -943,9 +943,17 @@ at_ci(const unsigned char *t, size_t i, size_t hi, const char *w, size_t wl)
 static bool
 keyish(const unsigned char *t, size_t lo, size_t hi)
 {
+    /* the bytes a keyword starts with, either case: most bytes of a key
+     * ("Note", "Example", "id") start none, and cost one load */
+    static const uint8_t first[256] = {
+        ['k'] = 1, ['K'] = 1, ['s'] = 1, ['S'] = 1, ['t'] = 1, ['T'] = 1,
+        ['p'] = 1, ['P'] = 1, ['a'] = 1, ['A'] = 1, ['c'] = 1, ['C'] = 1,
+    };
     size_t i;
 
-    for (i = lo; i < hi; i++) {
+    for (i = lo; i + 3 <= hi; i++) {   /* the shortest keywords ("key", "pwd") have 3 bytes */
+        if (!first[t[i]])
+            continue;
         switch (lc(t[i])) {
         case 'k': if (at_ci(t, i + 1, hi, "ey", 2)) return true; break;
         case 's': if (at_ci(t, i + 1, hi, "ecret", 5)) return true; break;
