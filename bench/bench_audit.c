@@ -330,6 +330,18 @@ ref_add_decision(cJSON *o, const struct tg_policy *p, const struct tg_decision *
         return false;
     if (d->findings.unscannable && !ref_add(o, "pii_unscannable", cJSON_CreateTrue()))
         return false;
+    /* what allow lists took out (round 2): counted, never listed */
+    if ((arr = cJSON_AddArrayToObject(o, "allowed")) == NULL)
+        return false;
+    for (uint32_t i = 0; i < d->nallowed; i++) {
+        cJSON *e = cJSON_CreateObject();
+        if (e == NULL)
+            return false;
+        cJSON_AddItemToArray(arr, e);
+        if (!ref_add(e, "entity", ref_str_or_null(d->allowed[i].entity)) ||
+            !ref_add(e, "count", cJSON_CreateNumber(d->allowed[i].count)))
+            return false;
+    }
 
     if ((rules = cJSON_CreateArray()) == NULL)
         return false;
@@ -473,7 +485,8 @@ ref_entry_json(const struct tg_audit_event *ev)
         if (!ref_add(o, "decision", cJSON_CreateString("deny")) ||
             !ref_add(o, "tenant", ref_str_or_null(ev->tenant)) || !ref_add(o, "feature", cJSON_CreateNull()) ||
             !ref_add(o, "category", cJSON_CreateNull()) || !cJSON_AddArrayToObject(o, "export_tags") ||
-            !cJSON_AddArrayToObject(o, "pii") || !cJSON_AddArrayToObject(o, "candidates") ||
+            !cJSON_AddArrayToObject(o, "pii") || !cJSON_AddArrayToObject(o, "allowed") ||
+            !cJSON_AddArrayToObject(o, "candidates") ||
             !cJSON_AddArrayToObject(o, "route") ||
             !ref_add(o, "reasons", ref_reasons_json(&unauth, is_unauth ? 1 : 0)) ||
             (rules = cJSON_AddArrayToObject(o, "rules")) == NULL ||
