@@ -103,17 +103,19 @@ tg_markings_scan(const struct tg_markings *m, const char *text, size_t len,
 {
     if (m == NULL || m->n == 0 || text == NULL)
         return ntags;
+    /* Fail closed: a marking that cannot be looked for (no memory for the
+     * match, a PCRE2 match/depth/heap limit) counts as found, so a text
+     * that defeats the matcher is treated as marked, never as clean. */
     pcre2_match_data *md = pcre2_match_data_create(1, NULL);
-    if (md == NULL)
-        return ntags;
     for (size_t i = 0; i < m->n && ntags < max; i++) {
         bool have = false;
         for (uint32_t k = 0; k < ntags && !have; k++)
             have = strcmp(tags[k], m->v[i].tag) == 0;
         if (have)
             continue;
-        int r = pcre2_match(m->v[i].code, (PCRE2_SPTR)text, len, 0, 0, md, m->mctx);
-        if (r >= 0)
+        int r = md != NULL ? pcre2_match(m->v[i].code, (PCRE2_SPTR)text, len, 0, 0, md, m->mctx)
+                           : PCRE2_ERROR_NOMEMORY;
+        if (r != PCRE2_ERROR_NOMATCH)
             tags[ntags++] = m->v[i].tag;
     }
     pcre2_match_data_free(md);

@@ -26,6 +26,8 @@ void tg_markings_free(struct tg_markings *m);
 /*
  * Add to tags[] (deduplicated, at most max) the tags whose markings occur
  * in text. Returns the new count. Tag strings point into the markings db.
+ * A marking that cannot be evaluated (out of memory, a PCRE2 limit) counts
+ * as present: fail closed.
  */
 uint32_t tg_markings_scan(const struct tg_markings *m, const char *text, size_t len,
                           const char **tags, uint32_t ntags, uint32_t max);

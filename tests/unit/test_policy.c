@@ -6,6 +6,7 @@
  */
 #include "policy/policy.h"
 #include "engine/limits.h"
+#include "engine/markings.h"
 
 #include <criterion/criterion.h>
 #include <math.h>
@@ -641,4 +642,32 @@ Test(policy, fault_injection_every_allocation)
     }
     cr_assert_gt(ok_at, 10, "never succeeded or too few allocations");
     free(buf);
+}
+
+/* Export markings fail closed: a marking whose pattern hits a PCRE2 limit
+ * on a text counts as present there, so no text hides a marking by
+ * defeating the matcher; one that simply does not occur is absent. */
+Test(markings, found_absent_and_limit_fails_closed)
+{
+    const struct tg_marking_spec specs[] = {
+        { .id = "itar", .tag = "ITAR", .pattern = "\\bITAR\\b" },
+        { .id = "slow", .tag = "slow", .pattern = "^(a+)+[bc]" },
+    };
+    struct tg_markings *m = NULL;
+    struct tg_err err = { 0 };
+    const char *tags[4];
+    char text[64];
+
+    cr_assert_eq(tg_markings_build(specs, 2, &m, &err), TG_OK, "%s", err.msg);
+    cr_expect_eq(tg_markings_scan(m, "plain text", 10, tags, 0, 4), 0);
+    cr_expect_eq(tg_markings_scan(m, "an itar item", 12, tags, 0, 4), 1);
+    cr_expect_str_eq(tags[0], "itar");
+    cr_expect_eq(tg_markings_scan(m, "aab", 3, tags, 0, 4), 1);
+    cr_expect_str_eq(tags[0], "slow");
+    /* 40 a's and no b: (a+)+ backtracks past the match limit */
+    memset(text, 'a', 40);
+    text[40] = '!';
+    cr_expect_eq(tg_markings_scan(m, text, 41, tags, 0, 4), 1, "the limit counts as a match");
+    cr_expect_str_eq(tags[0], "slow");
+    tg_markings_free(m);
 }
