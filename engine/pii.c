@@ -1698,9 +1698,8 @@ tg_pii_scan(const struct tg_pii_db *db, struct tg_pii_scratch *s,
     memset(&sc.tb, 0, sizeof sc.tb);
     sc.tb.qls = SIZE_MAX;
     sc.live = dm_zero();
-    for (i = 0; i < db->n; i++)
-        if (db->d[i].best >= min_score)
-            dm_set(&sc.live, (unsigned)i);
+    for (i = 0; i < db->nlive && db->live_at[i] >= min_score; i++)
+        sc.live = db->live_mask[i];
     if (norm) {
         if (grow_norm(s, len) != TG_OK)
             return tg_err_set(err, TG_ENOMEM, "out of memory normalising text for the PII scan");

@@ -344,6 +344,32 @@ tg_pii_db_build(const struct tg_pii_detector_spec *specs, size_t n,
     for (i = 0; i < db->nlits && !db->lit_hex; i++)
         db->lit_hex = db->lits[i].len > 0 &&
                       strspn(db->lits[i].s, "0123456789abcdef-") == db->lits[i].len;
+    /* The detectors that can reach a threshold, for every threshold: the
+     * distinct best scores, highest first, each with the detectors whose
+     * best score is at least that (a scan picks its set in a few steps
+     * instead of a pass over every detector per text) */
+    if (n > 0) {
+        db->live_at = tg_arena_calloc(&db->arena, n, sizeof *db->live_at);
+        db->live_mask = tg_arena_calloc(&db->arena, n, sizeof *db->live_mask);
+        if (db->live_at == NULL || db->live_mask == NULL)
+            goto oom;
+        for (i = 0; i < n; i++) {
+            double b = db->d[i].best;
+            uint32_t k, j;
+            for (k = 0; k < db->nlive && db->live_at[k] > b; k++)
+                ;
+            if (k < db->nlive && db->live_at[k] == b)
+                continue;
+            for (j = db->nlive; j > k; j--)
+                db->live_at[j] = db->live_at[j - 1];
+            db->live_at[k] = b;
+            db->nlive++;
+        }
+        for (uint32_t k = 0; k < db->nlive; k++)
+            for (i = 0; i < n; i++)
+                if (db->d[i].best >= db->live_at[k])
+                    dm_set(&db->live_mask[k], (unsigned)i);
+    }
     db->n = n;
     if (db->max_groups == 0)
         db->max_groups = 1;

@@ -231,6 +231,9 @@ struct tg_pii_db {
     uint32_t gbit[MAX_DETECTORS]; /* a context-only detector's bit in wgate.w2f
                               * (shared modulo 32): a window's gate passes only
                               * the words of the detectors it admitted */
+    double  *live_at;        /* the detectors' distinct best scores, highest first */
+    detmask *live_mask;      /* live_mask[k]: detectors whose best >= live_at[k] */
+    uint32_t nlive;
     detmask  lit_need;       /* detectors that need a literal */
     detmask  ctx_req;        /* context-only detectors */
     /* Prefilter as masks, so a window admits its detectors in a few ORs
