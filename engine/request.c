@@ -897,9 +897,9 @@ tg_request_parse(const char *body, size_t len, struct tg_arena *a,
     return parse(body, len, a, out, err, index_body);
 }
 
-int
-tg_request_from_tree(cJSON *tree, size_t body_len, struct tg_arena *a,
-                     struct tg_request *out, struct tg_err *err)
+static int
+from_tree(cJSON *tree, size_t body_len, struct tg_arena *a, struct tg_request *out,
+          struct tg_err *err, index_fn index)
 {
     int rc;
 
@@ -917,12 +917,19 @@ tg_request_from_tree(cJSON *tree, size_t body_len, struct tg_arena *a,
     if (!tree_depth_ok(tree, 0, TG_MAX_JSON_DEPTH))
         return tg_err_set(err, TG_ELIMIT, "request JSON nests deeper than %u levels",
                           TG_MAX_JSON_DEPTH);
-    rc = index_body(tree, body_len, a, out, err);
+    rc = index(tree, body_len, a, out, err);
     if (rc != TG_OK) {
         memset(out, 0, sizeof(*out));
         out->max_tokens = -1;
     }
     return rc;
+}
+
+int
+tg_request_from_tree(cJSON *tree, size_t body_len, struct tg_arena *a,
+                     struct tg_request *out, struct tg_err *err)
+{
+    return from_tree(tree, body_len, a, out, err, index_body);
 }
 
 /* ---- embeddings -------------------------------------------------------------- */
@@ -1092,6 +1099,13 @@ tg_request_embedding_from_json(cJSON *body, size_t body_len, struct tg_arena *a,
                                struct tg_request *out, struct tg_err *err)
 {
     return from_json(body, body_len, a, out, err, index_embedding);
+}
+
+int
+tg_request_embedding_from_tree(cJSON *tree, size_t body_len, struct tg_arena *a,
+                               struct tg_request *out, struct tg_err *err)
+{
+    return from_tree(tree, body_len, a, out, err, index_embedding);
 }
 
 void

@@ -149,6 +149,9 @@ int  tg_request_parse_embedding(const char *body, size_t len, struct tg_arena *a
 /* Same, from an already-parsed body; takes ownership of body. */
 int  tg_request_embedding_from_json(cJSON *body, size_t body_len, struct tg_arena *a,
                                     struct tg_request *out, struct tg_err *err);
+/* Same, from a tree tg_json_parse made (the arena's), as tg_request_from_tree. */
+int  tg_request_embedding_from_tree(cJSON *tree, size_t body_len, struct tg_arena *a,
+                                    struct tg_request *out, struct tg_err *err);
 
 /* Parse "itar, ear" (header syntax) into lower-case tags appended to r. */
 int  tg_request_add_tags(struct tg_request *r, const char *csv, struct tg_arena *a);

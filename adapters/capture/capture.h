@@ -90,7 +90,7 @@ struct tg_capture_item {
     int64_t     ts_us;          /* µs since the epoch when has_ts */
     int64_t     prompt_tokens;  /* captured usage; -1 when absent */
     int64_t     completion_tokens;
-    /* The chat request, already parsed by tg_request_from_json() and with its
+    /* The chat request, already parsed by tg_request_from_tree() and with its
      * routing context (tenant, feature, category, export tags) filled in.
      * When the body is not a valid chat request, request_ok is false and
      * request_error says why (serve would deny it as request.malformed). */

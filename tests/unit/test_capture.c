@@ -114,6 +114,26 @@ Test(capture, invalid_chat_body_is_replayable_not_malformed)
     tg_request_dispose(&it.req);
 }
 
+/* A NUL escape would end a string of the parsed body early and hide what
+ * follows it from the scan; the gateway refuses such a body, and a replay
+ * reports the request as one it would refuse.  An escaped backslash
+ * followed by "u0000" is text, not a NUL. */
+Test(capture, nul_escape_is_refused_like_the_gateway)
+{
+    struct tg_capture_item it;
+    struct tg_err err = {0};
+    cr_assert_eq(parse("{\"tenant\":\"t\",\"request\":{\"messages\":[{\"role\":\"user\","
+                       "\"content\":\"hi\\u0000 ssn 536-22-4817\"}]}}", &it, &err), TG_OK, "%s", err.msg);
+    cr_assert(!it.request_ok);
+    cr_assert(strstr(it.request_error, "NUL") != NULL, "%s", it.request_error);
+    tg_request_dispose(&it.req);
+    cr_assert_eq(parse("{\"tenant\":\"t\",\"request\":{\"messages\":[{\"role\":\"user\","
+                       "\"content\":\"a path C:\\\\u0000 here\"}]}}", &it, &err), TG_OK, "%s", err.msg);
+    cr_assert(it.request_ok, "%s", it.request_error);
+    cr_assert_str_eq(it.req.parts[0].text, "a path C:\\u0000 here");
+    tg_request_dispose(&it.req);
+}
+
 Test(capture, malformed_lines)
 {
     static const char *bad[] = {
