@@ -104,7 +104,9 @@ struct tg_capture_item {
  * line is one of the two forms (even if its chat body is invalid: see
  * request_ok), TG_EINVAL with a short reason in err for a malformed line,
  * TG_ENOMEM.  On TG_OK the caller must tg_request_dispose(&it->req).
- * Never prints; never keeps pointers into `line`.
+ * Never prints; never keeps pointers into `line`.  The line is parsed once,
+ * by the gateway's parser, into a: the item (and on failure what was built
+ * of it) lives there until the caller resets a.
  */
 int  tg_capture_parse_line(const char *line, size_t len, uint64_t lineno,
                            struct tg_arena *a, struct tg_capture_item *it, struct tg_err *err);
@@ -121,7 +123,10 @@ int  tg_capture_reader_open(const char *path, struct tg_capture_reader **out, st
  * 0 at end of file, negative on I/O error / a line over TG_MAX_LINE_BYTES
  * (that line is counted malformed and skipped, then reading goes on: the
  * error is only returned for real I/O failures).  Blank lines are skipped
- * silently; malformed lines are counted and skipped.
+ * silently; malformed lines are counted and skipped.  a is the item's
+ * arena (the line's tree lives in it): the reader resets it after each
+ * malformed line, so it must hold nothing else the caller still needs,
+ * and memory stays bounded however many malformed lines come in a row.
  */
 int  tg_capture_reader_next(struct tg_capture_reader *r, struct tg_arena *a,
                             struct tg_capture_item *it, struct tg_err *err);

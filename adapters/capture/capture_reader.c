@@ -551,6 +551,7 @@ tg_capture_reader_next(struct tg_capture_reader *r, struct tg_arena *a,
             return tg_err_set(err, TG_ENOMEM, "out of memory");
         if (rc != TG_OK) {
             note_malformed(r, r->st.lines, lerr.msg);
+            tg_arena_reset(a);   /* the refused line's tree: bounded memory */
             continue;
         }
         r->st.records++;

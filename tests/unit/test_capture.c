@@ -228,6 +228,40 @@ Test(capture, reader_mixed_file_counts_malformed_with_line_numbers)
     free(path);
 }
 
+/* Lines that are JSON but not captures are parsed into the item's arena;
+ * the reader drops each one's tree before the next line, so a run of them
+ * costs one line's memory, not all of them. */
+Test(capture, reader_malformed_run_keeps_memory_bounded)
+{
+    const char *bad = "{\"neither\":[\"a capture\",\"nor a batch line\",1,2,3,4,5,6,7,8,9]}\n";
+    size_t bl = strlen(bad), n = 2000, o = 0;
+    const char *good = "{\"id\":\"z\",\"request\":" BODY "}\n";
+    char *content = malloc(n * bl + strlen(good) + 1);
+    struct tg_capture_reader *r = NULL;
+    struct tg_capture_item it;
+    struct tg_capture_reader_stats st;
+    struct tg_err err = {0};
+
+    cr_assert_not_null(content);
+    for (size_t i = 0; i < n; i++, o += bl)
+        memcpy(content + o, bad, bl);
+    strcpy(content + o, good);
+    char *path = write_tmp(content, strlen(content));
+    cr_assert_eq(tg_capture_reader_open(path, &r, &err), TG_OK, "%s", err.msg);
+    tg_arena_reset(&A);
+    cr_assert_eq(tg_capture_reader_next(r, &A, &it, &err), 1, "%s", err.msg);
+    cr_assert_str_eq(it.id, "z");
+    /* the good line's item only: far less than 2000 parsed lines */
+    cr_expect_lt(A.total, 64 * 1024, "%zu bytes held after %zu malformed lines", A.total, n);
+    tg_request_dispose(&it.req);
+    tg_capture_reader_stats(r, &st);
+    cr_expect_eq(st.malformed, n);
+    tg_capture_reader_close(r);
+    unlink(path);
+    free(path);
+    free(content);
+}
+
 Test(capture, reader_skips_overlong_line_and_goes_on)
 {
     size_t big = (size_t)TG_MAX_LINE_BYTES + 4096;
