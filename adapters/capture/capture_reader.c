@@ -199,25 +199,6 @@ collect_tags(const cJSON *v, const char *what, char **csv, struct tg_arena *a, s
     return TG_OK;
 }
 
-/* Does a string of the JSON text s hold the escape \u0000?  (A raw NUL is
- * not JSON and never gets this far.)  Escapes are crossed as the
- * request pre-scan crosses them, so "\\u0000" (a backslash, then text) is
- * not one. */
-static bool
-has_escaped_nul(const char *s, size_t len)
-{
-    for (size_t i = tg_json_next_special(s, 0, len); i < len; i = tg_json_next_special(s, i, len)) {
-        if (s[i] == '"') {
-            i++;
-            continue;
-        }
-        if (len - i >= 6 && memcmp(s + i + 1, "u0000", 5) == 0)
-            return true;
-        i += 2;   /* the backslash and the byte it escapes */
-    }
-    return false;
-}
-
 static const char *
 meta_string(const cJSON *body, const char *key)
 {
@@ -348,7 +329,7 @@ tg_capture_parse_line(const char *line, size_t len, uint64_t lineno,
     /* The same decoder and parser the gateway uses.  A NUL (\u0000) would
      * end a string of the tree early and hide what follows it from the
      * scan: the gateway refuses such a body, and so does a replay. */
-    if (has_escaped_nul(line, len)) {
+    if (tg_dialect_has_nul(line, len)) {
         rc = tg_err_set(&rerr, TG_EINVAL,
                         "request body contains a NUL character (raw or \\u0000), which is not accepted");
     } else if (door->decode != NULL) {

@@ -44,7 +44,7 @@ tg_dialect_for_path(const char *path, size_t len)
 }
 
 bool
-tg__dialect_has_nul(const char *s, size_t len)
+tg_dialect_has_nul(const char *s, size_t len)
 {
     const char *p = s, *end = s + len;
 

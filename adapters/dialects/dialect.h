@@ -154,4 +154,14 @@ const char *tg_dialect_anthropic_error_type(int status);
 int tg_dialect_error_body(enum tg_dialect_errors fam, int status, const char *type, const char *code,
                           const char *msg, const char *rules_json, char **out, size_t *outlen);
 
+/*
+ * A raw NUL, or an escaped \u0000 whose backslash is not itself escaped,
+ * anywhere in s[0..len): it would end the C string a parse tree holds, so
+ * the text after it could differ between what a dialect translates (and
+ * the engine scans) and what the client meant.  Every decoder refuses such
+ * a body, as the chat door does (engine/request.c), and so does the
+ * capture reader for a replayed line.
+ */
+bool tg_dialect_has_nul(const char *s, size_t len);
+
 #endif /* TG_DIALECT_H */

@@ -19,15 +19,6 @@ extern const struct tg_dialect_ops tg__dialect_count_tokens;
 extern const struct tg_dialect_ops tg__dialect_embeddings;
 extern const struct tg_dialect_ops tg__dialect_completions;
 
-/*
- * A raw NUL, or an escaped \u0000 whose backslash is not itself escaped,
- * anywhere in s[0..len): it would end the C string a parse tree holds, so
- * the text after it could differ between what a dialect translates (and
- * the engine scans) and what the client meant.  Every decoder refuses such
- * a body, as the chat door does (engine/request.c).
- */
-bool tg__dialect_has_nul(const char *s, size_t len);
-
 /* 1 for the bytes a JSON string must escape ('"', '\\', controls): the
  * byte-at-a-time tails of the writers' SIMD scans look them up. */
 extern const unsigned char tg__dialect_json_esc[256];

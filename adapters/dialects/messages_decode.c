@@ -845,7 +845,7 @@ tg__messages_decode(const char *body, size_t len, struct tg_arena *a, struct tg_
         rc = tg_err_set(err, TG_ELIMIT, "request body is larger than %u bytes", TG_MAX_BODY_BYTES);
         goto out;
     }
-    if (tg__dialect_has_nul(body, len)) {
+    if (tg_dialect_has_nul(body, len)) {
         rc = tg_err_set(err, TG_EINVAL,
                         "request body contains a NUL character (raw or \\u0000), which is not accepted");
         goto out;

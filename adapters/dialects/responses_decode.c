@@ -901,7 +901,7 @@ tg__resp_decode_tree(const char *body, size_t len, struct tg_arena *a, struct tg
         rc = tg_err_set(err, TG_EINVAL, "request body must be a JSON object");
         goto out;
     }
-    if (tg__dialect_has_nul(body, len)) {
+    if (tg_dialect_has_nul(body, len)) {
         rc = tg_err_set(err, TG_EINVAL, "request body contains a NUL character");
         goto out;
     }

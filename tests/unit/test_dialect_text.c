@@ -31,7 +31,7 @@ Test(dialect_text, fmt_int_matches_printf)
 static bool
 nul(const char *s)
 {
-    return tg__dialect_has_nul(s, strlen(s));
+    return tg_dialect_has_nul(s, strlen(s));
 }
 
 Test(dialect_text, has_nul_reads_escapes_in_pairs)
@@ -49,6 +49,6 @@ Test(dialect_text, has_nul_reads_escapes_in_pairs)
     cr_assert(nul("\\u0000"));                                /* exactly at the end */
     {
         static const char raw[] = "{\"a\":\"x\0y\"}";
-        cr_assert(tg__dialect_has_nul(raw, sizeof(raw) - 1)); /* a raw NUL byte */
+        cr_assert(tg_dialect_has_nul(raw, sizeof(raw) - 1)); /* a raw NUL byte */
     }
 }
