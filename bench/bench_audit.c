@@ -296,6 +296,25 @@ ref_add_rule_id(cJSON *rules, const char *id)
     return ref_add_item_str(rules, id);
 }
 
+/* key: [{entity, count}, ...] (the decision's pii and allowed lists) */
+static bool
+ref_add_counts(cJSON *o, const char *key, const struct tg_pii_count *v, uint32_t n)
+{
+    cJSON *arr = cJSON_AddArrayToObject(o, key);
+    if (arr == NULL)
+        return false;
+    for (uint32_t i = 0; i < n; i++) {
+        cJSON *e = cJSON_CreateObject();
+        if (e == NULL)
+            return false;
+        cJSON_AddItemToArray(arr, e);
+        if (!ref_add(e, "entity", ref_str_or_null(v[i].entity)) ||
+            !ref_add(e, "count", cJSON_CreateNumber(v[i].count)))
+            return false;
+    }
+    return true;
+}
+
 /* The decision fields of docs/interface.md §4 plus what the audit adds, built from the
  * struct directly: used when no policy is at hand (the engine's printer
  * needs one to name models), e.g. tests and a decision made before load. */
@@ -314,34 +333,16 @@ ref_add_decision(cJSON *o, const struct tg_policy *p, const struct tg_decision *
     for (uint32_t i = 0; i < d->nexport_tags; i++)
         if (!ref_add_item_str(arr, d->export_tags[i]))
             return false;
-    if ((arr = cJSON_AddArrayToObject(o, "pii")) == NULL)
+    if (!ref_add_counts(o, "pii", d->pii, d->npii))
         return false;
-    for (uint32_t i = 0; i < d->npii; i++) {
-        cJSON *e = cJSON_CreateObject();
-        if (e == NULL)
-            return false;
-        cJSON_AddItemToArray(arr, e);
-        if (!ref_add(e, "entity", ref_str_or_null(d->pii[i].entity)) ||
-            !ref_add(e, "count", cJSON_CreateNumber(d->pii[i].count)))
-            return false;
-    }
     /* Offsets only: where, never what. */
     if (!ref_add_spans(o, d))
         return false;
     if (d->findings.unscannable && !ref_add(o, "pii_unscannable", cJSON_CreateTrue()))
         return false;
     /* what allow lists took out (round 2): counted, never listed */
-    if ((arr = cJSON_AddArrayToObject(o, "allowed")) == NULL)
+    if (!ref_add_counts(o, "allowed", d->allowed, d->nallowed))
         return false;
-    for (uint32_t i = 0; i < d->nallowed; i++) {
-        cJSON *e = cJSON_CreateObject();
-        if (e == NULL)
-            return false;
-        cJSON_AddItemToArray(arr, e);
-        if (!ref_add(e, "entity", ref_str_or_null(d->allowed[i].entity)) ||
-            !ref_add(e, "count", cJSON_CreateNumber(d->allowed[i].count)))
-            return false;
-    }
 
     if ((rules = cJSON_CreateArray()) == NULL)
         return false;
