@@ -343,7 +343,7 @@ tg_capture_parse_line(const char *line, size_t len, uint64_t lineno,
         rc = door->decode(txt, strlen(txt), a, &dctx, &canon, &clen, &rerr);
         if (rc == TG_OK)
             rc = tg_request_parse(canon, clen, a, &it->req, &rerr);
-        free(txt);
+        cJSON_free(txt);   /* cJSON's allocator: the dry-run loop points it at its arena */
     } else if (door->id == TG_DIALECT_EMBEDDINGS) {
         rc = tg_request_embedding_from_tree(body, len, a, &it->req, &rerr);
     } else {

@@ -93,6 +93,18 @@ ok "example_has_every_kind_of_change" '[ "$(jq_ "$tmp/x.json" "all(d[\"changes\"
 ok "example_malformed_2" '[ "$(jq_ "$tmp/x.json" "(d[\"requests\"], d[\"malformed\"])")" = "(300, 2)" ]'
 ok "example_annualised" '[ "$(jq_ "$tmp/x.json" "d[\"cost\"][\"annualised_usd\"] > d[\"cost\"][\"estimated_usd\"] > 0")" = True ]'
 
+# --- Batch lines of every door: decoded and decided, no crash ------------------
+# (the decoders' canonical text is cJSON's, allocated from the replay's
+# arena: it must go back through cJSON_free, never free())
+{
+  echo '{"custom_id":"r","method":"POST","url":"/v1/responses","body":{"model":"m","input":"ssn 536-22-4817","metadata":{"tenant":"t1","category":"chat"}}}'
+  echo '{"custom_id":"m","method":"POST","url":"/v1/messages","body":{"model":"m","max_tokens":9,"messages":[{"role":"user","content":"ssn 536-22-4817"}],"metadata":{"tenant":"t1","category":"chat"}}}'
+  echo '{"custom_id":"c","method":"POST","url":"/v1/chat/completions","body":{"model":"m","messages":[{"role":"user","content":"ssn 536-22-4817"}],"metadata":{"tenant":"t1","category":"chat"}}}'
+} >"$tmp/doors.jsonl"
+"$TOLLGATE" dry-run --config $C/policy.yaml --traffic "$tmp/doors.jsonl" --json >"$tmp/d.json" 2>"$tmp/d.err"; rc=$?
+ok "batch_doors_exit_0" '[ $rc -eq 0 ]'
+ok "batch_doors_all_replayed" '[ "$(jq_ "$tmp/d.json" "(d[\"requests\"], d[\"malformed\"])")" = "(3, 0)" ]'
+
 # --- progress bar on a terminal only (needs script(1)) ------------------------
 if command -v script >/dev/null 2>&1; then
   script -qfec "$TOLLGATE dry-run --config $E/policy-strict.yaml --traffic $E/traffic-sample.jsonl --json >/dev/null" \
