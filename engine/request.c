@@ -810,38 +810,6 @@ typedef int (*index_fn)(cJSON *body, size_t body_len, struct tg_arena *a,
                         struct tg_request *out, struct tg_err *err);
 
 static int
-from_json(cJSON *body, size_t body_len, struct tg_arena *a, struct tg_request *out,
-          struct tg_err *err, index_fn index)
-{
-    int rc;
-    memset(out, 0, sizeof(*out));
-    out->max_tokens = -1;
-    if (body == NULL)
-        return tg_err_set(err, TG_EINVAL, "request body is missing");
-    if (!tree_depth_ok(body, 0, TG_MAX_JSON_DEPTH)) {
-        rc = tg_err_set(err, TG_ELIMIT, "request JSON nests deeper than %u levels",
-                        TG_MAX_JSON_DEPTH);
-        goto out;
-    }
-    rc = index(body, body_len, a, out, err);
-    if (rc == TG_OK)
-        out->body_owned = true;
-out:
-    if (rc != TG_OK) {
-        cJSON_Delete(body);
-        out->body = NULL;
-    }
-    return rc;
-}
-
-int
-tg_request_from_json(cJSON *body, size_t body_len, struct tg_arena *a,
-                     struct tg_request *out, struct tg_err *err)
-{
-    return from_json(body, body_len, a, out, err, index_body);
-}
-
-static int
 parse(const char *body, size_t len, struct tg_arena *a, struct tg_request *out,
       struct tg_err *err, index_fn index)
 {
@@ -1095,13 +1063,6 @@ tg_request_parse_embedding(const char *body, size_t len, struct tg_arena *a,
 }
 
 int
-tg_request_embedding_from_json(cJSON *body, size_t body_len, struct tg_arena *a,
-                               struct tg_request *out, struct tg_err *err)
-{
-    return from_json(body, body_len, a, out, err, index_embedding);
-}
-
-int
 tg_request_embedding_from_tree(cJSON *tree, size_t body_len, struct tg_arena *a,
                                struct tg_request *out, struct tg_err *err)
 {
@@ -1113,10 +1074,7 @@ tg_request_dispose(struct tg_request *r)
 {
     if (r == NULL)
         return;
-    if (r->body_owned)
-        cJSON_Delete(r->body);
-    r->body = NULL;
-    r->body_owned = false;
+    r->body = NULL;   /* the arena's */
     r->parts = NULL;
     r->nparts = 0;
 }

@@ -57,8 +57,7 @@ struct tg_part {
 
 struct tg_request {
     enum tg_request_kind kind;
-    cJSON      *body;       /* freed (if body_owned) by tg_request_dispose() */
-    bool        body_owned; /* false: an arena tree from tg_json_parse (engine/json.h) */
+    cJSON      *body;       /* an arena tree from tg_json_parse (engine/json.h) */
     size_t      body_len;
     const char *model;      /* body.model, NULL if absent */
     bool        stream;
@@ -120,13 +119,10 @@ int  tg_request_parse(const char *body, size_t len, struct tg_arena *a,
  * depth limits, duplicate-key refusal, parts and errors — provided the
  * tree is what tg_json_parse makes of the text and no string in it was cut
  * at a NUL (the decoders refuse a client body holding a raw or escaped NUL
- * before building it).  The tree stays the arena's (body_owned false);
- * on failure *out is left with body == NULL.
+ * before building it; the capture reader refuses such a line).  The tree
+ * stays the arena's; on failure *out is left with body == NULL.
  */
 int  tg_request_from_tree(cJSON *tree, size_t body_len, struct tg_arena *a,
-                          struct tg_request *out, struct tg_err *err);
-/* Same, from an already-parsed body (capture readers); takes ownership of body. */
-int  tg_request_from_json(cJSON *body, size_t body_len, struct tg_arena *a,
                           struct tg_request *out, struct tg_err *err);
 void tg_request_dispose(struct tg_request *r);
 
@@ -146,9 +142,6 @@ void tg_request_dispose(struct tg_request *r);
  */
 int  tg_request_parse_embedding(const char *body, size_t len, struct tg_arena *a,
                                 struct tg_request *out, struct tg_err *err);
-/* Same, from an already-parsed body; takes ownership of body. */
-int  tg_request_embedding_from_json(cJSON *body, size_t body_len, struct tg_arena *a,
-                                    struct tg_request *out, struct tg_err *err);
 /* Same, from a tree tg_json_parse made (the arena's), as tg_request_from_tree. */
 int  tg_request_embedding_from_tree(cJSON *tree, size_t body_len, struct tg_arena *a,
                                     struct tg_request *out, struct tg_err *err);

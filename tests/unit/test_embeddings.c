@@ -18,6 +18,7 @@
 #include "engine/preflight.h"
 #include "engine/redact.h"
 #include "engine/request.h"
+#include "engine/json.h"
 
 static struct tg_arena A;
 static struct tg_request R;
@@ -181,16 +182,20 @@ Test(embed_parse, data_url_input_is_decoded_and_unredactable)
     cr_assert_eq(R.decoded_parts, 1);
 }
 
-Test(embed_parse, from_json_takes_ownership)
+Test(embed_parse, from_tree)
 {
     struct tg_err err = {0};
-    cJSON *j = cJSON_Parse("{\"input\":[\"one\",\"two\"]}");
-    cr_assert_eq(tg_request_embedding_from_json(j, 24, &A, &R, &err), TG_OK, "%s", err.msg);
+    static const char ok[] = "{\"input\":[\"one\",\"two\"]}", bad[] = "{\"input\":[]}";
+    cJSON *j = NULL;
+    const char *end;
+    cr_assert_eq(tg_json_parse(ok, sizeof ok - 1, TG_MAX_JSON_DEPTH, &A, &j, &end), TG_OK);
+    cr_assert_eq(tg_request_embedding_from_tree(j, sizeof ok - 1, &A, &R, &err), TG_OK, "%s", err.msg);
     cr_assert_eq(R.kind, TG_REQUEST_EMBEDDING);
     cr_assert(has_part("two", TG_PART_CONTENT, 1));
     tg_request_dispose(&R);
-    j = cJSON_Parse("{\"input\":[]}");
-    cr_assert_eq(tg_request_embedding_from_json(j, 12, &A, &R, &err), TG_EINVAL);
+    cr_assert_eq(tg_json_parse(bad, sizeof bad - 1, TG_MAX_JSON_DEPTH, &A, &j, &end), TG_OK);
+    cr_assert_eq(tg_request_embedding_from_tree(j, sizeof bad - 1, &A, &R, &err), TG_EINVAL);
+    cr_assert_null(R.body);
 }
 
 Test(embed_parse, chat_bodies_are_not_embeddings)

@@ -6,6 +6,7 @@
 
 #include "engine/limits.h"
 #include "engine/request.h"
+#include "engine/json.h"
 #include "policy/policy.h"
 
 static struct tg_arena A;
@@ -165,18 +166,21 @@ Test(request, depth_limit)
     cr_assert_eq(parse(body, &err), TG_OK, "%s", err.msg);
 }
 
-Test(request, from_json_depth_and_ownership)
+/* A tree already parsed into the arena (a decoder's, a capture line's) is
+ * indexed where it is; a bad one leaves no body behind. */
+Test(request, from_tree_keeps_the_arena_tree)
 {
     struct tg_err err = {0};
-    cJSON *j = cJSON_Parse("{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
-    cr_assert_eq(tg_request_from_json(j, 10, &A, &R, &err), TG_OK);
+    static const char ok[] = "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", badj[] = "{\"messages\":7}";
+    cJSON *j = NULL;
+    const char *end;
+    cr_assert_eq(tg_json_parse(ok, sizeof ok - 1, TG_MAX_JSON_DEPTH, &A, &j, &end), TG_OK);
+    cr_assert_eq(tg_request_from_tree(j, sizeof ok - 1, &A, &R, &err), TG_OK, "%s", err.msg);
     cr_assert_eq(R.body, j);
     cr_assert_eq(R.nparts, 1);
     tg_request_dispose(&R);
-
-    /* a bad tree is freed by the call (ASan would report a leak otherwise) */
-    j = cJSON_Parse("{\"messages\":7}");
-    cr_assert_eq(tg_request_from_json(j, 10, &A, &R, &err), TG_EINVAL);
+    cr_assert_eq(tg_json_parse(badj, sizeof badj - 1, TG_MAX_JSON_DEPTH, &A, &j, &end), TG_OK);
+    cr_assert_eq(tg_request_from_tree(j, sizeof badj - 1, &A, &R, &err), TG_EINVAL);
     cr_assert_null(R.body);
 }
 
