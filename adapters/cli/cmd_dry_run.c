@@ -608,11 +608,13 @@ write_decision(FILE *f, const struct dr_report *r, const struct tg_capture_item 
     return ferror(f) ? TG_EIO : TG_OK;
 }
 
-/* During the replay loop cJSON allocates from the per-request arena: the
- * parsed line and its request tree die with tg_arena_reset() instead of one
- * free() per node (malloc/free were an eighth of the replay's time).  Only
- * this single-threaded command sets the hooks, and only around the loop, in
- * which every cJSON tree is disposed of before the arena is reset. */
+/* During the replay loop cJSON allocates from the per-request arena: what
+ * it builds or prints there (a Batch line's body printed for its door's
+ * decoder, report fragments) dies with tg_arena_reset() instead of one
+ * free() per node.  So anything cJSON hands out in the loop goes back
+ * through cJSON_free/cJSON_Delete, never free().  Only this single-threaded
+ * command sets the hooks, and only around the loop.  (The lines themselves
+ * are parsed by engine/json.c into the same arena.) */
 static struct tg_arena *json_arena;
 
 static void *
